@@ -1,0 +1,186 @@
+//! The engine's errors: what went wrong, where in the SQL, and what to try.
+
+use datafusion::error::DataFusionError;
+use std::fmt;
+
+/// A place in the SQL text of a cell, both counted from 1 (columns in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Everything that can go wrong running SQL. Each variant is the user's to fix (or, for
+/// `Internal`, ours); none of them leaves the engine unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The text is not SQL the parser understands.
+    #[error("{message}")]
+    Syntax {
+        message: String,
+        position: Option<Position>,
+    },
+    /// The SQL parses but cannot be planned: an unknown table, column or function, a type
+    /// mismatch.
+    #[error("{message}")]
+    Plan {
+        message: String,
+        position: Option<Position>,
+        hint: Option<String>,
+    },
+    /// The plan failed while running: bad data, a failed cast, an arithmetic error.
+    #[error("{message}")]
+    Execution { message: String },
+    /// A file or directory could not be read or written.
+    #[error("{message}")]
+    Io { message: String },
+    /// The query needs more memory than the engine may use.
+    #[error("{message}")]
+    ResourcesExhausted { message: String },
+    /// Valid SQL that the engine does not (yet) do.
+    #[error("{message}")]
+    NotSupported { message: String },
+    /// A bug in Eddy or DataFusion; the message says where.
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+impl EngineError {
+    /// A short name for the kind of error, in the style of an exception class name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::Syntax { .. } => "SyntaxError",
+            EngineError::Plan { .. } => "PlanError",
+            EngineError::Execution { .. } => "ExecutionError",
+            EngineError::Io { .. } => "IoError",
+            EngineError::ResourcesExhausted { .. } => "ResourcesExhausted",
+            EngineError::NotSupported { .. } => "NotSupported",
+            EngineError::Internal { .. } => "InternalError",
+        }
+    }
+
+    /// Where in the SQL the error was found, if the parser or planner said.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            EngineError::Syntax { position, .. } | EngineError::Plan { position, .. } => *position,
+            _ => None,
+        }
+    }
+
+    /// A suggestion for the user, when one helps.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            EngineError::Plan { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Shifts the position by `lines`, for SQL that was cut out of a larger text.
+    pub fn offset_lines(mut self, lines: usize) -> Self {
+        if let EngineError::Syntax { position, .. } | EngineError::Plan { position, .. } = &mut self
+        {
+            if let Some(p) = position {
+                p.line += lines;
+            }
+        }
+        self
+    }
+}
+
+impl From<DataFusionError> for EngineError {
+    fn from(error: DataFusionError) -> Self {
+        let diagnostic_position = error.diagnostic().and_then(|d| d.span).and_then(|span| {
+            (span.start.line > 0).then_some(Position {
+                line: span.start.line as usize,
+                column: span.start.column as usize,
+            })
+        });
+        let root = error.find_root();
+        let message = root.message().trim().to_string();
+        match root {
+            DataFusionError::SQL(..) => {
+                let (message, position) = split_parser_position(&message);
+                EngineError::Syntax {
+                    message,
+                    position: position.or(diagnostic_position),
+                }
+            }
+            DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
+                let hint = plan_hint(&message);
+                EngineError::Plan {
+                    message,
+                    position: diagnostic_position,
+                    hint,
+                }
+            }
+            DataFusionError::NotImplemented(_) => EngineError::NotSupported { message },
+            DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
+                EngineError::Io { message }
+            }
+            DataFusionError::ResourcesExhausted(_) => EngineError::ResourcesExhausted {
+                message: format!("{message} (the query needs more memory than the engine may use)"),
+            },
+            DataFusionError::Internal(_) => EngineError::Internal { message },
+            _ => EngineError::Execution { message },
+        }
+    }
+}
+
+/// sqlparser appends " at Line: L, Column: C" to its messages; the caret under the SQL
+/// says that better, so the position is taken out of the text.
+fn split_parser_position(message: &str) -> (String, Option<Position>) {
+    let Some(at) = message.rfind(" at Line: ") else {
+        return (message.to_string(), None);
+    };
+    let tail = &message[at + " at Line: ".len()..];
+    let mut parts = tail.splitn(2, ", Column: ");
+    let line = parts.next().and_then(|l| l.trim().parse().ok());
+    let column = parts.next().and_then(|c| {
+        c.trim_end_matches(|ch: char| !ch.is_ascii_digit())
+            .parse()
+            .ok()
+    });
+    match (line, column) {
+        (Some(line), Some(column)) => (message[..at].to_string(), Some(Position { line, column })),
+        _ => (message.to_string(), None),
+    }
+}
+
+fn plan_hint(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("table") && lower.contains("not found") {
+        Some("SHOW TABLES lists the tables of this session.".to_string())
+    } else if lower.contains("invalid function") {
+        Some("SHOW FUNCTIONS lists the functions the engine knows.".to_string())
+    } else if lower.contains("no field named") {
+        Some("DESCRIBE <table> lists a table's columns.".to_string())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_position_is_taken_out_of_the_message() {
+        let (message, position) =
+            split_parser_position("Expected: an expression, found: FROM at Line: 2, Column: 8");
+        assert_eq!(message, "Expected: an expression, found: FROM");
+        assert_eq!(position, Some(Position { line: 2, column: 8 }));
+    }
+
+    #[test]
+    fn a_message_without_position_is_kept_whole() {
+        let (message, position) = split_parser_position("Unexpected EOF");
+        assert_eq!(message, "Unexpected EOF");
+        assert_eq!(position, None);
+    }
+}

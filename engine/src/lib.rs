@@ -1,0 +1,25 @@
+//! Eddy's SQL engine.
+//!
+//! The engine takes SQL text, owns the catalog of tables, and yields Arrow record batches.
+//! It knows nothing of Jupyter: the kernel, a test or a benchmark drive it alike through
+//! [`Engine`].
+
+mod completeness;
+mod config;
+mod error;
+mod introspect;
+mod result;
+mod session;
+
+pub use completeness::Completeness;
+pub use config::EngineConfig;
+pub use error::{EngineError, Position};
+pub use introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
+pub use result::{RowSet, StatementResult};
+pub use session::{Engine, Statement};
+
+/// Arrow, as the engine's results are expressed in it.
+pub use datafusion::arrow;
+
+/// The version of Apache DataFusion whose SQL the engine speaks.
+pub const SQL_DIALECT_VERSION: &str = datafusion::DATAFUSION_VERSION;

@@ -1,0 +1,31 @@
+//! What running one statement yields.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+
+/// The outcome of one statement of a cell.
+#[derive(Debug)]
+pub enum StatementResult {
+    /// A query's rows (also `SHOW`, `DESCRIBE`, `EXPLAIN`, and the row counts of `INSERT`
+    /// and `COPY`).
+    Rows(RowSet),
+    /// A statement that changes the catalog or the session and has no rows to show.
+    Done { message: String },
+}
+
+/// The first rows of a result, and how many rows there were in all.
+#[derive(Debug)]
+pub struct RowSet {
+    pub schema: SchemaRef,
+    /// At most the number of rows asked for; the rest were counted, not kept.
+    pub batches: Vec<RecordBatch>,
+    /// Exact number of rows the query produced.
+    pub total_rows: usize,
+}
+
+impl RowSet {
+    /// Rows kept in `batches`.
+    pub fn kept_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}

@@ -1,0 +1,350 @@
+//! The interpreter: what each request means for SQL. The channels (shell.rs) deal with
+//! messages; this file deals with cells, in the spirit of xeus's `xinterpreter`.
+
+use crate::cell::{self, Magic, MAGICS};
+use crate::complete;
+use crate::error::CellError;
+use crate::history::History;
+use crate::iopub::Iopub;
+use crate::protocol::{HistoryRequest, MimeBundle};
+use crate::render::{self, sql_type_name, TableDisplay};
+use crate::wire::Message;
+use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
+use eddy_engine::arrow::util::display::ArrayFormatter;
+use eddy_engine::{Completeness, Engine, FunctionInfo, ObjectInfo, RowSet, StatementResult};
+use serde_json::{json, Map, Value};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+/// Where a cell's outputs go: IOPub, under the request that ran the cell.
+pub struct Outputs<'a> {
+    iopub: &'a Iopub,
+    parent: &'a Message,
+    execution_count: u64,
+    silent: bool,
+}
+
+impl<'a> Outputs<'a> {
+    pub fn new(iopub: &'a Iopub, parent: &'a Message, execution_count: u64, silent: bool) -> Self {
+        Outputs {
+            iopub,
+            parent,
+            execution_count,
+            silent,
+        }
+    }
+
+    /// An output of the cell that is not its final result.
+    pub fn display(&self, data: MimeBundle) {
+        if !self.silent {
+            let content = json!({ "data": data, "metadata": {}, "transient": {} });
+            self.iopub.publish(self.parent, "display_data", content);
+        }
+    }
+
+    /// The cell's result, numbered like the cell.
+    pub fn result(&self, data: MimeBundle) {
+        if !self.silent {
+            let content = json!({
+                "execution_count": self.execution_count,
+                "data": data,
+                "metadata": {},
+            });
+            self.iopub.publish(self.parent, "execute_result", content);
+        }
+    }
+}
+
+pub struct Interpreter {
+    engine: Engine,
+    /// Queries run here, apart from the runtime that serves the sockets, so that a busy
+    /// query never delays control or heartbeat.
+    engine_runtime: Handle,
+    history: History,
+    display: TableDisplay,
+}
+
+impl Interpreter {
+    pub fn new(engine: Engine, engine_runtime: Handle, history: History) -> Self {
+        Interpreter {
+            engine,
+            engine_runtime,
+            history,
+            display: TableDisplay::default(),
+        }
+    }
+
+    pub async fn execute(
+        &mut self,
+        code: &str,
+        out: &Outputs<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CellError> {
+        let cell = cell::parse(code)?;
+        match cell.magic {
+            Magic::Sql => {
+                self.run_sql(cell.body, cell.body_line_offset, out, cancel)
+                    .await
+            }
+            Magic::Markdown => {
+                // Prose is not a computed result: it carries no `Out[n]` (as IPython's
+                // display(Markdown(…))).
+                // `%md # Title` on one line is Markdown too.
+                let source = match (cell.args, cell.body) {
+                    ("", body) => body.to_string(),
+                    (line, "") => line.to_string(),
+                    (line, body) => format!("{line}\n{body}"),
+                };
+                out.display(render::markdown(&source));
+                Ok(())
+            }
+            Magic::Table => self.show_table(cell.args, out).await,
+            Magic::ListMagics => {
+                out.result(magics_bundle());
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs each statement of the cell in turn and shows each result; the last one is the
+    /// cell's result.
+    async fn run_sql(
+        &self,
+        sql: &str,
+        line_offset: usize,
+        out: &Outputs<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CellError> {
+        let statements = self
+            .engine
+            .parse(sql)
+            .map_err(|e| CellError::sql(e, sql, line_offset))?;
+        let count = statements.len();
+        for (index, statement) in statements.into_iter().enumerate() {
+            let engine = self.engine.clone();
+            let max_rows = self.display.max_rows;
+            let result = self
+                .on_engine(async move { engine.run(statement, max_rows).await }, cancel)
+                .await?
+                .map_err(|e| CellError::sql(e, sql, line_offset))?;
+            let bundle = match &result {
+                StatementResult::Rows(rows) => render::rows_bundle(rows),
+                StatementResult::Done { message } => render::plain(message.as_str()),
+            };
+            if index + 1 == count {
+                out.result(bundle);
+            } else {
+                out.display(bundle);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `work` on the engine runtime until it ends or `cancel` fires. A panic in the
+    /// engine becomes an error for this cell, not the end of the kernel.
+    async fn on_engine<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+        cancel: &CancellationToken,
+    ) -> Result<T, CellError> {
+        let mut task = self.engine_runtime.spawn(work);
+        tokio::select! {
+            joined = &mut task => joined.map_err(|error| CellError::Internal(error.to_string())),
+            _ = cancel.cancelled() => {
+                task.abort();
+                Err(CellError::Interrupted)
+            }
+        }
+    }
+
+    async fn show_table(&self, args: &str, out: &Outputs<'_>) -> Result<(), CellError> {
+        let name = args.split_whitespace().next().ok_or(CellError::Usage {
+            magic: "%table",
+            message: "name a table: %table NAME".to_string(),
+        })?;
+        match self.engine.describe(name).await {
+            Some(ObjectInfo::Table(table)) => {
+                out.result(render::rows_bundle(&schema_rows(&table.schema)));
+                Ok(())
+            }
+            _ => Err(CellError::UnknownTable {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    pub async fn complete(&self, code: &str, cursor: usize) -> Value {
+        let vocabulary = self.engine.vocabulary().await;
+        complete::complete(code, cursor, &vocabulary)
+    }
+
+    pub async fn inspect(&self, code: &str, cursor: usize, _detail_level: u8) -> Value {
+        let word = complete::word_around(code, cursor);
+        let found = if word.is_empty() {
+            None
+        } else {
+            self.engine.describe(&word).await
+        };
+        let data = match found {
+            Some(ObjectInfo::Table(table)) => {
+                let mut bundle = render::rows_bundle(&schema_rows(&table.schema));
+                let text = bundle
+                    .get("text/plain")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let text = format!("table {}\n{text}", table.name);
+                bundle.insert("text/plain".into(), json!(text));
+                bundle
+            }
+            Some(ObjectInfo::Function(function)) => render::markdown(&function_doc(&function)),
+            None => MimeBundle::new(),
+        };
+        json!({
+            "status": "ok",
+            "found": !data.is_empty(),
+            "data": data,
+            "metadata": {},
+        })
+    }
+
+    pub fn is_complete(&self, code: &str) -> Value {
+        let sql = match cell::parse(code) {
+            Ok(cell) if cell.magic == Magic::Sql => cell.body,
+            Ok(_) => return json!({ "status": "complete" }),
+            Err(_) => return json!({ "status": "invalid" }),
+        };
+        match self.engine.completeness(sql) {
+            Completeness::Complete => json!({ "status": "complete" }),
+            Completeness::Incomplete => json!({ "status": "incomplete", "indent": "" }),
+            Completeness::Invalid => json!({ "status": "invalid" }),
+        }
+    }
+
+    pub fn history(&self, request: &HistoryRequest) -> Value {
+        self.history.reply(request)
+    }
+
+    pub fn remember(&mut self, line: u64, code: &str) {
+        self.history.record(line, code);
+    }
+
+    /// Evaluates each user expression as `SELECT <expression>`.
+    pub async fn user_expressions(&self, expressions: &Map<String, Value>) -> Value {
+        let mut results = Map::new();
+        for (name, expression) in expressions {
+            let expression = expression.as_str().unwrap_or_default();
+            results.insert(name.clone(), self.evaluate(expression).await);
+        }
+        Value::Object(results)
+    }
+
+    async fn evaluate(&self, expression: &str) -> Value {
+        let sql = format!("SELECT {expression}");
+        let outcome = match self.engine.parse(&sql) {
+            Ok(mut statements) if statements.len() == 1 => {
+                let statement = statements.remove(0);
+                self.engine.run(statement, 1).await
+            }
+            Ok(_) => {
+                return json!({ "status": "error", "ename": "UsageError",
+                    "evalue": "a user expression must be one expression", "traceback": [] })
+            }
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(StatementResult::Rows(rows)) => {
+                json!({ "status": "ok", "data": render::plain(first_value(&rows)), "metadata": {} })
+            }
+            Ok(StatementResult::Done { message }) => {
+                json!({ "status": "ok", "data": render::plain(message), "metadata": {} })
+            }
+            Err(error) => {
+                let content = CellError::sql(error, &sql, 0).to_content();
+                let mut value = json!(content);
+                value["status"] = json!("error");
+                value
+            }
+        }
+    }
+}
+
+fn first_value(rows: &RowSet) -> String {
+    let Some(batch) = rows.batches.first().filter(|b| b.num_rows() > 0) else {
+        return "NULL".to_string();
+    };
+    let options = Default::default();
+    ArrayFormatter::try_new(batch.column(0).as_ref(), &options)
+        .map(|f| f.value(0).to_string())
+        .unwrap_or_default()
+}
+
+/// A table's schema as rows of (column, type, nullable), shown like any result.
+fn schema_rows(schema: &Schema) -> RowSet {
+    let text_column = |values: Vec<String>| Arc::new(StringArray::from(values)) as ArrayRef;
+    let columns: Vec<ArrayRef> = vec![
+        text_column(schema.fields().iter().map(|f| f.name().clone()).collect()),
+        text_column(
+            schema
+                .fields()
+                .iter()
+                .map(|f| sql_type_name(f.data_type()))
+                .collect(),
+        ),
+        text_column(
+            schema
+                .fields()
+                .iter()
+                .map(|f| if f.is_nullable() { "YES" } else { "NO" }.to_string())
+                .collect(),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("column", DataType::Utf8, false),
+        Field::new("type", DataType::Utf8, false),
+        Field::new("nullable", DataType::Utf8, false),
+    ]));
+    let total_rows = columns[0].len();
+    let batches = RecordBatch::try_new(schema.clone(), columns)
+        .map(|b| vec![b])
+        .unwrap_or_default();
+    RowSet {
+        schema,
+        batches,
+        total_rows,
+    }
+}
+
+fn function_doc(function: &FunctionInfo) -> String {
+    let mut doc = format!("**{}** — {}\n\n", function.name, function.kind);
+    if let Some(syntax) = &function.syntax {
+        doc.push_str(&format!("```sql\n{syntax}\n```\n\n"));
+    }
+    if let Some(description) = &function.description {
+        doc.push_str(description.trim());
+        doc.push_str("\n\n");
+    }
+    for (argument, meaning) in &function.arguments {
+        doc.push_str(&format!("- `{argument}`: {}\n", meaning.trim()));
+    }
+    if let Some(example) = &function.example {
+        doc.push_str(&format!("\n{}\n", example.trim()));
+    }
+    doc
+}
+
+fn magics_bundle() -> MimeBundle {
+    let text: Vec<String> = MAGICS
+        .iter()
+        .map(|(name, what)| format!("{name:<10} {what}"))
+        .collect();
+    let mut bundle = render::plain(text.join("\n"));
+    let mut markdown = String::from("| magic | what it does |\n|---|---|\n");
+    for (name, what) in MAGICS {
+        markdown.push_str(&format!("| `{name}` | {what} |\n"));
+    }
+    bundle.insert("text/markdown".into(), json!(markdown));
+    bundle
+}

@@ -1,0 +1,136 @@
+//! `eddy`: a Jupyter kernel for interactive SQL over tables and live streams.
+
+mod cell;
+mod complete;
+mod control;
+mod error;
+mod heartbeat;
+mod history;
+mod install;
+mod interpreter;
+mod iopub;
+mod kernel;
+mod kernel_info;
+mod protocol;
+mod render;
+mod server;
+mod shell;
+mod wire;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "eddy",
+    version,
+    about = "A Jupyter kernel for SQL over tables and streams"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install the kernelspec so that Jupyter offers "Eddy (SQL)".
+    Install(InstallArgs),
+    /// Run the kernel (what kernel.json starts).
+    Kernel {
+        /// The connection file Jupyter wrote for this kernel.
+        #[arg(long, short = 'f')]
+        connection_file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+#[group(id = "target", multiple = false)]
+struct InstallArgs {
+    /// Install for the current user (the default).
+    #[arg(long, group = "target")]
+    user: bool,
+    /// Install into the active Python environment (virtualenv or conda).
+    #[arg(long, group = "target")]
+    sys_prefix: bool,
+    /// Install into DIR/share/jupyter/kernels.
+    #[arg(long, group = "target", value_name = "DIR")]
+    prefix: Option<PathBuf>,
+    /// The kernelspec's name.
+    #[arg(long, default_value = "eddy")]
+    name: String,
+    /// The name Jupyter shows in its launcher.
+    #[arg(long)]
+    display_name: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_target(false)
+        .init();
+    match cli.command {
+        Command::Install(args) => install(args),
+        Command::Kernel { connection_file } => run_kernel(&connection_file),
+    }
+}
+
+fn install(args: InstallArgs) -> ExitCode {
+    let target = match (args.sys_prefix, args.prefix) {
+        (true, _) => install::Target::SysPrefix,
+        (_, Some(prefix)) => install::Target::Prefix(prefix),
+        _ => install::Target::User,
+    };
+    match install::install(&target, &args.name, args.display_name.as_deref()) {
+        Ok(dir) => {
+            println!("Installed kernelspec {} in {}", args.name, dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("eddy install: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
+    let info = match wire::ConnectionInfo::from_file(connection_file) {
+        Ok(info) => info,
+        Err(error) => {
+            eprintln!("eddy kernel: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtimes = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|io| {
+            let engine = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("eddy-engine")
+                .enable_all()
+                .build()?;
+            Ok((io, engine))
+        });
+    let (io_runtime, engine_runtime) = match runtimes {
+        Ok(runtimes) => runtimes,
+        Err(error) => {
+            eprintln!("eddy kernel: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = eddy_engine::Engine::new(eddy_engine::EngineConfig::default());
+    let history = history::History::open(history::jupyter_data_dir());
+    let interpreter =
+        interpreter::Interpreter::new(engine, engine_runtime.handle().clone(), history);
+    let served = io_runtime.block_on(server::serve(info, interpreter));
+    // Queries still running are abandoned, not awaited: shutdown must be prompt.
+    engine_runtime.shutdown_background();
+    io_runtime.shutdown_background();
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("eddy kernel: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

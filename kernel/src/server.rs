@@ -1,0 +1,95 @@
+//! Binds the five channels and runs one task per channel until shutdown.
+
+use crate::interpreter::Interpreter;
+use crate::iopub::{self, Iopub};
+use crate::kernel::Kernel;
+use crate::protocol::MessageFactory;
+use crate::wire::{ConnectionInfo, Signer};
+use crate::{control, heartbeat, shell};
+use std::sync::Arc;
+use std::time::Duration;
+use zeromq::{RepSocket, RouterSocket, Socket, XPubSocket};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {endpoint} ({channel} channel): {source}")]
+    Bind {
+        channel: &'static str,
+        endpoint: String,
+        source: zeromq::ZmqError,
+    },
+}
+
+async fn bind<S: Socket>(
+    mut socket: S,
+    channel: &'static str,
+    endpoint: String,
+) -> Result<S, ServeError> {
+    match socket.bind(&endpoint).await {
+        Ok(_) => Ok(socket),
+        Err(source) => Err(ServeError::Bind {
+            channel,
+            endpoint,
+            source,
+        }),
+    }
+}
+
+/// Serves the kernel until a shutdown request (or SIGTERM) arrives.
+pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(), ServeError> {
+    let shell = bind(RouterSocket::new(), "shell", info.endpoint(info.shell_port)).await?;
+    let control = bind(
+        RouterSocket::new(),
+        "control",
+        info.endpoint(info.control_port),
+    )
+    .await?;
+    // Eddy never asks for input, but clients expect the stdin channel to be there.
+    let _stdin = bind(RouterSocket::new(), "stdin", info.endpoint(info.stdin_port)).await?;
+    let iopub_socket = bind(XPubSocket::new(), "iopub", info.endpoint(info.iopub_port)).await?;
+    let heartbeat = bind(RepSocket::new(), "heartbeat", info.endpoint(info.hb_port)).await?;
+
+    let signer = Arc::new(Signer::new(info.key.as_bytes()));
+    let factory = MessageFactory::default();
+    let (iopub, outbox) = Iopub::new(factory.clone());
+    let kernel = Arc::new(Kernel::new(signer.clone(), factory.clone(), iopub));
+
+    let iopub_task = tokio::spawn(iopub::run(
+        iopub_socket,
+        outbox,
+        signer,
+        factory,
+        kernel.shutdown.clone(),
+    ));
+    tokio::spawn(heartbeat::run(heartbeat, kernel.shutdown.clone()));
+    tokio::spawn(control::run(control, kernel.clone()));
+    tokio::spawn(shell::run(shell, kernel.clone(), interpreter));
+    tokio::spawn(forward_signals(kernel.clone()));
+
+    kernel.shutdown.cancelled().await;
+    // Give IOPub a moment to send what is queued (the final `idle`), then go.
+    let _ = tokio::time::timeout(Duration::from_secs(2), iopub_task).await;
+    Ok(())
+}
+
+/// SIGINT interrupts the running cell (for clients that signal rather than send
+/// `interrupt_request`); SIGTERM shuts the kernel down cleanly.
+async fn forward_signals(kernel: Arc<Kernel>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        log::warn!("cannot listen for signals; interrupt by message only");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => kernel.interrupt(),
+            _ = terminate.recv() => {
+                kernel.shutdown.cancel();
+                break;
+            }
+        }
+    }
+}

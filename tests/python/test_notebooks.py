@@ -1,0 +1,84 @@
+"""Every notebook in notebooks/ runs top to bottom on Eddy, the way `jupyter nbconvert --execute`
+(and so CI, papermill-style batch runs and reports) runs it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import KERNEL_NAME, NOTEBOOKS
+
+NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def nbconvert_execute(notebook: pathlib.Path, out_dir: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    """Execute `notebook` with the eddy kernel, writing the result into out_dir."""
+    return subprocess.run(
+        [
+            sys.executable, "-m", "jupyter", "nbconvert",
+            "--to", "notebook",
+            "--execute",
+            f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
+            "--ExecutePreprocessor.timeout=120",
+            "--output-dir", str(out_dir),
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_notebooks_exist() -> None:
+    # An empty notebooks/ would make the parametrised test below vanish silently.
+    assert NOTEBOOK_PATHS, f"no notebooks in {NOTEBOOKS}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=lambda p: p.name)
+def test_notebook_executes_cleanly(notebook: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    proc = nbconvert_execute(notebook, tmp_path)
+    assert proc.returncode == 0, f"nbconvert failed on {notebook.name}:\n{proc.stderr}"
+
+    executed = nbformat.read(tmp_path / notebook.name, as_version=4)
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        errors = [out for out in cell.outputs if out.output_type == "error"]
+        assert not errors, f"cell {index} ({cell.source!r}) has an error output: {errors}"
+        assert cell.execution_count is not None, f"cell {index} ({cell.source!r}) has no execution_count"
+
+
+def test_failing_cell_fails_nbconvert(tmp_path: pathlib.Path) -> None:
+    failing = "SELECT * FROM no_such_table"
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": KERNEL_NAME, "display_name": "Eddy (SQL)", "language": "sql"},
+            "language_info": {"name": "sql"},
+        },
+        cells=[
+            nbformat.v4.new_code_cell("SELECT 1"),
+            nbformat.v4.new_code_cell(failing),
+            nbformat.v4.new_code_cell("SELECT 2"),
+        ],
+    )
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(nb, path)
+
+    proc = nbconvert_execute(path, tmp_path / "out")
+
+    assert proc.returncode != 0, "nbconvert succeeded on a notebook with a failing cell"
+    stderr = ANSI_ESCAPE.sub("", proc.stderr)
+    assert "CellExecutionError" in stderr, stderr
+    # nbclient's message echoes the cell's source between dashed lines, then prints the
+    # kernel's `traceback` lines: those must name the error, e.g. "PlanError: ... no_such_table".
+    _, echoed, traceback = stderr.partition(f"{failing}\n------------------")
+    assert echoed, f"failing cell not echoed in stderr:\n{stderr}"
+    assert re.search(r"\b[A-Z]\w*Error\b", traceback), f"no error name after the cell:\n{stderr}"
+    assert "no_such_table" in traceback, f"error does not mention the missing table:\n{stderr}"
