@@ -6,7 +6,9 @@
 
 mod completeness;
 mod config;
+mod connectors;
 mod error;
+mod flink_types;
 mod introspect;
 mod result;
 mod session;

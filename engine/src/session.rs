@@ -2,20 +2,32 @@
 
 use crate::completeness::{self, Completeness};
 use crate::config::EngineConfig;
+use crate::connectors::{self, ConnectorOptions};
 use crate::error::EngineError;
+use crate::flink_types::arrow_type;
 use crate::introspect;
 use crate::result::{RowSet, StatementResult};
 use crate::{ObjectInfo, Vocabulary};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
+use datafusion::sql::planner::object_name_to_table_reference;
+use datafusion::sql::sqlparser::ast::{
+    ColumnOption, CreateTable, Ident, Statement as SqlStatement,
+};
 use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 
 /// One user's SQL session. Cheap to share: clones see the same catalog.
 #[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
+    /// The `WITH` options of tables declared with a connector, by table name.
+    sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
 }
 
 /// One parsed statement of a cell, ready to [`Engine::run`].
@@ -40,6 +52,7 @@ impl Engine {
         }
         Engine {
             ctx: SessionContext::new_with_config(session_config),
+            sources: Arc::default(),
         }
     }
 
@@ -61,8 +74,18 @@ impl Engine {
         statement: Statement,
         max_rows: usize,
     ) -> Result<StatementResult, EngineError> {
+        if let ParsedStatement::Statement(sql) = &statement.parsed {
+            if let SqlStatement::CreateTable(create) = sql.as_ref() {
+                if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
+                    return self.create_connector_table(create, options);
+                }
+            }
+        }
         let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
         let done_message = done_message(&plan);
+        if let Some(replaced) = replaced_table(&plan) {
+            self.forget_source(&replaced);
+        }
         let frame = self.ctx.execute_logical_plan(plan).await?;
         if let Some(message) = done_message {
             // DataFusion applies catalog changes while planning them; there is nothing to
@@ -90,6 +113,105 @@ impl Engine {
         }))
     }
 
+    /// `CREATE TABLE t (…) WITH ('connector' = …)`, Flink's DDL: DataFusion parses it but
+    /// does not plan it, so the engine builds the table itself.
+    fn create_connector_table(
+        &self,
+        create: &CreateTable,
+        mut options: ConnectorOptions,
+    ) -> Result<StatementResult, EngineError> {
+        let name = object_name_to_table_reference(create.name.clone(), true)?;
+        if create.query.is_some() {
+            return Err(EngineError::NotSupported {
+                message: "CREATE TABLE … WITH (connector) AS SELECT is not supported; \
+                          declare the columns"
+                    .to_string(),
+            });
+        }
+        if create.columns.is_empty() {
+            return Err(EngineError::Plan {
+                message: format!("table {name} declares no columns"),
+                position: None,
+                hint: Some(
+                    "list the columns: CREATE TABLE t (id BIGINT, name STRING) WITH (…)".into(),
+                ),
+            });
+        }
+        if self.ctx.table_exist(name.clone())? {
+            if create.if_not_exists {
+                return Ok(StatementResult::Done {
+                    message: format!("Table {name} exists; left as it is."),
+                });
+            }
+            if !create.or_replace {
+                return Err(EngineError::Plan {
+                    message: format!("table {name} already exists"),
+                    position: None,
+                    hint: Some(format!(
+                        "DROP TABLE {name} first, or use CREATE OR REPLACE TABLE"
+                    )),
+                });
+            }
+        }
+        let fields = create
+            .columns
+            .iter()
+            .map(|column| {
+                let nullable = !column
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ColumnOption::NotNull));
+                Ok(Field::new(
+                    normalize(&column.name),
+                    arrow_type(&column.data_type)?,
+                    nullable,
+                ))
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let schema = Arc::new(Schema::new(fields));
+        let source = options.all().clone();
+        let connector = options
+            .get("connector")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let table = match connector.as_str() {
+            "filesystem" => connectors::filesystem::table(&self.ctx, schema, &mut options)?,
+            other => {
+                return Err(EngineError::NotSupported {
+                    message: format!(
+                        "connector '{other}' is not supported; the connectors are: filesystem"
+                    ),
+                })
+            }
+        };
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), table)?;
+        self.sources_mut().insert(name.to_string(), source);
+        Ok(StatementResult::Done {
+            message: format!("Created table {name}."),
+        })
+    }
+
+    fn sources_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, BTreeMap<String, String>>> {
+        self.sources
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn forget_source(&self, name: &TableReference) {
+        self.sources_mut().remove(&name.to_string());
+    }
+
+    /// The `WITH` options a table was declared with (empty for other tables).
+    pub fn table_source(&self, name: &str) -> BTreeMap<String, String> {
+        self.sources
+            .read()
+            .map(|sources| sources.get(name).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
     /// Whether `sql` is a complete statement list.
     pub fn completeness(&self, sql: &str) -> Completeness {
         completeness::completeness(sql)
@@ -103,6 +225,25 @@ impl Engine {
     /// What `name` is: a table (with its schema) or a function (with its documentation).
     pub async fn describe(&self, name: &str) -> Option<ObjectInfo> {
         introspect::describe(&self.ctx, name).await
+    }
+}
+
+/// Unquoted names are lower-cased, as DataFusion does for every other statement.
+fn normalize(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+/// The table a statement drops or replaces, whose declared source no longer applies.
+fn replaced_table(plan: &LogicalPlan) -> Option<TableReference> {
+    match plan {
+        LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => Some(drop.name.clone()),
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => Some(create.name.clone()),
+        LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(create.name.clone()),
+        LogicalPlan::Ddl(DdlStatement::CreateView(create)) => Some(create.name.clone()),
+        _ => None,
     }
 }
 

@@ -19,6 +19,9 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+/// Rows `%table` shows of a table.
+const PREVIEW_ROWS: usize = 10;
+
 /// Where a cell's outputs go: IOPub, under the request that ran the cell.
 pub struct Outputs<'a> {
     iopub: &'a Iopub,
@@ -101,7 +104,7 @@ impl Interpreter {
                 out.display(render::markdown(&source));
                 Ok(())
             }
-            Magic::Table => self.show_table(cell.args, out).await,
+            Magic::Table => self.show_table(cell.args, out, cancel).await,
             Magic::ListMagics => {
                 out.result(magics_bundle());
                 Ok(())
@@ -160,19 +163,64 @@ impl Interpreter {
         }
     }
 
-    async fn show_table(&self, args: &str, out: &Outputs<'_>) -> Result<(), CellError> {
+    /// `%table NAME`: where the table's data comes from, how many rows it has, its schema
+    /// and its first rows.
+    async fn show_table(
+        &self,
+        args: &str,
+        out: &Outputs<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CellError> {
         let name = args.split_whitespace().next().ok_or(CellError::Usage {
             magic: "%table",
             message: "name a table: %table NAME".to_string(),
         })?;
-        match self.engine.describe(name).await {
-            Some(ObjectInfo::Table(table)) => {
-                out.result(render::rows_bundle(&schema_rows(&table.schema)));
-                Ok(())
-            }
-            _ => Err(CellError::UnknownTable {
+        let Some(ObjectInfo::Table(table)) = self.engine.describe(name).await else {
+            return Err(CellError::UnknownTable {
                 name: name.to_string(),
-            }),
+            });
+        };
+        let count = self
+            .query(&format!("SELECT count(*) FROM {name}"), 1, cancel)
+            .await?;
+        let count = first_value(&count);
+        let source = self.engine.table_source(&table.name);
+        out.display(render::table_summary(&table.name, &source, &count));
+        out.display(render::rows_bundle(&schema_rows(&table.schema)));
+        let preview = self
+            .query(&format!("SELECT * FROM {name}"), PREVIEW_ROWS, cancel)
+            .await?;
+        out.result(render::rows_bundle(&preview));
+        Ok(())
+    }
+
+    /// Runs one query the kernel writes itself (not the user's SQL) and keeps `max_rows`.
+    async fn query(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        cancel: &CancellationToken,
+    ) -> Result<RowSet, CellError> {
+        let engine = self.engine.clone();
+        let owned = sql.to_string();
+        let result = self
+            .on_engine(
+                async move {
+                    let statement = engine.parse(&owned)?.into_iter().next();
+                    match statement {
+                        Some(statement) => engine.run(statement, max_rows).await,
+                        None => Ok(StatementResult::Done {
+                            message: String::new(),
+                        }),
+                    }
+                },
+                cancel,
+            )
+            .await?
+            .map_err(|e| CellError::sql(e, sql, 0))?;
+        match result {
+            StatementResult::Rows(rows) => Ok(rows),
+            StatementResult::Done { .. } => Err(CellError::Internal(format!("{sql} gave no rows"))),
         }
     }
 

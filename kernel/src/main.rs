@@ -45,16 +45,15 @@ enum Command {
 }
 
 #[derive(Args)]
-#[group(id = "target", multiple = false)]
 struct InstallArgs {
     /// Install for the current user (the default).
-    #[arg(long, group = "target")]
+    #[arg(long, conflicts_with_all = ["sys_prefix", "prefix"])]
     user: bool,
     /// Install into the active Python environment (virtualenv or conda).
-    #[arg(long, group = "target")]
+    #[arg(long, conflicts_with = "prefix")]
     sys_prefix: bool,
     /// Install into DIR/share/jupyter/kernels.
-    #[arg(long, group = "target", value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     prefix: Option<PathBuf>,
     /// The kernelspec's name.
     #[arg(long, default_value = "eddy")]

@@ -23,3 +23,30 @@ pub fn markdown(source: &str) -> MimeBundle {
     bundle.insert("text/markdown".into(), json!(source));
     bundle
 }
+
+/// One line on where a table's rows come from and how many there are.
+pub fn table_summary(
+    name: &str,
+    source: &std::collections::BTreeMap<String, String>,
+    row_count: &str,
+) -> MimeBundle {
+    let rows = match row_count {
+        "1" => "1 row".to_string(),
+        n => format!("{n} rows"),
+    };
+    let origin = match (
+        source.get("connector"),
+        source.get("path"),
+        source.get("format"),
+    ) {
+        (Some(connector), Some(path), Some(format)) => format!("{connector} · {format} · {path}"),
+        (Some(connector), _, _) => connector.clone(),
+        _ => "in memory".to_string(),
+    };
+    let mut bundle = plain(format!("table {name}: {origin} · {rows}"));
+    bundle.insert(
+        "text/markdown".into(),
+        json!(format!("**{name}** — {origin} · {rows}")),
+    );
+    bundle
+}

@@ -1,0 +1,230 @@
+//! Flink-style tables over files: `CREATE TABLE … WITH ('connector' = 'filesystem', …)`
+//! over csv, json and parquet, as a notebook user writes them, through the real kernel.
+
+mod support;
+
+use support::Kernel;
+
+const MOVIES_CSV: &str = "movie_id,movie_title,movie_release_year,movie_popularity\n\
+1,\"Amélie, or the Fabulous Destiny\",2001,105\n\
+2,La Haine,1995,\n\
+3,\"The \"\"Quoted\"\" One\",2019,7\n";
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_file_declared_with_flink_ddl_is_queryable() {
+    let kernel = Kernel::start();
+    let path = write(kernel.dir.path(), "movies.csv", MOVIES_CSV);
+    let mut client = kernel.client().await;
+    let create = client
+        .execute(&format!(
+            "CREATE TABLE movies (\n  movie_id BIGINT,\n  movie_title STRING,\n  \
+             movie_release_year INT,\n  movie_popularity DOUBLE\n) WITH (\n  \
+             'connector' = 'filesystem',\n  'path' = '{path}',\n  'format' = 'csv'\n)"
+        ))
+        .await;
+    assert_eq!(
+        create.reply.content["status"], "ok",
+        "{:?}",
+        create.reply.content
+    );
+    assert_eq!(create.text(), "Created table movies.");
+
+    let run = client
+        .execute("SELECT movie_title, movie_popularity FROM movies ORDER BY movie_id")
+        .await;
+    let text = run.text();
+    assert!(
+        text.contains("| Amélie, or the Fabulous Destiny | 105.0 "),
+        "{text}"
+    );
+    assert!(
+        text.contains("| La Haine                        | NULL "),
+        "{text}"
+    );
+    assert!(text.contains("The \"Quoted\" One"), "{text}");
+    let html = run.of_type("execute_result")[0].content["data"]["text/html"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(html.contains("DOUBLE"), "types in the header: {html}");
+
+    let table = client.execute("%table movies").await;
+    let shown: String = table
+        .broadcasts
+        .iter()
+        .filter_map(|m| m.content["data"]["text/plain"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        shown.contains("filesystem") && shown.contains("csv"),
+        "{shown}"
+    );
+    assert!(shown.contains("3 rows"), "{shown}");
+    assert!(
+        shown.contains("movie_release_year") && shown.contains("INT"),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_globs_json_and_parquet_are_tables_too() {
+    let kernel = Kernel::start();
+    let dir = kernel.dir.path();
+    write(dir, "parts/a.csv", "id,v\n1,10\n2,20\n");
+    write(dir, "parts/b.csv", "id,v\n3,30\n");
+    write(dir, "parts/notes.txt", "not a csv file");
+    let json = write(
+        dir,
+        "events.json",
+        "{\"id\": 1, \"kind\": \"click\"}\n{\"id\": 2, \"kind\": \"view\"}\n",
+    );
+    let parts = dir.join("parts").to_string_lossy().into_owned();
+    let parquet = dir.join("out.parquet").to_string_lossy().into_owned();
+    let mut client = kernel.client().await;
+
+    let ddl = |name: &str, columns: &str, path: &str, format: &str| {
+        format!("CREATE TABLE {name} ({columns}) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = '{format}')")
+    };
+    client
+        .execute(&ddl("whole_dir", "id BIGINT, v BIGINT", &parts, "csv"))
+        .await;
+    let run = client
+        .execute("SELECT sum(v) AS total FROM whole_dir")
+        .await;
+    assert!(run.text().contains("| 60 "), "{}", run.text());
+
+    let glob = format!("{parts}/a*.csv");
+    client
+        .execute(&ddl("globbed", "id BIGINT, v BIGINT", &glob, "csv"))
+        .await;
+    let run = client.execute("SELECT count(*) AS n FROM globbed").await;
+    assert!(run.text().contains("| 2 "), "{}", run.text());
+
+    client
+        .execute(&ddl("events", "id BIGINT, kind STRING", &json, "json"))
+        .await;
+    let run = client.execute("SELECT kind FROM events WHERE id = 2").await;
+    assert!(run.text().contains("view"), "{}", run.text());
+
+    let copied = client
+        .execute(&format!(
+            "COPY (SELECT * FROM whole_dir) TO '{parquet}' STORED AS PARQUET"
+        ))
+        .await;
+    assert_eq!(
+        copied.reply.content["status"], "ok",
+        "{:?}",
+        copied.reply.content
+    );
+    client
+        .execute(&ddl(
+            "from_parquet",
+            "id BIGINT, v BIGINT",
+            &parquet,
+            "parquet",
+        ))
+        .await;
+    let run = client
+        .execute("SELECT max(v) AS top FROM from_parquet")
+        .await;
+    assert!(run.text().contains("| 30 "), "{}", run.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_options_change_how_the_file_is_read() {
+    let kernel = Kernel::start();
+    let path = write(kernel.dir.path(), "plain.csv", "1;N/A;x\n2;5;y\n");
+    let mut client = kernel.client().await;
+    let create = client
+        .execute(&format!(
+            "CREATE TABLE plain (id INT, score INT, tag STRING) WITH ('connector' = 'filesystem', \
+             'path' = '{path}', 'format' = 'csv', 'csv.header' = 'false', \
+             'csv.field-delimiter' = ';', 'csv.null-literal' = 'N/A')"
+        ))
+        .await;
+    assert_eq!(
+        create.reply.content["status"], "ok",
+        "{:?}",
+        create.reply.content
+    );
+    let run = client
+        .execute("SELECT count(score) AS scored, count(*) AS n FROM plain")
+        .await;
+    assert!(
+        run.text().contains("| 1      | 2 |"),
+        "{} {:?}",
+        run.text(),
+        run.reply.content
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_table_declarations_get_clear_errors_and_lose_nothing() {
+    let kernel = Kernel::start();
+    let path = write(kernel.dir.path(), "movies.csv", MOVIES_CSV);
+    let mut client = kernel.client().await;
+    let attempt = async |client: &mut support::Client, with: &str| {
+        let run = client
+            .execute(&format!("CREATE TABLE t (movie_id BIGINT) WITH ({with})"))
+            .await;
+        assert_eq!(run.reply.content["status"], "error", "{with}");
+        let evalue = run.reply.content["evalue"].as_str().unwrap().to_string();
+        let traceback = run.reply.content["traceback"].to_string();
+        format!("{evalue} {traceback}")
+    };
+    let missing = attempt(
+        &mut client,
+        "'connector' = 'filesystem', 'path' = '/no/such/file.csv', 'format' = 'csv'",
+    )
+    .await;
+    assert!(missing.contains("/no/such/file.csv"), "{missing}");
+
+    let typo = attempt(
+        &mut client,
+        &format!("'connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv', 'csv.field-delimeter' = ';'"),
+    )
+    .await;
+    assert!(
+        typo.contains("csv.field-delimeter") && typo.contains("csv.field-delimiter"),
+        "{typo}"
+    );
+
+    let format = attempt(
+        &mut client,
+        &format!("'connector' = 'filesystem', 'path' = '{path}', 'format' = 'xml'"),
+    )
+    .await;
+    assert!(format.contains("csv, json and parquet"), "{format}");
+
+    let connector = attempt(&mut client, "'connector' = 'kafka'").await;
+    assert!(connector.contains("kafka"), "{connector}");
+
+    let bad_type = client
+        .execute(&format!("CREATE TABLE u (x DECIMAL(60, 2)) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')"))
+        .await;
+    assert_eq!(bad_type.reply.content["status"], "error");
+
+    // None of the failures left a table behind, and the session works.
+    let tables = client.execute("SHOW TABLES").await;
+    assert!(!tables.text().contains("| t "), "{}", tables.text());
+
+    client
+        .execute(&format!("CREATE TABLE m (movie_id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')"))
+        .await;
+    let again = client
+        .execute(&format!("CREATE TABLE m (movie_id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')"))
+        .await;
+    assert!(again.reply.content["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
+}
