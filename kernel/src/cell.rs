@@ -19,6 +19,8 @@ pub enum Magic {
     Sql,
     Table,
     Markdown,
+    Set,
+    Config,
     ListMagics,
 }
 
@@ -57,6 +59,8 @@ pub fn parse(code: &str) -> Result<Cell<'_>, CellError> {
         "sql" => Magic::Sql,
         "table" => Magic::Table,
         "md" | "markdown" => Magic::Markdown,
+        "set" => Magic::Set,
+        "config" => Magic::Config,
         "lsmagic" => Magic::ListMagics,
         _ => {
             return Err(CellError::UnknownMagic {

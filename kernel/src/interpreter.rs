@@ -6,8 +6,10 @@ use crate::complete;
 use crate::error::CellError;
 use crate::history::History;
 use crate::iopub::Iopub;
+use crate::params::Parameters;
 use crate::protocol::{HistoryRequest, MimeBundle};
 use crate::render::{self, sql_type_name, TableDisplay};
+use crate::sql_args::{self, SqlArgs, SqlLine};
 use crate::wire::Message;
 use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
@@ -63,6 +65,7 @@ impl<'a> Outputs<'a> {
 
 pub struct Interpreter {
     engine: Engine,
+    parameters: Parameters,
     /// Queries run here, apart from the runtime that serves the sockets, so that a busy
     /// query never delays control or heartbeat.
     engine_runtime: Handle,
@@ -74,6 +77,7 @@ impl Interpreter {
     pub fn new(engine: Engine, engine_runtime: Handle, history: History) -> Self {
         Interpreter {
             engine,
+            parameters: Parameters::default(),
             engine_runtime,
             history,
             display: TableDisplay::default(),
@@ -89,22 +93,48 @@ impl Interpreter {
         let cell = cell::parse(code)?;
         match cell.magic {
             Magic::Sql => {
-                self.run_sql(cell.body, cell.body_line_offset, out, cancel)
+                let args = match sql_args::parse(cell.args)? {
+                    SqlLine::Run(args) => args,
+                    SqlLine::Help(help) => {
+                        out.display(render::plain(help));
+                        return Ok(());
+                    }
+                };
+                let sql = self.parameters.bind_sql(cell.body)?;
+                self.run_sql(&sql, cell.body_line_offset, &args, out, cancel)
                     .await
             }
             Magic::Markdown => {
                 // Prose is not a computed result: it carries no `Out[n]` (as IPython's
-                // display(Markdown(…))).
-                // `%md # Title` on one line is Markdown too.
+                // display(Markdown(…))). `%md # Title` on one line is Markdown too.
                 let source = match (cell.args, cell.body) {
                     ("", body) => body.to_string(),
                     (line, "") => line.to_string(),
                     (line, body) => format!("{line}\n{body}"),
                 };
+                let source = self.parameters.fill_text(&source)?;
                 out.display(render::markdown(&source));
                 Ok(())
             }
             Magic::Table => self.show_table(cell.args, out, cancel).await,
+            Magic::Set => {
+                let text = match cell.args {
+                    "" => self.parameters.listing(),
+                    assignment => {
+                        let (name, value) = self.parameters.set(assignment)?;
+                        format!("{name} = {value}")
+                    }
+                };
+                out.display(render::plain(text));
+                Ok(())
+            }
+            Magic::Config => {
+                if !cell.args.is_empty() {
+                    self.configure(cell.args)?;
+                }
+                out.display(render::plain(self.settings()));
+                Ok(())
+            }
             Magic::ListMagics => {
                 out.result(magics_bundle());
                 Ok(())
@@ -118,6 +148,7 @@ impl Interpreter {
         &self,
         sql: &str,
         line_offset: usize,
+        args: &SqlArgs,
         out: &Outputs<'_>,
         cancel: &CancellationToken,
     ) -> Result<(), CellError> {
@@ -128,7 +159,7 @@ impl Interpreter {
         let count = statements.len();
         for (index, statement) in statements.into_iter().enumerate() {
             let engine = self.engine.clone();
-            let max_rows = self.display.max_rows;
+            let max_rows = args.max_rows.unwrap_or(self.display.max_rows);
             let result = self
                 .on_engine(async move { engine.run(statement, max_rows).await }, cancel)
                 .await?
@@ -222,6 +253,38 @@ impl Interpreter {
             StatementResult::Rows(rows) => Ok(rows),
             StatementResult::Done { .. } => Err(CellError::Internal(format!("{sql} gave no rows"))),
         }
+    }
+
+    /// `%config name=value`.
+    fn configure(&mut self, assignment: &str) -> Result<(), CellError> {
+        let usage = |message: String| CellError::Usage {
+            magic: "%config",
+            message,
+        };
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| usage("write %config name=value, e.g. %config max_rows=50".into()))?;
+        match name.trim() {
+            "max_rows" => {
+                self.display.max_rows = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| usage("max_rows is a whole number above 0".into()))?;
+                Ok(())
+            }
+            other => Err(usage(format!(
+                "{other} is not a setting; the settings are: max_rows"
+            ))),
+        }
+    }
+
+    fn settings(&self) -> String {
+        format!(
+            "max_rows = {}    (rows shown of a result; the rest are counted)",
+            self.display.max_rows
+        )
     }
 
     pub async fn complete(&self, code: &str, cursor: usize) -> Value {

@@ -11,10 +11,12 @@ mod interpreter;
 mod iopub;
 mod kernel;
 mod kernel_info;
+mod params;
 mod protocol;
 mod render;
 mod server;
 mod shell;
+mod sql_args;
 mod wire;
 
 use clap::{Args, Parser, Subcommand};

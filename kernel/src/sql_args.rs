@@ -1,0 +1,90 @@
+//! The options of a `%sql` line, parsed like a command line (so `%sql --help` works and
+//! mistakes get clap's precise messages).
+
+use crate::error::CellError;
+use clap::Parser;
+
+/// Run SQL; options choose how the result is shown.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "%sql",
+    no_binary_name = true,
+    disable_version_flag = true,
+    override_usage = "%sql [--chart KIND] [--x COL] [--y COL] [--color COL] [--title TEXT] [--max-rows N]"
+)]
+pub struct SqlArgs {
+    /// Draw the result: bar, line, area, point, arc, histogram or auto.
+    #[arg(long, value_name = "KIND")]
+    pub chart: Option<String>,
+    /// The column along the x axis (or the slices of an arc chart).
+    #[arg(long, value_name = "COL")]
+    pub x: Option<String>,
+    /// The column of values.
+    #[arg(long, value_name = "COL")]
+    pub y: Option<String>,
+    /// The column that colours marks into series.
+    #[arg(long, value_name = "COL")]
+    pub color: Option<String>,
+    /// The chart's title.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Rows shown of a result (default: %config max_rows).
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<usize>,
+}
+
+/// What a `%sql` line asks for: options to run with, or its help text.
+pub enum SqlLine {
+    Run(SqlArgs),
+    Help(String),
+}
+
+pub fn parse(args: &str) -> Result<SqlLine, CellError> {
+    let words = shlex::split(args).ok_or_else(|| CellError::Usage {
+        magic: "%sql",
+        message: "a quote is not closed".to_string(),
+    })?;
+    match SqlArgs::try_parse_from(words) {
+        Ok(parsed) => Ok(SqlLine::Run(parsed)),
+        Err(error) if error.kind() == clap::error::ErrorKind::DisplayHelp => {
+            Ok(SqlLine::Help(error.render().to_string()))
+        }
+        Err(error) => Err(CellError::Usage {
+            magic: "%sql",
+            message: error
+                .render()
+                .to_string()
+                .trim_start_matches("error: ")
+                .trim()
+                .to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_options_are_read_with_quotes() {
+        let SqlLine::Run(args) =
+            parse("--chart bar --x year --y 'avg popularity' --title \"Per year\"").unwrap()
+        else {
+            panic!("not run");
+        };
+        assert_eq!(args.chart.as_deref(), Some("bar"));
+        assert_eq!(args.x.as_deref(), Some("year"));
+        assert_eq!(args.y.as_deref(), Some("avg popularity"));
+        assert_eq!(args.title.as_deref(), Some("Per year"));
+    }
+
+    #[test]
+    fn mistakes_and_help_are_answered() {
+        assert!(matches!(parse("--help"), Ok(SqlLine::Help(text)) if text.contains("--chart")));
+        let Err(error) = parse("--chrt bar") else {
+            panic!("accepted a typo");
+        };
+        assert!(error.to_string().contains("--chrt"), "{error}");
+        assert!(parse("--title 'open").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! What a notebook user does between queries: parameters (`${year=2019}`, `%set`),
+//! settings (`%config`) and the options of `%sql`, through the real kernel.
+
+mod support;
+
+use support::Kernel;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_take_their_default_until_set() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let run = client.execute("SELECT ${year=2019} AS year").await;
+    assert!(run.text().contains("| 2019 |"), "{}", run.text());
+
+    let set = client.execute("%set year=2000").await;
+    assert_eq!(set.reply.content["status"], "ok");
+    let run = client.execute("SELECT ${year=2019} AS year").await;
+    assert!(run.text().contains("| 2000 |"), "{}", run.text());
+
+    let markdown = client.execute("%md\n# Top 10 of ${year}").await;
+    let data = &markdown.of_type("display_data")[0].content["data"];
+    assert_eq!(data["text/markdown"], "# Top 10 of 2000");
+
+    let listed = client.execute("%set").await;
+    let text = listed.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    assert!(text.contains("year = 2000"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_parameter_is_a_literal_and_cannot_change_the_statement() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    client
+        .execute("CREATE TABLE secrets AS VALUES ('hidden')")
+        .await;
+    client
+        .execute("%set who=x' UNION SELECT * FROM secrets --")
+        .await;
+    let run = client.execute("SELECT ${who} AS who").await;
+    assert_eq!(run.reply.content["status"], "ok");
+    assert!(
+        run.text().contains("x' UNION SELECT * FROM secrets --"),
+        "{}",
+        run.text()
+    );
+    assert!(!run.text().contains("hidden"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_parameter_is_an_error_that_says_how_to_set_it() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let run = client.execute("SELECT ${limit}").await;
+    assert_eq!(run.reply.content["status"], "error");
+    let evalue = run.reply.content["evalue"].as_str().unwrap();
+    assert!(evalue.contains("%set limit="), "{evalue}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_and_sql_options_set_how_many_rows_show() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let shown = client.execute("%config").await;
+    let text = shown.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    assert!(text.contains("max_rows = 1000"), "{text}");
+
+    client.execute("%config max_rows=5").await;
+    let run = client.execute("SELECT * FROM range(12)").await;
+    assert!(
+        run.text().ends_with("showing first 5 of 12 rows"),
+        "{}",
+        run.text()
+    );
+
+    let run = client
+        .execute("%sql --max-rows 3\nSELECT * FROM range(12)")
+        .await;
+    assert!(
+        run.text().ends_with("showing first 3 of 12 rows"),
+        "{}",
+        run.text()
+    );
+
+    let bad = client.execute("%config max_rows=lots").await;
+    assert_eq!(bad.reply.content["ename"], "UsageError");
+    let unknown = client.execute("%config colour=blue").await;
+    assert!(unknown.reply.content["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("max_rows"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_options_have_help_and_reject_typos() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let help = client.execute("%sql --help").await;
+    let text = help.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    assert!(text.contains("--chart"), "{text}");
+
+    let typo = client.execute("%sql --chrt bar\nSELECT 1").await;
+    assert_eq!(typo.reply.content["ename"], "UsageError");
+    assert!(typo.reply.content["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("--chrt"));
+}
