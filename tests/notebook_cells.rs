@@ -105,3 +105,38 @@ async fn sql_options_have_help_and_reject_typos() {
         .unwrap()
         .contains("--chrt"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_cell_with_csv_lines_defines_the_table() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let made = client
+        .execute("%table genres\ngenre_id,name,share\n1,Drama,0.4\n2,\"Comedy, dark\",0.1")
+        .await;
+    assert_eq!(
+        made.reply.content["status"], "ok",
+        "{:?}",
+        made.reply.content
+    );
+    let shown: String = made
+        .broadcasts
+        .iter()
+        .filter_map(|m| m.content["data"]["text/plain"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        shown.contains("in memory") && shown.contains("2 rows"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("BIGINT") && shown.contains("DOUBLE"),
+        "{shown}"
+    );
+    let run = client
+        .execute("SELECT name FROM genres WHERE genre_id = 2")
+        .await;
+    assert!(run.text().contains("Comedy, dark"), "{}", run.text());
+
+    let ragged = client.execute("%table bad\na,b\n1,2,3").await;
+    assert_eq!(ragged.reply.content["status"], "error");
+}

@@ -184,3 +184,11 @@ mod tests {
         assert_eq!(position, None);
     }
 }
+
+impl From<datafusion::arrow::error::ArrowError> for EngineError {
+    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
+        EngineError::Execution {
+            message: error.to_string(),
+        }
+    }
+}

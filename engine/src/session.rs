@@ -192,6 +192,29 @@ impl Engine {
         })
     }
 
+    /// A table made from CSV text with a header line (`%table NAME` with lines below),
+    /// column types inferred from the values. Replaces a table of that name.
+    pub fn create_table_from_csv(&self, name: &str, csv: &str) -> Result<usize, EngineError> {
+        use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
+        use datafusion::datasource::MemTable;
+        use std::io::Cursor;
+
+        let name = TableReference::from(name);
+        let format = Format::default().with_header(true);
+        let (schema, _) = format.infer_schema(Cursor::new(csv.as_bytes()), None)?;
+        let schema = Arc::new(schema);
+        let reader = ReaderBuilder::new(schema.clone())
+            .with_format(format)
+            .build(Cursor::new(csv.as_bytes()))?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let table = MemTable::try_new(schema, vec![batches])?;
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), Arc::new(table))?;
+        self.forget_source(&name);
+        Ok(rows)
+    }
+
     fn sources_mut(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, BTreeMap<String, String>>> {

@@ -116,7 +116,7 @@ impl Interpreter {
                 out.display(render::markdown(&source));
                 Ok(())
             }
-            Magic::Table => self.show_table(cell.args, out, cancel).await,
+            Magic::Table => self.show_table(cell.args, cell.body, out, cancel).await,
             Magic::Set => {
                 let text = match cell.args {
                     "" => self.parameters.listing(),
@@ -194,11 +194,13 @@ impl Interpreter {
         }
     }
 
-    /// `%table NAME`: where the table's data comes from, how many rows it has, its schema
+    /// `%table NAME`: where the table's data comes from (with CSV lines below, the cell
+    /// first makes the table from them), how many rows it has, its schema
     /// and its first rows.
     async fn show_table(
         &self,
         args: &str,
+        body: &str,
         out: &Outputs<'_>,
         cancel: &CancellationToken,
     ) -> Result<(), CellError> {
@@ -206,6 +208,12 @@ impl Interpreter {
             magic: "%table",
             message: "name a table: %table NAME".to_string(),
         })?;
+        if !body.trim().is_empty() {
+            // CSV lines below the magic: the cell defines the table.
+            self.engine
+                .create_table_from_csv(name, body.trim())
+                .map_err(|e| CellError::sql(e, body, 1))?;
+        }
         let Some(ObjectInfo::Table(table)) = self.engine.describe(name).await else {
             return Err(CellError::UnknownTable {
                 name: name.to_string(),
