@@ -140,3 +140,94 @@ async fn a_table_cell_with_csv_lines_defines_the_table() {
     let ragged = client.execute("%table bad\na,b\n1,2,3").await;
     assert_eq!(ragged.reply.content["status"], "error");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_cell_carries_vega_lite_and_a_static_svg_but_no_html() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    client
+        .execute("CREATE TABLE films AS VALUES ('Drama', 40), ('Comedy', 25), ('Horror', 10)")
+        .await;
+    let run = client
+        .execute(
+            "%sql --chart bar --x genre --y films --title 'Films per genre'\n\
+             SELECT column1 AS genre, column2 AS films FROM films ORDER BY films DESC",
+        )
+        .await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    let data = &run.of_type("execute_result")[0].content["data"];
+    let keys: Vec<&String> = data.as_object().unwrap().keys().collect();
+    assert!(data.get("text/html").is_none(), "{keys:?}");
+    let spec = &data["application/vnd.vegalite.v4+json"];
+    assert!(spec["$schema"].as_str().unwrap().contains("v4"));
+    assert_eq!(spec["mark"]["type"], "bar");
+    assert_eq!(spec["encoding"]["x"]["field"], "genre");
+    assert_eq!(spec["data"]["values"].as_array().unwrap().len(), 3);
+    assert!(spec["description"]
+        .as_str()
+        .unwrap()
+        .contains("films by genre"));
+    let svg = data["image/svg+xml"].as_str().unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Films per genre"),
+        "{}",
+        &svg[..200]
+    );
+    assert!(data["text/plain"].as_str().unwrap().contains("Bar chart"));
+
+    let table_chart = client
+        .execute("%table films --chart arc --x column1 --y column2")
+        .await;
+    let data = &table_chart.of_type("execute_result")[0].content["data"];
+    assert_eq!(
+        data["application/vnd.vegalite.v4+json"]["mark"]["type"],
+        "arc"
+    );
+
+    let auto = client
+        .execute("%sql --chart auto\nSELECT value FROM range(100)")
+        .await;
+    let data = &auto.of_type("execute_result")[0].content["data"];
+    assert!(data["text/plain"].as_str().unwrap().contains("Histogram"));
+
+    let wrong = client
+        .execute("%sql --chart line --x nope\nSELECT 1 AS a")
+        .await;
+    assert_eq!(wrong.reply.content["ename"], "ChartError");
+    assert!(wrong.reply.content["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
+    let kernel = Kernel::start_with_env(&[("EDDY_MEMORY_LIMIT", "64MiB")]);
+    let mut client = kernel.client().await;
+    client.execute("CREATE TABLE kept AS VALUES (1)").await;
+    let config = client.execute("%config").await;
+    let text = config.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    assert!(text.contains("memory_limit = 64.0 MiB"), "{text}");
+
+    // A hash join of 4 million keys per side needs far more than 64 MiB and cannot spill.
+    let join = client
+        .execute(
+            "SELECT count(*) FROM range(4000000) a JOIN range(4000000) b \
+             ON a.value = b.value",
+        )
+        .await;
+    assert_eq!(
+        join.reply.content["ename"], "ResourcesExhausted",
+        "{:?}",
+        join.reply.content
+    );
+    let evalue = join.reply.content["evalue"].as_str().unwrap();
+    assert!(evalue.contains("EDDY_MEMORY_LIMIT"), "{evalue}");
+
+    let small = client
+        .execute("SELECT sum(value) AS s FROM range(1000000)")
+        .await;
+    assert!(small.text().contains("499999500000"), "{}", small.text());
+    let after = client.execute("SELECT * FROM kept").await;
+    assert_eq!(after.reply.content["status"], "ok");
+}

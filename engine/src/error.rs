@@ -124,10 +124,22 @@ impl From<DataFusionError> for EngineError {
                 EngineError::Io { message }
             }
             DataFusionError::ResourcesExhausted(_) => EngineError::ResourcesExhausted {
-                message: format!("{message} (the query needs more memory than the engine may use)"),
+                message: format!(
+                    "{message} (the query needs more memory than the engine may use: \
+                     start the kernel with a larger EDDY_MEMORY_LIMIT, or reduce the data the \
+                     query holds at once)"
+                ),
             },
             DataFusionError::Internal(_) => EngineError::Internal { message },
             _ => EngineError::Execution { message },
+        }
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for EngineError {
+    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
+        EngineError::Execution {
+            message: error.to_string(),
         }
     }
 }
@@ -182,13 +194,5 @@ mod tests {
         let (message, position) = split_parser_position("Unexpected EOF");
         assert_eq!(message, "Unexpected EOF");
         assert_eq!(position, None);
-    }
-}
-
-impl From<datafusion::arrow::error::ArrowError> for EngineError {
-    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
-        EngineError::Execution {
-            message: error.to_string(),
-        }
     }
 }

@@ -11,6 +11,8 @@ use crate::{ObjectInfo, Vocabulary};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
@@ -28,6 +30,7 @@ pub struct Engine {
     ctx: SessionContext,
     /// The `WITH` options of tables declared with a connector, by table name.
     sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
+    memory_limit: usize,
 }
 
 /// One parsed statement of a cell, ready to [`Engine::run`].
@@ -43,17 +46,29 @@ impl std::fmt::Display for Statement {
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig) -> Self {
+    pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
         let mut session_config = SessionConfig::new()
             .with_information_schema(true)
             .set_bool("datafusion.sql_parser.collect_spans", true);
         if let Some(partitions) = config.target_partitions {
             session_config = session_config.with_target_partitions(partitions);
         }
-        Engine {
-            ctx: SessionContext::new_with_config(session_config),
+        let memory_limit = config.effective_memory_limit();
+        // The fair pool shares the limit among the spilling operators of a query; the
+        // default disk manager spills into the OS temporary directory.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+            .build_arc()?;
+        Ok(Engine {
+            ctx: SessionContext::new_with_config_rt(session_config, runtime),
             sources: Arc::default(),
-        }
+            memory_limit,
+        })
+    }
+
+    /// Bytes the engine's queries may hold.
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
     }
 
     /// Splits a cell into statements. The whole text is parsed before anything runs, so a

@@ -24,6 +24,8 @@ pub enum CellError {
         /// Lines of the cell above `sql`.
         line_offset: usize,
     },
+    #[error("{0}")]
+    Chart(crate::render::chart::ChartError),
     #[error("interrupted")]
     Interrupted,
     #[error("internal error: {0}")]
@@ -44,6 +46,7 @@ impl CellError {
             CellError::UnknownMagic { .. } => ("UnknownMagic", self.to_string()),
             CellError::Usage { .. } => ("UsageError", self.to_string()),
             CellError::UnknownTable { .. } => ("UnknownTable", self.to_string()),
+            CellError::Chart(_) => ("ChartError", self.to_string()),
             CellError::Sql { error, .. } => (error.kind(), error.to_string()),
             CellError::Interrupted => (
                 "Interrupted",

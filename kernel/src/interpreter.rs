@@ -8,6 +8,7 @@ use crate::history::History;
 use crate::iopub::Iopub;
 use crate::params::Parameters;
 use crate::protocol::{HistoryRequest, MimeBundle};
+use crate::render::chart::{chart_bundle, ChartKind, ChartOptions, MAX_CHART_ROWS};
 use crate::render::{self, sql_type_name, TableDisplay};
 use crate::sql_args::{self, SqlArgs, SqlLine};
 use crate::wire::Message;
@@ -159,16 +160,25 @@ impl Interpreter {
         let count = statements.len();
         for (index, statement) in statements.into_iter().enumerate() {
             let engine = self.engine.clone();
-            let max_rows = args.max_rows.unwrap_or(self.display.max_rows);
+            let chart = chart_options(args)?;
+            let max_rows = match chart {
+                Some(_) => MAX_CHART_ROWS,
+                None => args.max_rows.unwrap_or(self.display.max_rows),
+            };
             let result = self
                 .on_engine(async move { engine.run(statement, max_rows).await }, cancel)
                 .await?
                 .map_err(|e| CellError::sql(e, sql, line_offset))?;
-            let bundle = match &result {
-                StatementResult::Rows(rows) => render::rows_bundle(rows),
-                StatementResult::Done { message } => render::plain(message.as_str()),
+            let last = index + 1 == count;
+            let bundle = match (&result, chart) {
+                // The chart is of the cell's last result; earlier results are tables.
+                (StatementResult::Rows(rows), Some(options)) if last => {
+                    chart_bundle(rows, &options).map_err(CellError::Chart)?
+                }
+                (StatementResult::Rows(rows), _) => render::rows_bundle(rows),
+                (StatementResult::Done { message }, _) => render::plain(message.as_str()),
             };
-            if index + 1 == count {
+            if last {
                 out.result(bundle);
             } else {
                 out.display(bundle);
@@ -204,10 +214,20 @@ impl Interpreter {
         out: &Outputs<'_>,
         cancel: &CancellationToken,
     ) -> Result<(), CellError> {
-        let name = args.split_whitespace().next().ok_or(CellError::Usage {
-            magic: "%table",
-            message: "name a table: %table NAME".to_string(),
-        })?;
+        let (name, options) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+        if name.is_empty() {
+            return Err(CellError::Usage {
+                magic: "%table",
+                message: "name a table: %table NAME [--chart KIND --x COL --y COL]".to_string(),
+            });
+        }
+        let chart = match sql_args::parse(options)? {
+            SqlLine::Run(args) => chart_options(&args)?,
+            SqlLine::Help(help) => {
+                out.display(render::plain(help));
+                return Ok(());
+            }
+        };
         if !body.trim().is_empty() {
             // CSV lines below the magic: the cell defines the table.
             self.engine
@@ -226,10 +246,20 @@ impl Interpreter {
         let source = self.engine.table_source(&table.name);
         out.display(render::table_summary(&table.name, &source, &count));
         out.display(render::rows_bundle(&schema_rows(&table.schema)));
-        let preview = self
-            .query(&format!("SELECT * FROM {name}"), PREVIEW_ROWS, cancel)
-            .await?;
-        out.result(render::rows_bundle(&preview));
+        match chart {
+            Some(options) => {
+                let rows = self
+                    .query(&format!("SELECT * FROM {name}"), MAX_CHART_ROWS, cancel)
+                    .await?;
+                out.result(chart_bundle(&rows, &options).map_err(CellError::Chart)?);
+            }
+            None => {
+                let preview = self
+                    .query(&format!("SELECT * FROM {name}"), PREVIEW_ROWS, cancel)
+                    .await?;
+                out.result(render::rows_bundle(&preview));
+            }
+        }
         Ok(())
     }
 
@@ -290,8 +320,12 @@ impl Interpreter {
 
     fn settings(&self) -> String {
         format!(
-            "max_rows = {}    (rows shown of a result; the rest are counted)",
-            self.display.max_rows
+            "max_rows = {}    (rows shown of a result; the rest are counted)\n\
+             memory_limit = {}    (for queries; set EDDY_MEMORY_LIMIT before the kernel starts)",
+            self.display.max_rows,
+            bytesize::ByteSize::b(self.engine.memory_limit() as u64)
+                .display()
+                .iec(),
         )
     }
 
@@ -388,6 +422,30 @@ impl Interpreter {
             }
         }
     }
+}
+
+/// The chart a `%sql` or `%table` line asks for: `--chart KIND`, or any of the chart
+/// options alone (which means `--chart auto`).
+fn chart_options(args: &SqlArgs) -> Result<Option<ChartOptions>, CellError> {
+    let wants_chart = args.chart.is_some()
+        || args.x.is_some()
+        || args.y.is_some()
+        || args.color.is_some()
+        || args.title.is_some();
+    if !wants_chart {
+        return Ok(None);
+    }
+    let kind = match &args.chart {
+        Some(kind) => kind.parse::<ChartKind>().map_err(CellError::Chart)?,
+        None => ChartKind::Auto,
+    };
+    Ok(Some(ChartOptions {
+        kind,
+        x: args.x.clone(),
+        y: args.y.clone(),
+        color: args.color.clone(),
+        title: args.title.clone(),
+    }))
 }
 
 fn first_value(rows: &RowSet) -> String {

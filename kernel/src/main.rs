@@ -119,7 +119,15 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engine = eddy_engine::Engine::new(eddy_engine::EngineConfig::default());
+    let engine = match engine_config()
+        .and_then(|config| eddy_engine::Engine::new(config).map_err(|error| error.to_string()))
+    {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("eddy kernel: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let history = history::History::open(history::jupyter_data_dir());
     let interpreter =
         interpreter::Interpreter::new(engine, engine_runtime.handle().clone(), history);
@@ -134,4 +142,23 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The engine's settings from the environment: `EDDY_MEMORY_LIMIT` (e.g. `8GB`, `512MiB`).
+fn engine_config() -> Result<eddy_engine::EngineConfig, String> {
+    let memory_limit = match std::env::var("EDDY_MEMORY_LIMIT") {
+        Ok(text) => Some(
+            text.trim()
+                .parse::<bytesize::ByteSize>()
+                .map_err(|_| {
+                    format!("EDDY_MEMORY_LIMIT={text:?} is not a size like 8GB or 512MiB")
+                })?
+                .as_u64() as usize,
+        ),
+        Err(_) => None,
+    };
+    Ok(eddy_engine::EngineConfig {
+        memory_limit,
+        ..Default::default()
+    })
 }

@@ -56,8 +56,17 @@ impl Kernel {
         Kernel::start_with(Transport { tcp: false }, None)
     }
 
+    /// Starts a kernel with extra environment variables.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Kernel {
+        Kernel::launch(Transport { tcp: false }, None, env)
+    }
+
     /// Starts a kernel; `data_dir` lets a second kernel share the first one's history.
     pub fn start_with(transport: Transport, data_dir: Option<&Path>) -> Kernel {
+        Kernel::launch(transport, data_dir, &[])
+    }
+
+    fn launch(transport: Transport, data_dir: Option<&Path>, env: &[(&str, &str)]) -> Kernel {
         let dir = tempfile::tempdir().expect("temporary directory");
         let data_dir = data_dir
             .map(Path::to_path_buf)
@@ -89,6 +98,7 @@ impl Kernel {
             .arg("--connection-file")
             .arg(&file)
             .env("JUPYTER_DATA_DIR", &data_dir)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("eddy starts");

@@ -1,6 +1,7 @@
 //! Turns results into MIME bundles. Every bundle has `text/plain`, for consoles and for
 //! viewers that render nothing else.
 
+pub mod chart;
 mod table;
 mod types;
 
