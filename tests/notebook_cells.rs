@@ -231,3 +231,31 @@ async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
     let after = client.execute("SELECT * FROM kept").await;
     assert_eq!(after.reply.content["status"], "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_functions_behave_as_in_flink() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let run = client
+        .execute(
+            "SELECT YEAR(TIMESTAMP '2019-07-14 10:30:00') AS y, \
+                    DAYOFWEEK(DATE '2026-11-22') AS sunday, \
+                    DATE_FORMAT(TIMESTAMP '2019-07-14 10:30:00', 'yyyy-MM') AS month, \
+                    TO_TIMESTAMP('14/07/2019', 'dd/MM/yyyy') AS parsed, \
+                    TO_TIMESTAMP('not a date') AS bad, \
+                    IF(1 > 2, 'yes', 'no') AS answer",
+        )
+        .await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    let text = run.text();
+    for expected in [
+        "| 2019 |",
+        "| 1      |",
+        "| 2019-07 |",
+        "2019-07-14T00:00:00",
+        "| NULL |",
+        "| no ",
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+}

@@ -9,6 +9,7 @@ mod config;
 mod connectors;
 mod error;
 mod flink_types;
+mod functions;
 mod introspect;
 mod result;
 mod session;

@@ -59,8 +59,10 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
             .build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(session_config, runtime);
+        crate::functions::register_flink_functions(&ctx);
         Ok(Engine {
-            ctx: SessionContext::new_with_config_rt(session_config, runtime),
+            ctx,
             sources: Arc::default(),
             memory_limit,
         })

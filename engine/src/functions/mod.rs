@@ -1,0 +1,99 @@
+//! Flink SQL built-in functions that DataFusion lacks, or has under the same name with other
+//! semantics, implemented as DataFusion scalar UDFs with Flink's behaviour.
+//!
+//! One file per family:
+//! - [`temporal`] has `YEAR`, `QUARTER`, `MONTH`, `WEEK`, `DAYOFYEAR`, `DAYOFMONTH`, `DAYOFWEEK`,
+//!   `HOUR`, `MINUTE`, `SECOND`.
+//! - [`format`] has `DATE_FORMAT`, `TO_TIMESTAMP`, `TO_DATE`, `FROM_UNIXTIME`, `UNIX_TIMESTAMP`,
+//!   which take Java `SimpleDateFormat` patterns (translated by [`pattern`]).
+//! - [`conditional`] has `IF`.
+//! - [`strings`] has `SPLIT_INDEX`.
+//!
+//! Registering replaces DataFusion's functions of the same name in that session
+//! (`to_timestamp`, `to_date`, `date_format`, `from_unixtime`): see each function's docs for
+//! what changes.
+
+mod conditional;
+mod format;
+mod pattern;
+mod strings;
+mod temporal;
+
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ScalarUDF;
+
+/// Every Flink function of this module, ready to register.
+pub(crate) fn flink_functions(ctx: &SessionContext) -> Vec<ScalarUDF> {
+    let config = ctx.copied_config();
+    let options = config.options();
+    let mut udfs = temporal::functions();
+    udfs.extend(format::functions(options));
+    udfs.extend(conditional::functions());
+    udfs.extend(strings::functions());
+    udfs
+}
+
+/// Registers Flink's built-in functions in `ctx`, replacing DataFusion's functions of the same
+/// name (see the module docs).
+// Until Engine::new calls it, only the tests do.
+pub(crate) fn register_flink_functions(ctx: &SessionContext) {
+    for udf in flink_functions(ctx) {
+        ctx.register_udf(udf);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::error::Result;
+    use datafusion::execution::context::SessionContext;
+
+    pub(crate) fn context() -> SessionContext {
+        let ctx = SessionContext::new();
+        super::register_flink_functions(&ctx);
+        ctx
+    }
+
+    /// Runs `sql` and renders its first column, one string per row, `NULL` for nulls.
+    pub(crate) async fn column(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
+        let batches = ctx.sql(sql).await?.collect().await?;
+        let mut out = Vec::new();
+        for batch in batches {
+            let array = batch.column(0);
+            for i in 0..array.len() {
+                out.push(if array.is_null(i) {
+                    "NULL".to_string()
+                } else {
+                    array_value_to_string(array, i)?
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `sql` (one row, one column) in a fresh context and renders the value.
+    pub(crate) async fn one(sql: &str) -> String {
+        let ctx = context();
+        let mut values = column(&ctx, sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(values.len(), 1, "{sql}");
+        values.remove(0)
+    }
+
+    /// The data type of the single column of `sql`.
+    pub(crate) async fn data_type(sql: &str) -> datafusion::arrow::datatypes::DataType {
+        let ctx = context();
+        let df = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        df.schema().field(0).data_type().clone()
+    }
+
+    /// The error message of `sql`, which must fail (at planning or execution).
+    pub(crate) async fn error(sql: &str) -> String {
+        let ctx = context();
+        match column(&ctx, sql).await {
+            Ok(v) => panic!("{sql}: expected an error, got {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+}
