@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -56,3 +57,26 @@ def eddy_kernelspec():
     if not os.access(spec.argv[0], os.X_OK):
         pytest.exit(f"kernelspec {spec.resource_dir} runs {spec.argv[0]}, which is not an executable", returncode=1)
     return spec
+
+
+@pytest.fixture(scope="session")
+def mubi_gen_bin() -> pathlib.Path:
+    """The mubi-gen binary: $MUBI_GEN_BIN, else a debug build made with dev/env.sh's settings
+    (so it shares the cargo cache of every other build)."""
+    if os.environ.get("MUBI_GEN_BIN"):
+        return pathlib.Path(os.environ["MUBI_GEN_BIN"])
+    script = 'source dev/env.sh && cargo build -q -p mubi-gen --bin mubi-gen && echo "$CARGO_TARGET_DIR"'
+    done = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, f"building mubi-gen failed:\n{done.stderr}"
+    return pathlib.Path(done.stdout.strip().splitlines()[-1]) / "debug" / "mubi-gen"
+
+
+def generate_mubi(mubi_gen_bin: pathlib.Path, out: pathlib.Path, scale: str, seed: str = "42") -> pathlib.Path:
+    """Writes the three MUBI-shaped CSV files into `out`."""
+    subprocess.run(
+        [str(mubi_gen_bin), "--scale", scale, "--seed", seed, "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out

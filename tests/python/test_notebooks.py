@@ -4,15 +4,17 @@
 
 from __future__ import annotations
 
+import base64
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from conftest import KERNEL_NAME, NOTEBOOKS
+from conftest import KERNEL_NAME, NOTEBOOKS, generate_mubi
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -41,9 +43,20 @@ def test_notebooks_exist() -> None:
     assert NOTEBOOK_PATHS, f"no notebooks in {NOTEBOOKS}"
 
 
+@pytest.fixture(scope="module")
+def notebook_folder(mubi_gen_bin, tmp_path_factory) -> pathlib.Path:
+    """A copy of notebooks/ with its own small data/mubi: the tests never read or write the
+    data a user generated beside the real notebooks."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    for notebook in NOTEBOOK_PATHS:
+        shutil.copy(notebook, folder / notebook.name)
+    generate_mubi(mubi_gen_bin, folder / "data" / "mubi", scale="0.002")
+    return folder
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=lambda p: p.name)
-def test_notebook_executes_cleanly(notebook: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    proc = nbconvert_execute(notebook, tmp_path)
+def test_notebook_executes_cleanly(notebook: pathlib.Path, notebook_folder: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    proc = nbconvert_execute(notebook_folder / notebook.name, tmp_path)
     assert proc.returncode == 0, f"nbconvert failed on {notebook.name}:\n{proc.stderr}"
 
     executed = nbformat.read(tmp_path / notebook.name, as_version=4)
@@ -82,3 +95,24 @@ def test_failing_cell_fails_nbconvert(tmp_path: pathlib.Path) -> None:
     assert echoed, f"failing cell not echoed in stderr:\n{stderr}"
     assert re.search(r"\b[A-Z]\w*Error\b", traceback), f"no error name after the cell:\n{stderr}"
     assert "no_such_table" in traceback, f"error does not mention the missing table:\n{stderr}"
+
+
+def test_exported_html_shows_the_charts_and_tables(notebook_folder: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    """nbconvert's HTML has no Vega: the static SVG in each chart bundle is what shows."""
+    notebook = notebook_folder / "mubi_exploration.ipynb"
+    assert nbconvert_execute(notebook, tmp_path).returncode == 0
+    html = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(tmp_path / notebook.name)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert html.returncode == 0, html.stderr
+    page = (tmp_path / "mubi_exploration.html").read_text(encoding="utf-8")
+    # nbconvert embeds each SVG as a base64 <img>; the chart's description is inside it.
+    svgs = [base64.b64decode(data).decode("utf-8") for data in re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', page)]
+    charts = [m.group(1) for svg in svgs if (m := re.search(r'aria-label="([^"]+)"', svg))]
+    assert len(charts) >= 3, f"expected the three charts as SVG, found {charts}"
+    assert any("avg_popularity by movie_release_year" in label for label in charts), charts
+    assert '<table class="eddy-table">' in page
+    assert "The top 10 films of 2019" in page
