@@ -228,3 +228,84 @@ async fn bad_table_declarations_get_clear_errors_and_lose_nothing() {
         .unwrap()
         .contains("already exists"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_table_answers_from_memory_until_uncached() {
+    let kernel = Kernel::start();
+    let dir = kernel.dir.path();
+    let path = write(dir, "movies.csv", MOVIES_CSV);
+    let mut client = kernel.client().await;
+    client
+        .execute(&format!(
+            "CREATE TABLE movies (movie_id BIGINT, movie_title STRING, movie_release_year INT, \
+             movie_popularity DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{path}', \
+             'format' = 'csv')"
+        ))
+        .await;
+    let cached = client.execute("CACHE TABLE movies").await;
+    assert_eq!(
+        cached.reply.content["status"], "ok",
+        "{:?}",
+        cached.reply.content
+    );
+    assert!(
+        cached.text().starts_with("Cached table movies: 3 rows"),
+        "{}",
+        cached.text()
+    );
+
+    // The file changes on disk; the cached table still answers with the rows it read.
+    std::fs::write(
+        &path,
+        "movie_id,movie_title,movie_release_year,movie_popularity\n9,New,2024,1\n",
+    )
+    .unwrap();
+    let run = client.execute("SELECT count(*) AS n FROM movies").await;
+    assert!(run.text().contains("| 3 |"), "{}", run.text());
+    let table = client.execute("%table movies").await;
+    let shown = table
+        .broadcasts
+        .iter()
+        .filter_map(|m| m.content["data"]["text/plain"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(shown.contains("cached ("), "{shown}");
+
+    let again = client.execute("CACHE TABLE movies").await;
+    assert!(again.text().contains("already cached"), "{}", again.text());
+
+    let uncached = client.execute("UNCACHE TABLE movies").await;
+    assert_eq!(uncached.text(), "Uncached table movies.");
+    let run = client.execute("SELECT count(*) AS n FROM movies").await;
+    assert!(
+        run.text().contains("| 1 |"),
+        "read from the file again: {}",
+        run.text()
+    );
+
+    let not_cached = client.execute("UNCACHE TABLE movies").await;
+    assert_eq!(not_cached.reply.content["status"], "error");
+    let quiet = client.execute("UNCACHE TABLE IF EXISTS movies").await;
+    assert_eq!(quiet.reply.content["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caching_past_the_memory_limit_fails_clearly_and_keeps_the_table() {
+    let kernel = Kernel::start_with_env(&[("EDDY_MEMORY_LIMIT", "1MiB")]);
+    let mut client = kernel.client().await;
+    client
+        .execute("CREATE VIEW big AS SELECT value, value * 2 AS twice FROM range(1000000)")
+        .await;
+    let cached = client.execute("CACHE TABLE big").await;
+    assert_eq!(
+        cached.reply.content["ename"], "ResourcesExhausted",
+        "{:?}",
+        cached.reply.content
+    );
+    assert!(cached.reply.content["evalue"]
+        .as_str()
+        .unwrap()
+        .contains("left uncached"));
+    let run = client.execute("SELECT count(*) AS n FROM big").await;
+    assert!(run.text().contains("1000000"), "{}", run.text());
+}

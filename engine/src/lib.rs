@@ -4,6 +4,7 @@
 //! It knows nothing of Jupyter: the kernel, a test or a benchmark drive it alike through
 //! [`Engine`].
 
+mod cache;
 mod completeness;
 mod config;
 mod connectors;

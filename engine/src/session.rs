@@ -1,5 +1,6 @@
 //! An engine session: one catalog of tables, the SQL run against it.
 
+use crate::cache::{self, Cached};
 use crate::completeness::{self, Completeness};
 use crate::config::EngineConfig;
 use crate::connectors::{self, ConnectorOptions};
@@ -30,6 +31,8 @@ pub struct Engine {
     ctx: SessionContext,
     /// The `WITH` options of tables declared with a connector, by table name.
     sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
+    /// Tables held in memory by CACHE TABLE, by table name.
+    cached: Arc<RwLock<HashMap<String, Cached>>>,
     memory_limit: usize,
 }
 
@@ -64,6 +67,7 @@ impl Engine {
         Ok(Engine {
             ctx,
             sources: Arc::default(),
+            cached: Arc::default(),
             memory_limit,
         })
     }
@@ -92,18 +96,36 @@ impl Engine {
         max_rows: usize,
     ) -> Result<StatementResult, EngineError> {
         if let ParsedStatement::Statement(sql) = &statement.parsed {
-            if let SqlStatement::CreateTable(create) = sql.as_ref() {
-                if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
-                    return self.create_connector_table(create, options);
+            match sql.as_ref() {
+                SqlStatement::CreateTable(create) => {
+                    if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
+                        return self.create_connector_table(create, options);
+                    }
                 }
+                SqlStatement::Cache {
+                    table_name, query, ..
+                } => {
+                    let name = object_name_to_table_reference(table_name.clone(), true)?;
+                    return self.cache_table(name, query.is_some()).await;
+                }
+                SqlStatement::UNCache {
+                    table_name,
+                    if_exists,
+                } => {
+                    let name = object_name_to_table_reference(table_name.clone(), true)?;
+                    return self.uncache_table(name, *if_exists);
+                }
+                _ => {}
             }
         }
         let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
         let done_message = done_message(&plan);
-        if let Some(replaced) = replaced_table(&plan) {
+        let replaced = replaced_table(&plan);
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        // Only once the drop or replacement succeeded does the old table's source go.
+        if let Some(replaced) = replaced {
             self.forget_source(&replaced);
         }
-        let frame = self.ctx.execute_logical_plan(plan).await?;
         if let Some(message) = done_message {
             // DataFusion applies catalog changes while planning them; there is nothing to
             // stream.
@@ -232,6 +254,89 @@ impl Engine {
         Ok(rows)
     }
 
+    /// `CACHE TABLE t`: reads t's rows into memory, within what the memory limit leaves,
+    /// and answers later queries from there.
+    async fn cache_table(
+        &self,
+        name: TableReference,
+        with_query: bool,
+    ) -> Result<StatementResult, EngineError> {
+        if with_query {
+            return Err(EngineError::NotSupported {
+                message: "CACHE TABLE t AS SELECT … is not supported: CREATE TABLE t AS \
+                          SELECT … keeps a query's rows in memory"
+                    .to_string(),
+            });
+        }
+        let key = name.to_string();
+        if self.cached_read().contains_key(&key) {
+            return Ok(StatementResult::Done {
+                message: format!("Table {name} is already cached."),
+            });
+        }
+        let source = self.ctx.table_provider(name.clone()).await?;
+        let held: usize = self.cached_read().values().map(|c| c.bytes).sum();
+        let budget = self.memory_limit.saturating_sub(held);
+        let (table, rows, bytes) = cache::load(&self.ctx, &key, source.clone(), budget).await?;
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), Arc::new(table))?;
+        self.cached_mut().insert(
+            key,
+            Cached {
+                original: source,
+                bytes,
+            },
+        );
+        Ok(StatementResult::Done {
+            message: format!(
+                "Cached table {name}: {rows} rows, {:.1} MiB in memory.",
+                bytes as f64 / (1 << 20) as f64
+            ),
+        })
+    }
+
+    /// `UNCACHE TABLE t`: frees the rows and reads t from its source again.
+    fn uncache_table(
+        &self,
+        name: TableReference,
+        if_exists: bool,
+    ) -> Result<StatementResult, EngineError> {
+        let Some(cached) = self.cached_mut().remove(&name.to_string()) else {
+            if if_exists {
+                return Ok(StatementResult::Done {
+                    message: format!("Table {name} was not cached."),
+                });
+            }
+            return Err(EngineError::Plan {
+                message: format!("table {name} is not cached"),
+                position: None,
+                hint: Some(format!("CACHE TABLE {name} caches it")),
+            });
+        };
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), cached.original)?;
+        Ok(StatementResult::Done {
+            message: format!("Uncached table {name}."),
+        })
+    }
+
+    /// Bytes a cached table holds in memory; `None` for a table that is not cached.
+    pub fn cached_bytes(&self, name: &str) -> Option<usize> {
+        self.cached_read().get(name).map(|c| c.bytes)
+    }
+
+    fn cached_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cached>> {
+        self.cached
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cached_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cached>> {
+        self.cached
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn sources_mut(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, BTreeMap<String, String>>> {
@@ -240,8 +345,10 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A table was dropped or replaced: its declared source and cached rows go with it.
     fn forget_source(&self, name: &TableReference) {
         self.sources_mut().remove(&name.to_string());
+        self.cached_mut().remove(&name.to_string());
     }
 
     /// The `WITH` options a table was declared with (empty for other tables).

@@ -244,7 +244,8 @@ impl Interpreter {
             .await?;
         let count = first_value(&count);
         let source = self.engine.table_source(&table.name);
-        out.display(render::table_summary(&table.name, &source, &count));
+        let cached = self.engine.cached_bytes(&table.name);
+        out.display(render::table_summary(&table.name, &source, &count, cached));
         out.display(render::rows_bundle(&schema_rows(&table.schema)));
         match chart {
             Some(options) => {

@@ -30,11 +30,18 @@ pub fn table_summary(
     name: &str,
     source: &std::collections::BTreeMap<String, String>,
     row_count: &str,
+    cached_bytes: Option<usize>,
 ) -> MimeBundle {
-    let rows = match row_count {
+    let mut rows = match row_count {
         "1" => "1 row".to_string(),
         n => format!("{n} rows"),
     };
+    if let Some(bytes) = cached_bytes {
+        rows.push_str(&format!(
+            " · cached ({:.1} MiB in memory)",
+            bytes as f64 / (1 << 20) as f64
+        ));
+    }
     let origin = match (
         source.get("connector"),
         source.get("path"),
