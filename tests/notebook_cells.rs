@@ -259,3 +259,42 @@ async fn flink_functions_behave_as_in_flink() {
         assert!(text.contains(expected), "{expected} in\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_statement_shows_a_progress_line_that_its_result_replaces() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    // Show the line at once, so that any statement counts as long.
+    client.execute("%config progress_after_ms=0").await;
+    let run = client.execute("SELECT count(*) AS n FROM range(100)").await;
+    assert_eq!(run.reply.content["status"], "ok");
+    let shown = run.of_type("display_data");
+    assert_eq!(shown.len(), 1, "{:?}", run.types());
+    let id = shown[0].content["transient"]["display_id"]
+        .as_str()
+        .unwrap();
+    assert!(shown[0].content["data"]["text/plain"]
+        .as_str()
+        .unwrap()
+        .starts_with("running…"));
+    let updates = run.of_type("update_display_data");
+    let last = updates.last().expect("the result replaces the line");
+    assert_eq!(last.content["transient"]["display_id"], id);
+    assert!(last.content["data"]["text/plain"]
+        .as_str()
+        .unwrap()
+        .contains("| 100 |"));
+    assert!(
+        run.of_type("execute_result").is_empty(),
+        "{:?}",
+        run.types()
+    );
+
+    // By default (1 s) a quick statement shows no line: just its result.
+    client.execute("%config progress_after_ms=1000").await;
+    let quick = client.execute("SELECT 1").await;
+    assert_eq!(
+        quick.types(),
+        vec!["status", "execute_input", "execute_result", "status"]
+    );
+}

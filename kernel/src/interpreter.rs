@@ -7,6 +7,7 @@ use crate::error::CellError;
 use crate::history::History;
 use crate::iopub::Iopub;
 use crate::params::Parameters;
+use crate::progress::{self, ProgressLine};
 use crate::protocol::{HistoryRequest, MimeBundle};
 use crate::render::chart::{chart_bundle, ChartKind, ChartOptions, MAX_CHART_ROWS};
 use crate::render::{self, sql_type_name, TableDisplay};
@@ -48,6 +49,31 @@ impl<'a> Outputs<'a> {
         if !self.silent {
             let content = json!({ "data": data, "metadata": {}, "transient": {} });
             self.iopub.publish(self.parent, "display_data", content);
+        }
+    }
+
+    /// An output that later updates replace in place (`transient.display_id`).
+    pub fn display_with_id(&self, display_id: &str, data: MimeBundle) {
+        if !self.silent {
+            let content = json!({
+                "data": data,
+                "metadata": {},
+                "transient": { "display_id": display_id },
+            });
+            self.iopub.publish(self.parent, "display_data", content);
+        }
+    }
+
+    /// Replaces every output shown under `display_id`.
+    pub fn update(&self, display_id: &str, data: MimeBundle) {
+        if !self.silent {
+            let content = json!({
+                "data": data,
+                "metadata": {},
+                "transient": { "display_id": display_id },
+            });
+            self.iopub
+                .publish(self.parent, "update_display_data", content);
         }
     }
 
@@ -165,8 +191,14 @@ impl Interpreter {
                 Some(_) => MAX_CHART_ROWS,
                 None => args.max_rows.unwrap_or(self.display.max_rows),
             };
+            let mut progress = ProgressLine::new(index, count);
             let result = self
-                .on_engine(async move { engine.run(statement, max_rows).await }, cancel)
+                .on_engine_with_progress(
+                    async move { engine.run(statement, max_rows).await },
+                    cancel,
+                    &mut progress,
+                    out,
+                )
                 .await?
                 .map_err(|e| CellError::sql(e, sql, line_offset))?;
             let last = index + 1 == count;
@@ -178,7 +210,10 @@ impl Interpreter {
                 (StatementResult::Rows(rows), _) => render::rows_bundle(rows),
                 (StatementResult::Done { message }, _) => render::plain(message.as_str()),
             };
-            if last {
+            if let Some(line) = progress.display_id() {
+                // The result takes the place of its progress line.
+                out.update(line, bundle);
+            } else if last {
                 out.result(bundle);
             } else {
                 out.display(bundle);
@@ -200,6 +235,39 @@ impl Interpreter {
             _ = cancel.cancelled() => {
                 task.abort();
                 Err(CellError::Interrupted)
+            }
+        }
+    }
+
+    /// `on_engine`, showing a progress line once the work has run for the configured
+    /// delay. An interrupt leaves the line saying how long the statement had run.
+    async fn on_engine_with_progress<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+        cancel: &CancellationToken,
+        progress: &mut ProgressLine,
+        out: &Outputs<'_>,
+    ) -> Result<T, CellError> {
+        let mut task = self.engine_runtime.spawn(work);
+        let first = tokio::time::Instant::now() + self.display.progress_after;
+        let mut ticks = tokio::time::interval_at(first, progress::REFRESH);
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    return joined.map_err(|error| CellError::Internal(error.to_string()));
+                }
+                _ = cancel.cancelled() => {
+                    task.abort();
+                    if let Some(line) = progress.display_id() {
+                        let text = format!(
+                            "interrupted after {:.1} s",
+                            progress.elapsed().as_secs_f64()
+                        );
+                        out.update(line, render::plain(text));
+                    }
+                    return Err(CellError::Interrupted);
+                }
+                _ = ticks.tick() => progress.tick(out),
             }
         }
     }
@@ -313,8 +381,15 @@ impl Interpreter {
                     .ok_or_else(|| usage("max_rows is a whole number above 0".into()))?;
                 Ok(())
             }
+            "progress_after_ms" => {
+                let millis: u64 = value.trim().parse().map_err(|_| {
+                    usage("progress_after_ms is a whole number of milliseconds".into())
+                })?;
+                self.display.progress_after = std::time::Duration::from_millis(millis);
+                Ok(())
+            }
             other => Err(usage(format!(
-                "{other} is not a setting; the settings are: max_rows"
+                "{other} is not a setting; the settings are: max_rows, progress_after_ms"
             ))),
         }
     }
@@ -322,8 +397,10 @@ impl Interpreter {
     fn settings(&self) -> String {
         format!(
             "max_rows = {}    (rows shown of a result; the rest are counted)\n\
+             progress_after_ms = {}    (a statement running longer shows a progress line)\n\
              memory_limit = {}    (for queries; set EDDY_MEMORY_LIMIT before the kernel starts)",
             self.display.max_rows,
+            self.display.progress_after.as_millis(),
             bytesize::ByteSize::b(self.engine.memory_limit() as u64)
                 .display()
                 .iec(),

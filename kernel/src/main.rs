@@ -12,6 +12,7 @@ mod iopub;
 mod kernel;
 mod kernel_info;
 mod params;
+mod progress;
 mod protocol;
 mod render;
 mod server;

@@ -18,11 +18,16 @@ use std::fmt::Write;
 pub struct TableDisplay {
     /// Rows kept and shown of a result; the rest are counted.
     pub max_rows: usize,
+    /// A statement running longer than this shows a progress line.
+    pub progress_after: std::time::Duration,
 }
 
 impl Default for TableDisplay {
     fn default() -> Self {
-        TableDisplay { max_rows: 1000 }
+        TableDisplay {
+            max_rows: 1000,
+            progress_after: std::time::Duration::from_secs(1),
+        }
     }
 }
 

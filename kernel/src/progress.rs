@@ -1,0 +1,57 @@
+//! The line a long statement shows while it runs ("running… 4.2 s"), updated in place and
+//! then replaced by the statement's result, so a cell never looks stuck.
+
+use crate::interpreter::Outputs;
+use crate::render;
+use std::time::{Duration, Instant};
+
+/// How often the line is redrawn once shown.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
+pub struct ProgressLine {
+    started: Instant,
+    statement: usize,
+    statements: usize,
+    display_id: Option<String>,
+}
+
+impl ProgressLine {
+    pub fn new(statement: usize, statements: usize) -> Self {
+        ProgressLine {
+            started: Instant::now(),
+            statement,
+            statements,
+            display_id: None,
+        }
+    }
+
+    /// Shows the line the first time, redraws it afterwards.
+    pub fn tick(&mut self, out: &Outputs<'_>) {
+        let mut text = format!("running… {:.1} s", self.started.elapsed().as_secs_f64());
+        if self.statements > 1 {
+            text.push_str(&format!(
+                " (statement {} of {})",
+                self.statement + 1,
+                self.statements
+            ));
+        }
+        let bundle = render::plain(text);
+        match &self.display_id {
+            Some(id) => out.update(id, bundle),
+            None => {
+                let id = format!("eddy-progress-{}", uuid::Uuid::new_v4());
+                out.display_with_id(&id, bundle);
+                self.display_id = Some(id);
+            }
+        }
+    }
+
+    /// The display the line occupies, if it was shown.
+    pub fn display_id(&self) -> Option<&str> {
+        self.display_id.as_deref()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
