@@ -195,12 +195,7 @@ async fn magics_route_cells() {
         .execute("CREATE TABLE movies (movie_id BIGINT NOT NULL, title VARCHAR)")
         .await;
     let table = client.execute("%table movies").await;
-    let text: String = table
-        .broadcasts
-        .iter()
-        .filter_map(|m| m.content["data"]["text/plain"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = table.all_text();
     assert!(
         text.contains("movie_id") && text.contains("BIGINT"),
         "{text}"

@@ -22,7 +22,7 @@ async fn parameters_take_their_default_until_set() {
     assert_eq!(data["text/markdown"], "# Top 10 of 2000");
 
     let listed = client.execute("%set").await;
-    let text = listed.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    let text = listed.displayed();
     assert!(text.contains("year = 2000"), "{text}");
 }
 
@@ -61,7 +61,7 @@ async fn config_and_sql_options_set_how_many_rows_show() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;
     let shown = client.execute("%config").await;
-    let text = shown.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    let text = shown.displayed();
     assert!(text.contains("max_rows = 1000"), "{text}");
 
     client.execute("%config max_rows=5").await;
@@ -95,7 +95,7 @@ async fn sql_options_have_help_and_reject_typos() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;
     let help = client.execute("%sql --help").await;
-    let text = help.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    let text = help.displayed();
     assert!(text.contains("--chart"), "{text}");
 
     let typo = client.execute("%sql --chrt bar\nSELECT 1").await;
@@ -118,12 +118,7 @@ async fn a_table_cell_with_csv_lines_defines_the_table() {
         "{:?}",
         made.reply.content
     );
-    let shown: String = made
-        .broadcasts
-        .iter()
-        .filter_map(|m| m.content["data"]["text/plain"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let shown = made.all_text();
     assert!(
         shown.contains("in memory") && shown.contains("2 rows"),
         "{shown}"
@@ -206,7 +201,7 @@ async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
     let mut client = kernel.client().await;
     client.execute("CREATE TABLE kept AS VALUES (1)").await;
     let config = client.execute("%config").await;
-    let text = config.of_type("display_data")[0].content["data"]["text/plain"].to_string();
+    let text = config.displayed();
     assert!(text.contains("memory_limit = 64.0 MiB"), "{text}");
 
     // A hash join of 4 million keys per side needs far more than 64 MiB and cannot spill.

@@ -58,12 +58,7 @@ async fn a_csv_file_declared_with_flink_ddl_is_queryable() {
     assert!(html.contains("DOUBLE"), "types in the header: {html}");
 
     let table = client.execute("%table movies").await;
-    let shown: String = table
-        .broadcasts
-        .iter()
-        .filter_map(|m| m.content["data"]["text/plain"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let shown = table.all_text();
     assert!(
         shown.contains("filesystem") && shown.contains("csv"),
         "{shown}"
@@ -263,12 +258,7 @@ async fn a_cached_table_answers_from_memory_until_uncached() {
     let run = client.execute("SELECT count(*) AS n FROM movies").await;
     assert!(run.text().contains("| 3 |"), "{}", run.text());
     let table = client.execute("%table movies").await;
-    let shown = table
-        .broadcasts
-        .iter()
-        .filter_map(|m| m.content["data"]["text/plain"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let shown = table.all_text();
     assert!(shown.contains("cached ("), "{shown}");
 
     let again = client.execute("CACHE TABLE movies").await;

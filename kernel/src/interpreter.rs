@@ -46,34 +46,25 @@ impl<'a> Outputs<'a> {
 
     /// An output of the cell that is not its final result.
     pub fn display(&self, data: MimeBundle) {
-        if !self.silent {
-            let content = json!({ "data": data, "metadata": {}, "transient": {} });
-            self.iopub.publish(self.parent, "display_data", content);
-        }
+        self.publish_display("display_data", json!({}), data);
     }
 
     /// An output that later updates replace in place (`transient.display_id`).
     pub fn display_with_id(&self, display_id: &str, data: MimeBundle) {
-        if !self.silent {
-            let content = json!({
-                "data": data,
-                "metadata": {},
-                "transient": { "display_id": display_id },
-            });
-            self.iopub.publish(self.parent, "display_data", content);
-        }
+        let transient = json!({ "display_id": display_id });
+        self.publish_display("display_data", transient, data);
     }
 
     /// Replaces every output shown under `display_id`.
     pub fn update(&self, display_id: &str, data: MimeBundle) {
+        let transient = json!({ "display_id": display_id });
+        self.publish_display("update_display_data", transient, data);
+    }
+
+    fn publish_display(&self, msg_type: &str, transient: Value, data: MimeBundle) {
         if !self.silent {
-            let content = json!({
-                "data": data,
-                "metadata": {},
-                "transient": { "display_id": display_id },
-            });
-            self.iopub
-                .publish(self.parent, "update_display_data", content);
+            let content = json!({ "data": data, "metadata": {}, "transient": transient });
+            self.iopub.publish(self.parent, msg_type, content);
         }
     }
 

@@ -208,10 +208,31 @@ impl Execution {
     pub fn types(&self) -> Vec<&str> {
         self.broadcasts.iter().map(Msg::msg_type).collect()
     }
-    /// The `text/plain` of the execute_result.
-    pub fn text(&self) -> String {
-        self.of_type("execute_result")
+    /// Every `text/plain` the cell showed (displays, updates, result), one per line.
+    pub fn all_text(&self) -> String {
+        self.broadcasts
+            .iter()
+            .filter_map(|m| m.content["data"]["text/plain"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The `text/plain` of the cell's first display_data.
+    pub fn displayed(&self) -> String {
+        self.of_type("display_data")
             .first()
+            .and_then(|m| m.content["data"]["text/plain"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The `text/plain` of the cell's result: its execute_result or, for a statement
+    /// that ran long enough to show a progress line, the update that replaced the line.
+    pub fn text(&self) -> String {
+        self.broadcasts
+            .iter()
+            .rev()
+            .find(|m| matches!(m.msg_type(), "execute_result" | "update_display_data"))
             .and_then(|m| m.content["data"]["text/plain"].as_str())
             .unwrap_or_default()
             .to_string()
