@@ -244,9 +244,9 @@ impl Interpreter {
         let mut ticks = tokio::time::interval_at(first, progress::REFRESH);
         loop {
             tokio::select! {
-                joined = &mut task => {
-                    return joined.map_err(|error| CellError::Internal(error.to_string()));
-                }
+                // In this order: an interrupt wins, and a due progress line is shown even if
+                // the work finished meanwhile (its result then replaces the line).
+                biased;
                 _ = cancel.cancelled() => {
                     task.abort();
                     if let Some(line) = progress.display_id() {
@@ -259,6 +259,9 @@ impl Interpreter {
                     return Err(CellError::Interrupted);
                 }
                 _ = ticks.tick() => progress.tick(out),
+                joined = &mut task => {
+                    return joined.map_err(|error| CellError::Internal(error.to_string()));
+                }
             }
         }
     }
