@@ -1,0 +1,375 @@
+"""Eddy against DuckDB on the five MUBI demo queries (issue 3), in one run.
+
+A measurement, not a test: it prints tables with the ratios eddy/duckdb and the issue's
+targets, and exits 0 whatever they are. Run it through dev/bench-mubi, which builds the
+release binary, generates the data and installs the kernelspec into a throwaway Jupyter path;
+or by hand, with a kernelspec named "eddy" on JUPYTER_PATH:
+
+    python bench/mubi_bench.py --data DIR [--repeat 3]
+
+DIR holds the three files mubi-gen writes (tests/python/mubi_queries.py: TABLE_FILES).
+
+Two modes, each query timed --repeat times per engine and the median reported:
+  from CSV    Eddy's tables are Flink DDL over the files (mubi_queries.eddy_table_ddl), DuckDB's
+              views over read_csv (mubi_queries.duckdb_table_ddl); every query reads the files.
+  in memory   the tables are loaded first (load time reported on its own): Eddy with
+              `CREATE TABLE mem_x AS SELECT * FROM x` (or `CACHE TABLE x`, --eddy-load cache),
+              DuckDB with `CREATE TABLE mem_x AS SELECT * FROM read_csv(...)`; then each query
+              runs against the loaded tables.
+What is timed:
+  Eddy        from execute_request sent until its execute_reply arrives (the results are a
+              few rows; the result's IOPub messages are read afterwards, untimed).
+  DuckDB      execute() and fetchall() of the query, in process.
+The engines are measured in turn (query by query, alternating which goes first), and every
+data file is read once before each timed query so that both find it in the page cache
+(idle files drop out of it quickly on these machines; see /work/shared/NOTES.md).
+
+Targets (issue 3): from CSV, Eddy's total ≤ 1.0× DuckDB's; in memory, each query ≤ DuckDB's.
+The engines' results are compared (row count and values) and a warning printed on a mismatch.
+PyFlink, the original demo's engine, is measured too when `pyflink` is importable (not yet:
+the script says so and goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import pathlib
+import queue
+import re
+import statistics
+import sys
+import time
+
+import duckdb
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import KernelManager
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "python"))
+
+from mubi_queries import (  # noqa: E402
+    DEFAULT_MIN_RATINGS,
+    QUERIES,
+    TABLE_FILES,
+    duckdb_table_ddl,
+    eddy_table_ddl,
+)
+
+# Issue 3's targets, as ratios eddy/duckdb (smaller is better).
+CSV_TOTAL_TARGET = 1.0
+MEMORY_QUERY_TARGET = 1.0
+
+TABLE_NAME = re.compile(r"\b(" + "|".join(TABLE_FILES) + r")\b")
+
+
+def in_memory(sql: str) -> str:
+    """A query over the loaded copies: `ratings` → `mem_ratings`, and so on."""
+    return TABLE_NAME.sub(r"mem_\1", sql)
+
+
+def warm(paths: list[pathlib.Path]) -> None:
+    """Read every file once, so that the next query finds it in the page cache."""
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(WARM_BUFFER):
+                pass
+
+
+WARM_BUFFER = bytearray(8 << 20)
+
+
+def proc_status(pid: int, field: str) -> int:
+    """A /proc/PID/status field in bytes (VmRSS, VmHWM), 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class EddyError(RuntimeError):
+    pass
+
+
+class Eddy:
+    """One Eddy kernel and its blocking client."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        self.timeout = timeout
+        self.km = KernelManager(kernel_name=name)
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+        self.pid = self.km.provisioner.pid
+
+    def execute(self, code: str) -> tuple[float, str | None]:
+        """Runs a cell: (seconds from request to reply, text/plain of its execute_result)."""
+        sent = time.perf_counter()
+        msg_id = self.kc.execute(code)
+        while True:
+            try:
+                reply = self.kc.get_shell_msg(timeout=self.timeout)
+            except queue.Empty:
+                raise EddyError(f"no execute_reply in {self.timeout:.0f} s") from None
+            if reply["parent_header"].get("msg_id") == msg_id:
+                elapsed = time.perf_counter() - sent
+                break
+        text, errors = None, []
+        while True:  # the cell's outputs, up to its idle status; untimed
+            msg = self.kc.get_iopub_msg(timeout=self.timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "execute_result":
+                text = content["data"].get("text/plain")
+            elif kind == "error":
+                errors.append(f"{content['ename']}: {content['evalue']}")
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        if reply["content"]["status"] != "ok":
+            detail = "; ".join(errors) or f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
+            raise EddyError(detail)
+        return elapsed, text
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def text_table_rows(text: str | None) -> list[list[str]] | None:
+    """The body rows of Eddy's text/plain table (`| a | b |` lines after the header)."""
+    if text is None:
+        return None
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines[1:]]
+
+
+def same_value(cell: str, value) -> bool:
+    if value is None:
+        return cell == "NULL"
+    if isinstance(value, (int, float)) or type(value).__name__ == "Decimal":
+        try:
+            return math.isclose(float(cell), float(value), rel_tol=1e-6, abs_tol=1e-9)
+        except ValueError:
+            return False
+    return cell == str(value)
+
+
+def compare(name: str, mode: str, eddy_text: str | None, duck_rows: list[tuple]) -> str | None:
+    """A warning when Eddy's result differs from DuckDB's, else None."""
+    rows = text_table_rows(eddy_text)
+    if rows is None:
+        return f"{mode} {name}: Eddy sent no execute_result"
+    if len(rows) != len(duck_rows):
+        return f"{mode} {name}: {len(rows)} rows from Eddy, {len(duck_rows)} from DuckDB"
+    for i, (got, want) in enumerate(zip(rows, duck_rows)):
+        if len(got) != len(want) or not all(map(same_value, got, want)):
+            return f"{mode} {name}, row {i}: Eddy {got} != DuckDB {list(want)}"
+    return None
+
+
+def pyflink_note() -> str:
+    try:
+        import pyflink  # noqa: F401
+    except ImportError:
+        return "PyFlink: not installed (`pyflink` is not importable), skipped."
+    return "PyFlink: importable, but its measurement is not written yet; skipped."
+
+
+def fmt_s(seconds: float | None) -> str:
+    return "failed" if seconds is None else f"{seconds:.3f}"
+
+
+def ratio(eddy: float | None, duck: float | None) -> float | None:
+    if eddy is None or duck is None or duck <= 0:
+        return None
+    return eddy / duck
+
+
+def print_table(title: str, rows: list[tuple[str, float | None, float | None, str]]) -> None:
+    print(f"\n{title}")
+    print(f"{'query':30} {'eddy s':>9} {'duckdb s':>9} {'eddy/duckdb':>12}  {'target':>7}  result")
+    for what, eddy, duck, target in rows:
+        r = ratio(eddy, duck)
+        r_s = "—" if r is None else f"{r:.2f}×"
+        if not target:
+            verdict = ""
+        elif r is None:
+            verdict = "MISS"
+        else:
+            verdict = "PASS" if r <= float(target) else "MISS"
+        target_s = f"≤{float(target):.2f}" if target else ""
+        print(f"{what:30} {fmt_s(eddy):>9} {fmt_s(duck):>9} {r_s:>12}  {target_s:>7}  {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, type=pathlib.Path, help="folder of the three MUBI CSV files")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query per engine (default: 3)")
+    parser.add_argument("--min-ratings", type=int, default=DEFAULT_MIN_RATINGS, help="Q4's HAVING bound (default: 50)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds Eddy may take per cell (default: 1800)")
+    parser.add_argument("--kernel", default="eddy", help="kernelspec name of Eddy (default: eddy)")
+    parser.add_argument(
+        "--eddy-load",
+        choices=["ctas", "cache"],
+        default="cache",
+        help="how Eddy loads tables in memory: CACHE TABLE (default) or CREATE TABLE mem_x AS SELECT",
+    )
+    parser.add_argument("--modes", default="csv,memory", help="modes to run, comma-separated (default: csv,memory)")
+    args = parser.parse_args()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+
+    paths = {table: (args.data / name).resolve() for table, name in TABLE_FILES.items()}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:
+        print(f"missing data files: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    files = list(paths.values())
+    try:
+        spec = KernelSpecManager().get_kernel_spec(args.kernel)
+    except NoSuchKernel:
+        print(f"no kernelspec {args.kernel!r}: run this through dev/bench-mubi", file=sys.stderr)
+        return 2
+
+    print(f"data       {args.data}: " + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in files))
+    print(f"eddy       kernelspec {args.kernel!r}: {' '.join(spec.argv)}")
+    print(f"duckdb     {duckdb.__version__} (python, in process, {os.cpu_count()} cores)")
+    print(f"repeat     {args.repeat} (median), min_ratings {args.min_ratings}")
+
+    warm(files)
+    eddy = Eddy(args.kernel, args.timeout)
+    duck = duckdb.connect()
+    # What a trivial cell costs, as a floor under Eddy's times (DuckDB's have none).
+    trivial = statistics.median(eddy.execute("SELECT 1")[0] for _ in range(21))
+    warnings: list[str] = []
+    results: dict[str, dict] = {}
+
+    def run_queries(mode: str, sql_of) -> dict[str, tuple[float | None, float | None]]:
+        times: dict[str, dict[str, list[float]]] = {q: {"eddy": [], "duckdb": []} for q in QUERIES}
+        failed: set[tuple[str, str]] = set()
+        last: dict[str, dict] = {q: {} for q in QUERIES}
+        for rep in range(args.repeat):
+            for name, query in QUERIES.items():
+                order = ["eddy", "duckdb"] if rep % 2 == 0 else ["duckdb", "eddy"]
+                for engine in order:
+                    if (name, engine) in failed:
+                        continue
+                    sql = sql_of(engine, query.sql(engine, min_ratings=args.min_ratings))
+                    warm(files)
+                    if engine == "eddy":
+                        try:
+                            elapsed, last[name]["eddy"] = eddy.execute(sql)
+                        except EddyError as e:
+                            warnings.append(f"{mode} {name}: Eddy failed: {e}")
+                            failed.add((name, engine))
+                            continue
+                    else:
+                        started = time.perf_counter()
+                        last[name]["duckdb"] = duck.execute(sql).fetchall()
+                        elapsed = time.perf_counter() - started
+                    times[name][engine].append(elapsed)
+                    print(f"  {mode:6} run {rep + 1}/{args.repeat} {name:30} {engine:6} {elapsed:8.3f} s", flush=True)
+        for name in QUERIES:
+            if "eddy" in last[name] and "duckdb" in last[name]:
+                warning = compare(name, mode, last[name]["eddy"], last[name]["duckdb"])
+                if warning:
+                    warnings.append(warning)
+        return {
+            name: tuple(statistics.median(t[e]) if t[e] else None for e in ("eddy", "duckdb"))
+            for name, t in times.items()
+        }
+
+    try:
+        if "csv" in modes:
+            print("\n== from CSV")
+            for table, path in paths.items():
+                eddy.execute(eddy_table_ddl(table, str(path)))
+                duck.execute(duckdb_table_ddl(table, str(path)))
+            results["csv"] = run_queries("csv", lambda engine, sql: sql)
+            results["rss_after_csv"] = proc_status(eddy.pid, "VmRSS")
+
+        if "memory" in modes:
+            print("\n== in memory: load")
+            loads: dict[str, tuple[float | None, float | None]] = {}
+            for table, path in paths.items():
+                if "csv" not in modes:
+                    eddy.execute(eddy_table_ddl(table, str(path)))
+                warm(files)
+                if args.eddy_load == "cache":
+                    load_sql = f"CACHE TABLE {table}"
+                else:
+                    load_sql = f"CREATE TABLE mem_{table} AS SELECT * FROM {table}"
+                try:
+                    eddy_s, _ = eddy.execute(load_sql)
+                except EddyError as e:
+                    warnings.append(f"load {table}: Eddy failed: {e}")
+                    eddy_s = None
+                warm(files)
+                started = time.perf_counter()
+                duck.execute(f"CREATE OR REPLACE TABLE mem_{table} AS SELECT * FROM read_csv('{path}', header = true)")
+                duck_s = time.perf_counter() - started
+                loads[table] = (eddy_s, duck_s)
+                print(f"  load {table:14} eddy {fmt_s(eddy_s):>8} s   duckdb {duck_s:8.3f} s", flush=True)
+            results["loads"] = loads
+            results["rss_after_load"] = proc_status(eddy.pid, "VmRSS")
+            print("\n== in memory: queries")
+            # CACHE TABLE keeps Eddy's table names; DuckDB's copies are always mem_x.
+            keep_names = args.eddy_load == "cache"
+            results["memory"] = run_queries(
+                "memory", lambda engine, sql: sql if engine == "eddy" and keep_names else in_memory(sql)
+            )
+        results["eddy_hwm"] = proc_status(eddy.pid, "VmHWM")
+        results["eddy_rss_end"] = proc_status(eddy.pid, "VmRSS")
+    finally:
+        eddy.close()
+        duck.close()
+
+    def total(values):
+        return None if any(v is None for v in values) else sum(values)
+
+    if "csv" in results:
+        csv = results["csv"]
+        rows = [(name, e, d, "") for name, (e, d) in csv.items()]
+        rows.append(("total", total([e for e, _ in csv.values()]), total([d for _, d in csv.values()]), str(CSV_TOTAL_TARGET)))
+        print_table(f"From CSV (median of {args.repeat}; target: total ≤ {CSV_TOTAL_TARGET:.1f}× DuckDB)", rows)
+
+    if "memory" in results:
+        mem, loads = results["memory"], results["loads"]
+        rows = [(f"load {table}", e, d, "") for table, (e, d) in loads.items()]
+        rows.append(("load total", total([e for e, _ in loads.values()]), total([d for _, d in loads.values()]), ""))
+        rows += [(name, e, d, str(MEMORY_QUERY_TARGET)) for name, (e, d) in mem.items()]
+        rows.append(("query total", total([e for e, _ in mem.values()]), total([d for _, d in mem.values()]), ""))
+        print_table(f"In memory (load once; queries median of {args.repeat}; target: each query ≤ DuckDB)", rows)
+        verdicts = [ratio(e, d) for e, d in mem.values()]
+        ok = all(r is not None and r <= MEMORY_QUERY_TARGET for r in verdicts)
+        print(f"{'every query ≤ DuckDB':30} {'':>9} {'':>9} {'':>12}  {'':>7}  {'PASS' if ok else 'MISS'}")
+
+    print(f"\nEddy's floor: a trivial cell (SELECT 1) takes {trivial * 1e3:.1f} ms request to reply (median of 21).")
+    mb = 1 / 2**20
+    print("Eddy kernel memory (VmRSS): ", end="")
+    parts = []
+    if "rss_after_csv" in results:
+        parts.append(f"after CSV queries {results['rss_after_csv'] * mb:.0f} MB")
+    if "rss_after_load" in results:
+        parts.append(f"after loading {results['rss_after_load'] * mb:.0f} MB")
+    parts.append(f"at the end {results.get('eddy_rss_end', 0) * mb:.0f} MB, peak {results.get('eddy_hwm', 0) * mb:.0f} MB")
+    print("; ".join(parts))
+    print(f"This Python process with DuckDB: peak {proc_status(os.getpid(), 'VmHWM') * mb:.0f} MB")
+    print(pyflink_note())
+    if warnings:
+        print()
+        for warning in warnings:
+            print(f"WARNING: {warning}")
+    else:
+        print("Results: Eddy and DuckDB agree on every query (rows and values).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
