@@ -299,3 +299,32 @@ async fn caching_past_the_memory_limit_fails_clearly_and_keeps_the_table() {
     let run = client.execute("SELECT count(*) AS n FROM big").await;
     assert!(run.text().contains("1000000"), "{}", run.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_csv_row_fails_the_query_with_a_plain_explanation() {
+    let kernel = Kernel::start();
+    let dir = kernel.dir.path();
+    let bad_value = write(dir, "bad_value.csv", "id,score\n1,5\n2,five\n");
+    let bad_width = write(dir, "bad_width.csv", "id,score\n1,5\n2,4,extra\n");
+    let mut client = kernel.client().await;
+    for (name, path) in [("bad_value", &bad_value), ("bad_width", &bad_width)] {
+        client
+            .execute(&format!(
+                "CREATE TABLE {name} (id INT, score INT) WITH ('connector' = 'filesystem', \
+                 'path' = '{path}', 'format' = 'csv')"
+            ))
+            .await;
+    }
+    let run = client.execute("SELECT sum(score) FROM bad_value").await;
+    assert_eq!(run.reply.content["ename"], "ExecutionError");
+    let evalue = run.reply.content["evalue"].as_str().unwrap();
+    assert!(evalue.contains("'five' in column 2"), "{evalue}");
+    assert!(evalue.contains("TRY_CAST"), "{evalue}");
+
+    let run = client.execute("SELECT sum(score) FROM bad_width").await;
+    let evalue = run.reply.content["evalue"].as_str().unwrap();
+    assert!(evalue.contains("number of fields"), "{evalue}");
+
+    let fine = client.execute("SELECT 1 AS still_here").await;
+    assert_eq!(fine.reply.content["status"], "ok");
+}

@@ -131,7 +131,9 @@ impl From<DataFusionError> for EngineError {
                 ),
             },
             DataFusionError::Internal(_) => EngineError::Internal { message },
-            _ => EngineError::Execution { message },
+            _ => EngineError::Execution {
+                message: explain_csv_error(&message).unwrap_or(message),
+            },
         }
     }
 }
@@ -142,6 +144,36 @@ impl From<datafusion::arrow::error::ArrowError> for EngineError {
             message: error.to_string(),
         }
     }
+}
+
+/// Arrow's CSV errors count columns from 0 and lines from the start of a batch, not of
+/// the file; said plainly, with what to do about it.
+fn explain_csv_error(message: &str) -> Option<String> {
+    const ADVICE: &str = "fix the file, or declare the column as STRING and convert it \
+                          with TRY_CAST in a query";
+    if let Some(rest) = message.split("Error while parsing value '").nth(1) {
+        let (value, rest) = rest.split_once("' as type '")?;
+        let (arrow_type, rest) = rest.split_once("' for column ")?;
+        let column: usize = rest.split(' ').next()?.parse().ok()?;
+        let row = rest
+            .split_once("Row data: ")
+            .map(|(_, row)| row.trim_matches('\''))
+            .unwrap_or("");
+        return Some(format!(
+            "a CSV row could not be read: the value '{value}' in column {} is not a valid \
+             {arrow_type}; the row is {row}. ({ADVICE})",
+            column + 1
+        ));
+    }
+    if message.contains("incorrect number of fields") {
+        let detail = message.split("expected ").nth(1).unwrap_or("");
+        return Some(format!(
+            "a CSV row has a different number of fields than the table's columns \
+             (expected {detail}). (fix the file, or check 'csv.field-delimiter' and \
+             'csv.quote-character')"
+        ));
+    }
+    None
 }
 
 /// sqlparser appends " at Line: L, Column: C" to its messages; the caret under the SQL
