@@ -45,6 +45,7 @@ pub async fn run(socket: RouterSocket, kernel: Arc<Kernel>, interpreter: Interpr
         interpreter,
         queue,
         held_back: VecDeque::new(),
+        doomed: VecDeque::new(),
         execution_count: 0,
     };
     worker.serve().await;
@@ -57,12 +58,18 @@ struct ShellWorker {
     queue: mpsc::UnboundedReceiver<Message>,
     /// Requests taken off the queue while aborting executions, to answer next.
     held_back: VecDeque<Message>,
+    /// Executions queued behind a failed cell, to answer with an error, in order.
+    doomed: VecDeque<Message>,
     execution_count: u64,
 }
 
 impl ShellWorker {
     async fn serve(&mut self) {
         loop {
+            if let Some(doomed) = self.doomed.pop_front() {
+                self.abort(&doomed).await;
+                continue;
+            }
             let request = match self.held_back.pop_front() {
                 Some(request) => request,
                 None => tokio::select! {
@@ -179,6 +186,11 @@ impl ShellWorker {
                 self.reply(request, "execute_reply", reply).await;
             }
             Err(error) => {
+                // The cells to abort are those queued when this one failed: taken before
+                // the reply goes out, so a cell the client sends on seeing it still runs.
+                if execute.stop_on_error {
+                    self.take_queued_executions().await;
+                }
                 let error = error.to_content();
                 if !silent {
                     self.kernel
@@ -189,34 +201,36 @@ impl ShellWorker {
                 reply["status"] = json!("error");
                 reply["execution_count"] = json!(count);
                 self.reply(request, "execute_reply", reply).await;
-                if execute.stop_on_error {
-                    self.abort_queued_executions().await;
-                }
             }
         }
     }
 
-    /// After a failed cell, the cells already queued behind it are not run: they get an
-    /// error reply (not the deprecated `aborted` status). Other requests are kept.
-    async fn abort_queued_executions(&mut self) {
+    /// After a failed cell, the cells already queued behind it are not run: they are set
+    /// aside here and answered with an error (not the deprecated `aborted` status) right
+    /// after the failed cell's `idle`. Other requests keep their place.
+    async fn take_queued_executions(&mut self) {
         // Let the reader task move anything already on the socket into the queue.
         tokio::task::yield_now().await;
         while let Ok(queued) = self.queue.try_recv() {
-            if queued.msg_type() != "execute_request" {
+            if queued.msg_type() == "execute_request" {
+                self.doomed.push_back(queued);
+            } else {
                 self.held_back.push_back(queued);
-                continue;
             }
-            self.kernel.iopub.status(&queued, "busy");
-            let reply = json!({
-                "status": "error",
-                "ename": "ExecutionAborted",
-                "evalue": "Not run: an earlier cell failed.",
-                "traceback": [],
-                "execution_count": self.execution_count,
-            });
-            self.reply(&queued, "execute_reply", reply).await;
-            self.kernel.iopub.status(&queued, "idle");
         }
+    }
+
+    async fn abort(&mut self, queued: &Message) {
+        self.kernel.iopub.status(queued, "busy");
+        let reply = json!({
+            "status": "error",
+            "ename": "ExecutionAborted",
+            "evalue": "Not run: an earlier cell failed.",
+            "traceback": [],
+            "execution_count": self.execution_count,
+        });
+        self.reply(queued, "execute_reply", reply).await;
+        self.kernel.iopub.status(queued, "idle");
     }
 
     /// The request's content as `T`; a malformed one gets an error reply and `None`.
