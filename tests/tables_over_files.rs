@@ -328,3 +328,62 @@ async fn a_malformed_csv_row_fails_the_query_with_a_plain_explanation() {
     let fine = client.execute("SELECT 1 AS still_here").await;
     assert_eq!(fine.reply.content["status"], "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ignore_parse_errors_malformed_rows_are_skipped_and_counted() {
+    let kernel = Kernel::start();
+    let path = write(
+        kernel.dir.path(),
+        "scores.csv",
+        "id,score,day\n1,5,2024-01-01\n2,five,2024-01-02\n3,4,not a date\n4,,2024-01-04\n5,3,2024-01-05\n",
+    );
+    let mut client = kernel.client().await;
+    let create = client
+        .execute(&format!(
+            "CREATE TABLE scores (id INT, score INT, day DATE) WITH ('connector' = 'filesystem', \
+             'path' = '{path}', 'format' = 'csv', 'csv.ignore-parse-errors' = 'true')"
+        ))
+        .await;
+    assert_eq!(
+        create.reply.content["status"], "ok",
+        "{:?}",
+        create.reply.content
+    );
+
+    let run = client
+        .execute("SELECT id, score FROM scores ORDER BY id")
+        .await;
+    let text = run.text();
+    // Rows 2 and 3 do not parse; row 4's empty score is a NULL, not an error.
+    assert!(
+        text.contains("| 1  | 5     |") && text.contains("| 4  | NULL  |"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\n| 2  |") && !text.contains("\n| 3  |"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 malformed CSV rows skipped ('csv.ignore-parse-errors')"),
+        "{text}"
+    );
+    let html = run.of_type("execute_result")[0].content["data"]["text/html"].to_string();
+    assert!(html.contains("2 malformed CSV rows skipped"), "{html}");
+
+    let copied = client
+        .execute("CREATE TABLE clean AS SELECT * FROM scores")
+        .await;
+    assert!(
+        copied.text().contains("2 malformed CSV rows were skipped"),
+        "{}",
+        copied.text()
+    );
+
+    let json = client
+        .execute(&format!(
+            "CREATE TABLE j (id INT) WITH ('connector' = 'filesystem', 'path' = '{path}', \
+             'format' = 'json', 'csv.ignore-parse-errors' = 'true')"
+        ))
+        .await;
+    assert_eq!(json.reply.content["status"], "error");
+}

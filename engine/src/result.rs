@@ -21,6 +21,9 @@ pub struct RowSet {
     pub batches: Vec<RecordBatch>,
     /// Exact number of rows the query produced.
     pub total_rows: usize,
+    /// Malformed CSV rows that reading skipped (tables with
+    /// `'csv.ignore-parse-errors' = 'true'`); shown with the result, never hidden.
+    pub skipped_rows: u64,
 }
 
 impl RowSet {

@@ -23,6 +23,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// One user's SQL session. Cheap to share: clones see the same catalog.
@@ -33,6 +34,8 @@ pub struct Engine {
     sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
     /// Tables held in memory by CACHE TABLE, by table name.
     cached: Arc<RwLock<HashMap<String, Cached>>>,
+    /// Rows skipped as malformed so far, by table (tables that ignore parse errors).
+    skipped: Arc<RwLock<HashMap<String, Arc<AtomicU64>>>>,
     memory_limit: usize,
 }
 
@@ -68,6 +71,7 @@ impl Engine {
             ctx,
             sources: Arc::default(),
             cached: Arc::default(),
+            skipped: Arc::default(),
             memory_limit,
         })
     }
@@ -118,6 +122,7 @@ impl Engine {
                 _ => {}
             }
         }
+        let skipped_before = self.skipped_total();
         let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
         let done_message = done_message(&plan);
         let replaced = replaced_table(&plan);
@@ -126,9 +131,13 @@ impl Engine {
         if let Some(replaced) = replaced {
             self.forget_source(&replaced);
         }
-        if let Some(message) = done_message {
+        if let Some(mut message) = done_message {
             // DataFusion applies catalog changes while planning them; there is nothing to
             // stream.
+            let skipped = self.skipped_total() - skipped_before;
+            if skipped > 0 {
+                message.push_str(&format!(" {skipped} malformed CSV rows were skipped."));
+            }
             return Ok(StatementResult::Done { message });
         }
         let mut stream = frame.execute_stream().await?;
@@ -149,6 +158,7 @@ impl Engine {
             schema,
             batches,
             total_rows,
+            skipped_rows: self.skipped_total() - skipped_before,
         }))
     }
 
@@ -214,7 +224,9 @@ impl Engine {
             .unwrap_or_default()
             .to_ascii_lowercase();
         let table = match connector.as_str() {
-            "filesystem" => connectors::filesystem::table(&self.ctx, schema, &mut options)?,
+            "filesystem" => {
+                connectors::filesystem::table(&self.ctx, name.table(), schema, &mut options)?
+            }
             other => {
                 return Err(EngineError::NotSupported {
                     message: format!(
@@ -224,8 +236,11 @@ impl Engine {
             }
         };
         self.ctx.deregister_table(name.clone())?;
-        self.ctx.register_table(name.clone(), table)?;
+        self.ctx.register_table(name.clone(), table.provider)?;
         self.sources_mut().insert(name.to_string(), source);
+        if let Some(counter) = table.skipped {
+            self.skipped_mut().insert(name.to_string(), counter);
+        }
         Ok(StatementResult::Done {
             message: format!("Created table {name}."),
         })
@@ -325,6 +340,20 @@ impl Engine {
         self.cached_read().get(name).map(|c| c.bytes)
     }
 
+    /// Malformed rows skipped by all tables so far; a statement's share is the difference.
+    fn skipped_total(&self) -> u64 {
+        self.skipped
+            .read()
+            .map(|all| all.values().map(|c| c.load(Ordering::Relaxed)).sum())
+            .unwrap_or(0)
+    }
+
+    fn skipped_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<AtomicU64>>> {
+        self.skipped
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn cached_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cached>> {
         self.cached
             .read()
@@ -349,6 +378,7 @@ impl Engine {
     fn forget_source(&self, name: &TableReference) {
         self.sources_mut().remove(&name.to_string());
         self.cached_mut().remove(&name.to_string());
+        self.skipped_mut().remove(&name.to_string());
     }
 
     /// The `WITH` options a table was declared with (empty for other tables).

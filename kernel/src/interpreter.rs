@@ -563,6 +563,7 @@ fn schema_rows(schema: &Schema) -> RowSet {
         schema,
         batches,
         total_rows,
+        skipped_rows: 0,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `'connector' = 'filesystem'`: a file, a directory or a glob of csv, json (lines) or
 //! parquet files, read by DataFusion's listing table.
 
-use super::{bad_option, ConnectorOptions};
+use super::{bad_option, lenient_csv, ConnectorOptions};
 use crate::error::EngineError;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
@@ -14,19 +14,29 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::SessionContext;
 use datafusion::functions::expr_fn::nullif;
-use datafusion::logical_expr::{cast, ident, lit};
+use datafusion::logical_expr::{cast, ident, lit, try_cast};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+
+/// A table over files, and the count of rows its reading skipped (for tables declared
+/// with `'csv.ignore-parse-errors' = 'true'`).
+pub(crate) struct FileTable {
+    pub(crate) provider: Arc<dyn TableProvider>,
+    pub(crate) skipped: Option<Arc<AtomicU64>>,
+}
 
 pub(crate) fn table(
     ctx: &SessionContext,
+    name: &str,
     schema: SchemaRef,
     options: &mut ConnectorOptions,
-) -> Result<Arc<dyn TableProvider>, EngineError> {
+) -> Result<FileTable, EngineError> {
     // DataFusion's CSV reader uses a null regex only to infer schemas, not to read; so
     // with a null literal the file is read as text and a view turns the literal into NULL
     // and casts each column to its declared type.
     let null_literal = options.get("csv.null-literal");
+    let lenient = options.flag("csv.ignore-parse-errors", false)?;
     let path = options.require("path", "the file, directory or glob to read")?;
     let format = options.require("format", "csv, json or parquet")?;
     let (file_format, extension): (Arc<dyn FileFormat>, &str) =
@@ -42,6 +52,17 @@ pub(crate) fn table(
             }
         };
     options.finish("filesystem")?;
+    let is_csv = format.eq_ignore_ascii_case("csv");
+    if !is_csv && (lenient || null_literal.is_some()) {
+        return Err(bad_option(
+            if lenient {
+                "csv.ignore-parse-errors"
+            } else {
+                "csv.null-literal"
+            },
+            "the csv.* options apply to 'format' = 'csv' only",
+        ));
+    }
 
     let is_glob = path.contains(['*', '?', '[']);
     let local = Path::new(&path);
@@ -66,37 +87,68 @@ pub(crate) fn table(
     } else {
         ""
     });
-    let file_schema = match &null_literal {
-        Some(_) => Arc::new(Schema::new(
+    let read_as_text = null_literal.is_some() || lenient;
+    let file_schema = match read_as_text {
+        true => Arc::new(Schema::new(
             schema
                 .fields()
                 .iter()
                 .map(|f| Field::new(f.name(), DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         )),
-        None => schema.clone(),
+        false => schema.clone(),
     };
     let config = ListingTableConfig::new(url)
         .with_listing_options(listing)
         .with_schema(file_schema);
     let files: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
-    match null_literal {
-        None => Ok(files),
-        Some(null) => {
-            let typed = schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    cast(
-                        nullif(ident(f.name()), lit(null.clone())),
-                        f.data_type().clone(),
-                    )
-                    .alias(f.name())
-                })
-                .collect::<Vec<_>>();
-            Ok(ctx.read_table(files)?.select(typed)?.into_view())
-        }
+    if !read_as_text {
+        return Ok(FileTable {
+            provider: files,
+            skipped: None,
+        });
     }
+    let blank = |f: &Field| match &null_literal {
+        Some(null) => nullif(ident(f.name()), lit(null.clone())),
+        None => ident(f.name()),
+    };
+    let mut frame = ctx.read_table(files)?;
+    let mut skipped = None;
+    if lenient {
+        let counter = Arc::new(AtomicU64::new(0));
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let check = lenient_csv::row_check(
+            &format!("eddy_rows_that_parse_{name}"),
+            types,
+            null_literal.clone(),
+            counter.clone(),
+        );
+        let raw = schema.fields().iter().map(|f| ident(f.name())).collect();
+        frame = frame.filter(Arc::new(check).call(raw))?;
+        skipped = Some(counter);
+    }
+    let typed = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = blank(f);
+            // Rows that reach here parse (or are not checked): a failed cast cannot happen
+            // when lenient, and must fail loudly when not.
+            match lenient {
+                true => try_cast(value, f.data_type().clone()),
+                false => cast(value, f.data_type().clone()),
+            }
+            .alias(f.name())
+        })
+        .collect::<Vec<_>>();
+    Ok(FileTable {
+        provider: frame.select(typed)?.into_view(),
+        skipped,
+    })
 }
 
 fn csv_format(options: &mut ConnectorOptions) -> Result<CsvFormat, EngineError> {
@@ -115,13 +167,6 @@ fn csv_format(options: &mut ConnectorOptions) -> Result<CsvFormat, EngineError> 
     }
     if options.flag("csv.allow-comments", false)? {
         format = format.with_comment(Some(b'#'));
-    }
-    if options.flag("csv.ignore-parse-errors", false)? {
-        return Err(EngineError::NotSupported {
-            message: "'csv.ignore-parse-errors' = 'true' is not supported yet: a malformed \
-                      row fails the query and its error names the line"
-                .to_string(),
-        });
     }
     Ok(format)
 }

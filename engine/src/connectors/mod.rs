@@ -1,6 +1,7 @@
 //! Table sources declared Flink-style: `CREATE TABLE t (…) WITH ('connector' = '…', …)`.
 
 pub(crate) mod filesystem;
+mod lenient_csv;
 
 use crate::error::EngineError;
 use datafusion::sql::sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Value};

@@ -46,6 +46,16 @@ fn footer(rows: &RowSet) -> Option<String> {
     (kept < rows.total_rows).then(|| format!("showing first {kept} of {} rows", rows.total_rows))
 }
 
+/// Malformed rows skipped while reading, said under every result that skipped some.
+fn skipped_note(rows: &RowSet) -> Option<String> {
+    (rows.skipped_rows > 0).then(|| {
+        format!(
+            "{} malformed CSV rows skipped ('csv.ignore-parse-errors')",
+            rows.skipped_rows
+        )
+    })
+}
+
 fn text_table(rows: &RowSet) -> String {
     let options = FormatOptions::default().with_null(NULL);
     let table = if rows.batches.is_empty() {
@@ -54,9 +64,9 @@ fn text_table(rows: &RowSet) -> String {
         pretty_format_batches_with_options(&rows.batches, &options).map(|t| t.to_string())
     };
     let mut text = table.unwrap_or_else(|error| format!("(rows cannot be shown: {error})"));
-    if let Some(footer) = footer(rows) {
+    for note in [footer(rows), skipped_note(rows)].into_iter().flatten() {
         text.push('\n');
-        text.push_str(&footer);
+        text.push_str(&note);
     }
     text
 }
@@ -75,6 +85,13 @@ fn html_table(rows: &RowSet) -> String {
         n => format!("{n} rows"),
     });
     let _ = write!(html, "<p><small>{summary}</small></p>");
+    if let Some(note) = skipped_note(rows) {
+        let _ = write!(
+            html,
+            "<p><small>{}</small></p>",
+            html_escape::encode_text(&note)
+        );
+    }
     html
 }
 
@@ -132,6 +149,7 @@ mod tests {
             schema,
             batches: vec![batch],
             total_rows,
+            skipped_rows: 0,
         }
     }
 

@@ -23,6 +23,7 @@ fn rowset(columns: Vec<(&str, ArrayRef)>) -> RowSet {
         schema,
         batches: vec![batch],
         total_rows,
+        skipped_rows: 0,
     }
 }
 
