@@ -581,7 +581,7 @@ async fn user_expressions_are_evaluated_as_sql() {
             Channel::Shell,
             "execute_request",
             json!({ "code": "SELECT 1", "silent": false, "store_history": true,
-                    "user_expressions": { "two": "1 + 1", "bad": "nope(" },
+                    "user_expressions": { "two": "1 + 1", "bad": "nope(", "sneaky": "1; DROP TABLE t" },
                     "allow_stdin": false, "stop_on_error": true }),
         )
         .await;
@@ -589,6 +589,7 @@ async fn user_expressions_are_evaluated_as_sql() {
     assert_eq!(expressions["two"]["status"], "ok");
     assert_eq!(expressions["two"]["data"]["text/plain"], "2");
     assert_eq!(expressions["bad"]["status"], "error");
+    assert_eq!(expressions["sneaky"]["status"], "error", "{expressions}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -326,33 +326,36 @@ impl Interpreter {
         Ok(())
     }
 
-    /// Runs one query the kernel writes itself (not the user's SQL) and keeps `max_rows`.
+    /// Runs one query the kernel writes around a name or expression the user gave (for
+    /// `%table` and user expressions), on the engine runtime, keeping `max_rows`. Anything
+    /// but exactly one query is refused: the user's part cannot add a statement.
     async fn query(
         &self,
         sql: &str,
         max_rows: usize,
         cancel: &CancellationToken,
     ) -> Result<RowSet, CellError> {
+        let mut statements = self
+            .engine
+            .parse(sql)
+            .map_err(|e| CellError::sql(e, sql, 0))?;
+        let (Some(statement), None) = (statements.pop(), statements.pop()) else {
+            return Err(CellError::Usage {
+                magic: "expression",
+                message: format!("'{sql}' must be exactly one query"),
+            });
+        };
         let engine = self.engine.clone();
-        let owned = sql.to_string();
         let result = self
-            .on_engine(
-                async move {
-                    let statement = engine.parse(&owned)?.into_iter().next();
-                    match statement {
-                        Some(statement) => engine.run(statement, max_rows).await,
-                        None => Ok(StatementResult::Done {
-                            message: String::new(),
-                        }),
-                    }
-                },
-                cancel,
-            )
+            .on_engine(async move { engine.run(statement, max_rows).await }, cancel)
             .await?
             .map_err(|e| CellError::sql(e, sql, 0))?;
         match result {
             StatementResult::Rows(rows) => Ok(rows),
-            StatementResult::Done { .. } => Err(CellError::Internal(format!("{sql} gave no rows"))),
+            StatementResult::Done { .. } => Err(CellError::Usage {
+                magic: "expression",
+                message: format!("'{sql}' gives no rows"),
+            }),
         }
     }
 
@@ -457,38 +460,26 @@ impl Interpreter {
     }
 
     /// Evaluates each user expression as `SELECT <expression>`.
-    pub async fn user_expressions(&self, expressions: &Map<String, Value>) -> Value {
+    pub async fn user_expressions(
+        &self,
+        expressions: &Map<String, Value>,
+        cancel: &CancellationToken,
+    ) -> Value {
         let mut results = Map::new();
         for (name, expression) in expressions {
             let expression = expression.as_str().unwrap_or_default();
-            results.insert(name.clone(), self.evaluate(expression).await);
+            results.insert(name.clone(), self.evaluate(expression, cancel).await);
         }
         Value::Object(results)
     }
 
-    async fn evaluate(&self, expression: &str) -> Value {
-        let sql = format!("SELECT {expression}");
-        let outcome = match self.engine.parse(&sql) {
-            Ok(mut statements) if statements.len() == 1 => {
-                let statement = statements.remove(0);
-                self.engine.run(statement, 1).await
-            }
-            Ok(_) => {
-                return json!({ "status": "error", "ename": "UsageError",
-                    "evalue": "a user expression must be one expression", "traceback": [] })
-            }
-            Err(error) => Err(error),
-        };
-        match outcome {
-            Ok(StatementResult::Rows(rows)) => {
+    async fn evaluate(&self, expression: &str, cancel: &CancellationToken) -> Value {
+        match self.query(&format!("SELECT {expression}"), 1, cancel).await {
+            Ok(rows) => {
                 json!({ "status": "ok", "data": render::plain(first_value(&rows)), "metadata": {} })
             }
-            Ok(StatementResult::Done { message }) => {
-                json!({ "status": "ok", "data": render::plain(message), "metadata": {} })
-            }
             Err(error) => {
-                let content = CellError::sql(error, &sql, 0).to_content();
-                let mut value = json!(content);
+                let mut value = json!(error.to_content());
                 value["status"] = json!("error");
                 value
             }

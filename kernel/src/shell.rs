@@ -175,7 +175,7 @@ impl ShellWorker {
             Ok(()) => {
                 let user_expressions = self
                     .interpreter
-                    .user_expressions(&execute.user_expressions)
+                    .user_expressions(&execute.user_expressions, &cancel)
                     .await;
                 let reply = json!({
                     "status": "ok",
