@@ -9,11 +9,13 @@ mod completeness;
 mod config;
 mod connectors;
 mod error;
+mod flink_sql;
 mod flink_types;
 mod functions;
 mod introspect;
 mod result;
 mod session;
+mod stream;
 
 pub use completeness::Completeness;
 pub use config::EngineConfig;
@@ -21,6 +23,10 @@ pub use error::{EngineError, Position};
 pub use introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
 pub use result::{RowSet, StatementResult};
 pub use session::{Engine, Statement};
+pub use stream::{
+    changelog_schema, Canceller, ContinuousQuery, StreamEnd, StreamFigures, StreamKind,
+    StreamUpdate,
+};
 
 /// Arrow, as the engine's results are expressed in it.
 pub use datafusion::arrow;

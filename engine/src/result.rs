@@ -2,6 +2,7 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use crate::stream::ContinuousQuery;
 
 /// The outcome of one statement of a cell.
 #[derive(Debug)]
@@ -11,6 +12,9 @@ pub enum StatementResult {
     Rows(RowSet),
     /// A statement that changes the catalog or the session and has no rows to show.
     Done { message: String },
+    /// A query over a stream, now running: its updates arrive until it ends or is
+    /// cancelled.
+    Stream(ContinuousQuery),
 }
 
 /// The first rows of a result, and how many rows there were in all.

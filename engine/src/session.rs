@@ -3,11 +3,16 @@
 use crate::cache::{self, Cached};
 use crate::completeness::{self, Completeness};
 use crate::config::EngineConfig;
+use crate::connectors::lines::CountedSource;
 use crate::connectors::{self, ConnectorOptions};
 use crate::error::EngineError;
+use crate::flink_sql::{self, FlinkParts};
 use crate::flink_types::arrow_type;
 use crate::introspect;
 use crate::result::{RowSet, StatementResult};
+use crate::stream::catalog::{StreamPlaceholder, StreamTable};
+use crate::stream::query::{self as stream_query, StreamRequest};
+use crate::stream::watermark::WatermarkSpec;
 use crate::{ObjectInfo, Vocabulary};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
@@ -36,6 +41,8 @@ pub struct Engine {
     cached: Arc<RwLock<HashMap<String, Cached>>>,
     /// Rows skipped as malformed so far, by table (tables that ignore parse errors).
     skipped: Arc<RwLock<HashMap<String, Arc<AtomicU64>>>>,
+    /// Tables whose rows arrive over time, by table name.
+    streams: Arc<RwLock<HashMap<String, StreamTable>>>,
     memory_limit: usize,
 }
 
@@ -43,6 +50,8 @@ pub struct Engine {
 #[derive(Debug, Clone)]
 pub struct Statement {
     parsed: ParsedStatement,
+    /// The Flink parts the parser does not know (a WATERMARK, window functions).
+    flink: FlinkParts,
 }
 
 impl std::fmt::Display for Statement {
@@ -72,6 +81,7 @@ impl Engine {
             sources: Arc::default(),
             cached: Arc::default(),
             skipped: Arc::default(),
+            streams: Arc::default(),
             memory_limit,
         })
     }
@@ -84,10 +94,17 @@ impl Engine {
     /// Splits a cell into statements. The whole text is parsed before anything runs, so a
     /// syntax error in the third statement does not leave the first two half-applied.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, EngineError> {
-        let statements = DFParserBuilder::new(sql).build()?.parse_statements()?;
+        let rewritten = flink_sql::rewrite(sql)?;
+        let statements = DFParserBuilder::new(rewritten.text.as_str())
+            .build()?
+            .parse_statements()?;
+        let mut parts = rewritten.statements.into_iter();
         Ok(statements
             .into_iter()
-            .map(|parsed| Statement { parsed })
+            .map(|parsed| Statement {
+                parsed,
+                flink: parts.next().unwrap_or_default(),
+            })
             .collect())
     }
 
@@ -103,7 +120,16 @@ impl Engine {
             match sql.as_ref() {
                 SqlStatement::CreateTable(create) => {
                     if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
-                        return self.create_connector_table(create, options);
+                        return self.create_connector_table(create, options, &statement.flink);
+                    }
+                    if let Some(watermark) = &statement.flink.watermark {
+                        return Err(EngineError::Plan {
+                            message: "a WATERMARK belongs to a table with a source".into(),
+                            position: Some(watermark.position),
+                            hint: Some(
+                                "declare the source: WITH ('connector' = 'datagen', …)".into(),
+                            ),
+                        });
                     }
                 }
                 SqlStatement::Cache {
@@ -121,6 +147,19 @@ impl Engine {
                 }
                 _ => {}
             }
+        }
+        let streams = self.streams_read().clone();
+        if stream_query::is_continuous(&self.ctx, &statement.parsed, &statement.flink, &streams)? {
+            let sources = self.sources.read().map(|s| s.clone()).unwrap_or_default();
+            let query = stream_query::start(StreamRequest {
+                ctx: &self.ctx,
+                statement: statement.parsed,
+                parts: &statement.flink,
+                streams,
+                sources,
+            })
+            .await?;
+            return Ok(StatementResult::Stream(query));
         }
         let skipped_before = self.skipped_total();
         let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
@@ -168,6 +207,7 @@ impl Engine {
         &self,
         create: &CreateTable,
         mut options: ConnectorOptions,
+        flink: &FlinkParts,
     ) -> Result<StatementResult, EngineError> {
         let name = object_name_to_table_reference(create.name.clone(), true)?;
         if create.query.is_some() {
@@ -223,6 +263,90 @@ impl Engine {
             .get("connector")
             .unwrap_or_default()
             .to_ascii_lowercase();
+        let idle_timeout = options
+            .get("scan.watermark.idle-timeout")
+            .map(|v| connectors::parse_duration("scan.watermark.idle-timeout", &v))
+            .transpose()?;
+        let watermark = flink
+            .watermark
+            .as_ref()
+            .map(|decl| WatermarkSpec::from_decl(&self.ctx, decl, &schema, idle_timeout))
+            .transpose()?;
+        if watermark.is_none() && idle_timeout.is_some() {
+            return Err(connectors::bad_option(
+                "scan.watermark.idle-timeout",
+                "it applies to tables with a WATERMARK",
+            ));
+        }
+        let table_name = name.table().to_string();
+        let counted = match connector.as_str() {
+            "datagen" => Some(CountedSource {
+                factory: connectors::datagen::factory(&table_name, schema.clone(), &mut options)?,
+                skipped: None,
+            }),
+            "socket" => Some(connectors::socket::source(
+                &table_name,
+                schema.clone(),
+                &mut options,
+            )?),
+            "filesystem" if options.has("source.monitor-interval") => Some(
+                connectors::file_monitor::source(&table_name, schema.clone(), &mut options)?,
+            ),
+            "filesystem" if options.has("source.replay-speed") => {
+                let speed = options.get("source.replay-speed").unwrap_or_default();
+                let Some(watermark) = &watermark else {
+                    return Err(connectors::bad_option(
+                        "source.replay-speed",
+                        "a replay orders rows by event time: declare WATERMARK FOR ts AS ts",
+                    ));
+                };
+                let file_table = connectors::filesystem::table(
+                    &self.ctx,
+                    name.table(),
+                    schema.clone(),
+                    &mut options,
+                )?;
+                Some(connectors::replay::source(
+                    &table_name,
+                    file_table.provider,
+                    schema.clone(),
+                    &watermark.column,
+                    &speed,
+                )?)
+            }
+            _ => None,
+        };
+        if let Some(CountedSource { factory, skipped }) = counted {
+            self.ctx.deregister_table(name.clone())?;
+            self.ctx.register_table(
+                name.clone(),
+                Arc::new(StreamPlaceholder {
+                    name: name.to_string(),
+                    schema: schema.clone(),
+                }),
+            )?;
+            self.forget_source(&name);
+            self.sources_mut().insert(name.to_string(), source);
+            self.streams_mut().insert(
+                name.to_string(),
+                StreamTable {
+                    schema,
+                    watermark,
+                    factory,
+                    skipped,
+                },
+            );
+            return Ok(StatementResult::Done {
+                message: format!("Created stream table {name}."),
+            });
+        }
+        if watermark.is_some() {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "a WATERMARK makes {name} an event-time stream, which this connector                      does not give"
+                ),
+            });
+        }
         let table = match connector.as_str() {
             "filesystem" => {
                 connectors::filesystem::table(&self.ctx, name.table(), schema, &mut options)?
@@ -230,11 +354,13 @@ impl Engine {
             other => {
                 return Err(EngineError::NotSupported {
                     message: format!(
-                        "connector '{other}' is not supported; the connectors are: filesystem"
+                        "connector '{other}' is not supported; the connectors are: \
+                         filesystem, datagen, socket"
                     ),
                 })
             }
         };
+        self.forget_source(&name);
         self.ctx.deregister_table(name.clone())?;
         self.ctx.register_table(name.clone(), table.provider)?;
         self.sources_mut().insert(name.to_string(), source);
@@ -374,8 +500,26 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn streams_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, StreamTable>> {
+        self.streams
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn streams_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, StreamTable>> {
+        self.streams
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a table's rows arrive over time (queries over it run continuously).
+    pub fn is_stream(&self, name: &str) -> bool {
+        self.streams_read().contains_key(name)
+    }
+
     /// A table was dropped or replaced: its declared source and cached rows go with it.
     fn forget_source(&self, name: &TableReference) {
+        self.streams_mut().remove(&name.to_string());
         self.sources_mut().remove(&name.to_string());
         self.cached_mut().remove(&name.to_string());
         self.skipped_mut().remove(&name.to_string());

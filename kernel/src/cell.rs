@@ -11,6 +11,11 @@ pub const MAGICS: &[(&str, &str)] = &[
     ),
     ("%table", "%table NAME: show a table's schema."),
     ("%md", "Render the rest of the cell as Markdown."),
+    (
+        "%jobs",
+        "List the queries over streams started with %sql --background.",
+    ),
+    ("%cancel", "%cancel ID|all: stop background queries."),
     ("%lsmagic", "List the magics."),
 ];
 
@@ -22,6 +27,8 @@ pub enum Magic {
     Set,
     Config,
     ListMagics,
+    Jobs,
+    Cancel,
 }
 
 /// A cell split into its magic, the magic's arguments and the body below.
@@ -62,6 +69,8 @@ pub fn parse(code: &str) -> Result<Cell<'_>, CellError> {
         "set" => Magic::Set,
         "config" => Magic::Config,
         "lsmagic" => Magic::ListMagics,
+        "jobs" => Magic::Jobs,
+        "cancel" => Magic::Cancel,
         _ => {
             return Err(CellError::UnknownMagic {
                 name: format!("%{name}"),

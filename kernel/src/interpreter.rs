@@ -6,6 +6,8 @@ use crate::complete;
 use crate::error::CellError;
 use crate::history::History;
 use crate::iopub::Iopub;
+use crate::jobs::Jobs;
+use crate::live::{self, Ended, FigureReport, LiveMode, LiveOutput, LiveState, LiveView};
 use crate::params::Parameters;
 use crate::progress::{self, ProgressLine};
 use crate::protocol::{HistoryRequest, MimeBundle};
@@ -16,7 +18,9 @@ use crate::wire::Message;
 use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
 use eddy_engine::arrow::util::display::ArrayFormatter;
-use eddy_engine::{Completeness, Engine, FunctionInfo, ObjectInfo, RowSet, StatementResult};
+use eddy_engine::{
+    Completeness, ContinuousQuery, Engine, FunctionInfo, ObjectInfo, RowSet, StatementResult,
+};
 use serde_json::{json, Map, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -81,8 +85,82 @@ impl<'a> Outputs<'a> {
     }
 }
 
+impl LiveOutput for Outputs<'_> {
+    fn show(&self, display_id: &str, bundle: MimeBundle) {
+        self.display_with_id(display_id, bundle);
+    }
+
+    fn replace(&self, display_id: &str, bundle: MimeBundle) {
+        self.update(display_id, bundle);
+    }
+}
+
+impl Outputs<'_> {
+    /// Outputs that outlive the request: a background query's display updates.
+    fn detach(&self) -> DetachedOutputs {
+        DetachedOutputs {
+            iopub: self.iopub.clone(),
+            parent: self.parent.clone(),
+            silent: self.silent,
+        }
+    }
+}
+
+/// A cell's display, kept by a background query after the cell has finished.
+struct DetachedOutputs {
+    iopub: Iopub,
+    parent: Message,
+    silent: bool,
+}
+
+impl LiveOutput for DetachedOutputs {
+    fn show(&self, display_id: &str, bundle: MimeBundle) {
+        self.replace_or_show("display_data", display_id, bundle);
+    }
+
+    fn replace(&self, display_id: &str, bundle: MimeBundle) {
+        self.replace_or_show("update_display_data", display_id, bundle);
+    }
+}
+
+impl DetachedOutputs {
+    fn replace_or_show(&self, msg_type: &str, display_id: &str, bundle: MimeBundle) {
+        if !self.silent {
+            let content = json!({
+                "data": bundle,
+                "metadata": {},
+                "transient": { "display_id": display_id },
+            });
+            self.iopub.publish(&self.parent, msg_type, content);
+        }
+    }
+}
+
+/// A background job's figures, for `%jobs`.
+struct JobReport {
+    jobs: Jobs,
+    id: u32,
+}
+
+impl FigureReport for JobReport {
+    fn report(&self, figures: eddy_engine::StreamFigures, state: LiveState) {
+        self.jobs.report(self.id, figures, state);
+    }
+}
+
+/// Redraws of a live display when the cell does not say (`--refresh`).
+const DEFAULT_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Drop for Interpreter {
+    /// Shutdown stops every background query.
+    fn drop(&mut self) {
+        self.jobs.cancel_all();
+    }
+}
+
 pub struct Interpreter {
     engine: Engine,
+    jobs: Jobs,
     parameters: Parameters,
     /// Queries run here, apart from the runtime that serves the sockets, so that a busy
     /// query never delays control or heartbeat.
@@ -95,6 +173,7 @@ impl Interpreter {
     pub fn new(engine: Engine, engine_runtime: Handle, history: History) -> Self {
         Interpreter {
             engine,
+            jobs: Jobs::default(),
             parameters: Parameters::default(),
             engine_runtime,
             history,
@@ -157,6 +236,36 @@ impl Interpreter {
                 out.result(magics_bundle());
                 Ok(())
             }
+            Magic::Jobs => {
+                out.display(render::plain(self.jobs.listing()));
+                Ok(())
+            }
+            Magic::Cancel => {
+                let which = if cell.args.is_empty() {
+                    cell.body.trim()
+                } else {
+                    cell.args
+                };
+                let cancelled = self
+                    .jobs
+                    .cancel(which)
+                    .map_err(|message| CellError::Usage {
+                        magic: "%cancel",
+                        message,
+                    })?;
+                let text = match cancelled.as_slice() {
+                    [] => "No background query was running.".to_string(),
+                    ids => format!(
+                        "Cancelled {}.",
+                        ids.iter()
+                            .map(|id| format!("job {id}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                out.display(render::plain(text));
+                Ok(())
+            }
         }
     }
 
@@ -193,6 +302,17 @@ impl Interpreter {
                 .await?
                 .map_err(|e| CellError::sql(e, sql, line_offset))?;
             let last = index + 1 == count;
+            let result = match result {
+                StatementResult::Stream(query) => {
+                    if let Some(line) = progress.display_id() {
+                        out.update(line, render::plain("started a continuous query"));
+                    }
+                    self.run_stream(query, sql, line_offset, args, chart, out, cancel)
+                        .await?;
+                    continue;
+                }
+                other => other,
+            };
             let bundle = match (&result, chart) {
                 // The chart is of the cell's last result; earlier results are tables.
                 (StatementResult::Rows(rows), Some(options)) if last => {
@@ -200,6 +320,7 @@ impl Interpreter {
                 }
                 (StatementResult::Rows(rows), _) => render::rows_bundle(rows),
                 (StatementResult::Done { message }, _) => render::plain(message.as_str()),
+                (StatementResult::Stream(_), _) => unreachable!("streams are shown above"),
             };
             if let Some(line) = progress.display_id() {
                 // The result takes the place of its progress line.
@@ -211,6 +332,85 @@ impl Interpreter {
             }
         }
         Ok(())
+    }
+
+    /// Shows a continuous query live until it ends, is interrupted or its `--duration`
+    /// passes; with `--background`, hands it to a job and returns at once.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_stream(
+        &self,
+        mut query: ContinuousQuery,
+        sql: &str,
+        line_offset: usize,
+        args: &SqlArgs,
+        chart: Option<ChartOptions>,
+        out: &Outputs<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CellError> {
+        let usage = |message: String| CellError::Usage {
+            magic: "%sql",
+            message,
+        };
+        let mode = match &args.mode {
+            Some(mode) => mode.parse::<LiveMode>().map_err(usage)?,
+            None => LiveView::default_mode(query.kind()),
+        };
+        let refresh = match &args.refresh {
+            Some(text) => live::parse_duration(text).map_err(usage)?,
+            None => DEFAULT_REFRESH,
+        };
+        let duration = match &args.duration {
+            Some(text) => Some(live::parse_duration(text).map_err(usage)?),
+            None => None,
+        };
+        let max_rows = match chart {
+            Some(_) => MAX_CHART_ROWS,
+            None => args.max_rows.unwrap_or(self.display.max_rows),
+        };
+        let mut view = LiveView::new(mode, query.kind().clone(), query.schema(), max_rows, chart);
+        let display_id = format!("eddy-live-{}", uuid::Uuid::new_v4());
+        let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+        if args.background {
+            let jobs = self.jobs.clone();
+            let id = jobs.add(sql, query.canceller(), query.figures());
+            let detached = out.detach();
+            out.display(render::plain(format!(
+                "Started job {id}: it runs in the background (%jobs lists it, %cancel {id} stops it)."
+            )));
+            tokio::spawn(async move {
+                let report = JobReport { jobs, id };
+                // Only %cancel (or shutdown) stops a background query, not an interrupt.
+                let never = CancellationToken::new();
+                live::drive(
+                    &mut query,
+                    &mut view,
+                    &detached,
+                    &display_id,
+                    refresh,
+                    deadline,
+                    &never,
+                    &report,
+                )
+                .await;
+            });
+            return Ok(());
+        }
+        match live::drive(
+            &mut query,
+            &mut view,
+            out,
+            &display_id,
+            refresh,
+            deadline,
+            cancel,
+            &(),
+        )
+        .await
+        {
+            Ended::Finished | Ended::TimedOut => Ok(()),
+            Ended::Cancelled => Err(CellError::Interrupted),
+            Ended::Failed(error) => Err(CellError::sql(error, sql, line_offset)),
+        }
     }
 
     /// Runs `work` on the engine runtime until it ends or `cancel` fires. A panic in the
@@ -301,11 +501,19 @@ impl Interpreter {
                 name: name.to_string(),
             });
         };
+        let source = self.engine.table_source(&table.name);
+        if self.engine.is_stream(&table.name) {
+            // A stream has no row count and no "first rows": show what it is and how to
+            // watch it.
+            let count = "a stream (rows arrive over time)";
+            out.display(render::table_summary(&table.name, &source, count, None));
+            out.result(render::rows_bundle(&schema_rows(&table.schema)));
+            return Ok(());
+        }
         let count = self
             .query(&format!("SELECT count(*) FROM {name}"), 1, cancel)
             .await?;
         let count = first_value(&count);
-        let source = self.engine.table_source(&table.name);
         let cached = self.engine.cached_bytes(&table.name);
         out.display(render::table_summary(&table.name, &source, &count, cached));
         out.display(render::rows_bundle(&schema_rows(&table.schema)));
@@ -355,6 +563,10 @@ impl Interpreter {
             StatementResult::Done { .. } => Err(CellError::Usage {
                 magic: "expression",
                 message: format!("'{sql}' gives no rows"),
+            }),
+            StatementResult::Stream(_) => Err(CellError::Usage {
+                magic: "expression",
+                message: format!("'{sql}' reads a stream, whose rows never end"),
             }),
         }
     }

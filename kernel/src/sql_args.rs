@@ -10,7 +10,8 @@ use clap::Parser;
     name = "%sql",
     no_binary_name = true,
     disable_version_flag = true,
-    override_usage = "%sql [--chart KIND] [--x COL] [--y COL] [--color COL] [--title TEXT] [--max-rows N]"
+    override_usage = "%sql [--chart KIND] [--x COL] [--y COL] [--color COL] [--title TEXT] [--max-rows N]\n       \
+                      [--mode append|update|changelog|single] [--refresh 500ms] [--duration 30s] [--background]"
 )]
 pub struct SqlArgs {
     /// Draw the result: bar, line, area, point, arc, histogram or auto.
@@ -31,6 +32,20 @@ pub struct SqlArgs {
     /// Rows shown of a result (default: %config max_rows).
     #[arg(long, value_name = "N")]
     pub max_rows: Option<usize>,
+    /// A query over a stream: how its live result is shown — append (the latest rows),
+    /// update (the current result), changelog (every change) or single (one value).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// A query over a stream: how often its display is redrawn, e.g. 500ms or 2s.
+    #[arg(long, value_name = "TIME")]
+    pub refresh: Option<String>,
+    /// A query over a stream: stop it after this long, e.g. 30s or 5min.
+    #[arg(long, value_name = "TIME")]
+    pub duration: Option<String>,
+    /// A query over a stream: return at once and keep updating the display (%jobs lists
+    /// such queries, %cancel stops them).
+    #[arg(long)]
+    pub background: bool,
 }
 
 /// What a `%sql` line asks for: options to run with, or its help text.

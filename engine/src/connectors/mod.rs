@@ -1,7 +1,12 @@
 //! Table sources declared Flink-style: `CREATE TABLE t (…) WITH ('connector' = '…', …)`.
 
+pub(crate) mod datagen;
+pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
 mod lenient_csv;
+pub(crate) mod lines;
+pub(crate) mod replay;
+pub(crate) mod socket;
 
 use crate::error::EngineError;
 use datafusion::sql::sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Value};
@@ -49,6 +54,11 @@ impl ConnectorOptions {
     /// Everything given, for showing a table's source.
     pub(crate) fn all(&self) -> &BTreeMap<String, String> {
         &self.given
+    }
+
+    /// Whether an option was given, without counting it as read.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.given.contains_key(key)
     }
 
     pub(crate) fn get(&mut self, key: &str) -> Option<String> {
@@ -114,4 +124,19 @@ pub(crate) fn bad_option(key: &str, hint: &str) -> EngineError {
         position: None,
         hint: Some(hint.to_string()),
     }
+}
+
+/// A duration option as Flink writes them: '5 s', '500ms', '1 min'.
+pub(crate) fn parse_duration(key: &str, value: &str) -> Result<std::time::Duration, EngineError> {
+    let compact: String = value.split_whitespace().collect();
+    let normalized = match compact.strip_suffix("sec") {
+        Some(number) => format!("{number}s"),
+        None => compact,
+    };
+    humantime::parse_duration(&normalized).map_err(|_| {
+        bad_option(
+            key,
+            &format!("'{value}' is not a duration; write e.g. '500 ms', '5 s' or '1 min'"),
+        )
+    })
 }

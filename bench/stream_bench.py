@@ -1,0 +1,191 @@
+"""Eddy's streaming, end to end through the kernel: events per second and window-close delay.
+
+A measurement, not a test: it prints figures against Eddy's targets and exits 0 whatever they
+are. Run it through dev/bench-stream, which builds the release binary and installs its
+kernelspec into a throwaway Jupyter path.
+
+What is measured:
+  throughput   a bounded datagen stream of --events rows (user_id INT 1..1000, url STRING of
+               10 characters, ts TIMESTAMP(3) one millisecond apart), counted per user in
+               10-second tumbling windows: from sending the cell until the kernel's `idle`
+               for it (every window emitted and shown). Events/s = events / that time.
+               Target: >= 1,000,000 events/s.
+  close delay  an unbounded datagen stream at --rate rows/s with wall-clock event times, in
+               1-second tumbling windows (watermark = the latest event time), shown with
+               `--refresh 200ms`: for every window, the time from its end (wall clock) until
+               the first update_display_data that shows it reaches the client. Target: at most
+               the refresh interval + 100 ms.
+  PyFlink      if `pyflink` imports, the throughput query runs through PyFlink in this run too
+               (streaming mode, the same datagen table) and the ratio is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import queue
+import re
+import statistics
+import time
+
+from jupyter_client.manager import KernelManager
+
+REFRESH_MS = 200
+
+
+class Kernel:
+    def __init__(self) -> None:
+        self.km = KernelManager(kernel_name="eddy")
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=30)
+
+    def run(self, code: str, on_message=None, timeout: float = 600) -> float:
+        """Runs a cell; returns the seconds until its idle. Fails on an error reply."""
+        started = time.perf_counter()
+        msg_id = self.kc.execute(code)
+        while True:
+            message = self.kc.get_iopub_msg(timeout=timeout)
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if on_message is not None:
+                on_message(message)
+            if message["msg_type"] == "error":
+                raise RuntimeError("\n".join(message["content"]["traceback"]))
+            if (
+                message["msg_type"] == "status"
+                and message["content"]["execution_state"] == "idle"
+            ):
+                return time.perf_counter() - started
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def datagen_ddl(name: str, rows: int | None, rate: float, deterministic: bool) -> str:
+    bounded = f"'number-of-rows' = '{rows}'," if rows else ""
+    clock = (
+        "'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', "
+        "'fields.ts.step' = '1 ms',"
+        if deterministic
+        else "'fields.ts.kind' = 'sequence',"
+    )
+    return f"""CREATE OR REPLACE TABLE {name} (
+    user_id INT, url STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts
+) WITH (
+    'connector' = 'datagen', 'seed' = '1', {bounded}
+    'rows-per-second' = '{rate:.0f}',
+    'fields.user_id.min' = '1', 'fields.user_id.max' = '1000', 'fields.url.length' = '10',
+    {clock.rstrip(',')}
+)"""
+
+
+THROUGHPUT_QUERY = """SELECT window_start, user_id, COUNT(*) AS clicks
+FROM TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end, user_id"""
+
+
+def throughput(kernel: Kernel, events: int) -> float:
+    kernel.run(datagen_ddl("events", events, 1e9, deterministic=True))
+    seconds = kernel.run(
+        "%sql --refresh 500ms --max-rows 5\n" + THROUGHPUT_QUERY.format(table="events")
+    )
+    return events / seconds
+
+
+def close_delays(kernel: Kernel, rate: float, seconds: int) -> list[float]:
+    kernel.run(datagen_ddl("live_events", None, rate, deterministic=False))
+    first_seen: dict[str, float] = {}
+
+    def on_message(message) -> None:
+        if message["msg_type"] != "update_display_data":
+            return
+        now = time.time()
+        text = message["content"]["data"].get("text/plain", "")
+        for end in re.findall(r"\| \S+ +\| (\d{4}-\d\d-\d\dT[\d:.]+) +\|", text):
+            first_seen.setdefault(end, now)
+
+    kernel.run(
+        f"%sql --refresh {REFRESH_MS}ms --duration {seconds}s --max-rows 1000\n"
+        "SELECT window_start, window_end, COUNT(*) AS clicks\n"
+        "FROM TABLE(TUMBLE(TABLE live_events, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n"
+        "GROUP BY window_start, window_end",
+        on_message=on_message,
+    )
+    delays = []
+    for end, seen in first_seen.items():
+        closed = dt.datetime.fromisoformat(end).replace(tzinfo=dt.timezone.utc).timestamp()
+        delays.append((seen - closed) * 1000)
+    return delays
+
+
+def pyflink_throughput(events: int) -> float | None:
+    try:
+        from pyflink.table import EnvironmentSettings, TableEnvironment
+    except ImportError:
+        return None
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    env.get_config().set("parallelism.default", "2")
+    env.execute_sql(
+        datagen_ddl("events", events, 1e9, deterministic=True)
+        .replace("CREATE OR REPLACE TABLE", "CREATE TABLE")
+        .replace("'seed' = '1',", "")
+        .replace("'fields.ts.kind' = 'sequence', ", "")
+        .replace(
+            "'fields.ts.start' = '2024-01-01 00:00:00', 'fields.ts.step' = '1 ms'",
+            "'fields.ts.max-past' = '0'",
+        )
+    )
+    started = time.perf_counter()
+    result = env.execute_sql(THROUGHPUT_QUERY.format(table="events"))
+    with result.collect() as rows:
+        for _ in rows:
+            pass
+    return events / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--rate", type=float, default=200_000)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+
+    kernel = Kernel()
+    try:
+        kernel.run("SELECT 1")  # warm
+        rate = throughput(kernel, args.events)
+        delays = close_delays(kernel, args.rate, args.seconds)
+    finally:
+        kernel.stop()
+    flink = pyflink_throughput(args.events)
+
+    target_delay = REFRESH_MS + 100
+    print(f"\n{'measure':<34} {'eddy':>14} {'target':>14}")
+    print(
+        f"{'throughput (events/s)':<34} {rate:>14,.0f} {'>= 1,000,000':>14}  "
+        f"{'PASS' if rate >= 1_000_000 else 'MISS'}"
+    )
+    if delays:
+        median, worst = statistics.median(delays), max(delays)
+        print(
+            f"{'window close -> display, median':<34} {median:>11.0f} ms {'<= ' + str(target_delay) + ' ms':>14}  "
+            f"{'PASS' if median <= target_delay else 'MISS'}"
+        )
+        print(
+            f"{'window close -> display, worst':<34} {worst:>11.0f} ms {'<= ' + str(target_delay) + ' ms':>14}  "
+            f"{'PASS' if worst <= target_delay else 'MISS'}"
+        )
+        print(f"  ({len(delays)} windows, {args.rate:,.0f} events/s, refresh {REFRESH_MS} ms)")
+    else:
+        print("window close -> display: no window was shown (MISS)")
+    if flink is None:
+        print("PyFlink: not installed (pip install apache-flink) — no ratio")
+    else:
+        print(f"{'PyFlink throughput (events/s)':<34} {flink:>14,.0f}   eddy/pyflink = {rate / flink:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

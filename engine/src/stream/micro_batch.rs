@@ -1,0 +1,134 @@
+//! How a continuous query's plan reads the rows of one micro-batch: the stream (or window)
+//! relation is a table whose rows are swapped in before each tick's plan is built, and a
+//! per-query catalog lays such tables over the session's own without touching it.
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    SchemaProvider, Session, TableProvider,
+};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::TableType;
+use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A table holding the rows of the current micro-batch.
+#[derive(Debug)]
+pub(crate) struct MicroBatchTable {
+    schema: SchemaRef,
+    rows: Mutex<Vec<RecordBatch>>,
+}
+
+impl MicroBatchTable {
+    pub(crate) fn new(schema: SchemaRef) -> Self {
+        MicroBatchTable {
+            schema,
+            rows: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The rows the next plan built over this table reads.
+    pub(crate) fn set(&self, batches: Vec<RecordBatch>) {
+        *self.rows.lock().unwrap_or_else(|p| p.into_inner()) = batches;
+    }
+}
+
+#[async_trait]
+impl TableProvider for MicroBatchTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(MemorySourceConfig::try_new_exec(
+            &[rows],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// The session's catalogs, with extra tables in the default schema that shadow tables of
+/// the same name there.
+pub(crate) fn overlay_catalogs(
+    base: &Arc<dyn CatalogProviderList>,
+    default_catalog: &str,
+    default_schema: &str,
+    extra: HashMap<String, Arc<dyn TableProvider>>,
+) -> Result<Arc<dyn CatalogProviderList>> {
+    let list = MemoryCatalogProviderList::new();
+    let mut extra = Some(extra);
+    for catalog_name in base.catalog_names() {
+        let Some(catalog) = base.catalog(&catalog_name) else {
+            continue;
+        };
+        if catalog_name != default_catalog {
+            list.register_catalog(catalog_name, catalog);
+            continue;
+        }
+        let copy = MemoryCatalogProvider::new();
+        for schema_name in catalog.schema_names() {
+            let Some(schema) = catalog.schema(&schema_name) else {
+                continue;
+            };
+            let schema: Arc<dyn SchemaProvider> =
+                match (schema_name == default_schema, extra.take()) {
+                    (true, Some(tables)) => Arc::new(OverlaySchema {
+                        base: schema,
+                        tables,
+                    }),
+                    (_, taken) => {
+                        extra = taken;
+                        schema
+                    }
+                };
+            copy.register_schema(&schema_name, schema)?;
+        }
+        list.register_catalog(catalog_name, Arc::new(copy));
+    }
+    Ok(Arc::new(list))
+}
+
+#[derive(Debug)]
+struct OverlaySchema {
+    base: Arc<dyn SchemaProvider>,
+    tables: HashMap<String, Arc<dyn TableProvider>>,
+}
+
+#[async_trait]
+impl SchemaProvider for OverlaySchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.base.table_names();
+        names.extend(self.tables.keys().cloned());
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        match self.tables.get(name) {
+            Some(table) => Ok(Some(table.clone())),
+            None => self.base.table(name).await,
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.contains_key(name) || self.base.table_exist(name)
+    }
+}

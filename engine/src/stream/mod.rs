@@ -1,0 +1,203 @@
+//! Continuous queries over unbounded sources, by micro-batches over bounded DataFusion
+//! plans (see ARCHITECTURE.md: DataFusion's own unbounded plans hold rows back and have no
+//! watermarks or retractions).
+//!
+//! A query is started by [`crate::Engine::run`] and handed out as a [`ContinuousQuery`]:
+//! the caller reads its [`StreamUpdate`]s, watches its [`StreamFigures`], and cancels it.
+
+pub(crate) mod aggregate;
+pub(crate) mod catalog;
+pub(crate) mod changelog;
+pub(crate) mod micro_batch;
+pub(crate) mod query;
+mod runner;
+pub(crate) mod sink;
+pub(crate) mod source;
+pub(crate) mod watermark;
+pub(crate) mod window;
+
+use crate::error::EngineError;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use changelog::changelog_schema;
+
+/// How a continuous query's result changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamKind {
+    /// Rows are only ever added: projections, filters, lookups, window aggregations.
+    Append,
+    /// Rows change as more input arrives: a `GROUP BY` without windows. Each update is the
+    /// whole current result; `key` names the grouping columns that identify a row.
+    Updating { key: Vec<String> },
+    /// `INSERT INTO table SELECT …`: rows go into the table's files, not to the caller.
+    Sink { table: String },
+}
+
+/// What a running query reports.
+#[derive(Debug)]
+pub enum StreamUpdate {
+    /// New rows of an append-only result.
+    Rows(Vec<RecordBatch>),
+    /// The current result of an updating query, and the changelog rows (schema:
+    /// [`changelog_schema`]) that led to it from the previous snapshot.
+    Snapshot {
+        rows: Vec<RecordBatch>,
+        changes: RecordBatch,
+    },
+    /// A sink wrote another file.
+    Written { files: u64, rows: u64 },
+}
+
+/// Figures of a running query, updated as it runs.
+#[derive(Debug, Default)]
+pub(crate) struct StreamStats {
+    pub(crate) rows_in: AtomicU64,
+    pub(crate) late_rows: AtomicU64,
+    pub(crate) rows_out: AtomicU64,
+    /// Milliseconds since the epoch; `i64::MIN` before the first watermark.
+    pub(crate) watermark: AtomicI64,
+    /// Keys held in aggregate state.
+    pub(crate) keys: AtomicU64,
+}
+
+/// A copy of a query's figures at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamFigures {
+    pub elapsed: Duration,
+    pub rows_in: u64,
+    /// Rows dropped because they came after the watermark had passed their windows.
+    pub late_rows: u64,
+    pub rows_out: u64,
+    /// The watermark in milliseconds since the epoch, once there is one.
+    pub watermark_ms: Option<i64>,
+    /// Keys (groups or open windows) the query holds state for.
+    pub state_keys: u64,
+    /// Malformed lines the source skipped (`*.ignore-parse-errors`), or rows without an
+    /// event time a replay dropped.
+    pub skipped_rows: u64,
+}
+
+/// How a query ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Its bounded sources ended and every open window was flushed.
+    Finished,
+    /// It was cancelled; what it had emitted stands.
+    Cancelled,
+}
+
+/// Cancels a running query from anywhere (an interrupt, `%cancel`, shutdown).
+#[derive(Debug, Clone)]
+pub struct Canceller(CancellationToken);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// A continuous query running on the engine's runtime.
+pub struct ContinuousQuery {
+    schema: SchemaRef,
+    kind: StreamKind,
+    bounded: bool,
+    updates: mpsc::Receiver<StreamUpdate>,
+    cancel: CancellationToken,
+    stats: Arc<StreamStats>,
+    started: Instant,
+    emit_interval: Arc<AtomicU64>,
+    /// The table's count of skipped rows, and its value when the query started.
+    skipped: Option<(Arc<AtomicU64>, u64)>,
+    task: Option<JoinHandle<Result<StreamEnd, EngineError>>>,
+}
+
+impl ContinuousQuery {
+    /// The schema of the result rows (of the sink's rows, for `INSERT INTO`).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn kind(&self) -> &StreamKind {
+        &self.kind
+    }
+
+    /// Whether every source ends by itself, so the query finishes without a cancel.
+    pub fn is_bounded(&self) -> bool {
+        self.bounded
+    }
+
+    /// The next update; `None` once the query has ended (then [`Self::finish`] says how).
+    pub async fn next_update(&mut self) -> Option<StreamUpdate> {
+        self.updates.recv().await
+    }
+
+    /// How often an updating query recomputes its snapshot (the display's refresh rate).
+    pub fn set_emit_interval(&self, interval: Duration) {
+        self.emit_interval
+            .store(interval.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.cancel.clone())
+    }
+
+    pub fn figures(&self) -> StreamFigures {
+        let watermark = self.stats.watermark.load(Ordering::Relaxed);
+        StreamFigures {
+            elapsed: self.started.elapsed(),
+            rows_in: self.stats.rows_in.load(Ordering::Relaxed),
+            late_rows: self.stats.late_rows.load(Ordering::Relaxed),
+            rows_out: self.stats.rows_out.load(Ordering::Relaxed),
+            watermark_ms: (watermark != i64::MIN).then_some(watermark),
+            state_keys: self.stats.keys.load(Ordering::Relaxed),
+            skipped_rows: self
+                .skipped
+                .as_ref()
+                .map_or(0, |(count, before)| count.load(Ordering::Relaxed) - before),
+        }
+    }
+
+    /// Waits for the query to end (call after `next_update` returned `None`, or after
+    /// cancelling).
+    pub async fn finish(&mut self) -> Result<StreamEnd, EngineError> {
+        let Some(task) = self.task.take() else {
+            return Ok(StreamEnd::Cancelled);
+        };
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(EngineError::Internal {
+                message: format!("the continuous query stopped unexpectedly: {e}"),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for ContinuousQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContinuousQuery")
+            .field("kind", &self.kind)
+            .field("bounded", &self.bounded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ContinuousQuery {
+    /// Dropping the handle stops the query.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests;

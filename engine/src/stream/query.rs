@@ -1,0 +1,617 @@
+//! Turning a statement over a stream into a running [`ContinuousQuery`]: which relation
+//! the stream feeds, the per-query catalog and session, the plan's shape (stateless,
+//! windowed aggregation, updating aggregation), and the source.
+
+use super::aggregate;
+use super::catalog::StreamTable;
+use super::micro_batch::{overlay_catalogs, MicroBatchTable};
+use super::runner::{Runner, Shape, WindowClose};
+use super::sink::{FileFormat, FileSink};
+use super::source::{BatchSender, StreamSource};
+use super::watermark::WatermarkSpec;
+use super::window::{windowed_schema, SessionBuffer, WindowSpec};
+use super::{ContinuousQuery, StreamKind, StreamStats};
+use crate::error::EngineError;
+use crate::flink_sql::{FlinkParts, WindowKind};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DFSchema, ScalarValue, TableReference};
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::{ColumnarValue, LogicalPlan, WriteOp};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::sql::parser::Statement as ParsedStatement;
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Optimizer rules that are right for one bounded input but wrong when a plan is run once
+/// per micro-batch and its aggregate state carried over.
+const BATCH_ONLY_LOGICAL_RULES: &[&str] = &["single_distinct_aggregation_to_group_by"];
+const BATCH_ONLY_PHYSICAL_RULES: &[&str] = &[
+    // Partial and Final must stay apart: the state between them is what is kept.
+    "CombinePartialFinalAggregate",
+    // Answers COUNT(*) from the micro-batch's row count.
+    "aggregate_statistics",
+    "LimitedDistinctAggregation",
+    "LimitAggregation",
+];
+
+/// Operators that would see one micro-batch at a time and give a wrong answer for the
+/// stream as a whole.
+const WHOLE_INPUT_OPERATORS: &[&str] = &[
+    "SortExec",
+    "SortPreservingMergeExec",
+    "GlobalLimitExec",
+    "LocalLimitExec",
+    "BoundedWindowAggExec",
+    "WindowAggExec",
+];
+
+/// Everything [`start`] needs from the engine session.
+pub(crate) struct StreamRequest<'a> {
+    pub(crate) ctx: &'a SessionContext,
+    pub(crate) statement: ParsedStatement,
+    pub(crate) parts: &'a FlinkParts,
+    pub(crate) streams: HashMap<String, StreamTable>,
+    /// The `WITH` options of tables declared with a connector (a sink's path and format).
+    pub(crate) sources: HashMap<String, BTreeMap<String, String>>,
+}
+
+/// Whether a statement must run as a continuous query.
+pub(crate) fn is_continuous(
+    ctx: &SessionContext,
+    statement: &ParsedStatement,
+    parts: &FlinkParts,
+    streams: &HashMap<String, StreamTable>,
+) -> Result<bool, EngineError> {
+    if !parts.windows.is_empty() {
+        return Ok(true);
+    }
+    if streams.is_empty() {
+        return Ok(false);
+    }
+    let tables = ctx.state().resolve_table_references(statement)?;
+    Ok(tables.iter().any(|t| streams.contains_key(&t.to_string())))
+}
+
+fn plan_error(message: String, hint: Option<String>) -> EngineError {
+    EngineError::Plan {
+        message,
+        position: None,
+        hint,
+    }
+}
+
+/// The interval a SQL expression such as `INTERVAL '5' SECOND` stands for, in ms.
+pub(crate) fn interval_ms(ctx: &SessionContext, sql: &str) -> Result<i64, EngineError> {
+    let schema = DFSchema::empty();
+    let expr = ctx.parse_sql_expr(sql, &schema)?;
+    let physical = ctx.create_physical_expr(expr, &schema)?;
+    let one_row = RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let not_an_interval = || {
+        plan_error(
+            format!("'{sql}' is not a time interval"),
+            Some("write intervals as INTERVAL '5' SECOND or INTERVAL '1' MINUTE".into()),
+        )
+    };
+    let ColumnarValue::Scalar(value) = physical.evaluate(&one_row)? else {
+        return Err(not_an_interval());
+    };
+    match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
+            Ok(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
+        }
+        ScalarValue::IntervalDayTime(Some(v)) => {
+            Ok(v.days as i64 * 86_400_000 + v.milliseconds as i64)
+        }
+        ScalarValue::IntervalMonthDayNano(Some(_)) | ScalarValue::IntervalYearMonth(Some(_)) => {
+            Err(plan_error(
+                format!("'{sql}' counts months, whose length varies"),
+                Some("use days, hours, minutes or seconds".into()),
+            ))
+        }
+        _ => Err(not_an_interval()),
+    }
+}
+
+/// Starts the continuous query for a statement [`is_continuous`] accepted.
+pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery, EngineError> {
+    let StreamRequest {
+        ctx,
+        statement,
+        parts,
+        streams,
+        sources,
+    } = request;
+    let input = stream_input(ctx, &statement, parts, &streams).await?;
+    let base = ctx.state();
+    let options = base.config().options().clone();
+    let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+    let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
+    extra.insert(input.relation.clone(), slot.clone());
+    let state = streaming_state(
+        base,
+        &options.catalog.default_catalog,
+        &options.catalog.default_schema,
+        extra,
+    )?;
+
+    let plan = state.statement_to_plan(statement).await?;
+    let (query_plan, sink) = match plan {
+        LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
+            let sink = sink_for(
+                &dml.table_name,
+                &sources,
+                dml.input.schema().inner().clone(),
+            )?;
+            (
+                dml.input.as_ref().clone(),
+                Some((dml.table_name.to_string(), sink)),
+            )
+        }
+        LogicalPlan::Dml(_) => {
+            return Err(EngineError::NotSupported {
+                message: "only INSERT INTO writes a stream into a table".into(),
+            })
+        }
+        LogicalPlan::Ddl(_) => {
+            return Err(EngineError::NotSupported {
+                message: "views and CREATE TABLE … AS SELECT over streams are not supported; \
+                          query the stream directly"
+                    .into(),
+            })
+        }
+        other => (other, None),
+    };
+    let logical = state.optimize(&query_plan)?;
+    let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
+
+    // The plan's shape, from a plan over no rows.
+    let probe = physical_plan(&state, &logical).await?;
+    let shape = shape_of(&probe, &input, parts)?;
+    let kind = match (&shape, &sink) {
+        (_, Some((table, _))) if !matches!(shape, Shape::Updating { .. }) => StreamKind::Sink {
+            table: table.clone(),
+        },
+        (Shape::Updating { .. }, Some((table, _))) => {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "{table} is a filesystem table, which takes appended rows only; this \
+                     query's result changes (a GROUP BY without windows)"
+                ),
+            })
+        }
+        (Shape::Updating { .. }, None) => StreamKind::Updating {
+            key: update_key(&probe, &schema),
+        },
+        _ => StreamKind::Append,
+    };
+    let key_columns = match &kind {
+        StreamKind::Updating { key } => {
+            key.iter().filter_map(|k| schema.index_of(k).ok()).collect()
+        }
+        _ => Vec::new(),
+    };
+
+    let source = input.source;
+    let skipped = input.skipped.map(|count| {
+        let before = count.load(std::sync::atomic::Ordering::Relaxed);
+        (count, before)
+    });
+    if source.schema().fields() != input.source_schema.fields() {
+        return Err(EngineError::Internal {
+            message: "the stream's source gives rows of another shape than its table".into(),
+        });
+    }
+    let bounded = source.is_bounded();
+    let cancel = CancellationToken::new();
+    let stats = Arc::new(StreamStats {
+        watermark: AtomicI64::new(i64::MIN),
+        ..StreamStats::default()
+    });
+    let emit_interval = Arc::new(AtomicU64::new(500));
+    let (updates_tx, updates_rx) = mpsc::channel(16);
+    let runner = Runner {
+        state,
+        logical,
+        schema: schema.clone(),
+        slot,
+        shape,
+        window: input.window,
+        sessions: input.sessions,
+        watermark: input.watermark,
+        time_index: input.time_index,
+        sink: sink.map(|(_, sink)| sink),
+        key_columns,
+        stats: stats.clone(),
+        emit_interval: emit_interval.clone(),
+        updates: updates_tx,
+        cancel: cancel.clone(),
+    };
+    let task = tokio::spawn(runner.run(source));
+    Ok(ContinuousQuery {
+        schema,
+        kind,
+        bounded,
+        updates: updates_rx,
+        cancel,
+        stats,
+        started: Instant::now(),
+        emit_interval,
+        skipped,
+        task: Some(task),
+    })
+}
+
+/// The relation a query reads the stream through, and how rows get there.
+struct StreamInput {
+    /// The table name (or window relation) the query's SQL reads.
+    relation: String,
+    relation_schema: SchemaRef,
+    /// The schema of the source's rows (before windows are added).
+    source_schema: SchemaRef,
+    skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
+    source: Box<dyn StreamSource>,
+    watermark: Option<WatermarkSpec>,
+    /// The event-time column in the source's rows.
+    time_index: Option<usize>,
+    window: Option<WindowSpec>,
+    sessions: Option<SessionBuffer>,
+}
+
+async fn stream_input(
+    ctx: &SessionContext,
+    statement: &ParsedStatement,
+    parts: &FlinkParts,
+    streams: &HashMap<String, StreamTable>,
+) -> Result<StreamInput, EngineError> {
+    if parts.windows.len() > 1 {
+        return Err(EngineError::NotSupported {
+            message: "one window function per query: joining or combining two windowed \
+                      streams is not supported"
+                .into(),
+        });
+    }
+    let tables = ctx.state().resolve_table_references(statement)?;
+    let mut stream_tables: Vec<String> = tables
+        .iter()
+        .map(ToString::to_string)
+        .filter(|t| streams.contains_key(t))
+        .collect();
+    stream_tables.sort_unstable();
+    stream_tables.dedup();
+    let Some(call) = parts.windows.first() else {
+        let [name] = stream_tables.as_slice() else {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "this query reads {} streams ({}); a query reads one stream, joined with \
+                     tables if needed",
+                    stream_tables.len(),
+                    stream_tables.join(", ")
+                ),
+            });
+        };
+        let table = &streams[name];
+        let time_index = match &table.watermark {
+            Some(w) => Some(table.schema.index_of(&w.column)?),
+            None => None,
+        };
+        return Ok(StreamInput {
+            relation: name.clone(),
+            relation_schema: table.schema.clone(),
+            source_schema: table.schema.clone(),
+            skipped: table.skipped.clone(),
+            source: table.factory.open(ctx)?,
+            watermark: table.watermark.clone(),
+            time_index,
+            window: None,
+            sessions: None,
+        });
+    };
+    if !stream_tables.is_empty() {
+        return Err(EngineError::NotSupported {
+            message: format!(
+                "this query reads the stream {} besides a window over {}; a query reads one \
+                 stream",
+                stream_tables.join(", "),
+                call.table
+            ),
+        });
+    }
+    let name = TableReference::from(call.table.as_str());
+    let mut skipped = None;
+    let (schema, source, watermark) = match streams.get(&name.to_string()) {
+        Some(table) => {
+            let Some(watermark) = &table.watermark else {
+                return Err(plan_error(
+                    format!(
+                        "{} windows need an event time, and {name} declares none",
+                        call.kind.name()
+                    ),
+                    Some(format!(
+                        "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND",
+                        call.time_column, call.time_column
+                    )),
+                ));
+            };
+            if watermark.column != call.time_column {
+                return Err(plan_error(
+                    format!(
+                        "DESCRIPTOR({}) must name {name}'s event-time column {}",
+                        call.time_column, watermark.column
+                    ),
+                    Some(format!("write DESCRIPTOR({})", watermark.column)),
+                ));
+            }
+            (
+                table.schema.clone(),
+                table.factory.open(ctx)?,
+                Some(watermark.clone()),
+            )
+        }
+        None => {
+            // A window over an ordinary table: read it whole, then close every window.
+            let provider = ctx.table_provider(name.clone()).await?;
+            let schema = provider.schema();
+            let source: Box<dyn StreamSource> = Box::new(TableScan {
+                ctx: ctx.clone(),
+                provider,
+            });
+            (schema, source, None)
+        }
+    };
+    let time_index = schema
+        .index_of(&call.time_column)
+        .map_err(|_| plan_error(format!("{name} has no column {}", call.time_column), None))?;
+    if !matches!(
+        schema.field(time_index).data_type(),
+        DataType::Timestamp(..)
+    ) {
+        return Err(plan_error(
+            format!(
+                "DESCRIPTOR({}) must name a TIMESTAMP column; it is {}",
+                call.time_column,
+                schema.field(time_index).data_type()
+            ),
+            None,
+        ));
+    }
+    let intervals = call
+        .intervals
+        .iter()
+        .map(|text| interval_ms(ctx, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (size_ms, step_ms) = match call.kind {
+        WindowKind::Tumble | WindowKind::Session => (intervals[0], intervals[0]),
+        WindowKind::Hop | WindowKind::Cumulate => (intervals[1], intervals[0]),
+    };
+    let partition_by = call
+        .partition_by
+        .iter()
+        .map(|c| {
+            schema
+                .index_of(c)
+                .map_err(|_| plan_error(format!("{name} has no column {c}"), None))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = WindowSpec {
+        kind: call.kind,
+        size_ms,
+        step_ms,
+        time_index,
+        partition_by,
+    };
+    spec.validate()?;
+    let relation_schema = windowed_schema(&schema, time_index);
+    let sessions = (call.kind == WindowKind::Session)
+        .then(|| SessionBuffer::new(spec.clone(), schema.clone(), relation_schema.clone()));
+    Ok(StreamInput {
+        relation: call.relation.clone(),
+        relation_schema,
+        source_schema: schema.clone(),
+        skipped,
+        source,
+        watermark,
+        time_index: Some(time_index),
+        window: Some(spec),
+        sessions,
+    })
+}
+
+/// The session state continuous queries plan in: the session's tables with the stream
+/// relation laid over them, one partition (micro-batches are small, and the plan's shape
+/// stays simple), and no optimizations that assume the whole input is at hand.
+fn streaming_state(
+    base: SessionState,
+    default_catalog: &str,
+    default_schema: &str,
+    extra: HashMap<String, Arc<dyn TableProvider>>,
+) -> Result<SessionState, EngineError> {
+    let catalogs = overlay_catalogs(base.catalog_list(), default_catalog, default_schema, extra)?;
+    let config = base
+        .config()
+        .clone()
+        .with_target_partitions(1)
+        // The overlay already holds the default catalog; a fresh one would hide it.
+        .with_create_default_catalog_and_schema(false);
+    let logical_rules = base
+        .optimizers()
+        .iter()
+        .filter(|r| !BATCH_ONLY_LOGICAL_RULES.contains(&r.name()))
+        .cloned()
+        .collect();
+    let physical_rules = base
+        .physical_optimizers()
+        .iter()
+        .filter(|r| !BATCH_ONLY_PHYSICAL_RULES.contains(&r.name()))
+        .cloned()
+        .collect();
+    Ok(SessionStateBuilder::new_from_existing(base)
+        .with_config(config)
+        .with_catalog_list(catalogs)
+        .with_optimizer_rules(logical_rules)
+        .with_physical_optimizer_rules(physical_rules)
+        .build())
+}
+
+pub(crate) async fn physical_plan(
+    state: &SessionState,
+    logical: &LogicalPlan,
+) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+    Ok(state
+        .query_planner()
+        .create_physical_plan(logical, state)
+        .await?)
+}
+
+fn operators(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
+    out.push(plan.name().to_string());
+    for child in plan.children() {
+        operators(child, out);
+    }
+}
+
+fn check_per_batch(plan: &Arc<dyn ExecutionPlan>, what: &str) -> Result<(), EngineError> {
+    let mut names = Vec::new();
+    operators(plan, &mut names);
+    if let Some(op) = names
+        .iter()
+        .find(|n| WHOLE_INPUT_OPERATORS.contains(&n.as_str()))
+    {
+        let clause = match op.as_str() {
+            "GlobalLimitExec" | "LocalLimitExec" => "LIMIT",
+            "BoundedWindowAggExec" | "WindowAggExec" => "OVER (…)",
+            _ => "ORDER BY",
+        };
+        return Err(EngineError::NotSupported {
+            message: format!("{clause} {what} needs the whole stream, which never ends"),
+        });
+    }
+    Ok(())
+}
+
+fn shape_of(
+    probe: &Arc<dyn ExecutionPlan>,
+    input: &StreamInput,
+    parts: &FlinkParts,
+) -> Result<Shape, EngineError> {
+    let Some(found) = aggregate::find(probe)? else {
+        check_per_batch(probe, "over a stream without GROUP BY")?;
+        return Ok(Shape::Stateless);
+    };
+    check_per_batch(&found.partial, "before a stream's GROUP BY")?;
+    let groups = aggregate::group_names(&found);
+    let state_schema = found.partial.schema();
+    if let (Some(window), false) = (&input.window, parts.windows.is_empty()) {
+        let close = if let Ok(i) = state_schema.index_of("window_end") {
+            groups
+                .iter()
+                .any(|g| g == "window_end")
+                .then_some(WindowClose {
+                    column: i,
+                    offset_ms: 0,
+                })
+        } else {
+            None
+        };
+        let close = close.or_else(|| {
+            let i = state_schema.index_of("window_start").ok()?;
+            let by_start = groups.iter().any(|g| g == "window_start")
+                && matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
+            by_start.then_some(WindowClose {
+                column: i,
+                offset_ms: window.size_ms,
+            })
+        });
+        if let Some(close) = close {
+            return Ok(Shape::Windowed {
+                state_schema,
+                close,
+            });
+        }
+    }
+    Ok(Shape::Updating { state_schema })
+}
+
+/// The output columns that identify an updating result's rows: its grouping columns.
+fn update_key(probe: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> Vec<String> {
+    let Ok(Some(found)) = aggregate::find(probe) else {
+        return Vec::new();
+    };
+    aggregate::group_names(&found)
+        .into_iter()
+        .filter(|g| schema.index_of(g).is_ok())
+        .collect()
+}
+
+/// The files a streaming INSERT writes: the target must be a filesystem table.
+fn sink_for(
+    table: &TableReference,
+    sources: &HashMap<String, BTreeMap<String, String>>,
+    schema: SchemaRef,
+) -> Result<FileSink, EngineError> {
+    let not_a_file_table = || EngineError::NotSupported {
+        message: format!(
+            "a stream is written into a table declared with 'connector' = 'filesystem' \
+             (a directory and a format); {table} is not one"
+        ),
+    };
+    let options = sources
+        .get(&table.to_string())
+        .ok_or_else(not_a_file_table)?;
+    if options
+        .get("connector")
+        .map(|c| c.to_ascii_lowercase())
+        .as_deref()
+        != Some("filesystem")
+    {
+        return Err(not_a_file_table());
+    }
+    let path = options.get("path").ok_or_else(not_a_file_table)?;
+    let format = options
+        .get("format")
+        .and_then(|f| FileFormat::parse(f))
+        .ok_or_else(not_a_file_table)?;
+    let roll_every = Duration::from_millis(1000);
+    FileSink::new(std::path::Path::new(path), format, schema, roll_every)
+}
+
+/// An ordinary table read whole as a bounded stream (a window function over it).
+struct TableScan {
+    ctx: SessionContext,
+    provider: Arc<dyn TableProvider>,
+}
+
+impl StreamSource for TableScan {
+    fn schema(&self) -> SchemaRef {
+        self.provider.schema()
+    }
+
+    fn is_bounded(&self) -> bool {
+        true
+    }
+
+    fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
+        Box::pin(async move {
+            let frame = self.ctx.read_table(self.provider)?;
+            let mut stream = frame.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                if out.send(batch?).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+}

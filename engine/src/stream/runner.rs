@@ -1,0 +1,412 @@
+//! The loop of a running continuous query: every tick it takes the rows that arrived,
+//! assigns windows and drops late rows, advances the watermark, runs the tick's bounded
+//! plan, folds aggregate state, and emits closed windows, snapshots or sink files.
+
+use super::aggregate::{self, AggregatePlan, KeyedState};
+use super::changelog;
+use super::micro_batch::MicroBatchTable;
+use super::query::physical_plan;
+use super::sink::FileSink;
+use super::source::StreamSource;
+use super::watermark::WatermarkSpec;
+use super::window::{self, millis, SessionBuffer, WindowSpec};
+use super::{StreamEnd, StreamStats, StreamUpdate};
+use crate::error::EngineError;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+/// How often the query looks for new rows. Short, so a closed window shows within a
+/// display refresh; the display itself throttles redraws.
+const TICK: Duration = Duration::from_millis(50);
+/// At most this many rows go into one micro-batch; more wait for the next tick.
+const MAX_TICK_ROWS: usize = 1 << 18;
+
+/// Which column of the aggregate state closes a window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowClose {
+    pub(crate) column: usize,
+    /// Added to the column to get the window's end (grouping by `window_start` alone).
+    pub(crate) offset_ms: i64,
+}
+
+/// What a query keeps between ticks.
+#[derive(Debug)]
+pub(crate) enum Shape {
+    /// Projections, filters, lookups: each tick's rows map to output rows.
+    Stateless,
+    /// An aggregation over windows: state per window and key, emitted when the window
+    /// closes.
+    Windowed {
+        state_schema: SchemaRef,
+        close: WindowClose,
+    },
+    /// An aggregation without windows: state per key, the result updated in place.
+    Updating { state_schema: SchemaRef },
+}
+
+pub(crate) struct Runner {
+    pub(crate) state: SessionState,
+    pub(crate) logical: LogicalPlan,
+    pub(crate) schema: SchemaRef,
+    pub(crate) slot: Arc<MicroBatchTable>,
+    pub(crate) shape: Shape,
+    pub(crate) window: Option<WindowSpec>,
+    pub(crate) sessions: Option<SessionBuffer>,
+    pub(crate) watermark: Option<WatermarkSpec>,
+    pub(crate) time_index: Option<usize>,
+    pub(crate) sink: Option<FileSink>,
+    pub(crate) key_columns: Vec<usize>,
+    pub(crate) stats: Arc<StreamStats>,
+    pub(crate) emit_interval: Arc<AtomicU64>,
+    pub(crate) updates: mpsc::Sender<StreamUpdate>,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// Aborts the source's task when the query ends, whichever way.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The moving parts of a running query.
+struct Progress {
+    aggregate: Option<AggregatePlan>,
+    keyed: Option<KeyedState>,
+    previous: Vec<RecordBatch>,
+    dirty: bool,
+    last_snapshot: Instant,
+    /// The largest event time seen, in ms.
+    max_time: Option<i64>,
+    watermark: Option<i64>,
+    last_row_at: Instant,
+}
+
+/// The receiver of updates went away: the caller dropped the query.
+struct Abandoned;
+
+impl Runner {
+    pub(crate) async fn run(
+        mut self,
+        source: Box<dyn StreamSource>,
+    ) -> Result<StreamEnd, EngineError> {
+        let (rows_tx, mut rows) = mpsc::channel(16);
+        let mut source_task = tokio::spawn(source.run(rows_tx));
+        let _abort = AbortOnDrop(source_task.abort_handle());
+        let cancel = self.cancel.clone();
+        let mut progress = Progress {
+            aggregate: None,
+            keyed: match &self.shape {
+                Shape::Stateless => None,
+                Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema } => {
+                    Some(KeyedState::new(state_schema.clone()))
+                }
+            },
+            previous: Vec::new(),
+            dirty: false,
+            last_snapshot: Instant::now(),
+            max_time: None,
+            watermark: None,
+            last_row_at: Instant::now(),
+        };
+        let mut behind = false;
+        loop {
+            if !behind {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Ok(StreamEnd::Cancelled),
+                    _ = tokio::time::sleep(TICK) => {}
+                }
+            }
+            let mut batches = Vec::new();
+            let mut taken = 0;
+            let mut ended = false;
+            behind = false;
+            loop {
+                match rows.try_recv() {
+                    Ok(batch) => {
+                        taken += batch.num_rows();
+                        batches.push(batch);
+                        if taken >= MAX_TICK_ROWS {
+                            behind = true;
+                            break;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            if ended {
+                // The source stopped: the end of a bounded source, or its error.
+                match (&mut source_task).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(error),
+                    Err(e) => {
+                        return Err(EngineError::Internal {
+                            message: format!("the stream's source stopped unexpectedly: {e}"),
+                        })
+                    }
+                }
+            }
+            let step = self.step(&mut progress, batches, ended);
+            let stepped = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(StreamEnd::Cancelled),
+                stepped = step => stepped,
+            };
+            match stepped {
+                Ok(()) => {}
+                Err(StepError::Abandoned(Abandoned)) => return Ok(StreamEnd::Cancelled),
+                Err(StepError::Failed(error)) => return Err(error),
+            }
+            if ended {
+                return Ok(StreamEnd::Finished);
+            }
+        }
+    }
+
+    /// One micro-batch.
+    async fn step(
+        &mut self,
+        progress: &mut Progress,
+        batches: Vec<RecordBatch>,
+        ended: bool,
+    ) -> Result<(), StepError> {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        self.stats.rows_in.fetch_add(rows as u64, Ordering::Relaxed);
+        if rows > 0 {
+            progress.last_row_at = Instant::now();
+        }
+        let watermark_before = progress.watermark;
+        let mut late = 0;
+        let mut input = Vec::new();
+        if let Some(time_index) = self.time_index {
+            for batch in &batches {
+                let times = millis(batch.column(time_index))?;
+                if let Some(m) = max(&times) {
+                    progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
+                }
+            }
+        }
+        match (&self.window, &mut self.sessions) {
+            (Some(_), Some(sessions)) => {
+                for batch in &batches {
+                    late += sessions.push(batch, watermark_before)?;
+                }
+            }
+            (Some(spec), None) => {
+                let schema = self.slot_schema();
+                for batch in &batches {
+                    let assigned = window::assign(spec, batch, &schema, watermark_before)?;
+                    late += assigned.late;
+                    if assigned.batch.num_rows() > 0 {
+                        input.push(assigned.batch);
+                    }
+                }
+            }
+            (None, _) => match (self.time_index, watermark_before, &self.watermark) {
+                // Rows behind the watermark are late and dropped.
+                (Some(time_index), Some(w), Some(_)) => {
+                    for batch in &batches {
+                        let times = millis(batch.column(time_index))?;
+                        let keep: BooleanArray = (0..times.len())
+                            .map(|i| Some(!times.is_null(i) && times.value(i) >= w))
+                            .collect();
+                        let kept = filter_record_batch(batch, &keep)?;
+                        late += (batch.num_rows() - kept.num_rows()) as u64;
+                        if kept.num_rows() > 0 {
+                            input.push(kept);
+                        }
+                    }
+                }
+                _ => input.extend(batches.into_iter().filter(|b| b.num_rows() > 0)),
+            },
+        }
+        self.stats.late_rows.fetch_add(late, Ordering::Relaxed);
+
+        // The watermark trails the largest event time by the declared delay. A source
+        // quiet for its idle timeout closes every window holding a row seen so far (rows
+        // for those windows that come later are late).
+        if let (Some(spec), Some(max_time)) = (&self.watermark, progress.max_time) {
+            let mut next = max_time - spec.delay_ms;
+            if let Some(idle) = spec.idle_timeout {
+                if rows == 0 && progress.last_row_at.elapsed() >= idle {
+                    let flush_to = match &self.window {
+                        Some(window) => window::last_end(window, max_time) - 1,
+                        None => max_time,
+                    };
+                    next = next.max(flush_to);
+                }
+            }
+            progress.watermark = Some(progress.watermark.map_or(next, |w| w.max(next)));
+            if let Some(w) = progress.watermark {
+                self.stats.watermark.store(w, Ordering::Relaxed);
+            }
+        }
+        // At the end of a bounded stream every window closes.
+        let effective = if ended {
+            Some(i64::MAX)
+        } else {
+            progress.watermark
+        };
+        if let (Some(sessions), Some(w)) = (&mut self.sessions, effective) {
+            let closed = sessions.close(Some(w))?;
+            if closed.num_rows() > 0 {
+                input.push(closed);
+            }
+        }
+
+        let task = self.state.task_ctx();
+        if !input.is_empty() {
+            self.slot.set(input);
+            let plan = physical_plan(&self.state, &self.logical).await;
+            self.slot.set(Vec::new());
+            let plan = plan?;
+            match &self.shape {
+                Shape::Stateless => {
+                    let out = collect(plan, task.clone())
+                        .await
+                        .map_err(EngineError::from)?;
+                    self.emit_rows(out).await?;
+                }
+                Shape::Windowed { .. } | Shape::Updating { .. } => {
+                    let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
+                        message: "the stream's aggregation went missing from its plan".into(),
+                    })?;
+                    let partials = collect(found.partial.clone(), task.clone())
+                        .await
+                        .map_err(EngineError::from)?;
+                    if let Some(keyed) = &mut progress.keyed {
+                        keyed.fold(&found, partials, task.clone()).await?;
+                    }
+                    progress.aggregate = Some(found);
+                    progress.dirty = true;
+                }
+            }
+        }
+
+        match &self.shape {
+            Shape::Stateless => {}
+            Shape::Windowed {
+                state_schema,
+                close,
+            } => {
+                if let (Some(found), Some(keyed), Some(w)) =
+                    (&progress.aggregate, &mut progress.keyed, effective)
+                {
+                    let closed = keyed.take_where(|b| {
+                        aggregate::fired_windows(b, close.column, close.offset_ms, w)
+                    })?;
+                    if !closed.is_empty() {
+                        let out =
+                            aggregate::results(found, state_schema.clone(), closed, task.clone())
+                                .await?;
+                        self.emit_rows(out).await?;
+                    }
+                }
+            }
+            Shape::Updating { state_schema } => {
+                let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
+                let due = ended || progress.last_snapshot.elapsed() >= interval;
+                if let (true, true, Some(found), Some(keyed)) =
+                    (progress.dirty, due, &progress.aggregate, &progress.keyed)
+                {
+                    let rows =
+                        aggregate::results(found, state_schema.clone(), keyed.all(), task.clone())
+                            .await?;
+                    let changes = changelog::diff(
+                        &self.schema,
+                        &progress.previous,
+                        &rows,
+                        &self.key_columns,
+                    )?;
+                    progress.dirty = false;
+                    progress.last_snapshot = Instant::now();
+                    if changes.num_rows() > 0 {
+                        self.stats
+                            .rows_out
+                            .fetch_add(changes.num_rows() as u64, Ordering::Relaxed);
+                        progress.previous = rows.clone();
+                        self.send(StreamUpdate::Snapshot { rows, changes }).await?;
+                    }
+                }
+            }
+        }
+        if let Some(keyed) = &progress.keyed {
+            self.stats
+                .keys
+                .store(keyed.keys() as u64, Ordering::Relaxed);
+        }
+        if let Some(sink) = &mut self.sink {
+            if sink.roll(ended).await? {
+                let update = StreamUpdate::Written {
+                    files: sink.files,
+                    rows: sink.rows,
+                };
+                self.send(update).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn slot_schema(&self) -> SchemaRef {
+        use datafusion::catalog::TableProvider;
+        self.slot.schema()
+    }
+
+    async fn emit_rows(&mut self, out: Vec<RecordBatch>) -> Result<(), StepError> {
+        let out: Vec<RecordBatch> = out.into_iter().filter(|b| b.num_rows() > 0).collect();
+        if out.is_empty() {
+            return Ok(());
+        }
+        let rows: usize = out.iter().map(RecordBatch::num_rows).sum();
+        self.stats
+            .rows_out
+            .fetch_add(rows as u64, Ordering::Relaxed);
+        match &mut self.sink {
+            Some(sink) => {
+                sink.push(out);
+                Ok(())
+            }
+            None => self.send(StreamUpdate::Rows(out)).await,
+        }
+    }
+
+    async fn send(&self, update: StreamUpdate) -> Result<(), StepError> {
+        self.updates
+            .send(update)
+            .await
+            .map_err(|_| StepError::Abandoned(Abandoned))
+    }
+}
+
+enum StepError {
+    Abandoned(Abandoned),
+    Failed(EngineError),
+}
+
+impl From<EngineError> for StepError {
+    fn from(error: EngineError) -> Self {
+        StepError::Failed(error)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for StepError {
+    fn from(error: datafusion::arrow::error::ArrowError) -> Self {
+        StepError::Failed(error.into())
+    }
+}

@@ -1,0 +1,136 @@
+//! Continuous queries end to end through the engine, over bounded inputs so that they
+//! finish: windows over an ordinary table read as a stream.
+
+use crate::{Engine, EngineConfig, StatementResult, StreamEnd, StreamKind, StreamUpdate};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+
+async fn engine_with_clicks() -> Engine {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    run_done(
+        &engine,
+        "CREATE TABLE clicks AS SELECT * FROM (VALUES \
+           ('ann', TIMESTAMP '2024-01-01 00:00:05'), \
+           ('bob', TIMESTAMP '2024-01-01 00:00:15'), \
+           ('ann', TIMESTAMP '2024-01-01 00:00:59'), \
+           ('ann', TIMESTAMP '2024-01-01 00:01:10'), \
+           ('bob', TIMESTAMP '2024-01-01 00:03:00')) AS t(name, ts)",
+    )
+    .await;
+    engine
+}
+
+async fn run_done(engine: &Engine, sql: &str) {
+    for statement in engine.parse(sql).unwrap() {
+        match engine.run(statement, 100).await.unwrap() {
+            StatementResult::Done { .. } | StatementResult::Rows(_) => {}
+            StatementResult::Stream(_) => panic!("{sql} started a stream"),
+        }
+    }
+}
+
+/// Runs a continuous query to its end; returns its kind and every update's rows, printed.
+async fn run_stream(engine: &Engine, sql: &str) -> (StreamKind, Vec<String>) {
+    let statement = engine.parse(sql).unwrap().remove(0);
+    let StatementResult::Stream(mut query) = engine.run(statement, 100).await.unwrap() else {
+        panic!("{sql} did not start a stream");
+    };
+    let kind = query.kind().clone();
+    let mut printed = Vec::new();
+    while let Some(update) = query.next_update().await {
+        let batches: Vec<RecordBatch> = match update {
+            StreamUpdate::Rows(rows) => rows,
+            StreamUpdate::Snapshot { rows, .. } => rows,
+            StreamUpdate::Written { .. } => continue,
+        };
+        printed.push(pretty_format_batches(&batches).unwrap().to_string());
+    }
+    assert_eq!(query.finish().await.unwrap(), StreamEnd::Finished);
+    (kind, printed)
+}
+
+#[tokio::test]
+async fn tumbling_window_counts_per_minute() {
+    let engine = engine_with_clicks().await;
+    let (kind, updates) = run_stream(
+        &engine,
+        "SELECT window_start, window_end, COUNT(*) AS clicks \
+         FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) \
+         GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(kind, StreamKind::Append);
+    assert_eq!(
+        updates.join("\n"),
+        "+---------------------+---------------------+--------+\n\
+         | window_start        | window_end          | clicks |\n\
+         +---------------------+---------------------+--------+\n\
+         | 2024-01-01T00:00:00 | 2024-01-01T00:01:00 | 3      |\n\
+         | 2024-01-01T00:01:00 | 2024-01-01T00:02:00 | 1      |\n\
+         | 2024-01-01T00:03:00 | 2024-01-01T00:04:00 | 1      |\n\
+         +---------------------+---------------------+--------+"
+    );
+}
+
+#[tokio::test]
+async fn hop_and_session_windows() {
+    let engine = engine_with_clicks().await;
+    let (_, hop) = run_stream(
+        &engine,
+        "SELECT window_start, COUNT(*) AS n \
+         FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE)) \
+         GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    let hop = hop.join("\n");
+    assert!(hop.contains("| 2023-12-31T23:59:00 | 3 |"), "{hop}");
+    assert!(hop.contains("| 2024-01-01T00:00:00 | 4 |"), "{hop}");
+    let (_, session) = run_stream(
+        &engine,
+        "SELECT name, window_start, window_end, COUNT(*) AS n \
+         FROM TABLE(SESSION(TABLE clicks PARTITION BY name, DESCRIPTOR(ts), INTERVAL '30' SECOND)) \
+         GROUP BY name, window_start, window_end ORDER BY name, window_start",
+    )
+    .await;
+    let session = session.join("\n");
+    assert!(
+        session.contains("| ann  | 2024-01-01T00:00:59 | 2024-01-01T00:01:40 | 2 |"),
+        "{session}"
+    );
+    assert!(
+        session.contains("| ann  | 2024-01-01T00:00:05 | 2024-01-01T00:00:35 | 1 |"),
+        "{session}"
+    );
+}
+
+#[tokio::test]
+async fn group_by_without_windows_is_an_updating_result() {
+    let engine = engine_with_clicks().await;
+    let (kind, updates) = run_stream(
+        &engine,
+        "SELECT name, COUNT(*) AS n, window_start IS NOT NULL AS w \
+         FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY name, \
+         window_start IS NOT NULL ORDER BY name",
+    )
+    .await;
+    assert_eq!(
+        kind,
+        StreamKind::Updating {
+            key: vec!["name".into()]
+        }
+    );
+    let last = updates.last().unwrap();
+    assert!(last.contains("| ann  | 3 | true |"), "{last}");
+    assert!(last.contains("| bob  | 2 | true |"), "{last}");
+}
+
+#[tokio::test]
+async fn a_window_needs_a_timestamp_column() {
+    let engine = engine_with_clicks().await;
+    let statement = engine
+        .parse("SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(name), INTERVAL '1' MINUTE))")
+        .unwrap()
+        .remove(0);
+    let error = engine.run(statement, 10).await.unwrap_err();
+    assert!(error.to_string().contains("TIMESTAMP"), "{error}");
+}

@@ -1,0 +1,427 @@
+//! Window table functions: which windows each row falls in. TUMBLE, HOP and CUMULATE
+//! assign windows row by row; SESSION windows depend on the rows around them, so their rows
+//! wait in a buffer until the watermark closes their session.
+
+use crate::error::EngineError;
+use crate::flink_sql::WindowKind;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
+};
+use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
+use datafusion::arrow::row::{RowConverter, SortField};
+use std::sync::Arc;
+
+/// A window function over a table, its intervals resolved to milliseconds.
+#[derive(Debug, Clone)]
+pub(crate) struct WindowSpec {
+    pub(crate) kind: WindowKind,
+    /// TUMBLE, HOP and CUMULATE: the window's length; SESSION: the gap.
+    pub(crate) size_ms: i64,
+    /// HOP: the slide; CUMULATE: the step; otherwise equal to `size_ms`.
+    pub(crate) step_ms: i64,
+    pub(crate) time_index: usize,
+    pub(crate) partition_by: Vec<usize>,
+}
+
+impl WindowSpec {
+    pub(crate) fn validate(&self) -> Result<(), EngineError> {
+        let bad = |message: String| EngineError::Plan {
+            message,
+            position: None,
+            hint: None,
+        };
+        if self.size_ms <= 0 || self.step_ms <= 0 {
+            return Err(bad(format!(
+                "{} needs positive intervals",
+                self.kind.name()
+            )));
+        }
+        match self.kind {
+            WindowKind::Hop if self.size_ms % self.step_ms != 0 => Err(bad(format!(
+                "HOP's size ({} ms) must be a whole multiple of its slide ({} ms)",
+                self.size_ms, self.step_ms
+            ))),
+            WindowKind::Cumulate if self.size_ms % self.step_ms != 0 => Err(bad(format!(
+                "CUMULATE's size ({} ms) must be a whole multiple of its step ({} ms)",
+                self.size_ms, self.step_ms
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The schema of a window function's rows: the table's columns, then `window_start`,
+/// `window_end` and `window_time` (the end minus one millisecond, a time attribute).
+pub(crate) fn windowed_schema(input: &Schema, time_index: usize) -> SchemaRef {
+    let tz = match input.field(time_index).data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let ts = DataType::Timestamp(TimeUnit::Millisecond, tz);
+    let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("window_start", ts.clone(), false));
+    fields.push(Field::new("window_end", ts.clone(), false));
+    fields.push(Field::new("window_time", ts, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Event times of a column in milliseconds since the epoch (nulls are `None`).
+pub(crate) fn millis(column: &ArrayRef) -> Result<TimestampMillisecondArray, EngineError> {
+    let tz = match column.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        other => {
+            return Err(EngineError::Plan {
+                message: format!("an event-time column must be a TIMESTAMP, not {other}"),
+                position: None,
+                hint: Some("declare it as TIMESTAMP(3)".into()),
+            })
+        }
+    };
+    let as_ms = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, tz))?;
+    Ok(as_ms.as_primitive::<TimestampMillisecondType>().clone())
+}
+
+fn floor_to(value: i64, unit: i64) -> i64 {
+    value.div_euclid(unit) * unit
+}
+
+/// The end of the last window that holds a row at `ts`.
+pub(crate) fn last_end(spec: &WindowSpec, ts: i64) -> i64 {
+    match spec.kind {
+        WindowKind::Tumble | WindowKind::Cumulate => floor_to(ts, spec.size_ms) + spec.size_ms,
+        WindowKind::Hop => floor_to(ts, spec.step_ms) + spec.size_ms,
+        WindowKind::Session => ts + spec.size_ms,
+    }
+}
+
+/// Rows expanded into one row per window they fall in, and how many rows came too late
+/// (every window of theirs already closed at `watermark`).
+pub(crate) struct Assigned {
+    pub(crate) batch: RecordBatch,
+    pub(crate) late: u64,
+}
+
+/// TUMBLE, HOP and CUMULATE. A window has fired once the watermark reached its last
+/// millisecond; a row whose windows have all fired is late and dropped.
+pub(crate) fn assign(
+    spec: &WindowSpec,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    watermark: Option<i64>,
+) -> Result<Assigned, EngineError> {
+    let times = millis(batch.column(spec.time_index))?;
+    let mut indices = Vec::with_capacity(batch.num_rows());
+    let mut starts = Vec::with_capacity(batch.num_rows());
+    let mut ends = Vec::with_capacity(batch.num_rows());
+    let mut late = 0;
+    let fired = |end: i64| watermark.is_some_and(|w| end - 1 <= w);
+    for row in 0..batch.num_rows() {
+        if times.is_null(row) {
+            // A row without an event time belongs to no window.
+            late += 1;
+            continue;
+        }
+        let ts = times.value(row);
+        let before = indices.len();
+        let mut push = |start: i64, end: i64| {
+            if !fired(end) {
+                indices.push(row as u32);
+                starts.push(start);
+                ends.push(end);
+            }
+        };
+        match spec.kind {
+            WindowKind::Tumble => {
+                let start = floor_to(ts, spec.size_ms);
+                push(start, start + spec.size_ms);
+            }
+            WindowKind::Hop => {
+                let mut start = floor_to(ts, spec.step_ms);
+                while start > ts - spec.size_ms {
+                    push(start, start + spec.size_ms);
+                    start -= spec.step_ms;
+                }
+            }
+            WindowKind::Cumulate => {
+                let base = floor_to(ts, spec.size_ms);
+                let mut end = base + floor_to(ts - base, spec.step_ms) + spec.step_ms;
+                while end <= base + spec.size_ms {
+                    push(base, end);
+                    end += spec.step_ms;
+                }
+            }
+            WindowKind::Session => {
+                return Err(EngineError::Internal {
+                    message: "session windows are assigned by SessionBuffer".into(),
+                })
+            }
+        }
+        if indices.len() == before {
+            late += 1;
+        }
+    }
+    let batch = with_windows(batch, schema, indices, starts, ends)?;
+    Ok(Assigned { batch, late })
+}
+
+/// Takes `indices` of `batch` and appends the window columns.
+fn with_windows(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    indices: Vec<u32>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+) -> Result<RecordBatch, EngineError> {
+    let indices = UInt32Array::from(indices);
+    let mut columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c, &indices, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
+    for values in [starts, ends, times] {
+        let array: ArrayRef = Arc::new(TimestampMillisecondArray::from(values));
+        let field_type = schema.field(columns.len()).data_type();
+        columns.push(cast(&array, field_type)?);
+    }
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// SESSION windows: rows wait here, per partition key, until the watermark passes the end
+/// of their session (the last row's time plus the gap).
+pub(crate) struct SessionBuffer {
+    spec: WindowSpec,
+    input_schema: SchemaRef,
+    schema: SchemaRef,
+    rows: Vec<RecordBatch>,
+}
+
+impl SessionBuffer {
+    pub(crate) fn new(spec: WindowSpec, input_schema: SchemaRef, schema: SchemaRef) -> Self {
+        SessionBuffer {
+            spec,
+            input_schema,
+            schema,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Keeps the rows that can still join an open session; returns how many were late.
+    pub(crate) fn push(
+        &mut self,
+        batch: &RecordBatch,
+        watermark: Option<i64>,
+    ) -> Result<u64, EngineError> {
+        let times = millis(batch.column(self.spec.time_index))?;
+        let keep: Vec<u32> = (0..batch.num_rows())
+            .filter(|&row| {
+                !times.is_null(row)
+                    && watermark.is_none_or(|w| times.value(row) + self.spec.size_ms - 1 > w)
+            })
+            .map(|row| row as u32)
+            .collect();
+        let late = (batch.num_rows() - keep.len()) as u64;
+        if !keep.is_empty() {
+            let indices = UInt32Array::from(keep);
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| take(c, &indices, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.rows
+                .push(RecordBatch::try_new(self.input_schema.clone(), columns)?);
+        }
+        Ok(late)
+    }
+
+    /// The rows of every session the watermark has closed (all sessions when `watermark`
+    /// is `None`, at the end of a bounded stream), with their window columns.
+    pub(crate) fn close(&mut self, watermark: Option<i64>) -> Result<RecordBatch, EngineError> {
+        let all = concat_batches(&self.input_schema, &self.rows)?;
+        self.rows.clear();
+        let times = millis(all.column(self.spec.time_index))?;
+        let keys = if self.spec.partition_by.is_empty() {
+            None
+        } else {
+            let fields = self
+                .spec
+                .partition_by
+                .iter()
+                .map(|&i| SortField::new(all.column(i).data_type().clone()))
+                .collect();
+            let converter = RowConverter::new(fields)?;
+            let columns: Vec<ArrayRef> = self
+                .spec
+                .partition_by
+                .iter()
+                .map(|&i| all.column(i).clone())
+                .collect();
+            Some(converter.convert_columns(&columns)?)
+        };
+        let mut order: Vec<usize> = (0..all.num_rows()).collect();
+        order.sort_by(|&a, &b| {
+            let by_key = match &keys {
+                Some(keys) => keys.row(a).cmp(&keys.row(b)),
+                None => std::cmp::Ordering::Equal,
+            };
+            by_key.then(times.value(a).cmp(&times.value(b)))
+        });
+        let same_key = |a: usize, b: usize| match &keys {
+            Some(keys) => keys.row(a) == keys.row(b),
+            None => true,
+        };
+        let (mut closed, mut open) = (Vec::new(), Vec::new());
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < order.len() {
+            // One session: rows of one key, each within the gap of the one before.
+            let mut j = i + 1;
+            while j < order.len()
+                && same_key(order[i], order[j])
+                && times.value(order[j]) < times.value(order[j - 1]) + self.spec.size_ms
+            {
+                j += 1;
+            }
+            let start = times.value(order[i]);
+            let end = times.value(order[j - 1]) + self.spec.size_ms;
+            let is_closed = watermark.is_none_or(|w| end - 1 <= w);
+            for &row in &order[i..j] {
+                if is_closed {
+                    closed.push(row as u32);
+                    starts.push(start);
+                    ends.push(end);
+                } else {
+                    open.push(row as u32);
+                }
+            }
+            i = j;
+        }
+        if !open.is_empty() {
+            let indices = UInt32Array::from(open);
+            let columns = all
+                .columns()
+                .iter()
+                .map(|c| take(c, &indices, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.rows
+                .push(RecordBatch::try_new(self.input_schema.clone(), columns)?);
+        }
+        with_windows(&all, &self.schema, closed, starts, ends)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rows.iter().all(|b| b.num_rows() == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int32Array;
+
+    fn input(times: &[i64]) -> (RecordBatch, SchemaRef) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, false),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        ]));
+        let keys = Int32Array::from_iter_values(times.iter().map(|t| (*t % 2) as i32));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(keys),
+                Arc::new(TimestampMillisecondArray::from(times.to_vec())),
+            ],
+        )
+        .unwrap();
+        (batch, schema)
+    }
+
+    fn windows(batch: &RecordBatch) -> Vec<(i64, i64)> {
+        let starts = millis(batch.column(2)).unwrap();
+        let ends = millis(batch.column(3)).unwrap();
+        (0..batch.num_rows())
+            .map(|i| (starts.value(i), ends.value(i)))
+            .collect()
+    }
+
+    fn spec(kind: WindowKind, size_ms: i64, step_ms: i64) -> WindowSpec {
+        WindowSpec {
+            kind,
+            size_ms,
+            step_ms,
+            time_index: 1,
+            partition_by: vec![0],
+        }
+    }
+
+    #[test]
+    fn tumble_hop_and_cumulate_windows() {
+        let (batch, schema) = input(&[1_500]);
+        let out_schema = windowed_schema(&schema, 1);
+        let tumble = assign(
+            &spec(WindowKind::Tumble, 1000, 1000),
+            &batch,
+            &out_schema,
+            None,
+        );
+        assert_eq!(windows(&tumble.unwrap().batch), vec![(1000, 2000)]);
+        let hop = assign(&spec(WindowKind::Hop, 1000, 500), &batch, &out_schema, None);
+        assert_eq!(
+            windows(&hop.unwrap().batch),
+            vec![(1500, 2500), (1000, 2000)]
+        );
+        let cumulate = assign(
+            &spec(WindowKind::Cumulate, 2000, 500),
+            &batch,
+            &out_schema,
+            None,
+        );
+        assert_eq!(
+            windows(&cumulate.unwrap().batch),
+            vec![(0, 2000)],
+            "1.5 s is in the cumulative window ending at 2 s only"
+        );
+        let (batch, _) = input(&[200]);
+        let cumulate = assign(
+            &spec(WindowKind::Cumulate, 1000, 500),
+            &batch,
+            &out_schema,
+            None,
+        );
+        assert_eq!(windows(&cumulate.unwrap().batch), vec![(0, 500), (0, 1000)]);
+    }
+
+    #[test]
+    fn rows_whose_windows_fired_are_late() {
+        let (batch, schema) = input(&[500, 1500]);
+        let out_schema = windowed_schema(&schema, 1);
+        let out = assign(
+            &spec(WindowKind::Tumble, 1000, 1000),
+            &batch,
+            &out_schema,
+            Some(999),
+        )
+        .unwrap();
+        assert_eq!(out.late, 1);
+        assert_eq!(windows(&out.batch), vec![(1000, 2000)]);
+    }
+
+    #[test]
+    fn sessions_close_when_the_watermark_passes_their_gap() {
+        // Key 0: 0, 100 (one session), 1000 (another); key 1: 101.
+        let (batch, schema) = input(&[0, 100, 1000, 101]);
+        let out_schema = windowed_schema(&schema, 1);
+        let mut buffer =
+            SessionBuffer::new(spec(WindowKind::Session, 300, 300), schema, out_schema);
+        assert_eq!(buffer.push(&batch, None).unwrap(), 0);
+        let closed = buffer.close(Some(450)).unwrap();
+        assert_eq!(windows(&closed), vec![(0, 400), (0, 400), (101, 401)]);
+        assert!(!buffer.is_empty());
+        let rest = buffer.close(None).unwrap();
+        assert_eq!(windows(&rest), vec![(1000, 1300)]);
+    }
+}

@@ -1,0 +1,499 @@
+//! Live displays of running continuous queries: one output per query, redrawn in place
+//! (`update_display_data` on its display id) at most once per refresh interval and only
+//! when something changed, with a status line of the query's figures.
+
+use crate::error::CellError;
+use crate::protocol::MimeBundle;
+use crate::render::chart::{chart_bundle, ChartError, ChartOptions};
+use crate::render::{self};
+use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use eddy_engine::arrow::datatypes::SchemaRef;
+use eddy_engine::arrow::util::display::ArrayFormatter;
+use eddy_engine::{changelog_schema, RowSet, StreamFigures, StreamKind, StreamUpdate};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a running query's result is shown (Zeppelin's `type=` of `%flink.ssql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveMode {
+    /// The latest rows, newest last.
+    Append,
+    /// The current result, replaced as it changes.
+    Update,
+    /// Every change as a row: `+I`, `-U`, `+U`, `-D`.
+    Changelog,
+    /// One value: the first column of the result's last row.
+    Single,
+}
+
+impl std::str::FromStr for LiveMode {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name.to_ascii_lowercase().as_str() {
+            "append" => Ok(LiveMode::Append),
+            "update" => Ok(LiveMode::Update),
+            "changelog" => Ok(LiveMode::Changelog),
+            "single" => Ok(LiveMode::Single),
+            other => Err(format!(
+                "'{other}' is not a mode; the modes are append, update, changelog and single"
+            )),
+        }
+    }
+}
+
+/// Where a query stands, for its status line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveState {
+    Running,
+    Finished,
+    /// Stopped by an interrupt or `%cancel`.
+    Cancelled,
+    /// Stopped when its `--duration` ran out.
+    TimedOut,
+    Failed(String),
+}
+
+/// What a live display holds: the rows it shows and how.
+pub struct LiveView {
+    mode: LiveMode,
+    kind: StreamKind,
+    schema: SchemaRef,
+    max_rows: usize,
+    chart: Option<ChartOptions>,
+    /// Append and changelog modes: the latest rows, at most `max_rows`.
+    recent: VecDeque<RecordBatch>,
+    recent_rows: usize,
+    /// Rows (or changes) received in all.
+    received: u64,
+    /// Update and single modes: the current result.
+    current: Vec<RecordBatch>,
+    written: Option<(u64, u64)>,
+}
+
+impl LiveView {
+    pub fn new(
+        mode: LiveMode,
+        kind: StreamKind,
+        schema: SchemaRef,
+        max_rows: usize,
+        chart: Option<ChartOptions>,
+    ) -> Self {
+        let schema = match mode {
+            LiveMode::Changelog => changelog_schema(&schema),
+            _ => schema,
+        };
+        LiveView {
+            mode,
+            kind,
+            schema,
+            max_rows: max_rows.max(1),
+            chart,
+            recent: VecDeque::new(),
+            recent_rows: 0,
+            received: 0,
+            current: Vec::new(),
+            written: None,
+        }
+    }
+
+    /// The mode a query is shown in when the cell does not say: an updating result as a
+    /// table kept current, anything else as the latest rows.
+    pub fn default_mode(kind: &StreamKind) -> LiveMode {
+        match kind {
+            StreamKind::Updating { .. } => LiveMode::Update,
+            _ => LiveMode::Append,
+        }
+    }
+
+    pub fn apply(&mut self, update: StreamUpdate) -> Result<(), CellError> {
+        match update {
+            StreamUpdate::Rows(batches) => {
+                for batch in batches {
+                    self.received += batch.num_rows() as u64;
+                    match self.mode {
+                        LiveMode::Changelog => {
+                            let batch = with_op(&self.schema, "+I", &batch)?;
+                            self.push_recent(batch);
+                        }
+                        LiveMode::Append => self.push_recent(batch),
+                        // An append-only result shown whole: every row so far, capped.
+                        LiveMode::Update | LiveMode::Single => self.push_recent(batch),
+                    }
+                }
+            }
+            StreamUpdate::Snapshot { rows, changes } => {
+                self.received += changes.num_rows() as u64;
+                match self.mode {
+                    LiveMode::Changelog => self.push_recent(changes),
+                    _ => self.current = rows,
+                }
+            }
+            StreamUpdate::Written { files, rows } => self.written = Some((files, rows)),
+        }
+        Ok(())
+    }
+
+    fn push_recent(&mut self, batch: RecordBatch) {
+        self.recent_rows += batch.num_rows();
+        self.recent.push_back(batch);
+        while self.recent_rows > self.max_rows {
+            let Some(front) = self.recent.pop_front() else {
+                break;
+            };
+            let excess = self.recent_rows - self.max_rows;
+            if front.num_rows() > excess {
+                self.recent
+                    .push_front(front.slice(excess, front.num_rows() - excess));
+                self.recent_rows -= excess;
+            } else {
+                self.recent_rows -= front.num_rows();
+            }
+        }
+    }
+
+    /// The rows on screen.
+    fn shown(&self) -> Vec<RecordBatch> {
+        let updating = matches!(self.kind, StreamKind::Updating { .. });
+        match self.mode {
+            LiveMode::Update | LiveMode::Single if updating => self
+                .current
+                .iter()
+                .scan(0usize, |taken, batch| {
+                    let take = batch.num_rows().min(self.max_rows.saturating_sub(*taken));
+                    *taken += take;
+                    Some(batch.slice(0, take))
+                })
+                .filter(|b| b.num_rows() > 0)
+                .collect(),
+            _ => self.recent.iter().cloned().collect(),
+        }
+    }
+
+    /// Rows of the full result when only some are shown.
+    fn total(&self) -> usize {
+        match (&self.kind, self.mode) {
+            (StreamKind::Updating { .. }, LiveMode::Update | LiveMode::Single) => {
+                self.current.iter().map(RecordBatch::num_rows).sum()
+            }
+            _ => self.received as usize,
+        }
+    }
+
+    pub fn render(&self, status: &str) -> MimeBundle {
+        if let StreamKind::Sink { table } = &self.kind {
+            let (files, rows) = self.written.unwrap_or((0, 0));
+            return render::plain(format!(
+                "{status}\nINSERT INTO {table}: {rows} rows in {files} files"
+            ));
+        }
+        let shown = self.shown();
+        let kept: usize = shown.iter().map(RecordBatch::num_rows).sum();
+        let total = self.total();
+        let status = if kept < total {
+            let which = match self.mode {
+                LiveMode::Append | LiveMode::Changelog => "last",
+                _ => "first",
+            };
+            format!("{status} · showing the {which} {kept} of {total} rows")
+        } else {
+            status.to_string()
+        };
+        if self.mode == LiveMode::Single {
+            return single_value(&shown, &status);
+        }
+        let rows = RowSet {
+            schema: self.schema.clone(),
+            batches: shown,
+            total_rows: kept,
+            skipped_rows: 0,
+        };
+        if let Some(options) = &self.chart {
+            match chart_bundle(&rows, options) {
+                Ok(bundle) => return with_chart_status(bundle, &status),
+                Err(ChartError::NoRows) => {
+                    return render::plain(format!("{status}\n(the chart waits for rows)"))
+                }
+                Err(error) => return render::plain(format!("{status}\n{error}")),
+            }
+        }
+        with_status(render::rows_bundle(&rows), &status)
+    }
+}
+
+/// Where a live display is drawn: a cell's outputs, or a background job's.
+pub trait LiveOutput: Sync {
+    fn show(&self, display_id: &str, bundle: MimeBundle);
+    fn replace(&self, display_id: &str, bundle: MimeBundle);
+}
+
+/// How a live query's display loop ended.
+pub enum Ended {
+    Finished,
+    Cancelled,
+    TimedOut,
+    Failed(eddy_engine::EngineError),
+}
+
+/// Where the driver reports figures while it runs (a background job's `%jobs` line).
+pub trait FigureReport: Sync {
+    fn report(&self, figures: StreamFigures, state: LiveState);
+}
+
+impl FigureReport for () {
+    fn report(&self, _: StreamFigures, _: LiveState) {}
+}
+
+/// Shows a running query in one display and keeps it current until the query ends, the
+/// `deadline` passes, or `cancel` fires; the display then shows how it ended.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive(
+    query: &mut eddy_engine::ContinuousQuery,
+    view: &mut LiveView,
+    out: &dyn LiveOutput,
+    display_id: &str,
+    refresh: Duration,
+    deadline: Option<tokio::time::Instant>,
+    cancel: &tokio_util::sync::CancellationToken,
+    report: &dyn FigureReport,
+) -> Ended {
+    use tokio::time::{sleep_until, Instant};
+    query.set_emit_interval(refresh);
+    out.show(
+        display_id,
+        view.render(&status_line(&query.figures(), &LiveState::Running)),
+    );
+    let mut changed = false;
+    let mut last = query.figures();
+    let mut draw_at = Instant::now() + refresh;
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+    let ended = loop {
+        tokio::select! {
+            // In this order: a cancel or the deadline wins; a due redraw is not starved by
+            // a fast stream of updates.
+            biased;
+            _ = cancel.cancelled() => {
+                query.canceller().cancel();
+                let _ = query.finish().await;
+                break Ended::Cancelled;
+            }
+            _ = sleep_until(deadline.unwrap_or(far)) => {
+                query.canceller().cancel();
+                let _ = query.finish().await;
+                break Ended::TimedOut;
+            }
+            _ = sleep_until(draw_at) => {
+                let figures = query.figures();
+                let moved = figures.rows_in != last.rows_in
+                    || figures.watermark_ms != last.watermark_ms
+                    || figures.late_rows != last.late_rows;
+                if changed || moved {
+                    out.replace(display_id, view.render(&status_line(&figures, &LiveState::Running)));
+                    report.report(figures.clone(), LiveState::Running);
+                    changed = false;
+                    last = figures;
+                }
+                draw_at = Instant::now() + refresh;
+            }
+            update = query.next_update() => match update {
+                Some(update) => {
+                    if let Err(error) = view.apply(update) {
+                        query.canceller().cancel();
+                        break Ended::Failed(eddy_engine::EngineError::Internal {
+                            message: error.to_string(),
+                        });
+                    }
+                    changed = true;
+                }
+                None => {
+                    break match query.finish().await {
+                        Ok(eddy_engine::StreamEnd::Finished) => Ended::Finished,
+                        Ok(eddy_engine::StreamEnd::Cancelled) => Ended::Cancelled,
+                        Err(error) => Ended::Failed(error),
+                    };
+                }
+            },
+        }
+    };
+    let state = match &ended {
+        Ended::Finished => LiveState::Finished,
+        Ended::Cancelled => LiveState::Cancelled,
+        Ended::TimedOut => LiveState::TimedOut,
+        Ended::Failed(error) => LiveState::Failed(error.to_string()),
+    };
+    let figures = query.figures();
+    out.replace(display_id, view.render(&status_line(&figures, &state)));
+    report.report(figures, state);
+    ended
+}
+
+fn with_op(schema: &SchemaRef, op: &str, batch: &RecordBatch) -> Result<RecordBatch, CellError> {
+    let ops: ArrayRef = Arc::new(StringArray::from(vec![op; batch.num_rows()]));
+    let mut columns = vec![ops];
+    columns.extend(batch.columns().iter().cloned());
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| CellError::Internal(e.to_string()))
+}
+
+/// The status line above a table: in the text, and as a line of the HTML.
+fn with_status(mut bundle: MimeBundle, status: &str) -> MimeBundle {
+    if let Some(Value::String(text)) = bundle.get("text/plain") {
+        let text = format!("{status}\n{text}");
+        bundle.insert("text/plain".into(), json!(text));
+    }
+    if let Some(Value::String(html)) = bundle.get("text/html") {
+        let html = format!(
+            "<div class=\"eddy-live\"><div class=\"eddy-status\" style=\"font-family: \
+             monospace; font-size: 0.85em; opacity: 0.8; margin-bottom: 4px\">{}</div>{html}</div>",
+            html_escape::encode_text(status)
+        );
+        bundle.insert("text/html".into(), json!(html));
+    }
+    bundle
+}
+
+/// A chart has no HTML to put a line in: the status becomes the chart's subtitle (and
+/// the first line of its text).
+fn with_chart_status(mut bundle: MimeBundle, status: &str) -> MimeBundle {
+    for (mime, spec) in bundle.iter_mut() {
+        if mime.starts_with("application/vnd.vegalite") {
+            if let Value::Object(spec) = spec {
+                let title = match spec.get("title") {
+                    Some(Value::String(text)) => json!({ "text": text, "subtitle": status }),
+                    Some(Value::Object(title)) => {
+                        let mut title = title.clone();
+                        title.insert("subtitle".into(), json!(status));
+                        Value::Object(title)
+                    }
+                    _ => json!({ "text": "", "subtitle": status }),
+                };
+                spec.insert("title".into(), title);
+            }
+        }
+    }
+    if let Some(Value::String(text)) = bundle.get("text/plain") {
+        let text = format!("{status}\n{text}");
+        bundle.insert("text/plain".into(), json!(text));
+    }
+    bundle
+}
+
+fn single_value(shown: &[RecordBatch], status: &str) -> MimeBundle {
+    let last = shown.iter().rev().find(|b| b.num_rows() > 0);
+    let Some(batch) = last else {
+        return render::plain(format!("{status}\n(no value yet)"));
+    };
+    let name = batch.schema().field(0).name().clone();
+    let value = ArrayFormatter::try_new(batch.column(0).as_ref(), &Default::default())
+        .map(|f| f.value(batch.num_rows() - 1).to_string())
+        .unwrap_or_default();
+    let mut bundle = render::plain(format!("{status}\n{name}: {value}"));
+    bundle.insert(
+        "text/html".into(),
+        json!(format!(
+            "<div class=\"eddy-live\"><div class=\"eddy-status\" style=\"font-family: monospace; \
+             font-size: 0.85em; opacity: 0.8\">{}</div><div style=\"font-size: 2.5em; \
+             font-weight: 600\">{}</div><div style=\"opacity: 0.7\">{}</div></div>",
+            html_escape::encode_text(status),
+            html_escape::encode_text(&value),
+            html_escape::encode_text(&name)
+        )),
+    );
+    bundle
+}
+
+/// `running 12.3 s · 120,000 rows in (9,800/s) · watermark 2024-01-01 00:01:00 · 3 late
+/// rows dropped`.
+pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
+    let seconds = figures.elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        figures.rows_in as f64 / seconds
+    } else {
+        0.0
+    };
+    let head = match state {
+        LiveState::Running => format!("running {seconds:.1} s"),
+        LiveState::Finished => format!("finished after {seconds:.1} s"),
+        LiveState::Cancelled => format!("cancelled after {seconds:.1} s"),
+        LiveState::TimedOut => format!("stopped after its --duration of {seconds:.1} s"),
+        LiveState::Failed(error) => format!("failed after {seconds:.1} s: {error}"),
+    };
+    let mut line = format!(
+        "{head} · {} rows in ({}/s)",
+        thousands(figures.rows_in),
+        thousands(rate.round() as u64)
+    );
+    if let Some(watermark) = figures.watermark_ms {
+        let shown = chrono::DateTime::from_timestamp_millis(watermark)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+            .unwrap_or_else(|| watermark.to_string());
+        line.push_str(&format!(" · watermark {shown}"));
+    }
+    if figures.skipped_rows > 0 {
+        line.push_str(&format!(
+            " · {} malformed rows skipped",
+            thousands(figures.skipped_rows)
+        ));
+    }
+    if figures.late_rows > 0 {
+        line.push_str(&format!(
+            " · {} late rows dropped",
+            thousands(figures.late_rows)
+        ));
+    }
+    line
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Parses `500ms`, `2s`, `1 min` (the `--refresh` and `--duration` options).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let compact: String = text.split_whitespace().collect();
+    humantime::parse_duration(&compact)
+        .map_err(|_| format!("'{text}' is not a duration; write e.g. 500ms, 2s or 1min"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_say_rate_watermark_and_late_rows() {
+        let figures = StreamFigures {
+            elapsed: Duration::from_secs(2),
+            rows_in: 12_000,
+            late_rows: 3,
+            rows_out: 10,
+            watermark_ms: Some(1_704_067_260_000),
+            state_keys: 4,
+            skipped_rows: 0,
+        };
+        let line = status_line(&figures, &LiveState::Running);
+        assert_eq!(
+            line,
+            "running 2.0 s · 12,000 rows in (6,000/s) · watermark 2024-01-01 00:01:00.000 · \
+             3 late rows dropped"
+        );
+        assert!(status_line(&figures, &LiveState::Cancelled).starts_with("cancelled after"));
+    }
+
+    #[test]
+    fn durations_and_modes_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2 s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+        assert_eq!("CHANGELOG".parse::<LiveMode>(), Ok(LiveMode::Changelog));
+        assert!("table".parse::<LiveMode>().is_err());
+    }
+}

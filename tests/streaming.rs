@@ -1,0 +1,730 @@
+//! Queries over streams through the real kernel: Flink-style sources and windows, the
+//! live display that updates in place, interrupts, `--duration`, background jobs, a file
+//! sink that never shows half a file, and a socket source fed by the test.
+
+mod support;
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::{Channel, Execution, Kernel};
+
+/// 600 clicks, one every 100 ms of event time from midnight: 60 seconds of events, made
+/// as fast as the query takes them, the same every run.
+const CLICKS: &str = "CREATE TABLE clicks (
+    user_id INT,
+    url STRING,
+    ts TIMESTAMP(3),
+    WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+) WITH (
+    'connector' = 'datagen',
+    'seed' = '7',
+    'rows-per-second' = '1000000000',
+    'number-of-rows' = '600',
+    'fields.user_id.min' = '1',
+    'fields.user_id.max' = '3',
+    'fields.url.length' = '4',
+    'fields.ts.kind' = 'sequence',
+    'fields.ts.start' = '2024-01-01 00:00:00',
+    'fields.ts.step' = '100 ms'
+)";
+
+/// An endless stream of ticks.
+const TICKS: &str = "CREATE TABLE ticks (
+    user_id INT,
+    ts TIMESTAMP(3),
+    WATERMARK FOR ts AS ts
+) WITH (
+    'connector' = 'datagen',
+    'rows-per-second' = '200',
+    'fields.user_id.min' = '1',
+    'fields.user_id.max' = '4'
+)";
+
+async fn ok(client: &mut support::Client, code: &str) -> Execution {
+    let run = client.execute(code).await;
+    assert_eq!(
+        run.reply.content["status"],
+        "ok",
+        "{code}\n{:?}\n{}",
+        run.reply.content,
+        run.all_text()
+    );
+    run
+}
+
+/// The table of a live display's last state, without its status line.
+fn final_table(run: &Execution) -> String {
+    let text = run.text();
+    text.split_once('\n')
+        .map(|(_, table)| table.to_string())
+        .unwrap_or(text)
+}
+
+/// The status line of a live display's last state.
+fn final_status(run: &Execution) -> String {
+    run.text().lines().next().unwrap_or_default().to_string()
+}
+
+/// The data rows of a text table, sorted (rows emitted in different ticks come in the
+/// order their windows closed).
+fn sorted_rows(table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = table
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The numbers in the last column of a text table.
+fn last_column(table: &str) -> Vec<i64> {
+    table
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            l.trim_end_matches('|')
+                .rsplit('|')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tumbling_window_emits_each_window_once_when_the_watermark_passes() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let run = ok(
+        &mut client,
+        "%sql --refresh 100ms
+SELECT window_start, window_end, COUNT(*) AS clicks, COUNT(DISTINCT user_id) AS users
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(
+        final_table(&run),
+        "\
++---------------------+---------------------+--------+-------+
+| window_start        | window_end          | clicks | users |
++---------------------+---------------------+--------+-------+
+| 2024-01-01T00:00:00 | 2024-01-01T00:00:10 | 100    | 3     |
+| 2024-01-01T00:00:10 | 2024-01-01T00:00:20 | 100    | 3     |
+| 2024-01-01T00:00:20 | 2024-01-01T00:00:30 | 100    | 3     |
+| 2024-01-01T00:00:30 | 2024-01-01T00:00:40 | 100    | 3     |
+| 2024-01-01T00:00:40 | 2024-01-01T00:00:50 | 100    | 3     |
+| 2024-01-01T00:00:50 | 2024-01-01T00:01:00 | 100    | 3     |
++---------------------+---------------------+--------+-------+"
+    );
+    let status = final_status(&run);
+    assert!(status.starts_with("finished after"), "{status}");
+    assert!(status.contains("600 rows in"), "{status}");
+    // One display, then updates of that display only.
+    let displays = run.of_type("display_data");
+    assert_eq!(displays.len(), 1, "{:?}", run.types());
+    let id = &displays[0].content["transient"]["display_id"];
+    assert!(id.as_str().is_some_and(|id| id.starts_with("eddy-live-")));
+    for update in run.of_type("update_display_data") {
+        assert_eq!(&update.content["transient"]["display_id"], id);
+    }
+    assert!(run.of_type("execute_result").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hop_and_cumulate_windows_overlap_as_in_flink() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let hop = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS clicks
+FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '20' SECOND))
+GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(
+        final_table(&hop),
+        "\
++---------------------+--------+
+| window_start        | clicks |
++---------------------+--------+
+| 2023-12-31T23:59:50 | 100    |
+| 2024-01-01T00:00:00 | 200    |
+| 2024-01-01T00:00:10 | 200    |
+| 2024-01-01T00:00:20 | 200    |
+| 2024-01-01T00:00:30 | 200    |
+| 2024-01-01T00:00:40 | 200    |
+| 2024-01-01T00:00:50 | 100    |
++---------------------+--------+"
+    );
+    let cumulate = ok(
+        &mut client,
+        "SELECT window_start, window_end, COUNT(*) AS clicks
+FROM TABLE(CUMULATE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND, INTERVAL '30' SECOND))
+GROUP BY window_start, window_end ORDER BY window_start, window_end",
+    )
+    .await;
+    assert_eq!(
+        last_column(&final_table(&cumulate)),
+        vec![100, 200, 300, 100, 200, 300]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_windows_split_at_gaps_per_key() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("visits.csv");
+    std::fs::write(
+        &file,
+        "who,ts\n\
+         ann,2024-01-01 00:00:00\n\
+         bob,2024-01-01 00:00:00.500\n\
+         ann,2024-01-01 00:00:01\n\
+         bob,2024-01-01 00:00:05\n\
+         ann,2024-01-01 00:00:10\n",
+    )
+    .unwrap();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE visits (who STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
+                   'source.replay-speed' = 'max')",
+            file.display()
+        ),
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "SELECT who, window_start, window_end, COUNT(*) AS visits
+FROM TABLE(SESSION(TABLE visits PARTITION BY who, DESCRIPTOR(ts), INTERVAL '3' SECOND))
+GROUP BY who, window_start, window_end ORDER BY who, window_start",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        vec![
+            "| ann | 2024-01-01T00:00:00     | 2024-01-01T00:00:04     | 2      |",
+            "| ann | 2024-01-01T00:00:10     | 2024-01-01T00:00:13     | 1      |",
+            "| bob | 2024-01-01T00:00:00.500 | 2024-01-01T00:00:03.500 | 1      |",
+            "| bob | 2024-01-01T00:00:05     | 2024-01-01T00:00:08     | 1      |",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_by_over_a_stream_is_an_updating_result_shown_in_each_mode() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, &CLICKS.replace("1000000000", "3000")).await;
+    let query = "SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP BY user_id ORDER BY user_id";
+
+    let update = ok(&mut client, &format!("%sql --refresh 50ms\n{query}")).await;
+    let counts = last_column(&final_table(&update));
+    assert_eq!(counts.len(), 3, "{}", update.text());
+    assert_eq!(counts.iter().sum::<i64>(), 600);
+    assert!(
+        update.of_type("update_display_data").len() >= 3,
+        "the table changed in place: {:?}",
+        update.types()
+    );
+
+    let changelog = ok(
+        &mut client,
+        &format!("%sql --mode changelog --refresh 50ms --max-rows 1000\n{query}"),
+    )
+    .await;
+    let table = final_table(&changelog);
+    assert!(table.contains("| op "), "{table}");
+    assert!(table.contains("| +I "), "{table}");
+    assert!(
+        table.contains("| -U ") && table.contains("| +U "),
+        "updated keys retract their old row: {table}"
+    );
+
+    let single = ok(
+        &mut client,
+        "%sql --mode single\nSELECT COUNT(*) AS clicks FROM clicks",
+    )
+    .await;
+    assert!(single.text().ends_with("clicks: 600"), "{}", single.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_behind_the_watermark_are_dropped_and_counted() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    // Event times up to 5 s in the past, a watermark 1 s behind the latest: out of order,
+    // some rows arrive after their window closed.
+    let late = CLICKS
+        .replace(
+            "'fields.ts.kind' = 'sequence'",
+            "'fields.ts.kind' = 'random'",
+        )
+        .replace(
+            "'fields.ts.step' = '100 ms'",
+            "'fields.ts.step' = '100 ms', 'fields.ts.max-past' = '5 s'",
+        )
+        .replace("1000000000", "2000");
+    ok(&mut client, &late).await;
+    let run = ok(
+        &mut client,
+        "%sql --max-rows 100
+SELECT window_start, COUNT(*) AS clicks
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '2' SECOND))
+GROUP BY window_start, window_end",
+    )
+    .await;
+    let status = final_status(&run);
+    let dropped: u64 = status
+        .split(" · ")
+        .find_map(|part| part.strip_suffix(" late rows dropped"))
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap_or_else(|| panic!("no late rows in: {status}"));
+    let counted: i64 = last_column(&final_table(&run)).iter().sum();
+    assert!(dropped > 0);
+    assert_eq!(counted as u64 + dropped, 600, "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_stops_a_stream_quickly_and_keeps_its_last_result() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, TICKS).await;
+    let running = client
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({ "code": "%sql --refresh 100ms\nSELECT user_id, COUNT(*) AS n FROM ticks GROUP BY user_id",
+                    "silent": false, "store_history": true, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    // Wait until the display has updated at least twice.
+    let mut updates = 0;
+    while updates < 2 {
+        let message = client.next_iopub().await;
+        if message.parent_id() == running && message.msg_type() == "update_display_data" {
+            updates += 1;
+        }
+    }
+    assert!(client.ping(Duration::from_millis(500)).await);
+    let asked = Instant::now();
+    client
+        .send(Channel::Control, "interrupt_request", json!({}))
+        .await;
+    assert_eq!(
+        client.reply(Channel::Control).await.msg_type(),
+        "interrupt_reply"
+    );
+    let reply = client.reply(Channel::Shell).await;
+    let took = asked.elapsed();
+    assert_eq!(reply.parent_id(), running);
+    assert_eq!(reply.content["ename"], "Interrupted");
+    assert!(took < Duration::from_millis(200), "cancelled in {took:?}");
+    let rest = client.broadcasts_until_idle(&running).await;
+    let last = rest
+        .iter()
+        .rev()
+        .find(|m| m.msg_type() == "update_display_data")
+        .expect("a final update");
+    let text = last.content["data"]["text/plain"].as_str().unwrap();
+    assert!(text.starts_with("cancelled after"), "{text}");
+    assert!(
+        text.contains("| user_id | n "),
+        "the last result stays: {text}"
+    );
+
+    let after = ok(&mut client, "SHOW TABLES").await;
+    assert!(after.text().contains("ticks"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duration_ends_an_unbounded_query_and_the_cell_succeeds() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, TICKS).await;
+    let started = Instant::now();
+    let run = ok(
+        &mut client,
+        "%sql --duration 1s --refresh 200ms\nSELECT * FROM ticks WHERE user_id = 2",
+    )
+    .await;
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let status = final_status(&run);
+    assert!(
+        status.starts_with("stopped after its --duration"),
+        "{status}"
+    );
+    assert!(final_table(&run).contains("| 2 "), "{}", run.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_queries_keep_updating_and_cancel_by_id() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, TICKS).await;
+    let started = ok(
+        &mut client,
+        "%sql --background --refresh 100ms\nSELECT COUNT(*) AS n FROM ticks",
+    )
+    .await;
+    let started_id = started.reply.parent_id().to_string();
+    assert!(
+        started.all_text().contains("Started job 1"),
+        "{}",
+        started.all_text()
+    );
+    // The display keeps changing after the cell finished.
+    let mut updates = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while updates < 2 && Instant::now() < deadline {
+        let message = client.next_iopub().await;
+        if message.parent_id() == started_id && message.msg_type() == "update_display_data" {
+            updates += 1;
+        }
+    }
+    assert_eq!(updates, 2);
+    let jobs = ok(&mut client, "%jobs").await;
+    assert!(
+        jobs.displayed().contains("[1] running"),
+        "{}",
+        jobs.displayed()
+    );
+    let cancel = ok(&mut client, "%cancel 1").await;
+    assert!(cancel.displayed().contains("Cancelled job 1"));
+    let mut listed = String::new();
+    for _ in 0..50 {
+        listed = ok(&mut client, "%jobs").await.displayed();
+        if listed.contains("[1] cancelled") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(listed.contains("[1] cancelled"), "{listed}");
+    let again = client.execute("%cancel 1").await;
+    assert_eq!(again.reply.content["status"], "error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_inserted_into_files_shows_only_complete_files() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    ok(&mut client, CLICKS).await;
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE clicks_out (user_id INT, url STRING, ts TIMESTAMP(3))
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv')",
+            out.display()
+        ),
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "INSERT INTO clicks_out SELECT user_id, url, ts FROM clicks",
+    )
+    .await;
+    assert!(run.text().contains("600 rows in 1 files"), "{}", run.text());
+    let count = ok(&mut client, "SELECT COUNT(*) AS n FROM clicks_out").await;
+    assert!(count.text().contains("| 600 |"), "{}", count.text());
+
+    // An endless pipeline, watched while it writes: every file a reader can see is whole.
+    ok(&mut client, TICKS).await;
+    let live = out.join("live");
+    std::fs::create_dir(&live).unwrap();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE ticks_out (user_id INT, ts TIMESTAMP(3))
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv')",
+            live.display()
+        ),
+    )
+    .await;
+    ok(
+        &mut client,
+        "%sql --background\nINSERT INTO ticks_out SELECT * FROM ticks",
+    )
+    .await;
+    let mut complete_files = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        for entry in std::fs::read_dir(&live).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            assert!(text.starts_with("user_id,ts\n"), "{name}: {text:?}");
+            assert!(text.ends_with('\n'), "{name} is cut short");
+            complete_files += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(complete_files > 0, "no file appeared in 5 s");
+    ok(&mut client, "%cancel all").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let leftovers: Vec<String> = std::fs::read_dir(&live)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".inprogress"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_source_reads_the_lines_the_test_sends() {
+    use tokio::io::AsyncWriteExt;
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE words (word STRING, n INT)
+             WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}',
+                   'format' = 'csv', 'csv.ignore-parse-errors' = 'true')"
+        ),
+    )
+    .await;
+    let running = client
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({ "code": "SELECT word, SUM(n) AS total FROM words GROUP BY word ORDER BY word",
+                    "silent": false, "store_history": true, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the kernel connects")
+        .unwrap();
+    socket.write_all(b"apple,1\npear,2\napple,").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket
+        .write_all(b"3\npear,4\nplum,many\n")
+        .await
+        .unwrap();
+    socket.shutdown().await.unwrap();
+    drop(socket);
+    let reply = client.reply(Channel::Shell).await;
+    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
+    let broadcasts = client.broadcasts_until_idle(&running).await;
+    let run = Execution { reply, broadcasts };
+    assert_eq!(
+        final_table(&run),
+        "\
++-------+-------+
+| word  | total |
++-------+-------+
+| apple | 4     |
+| pear  | 6     |
++-------+-------+"
+    );
+    let status = final_status(&run);
+    assert!(status.contains("1 malformed rows skipped"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_file_is_a_stream_in_event_time_order() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ratings.csv");
+    // Out of order in the file; a replay sorts by event time, so nothing is late.
+    std::fs::write(
+        &file,
+        "movie,score,ts\n\
+         m1,5,2024-01-01 00:02:10\n\
+         m2,3,2024-01-01 00:00:05\n\
+         m1,4,2024-01-01 00:01:30\n\
+         m2,2,2024-01-01 00:00:50\n",
+    )
+    .unwrap();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE ratings (movie STRING, score INT, ts TIMESTAMP(3),
+               WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
+                   'source.replay-speed' = 'max')",
+            file.display()
+        ),
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS ratings, AVG(score) AS score
+FROM TABLE(TUMBLE(TABLE ratings, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(
+        final_table(&run),
+        "\
++---------------------+---------+-------+
+| window_start        | ratings | score |
++---------------------+---------+-------+
+| 2024-01-01T00:00:00 | 2       | 2.5   |
+| 2024-01-01T00:01:00 | 1       | 4.0   |
+| 2024-01-01T00:02:00 | 1       | 5.0   |
++---------------------+---------+-------+"
+    );
+    assert!(
+        !final_status(&run).contains("late"),
+        "{}",
+        final_status(&run)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mistakes_in_stream_sql_are_clear_errors() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, TICKS).await;
+    for (code, expected) in [
+        (
+            "SELECT * FROM ticks ORDER BY ts",
+            "ORDER BY over a stream without GROUP BY needs the whole stream",
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE ticks, DESCRIPTOR(user_id), INTERVAL '1' MINUTE))",
+            "DESCRIPTOR(user_id) must name ticks's event-time column ts",
+        ),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE ticks, INTERVAL '1' MINUTE))",
+            "TUMBLE is called as TUMBLE(TABLE t, DESCRIPTOR(time_column), <size>)",
+        ),
+        (
+            "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR nope AS nope) WITH ('connector' = 'datagen')",
+            "WATERMARK FOR nope: the table has no such column",
+        ),
+        (
+            "CREATE TABLE t (x INT) WITH ('connector' = 'datagen', 'fields.y.min' = '1')",
+            "fields.y.min",
+        ),
+        ("%sql --mode table\nSELECT * FROM ticks", "'table' is not a mode"),
+    ] {
+        let run = client.execute(code).await;
+        assert_eq!(run.reply.content["status"], "error", "{code}");
+        let evalue = run.reply.content["evalue"].as_str().unwrap_or_default();
+        assert!(evalue.contains(expected), "{code}\n{evalue}");
+    }
+    // The kernel is fine afterwards.
+    ok(&mut client, "SELECT 1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitored_directory_streams_new_files_and_appended_lines() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.csv"), "apple,1\npear,2\n").unwrap();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE drops (word STRING, n INT)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
+                   'source.monitor-interval' = '50 ms')",
+            dir.path().display()
+        ),
+    )
+    .await;
+    let running = client
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({ "code": "%sql --duration 3s --refresh 100ms\nSELECT word, SUM(n) AS total FROM drops GROUP BY word ORDER BY word",
+                    "silent": false, "store_history": true, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // A line appended to the first file (written in two parts), a second file, and a file
+    // still being written under a temporary name, which is not read.
+    use std::io::Write;
+    let mut first = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("a.csv"))
+        .unwrap();
+    first.write_all(b"apple,").unwrap();
+    first.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    first.write_all(b"10\n").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "plum,5\n").unwrap();
+    std::fs::write(dir.path().join(".c.csv.inprogress"), "plum,100\n").unwrap();
+    let reply = client.reply(Channel::Shell).await;
+    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
+    let broadcasts = client.broadcasts_until_idle(&running).await;
+    let run = Execution { reply, broadcasts };
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        vec![
+            "| apple | 11    |",
+            "| pear  | 2     |",
+            "| plum  | 5     |",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_source_lets_the_watermark_close_the_last_window() {
+    use tokio::io::AsyncWriteExt;
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE events (name STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+             WITH ('connector' = 'socket', 'hostname' = '127.0.0.1', 'port' = '{port}',
+                   'format' = 'csv', 'scan.watermark.idle-timeout' = '300 ms')"
+        ),
+    )
+    .await;
+    let running = client
+        .send(
+            Channel::Shell,
+            "execute_request",
+            json!({ "code": "%sql --duration 4s --refresh 100ms\nSELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end",
+                    "silent": false, "store_history": true, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true }),
+        )
+        .await;
+    let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the kernel connects")
+        .unwrap();
+    // One window's rows, then silence with the connection open: without the idle timeout
+    // the window would never close.
+    socket
+        .write_all(b"a,2024-01-01 00:00:01\nb,2024-01-01 00:00:30\n")
+        .await
+        .unwrap();
+    let reply = client.reply(Channel::Shell).await;
+    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
+    let broadcasts = client.broadcasts_until_idle(&running).await;
+    let run = Execution { reply, broadcasts };
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        vec!["| 2024-01-01T00:00:00 | 2 |"],
+        "{}",
+        run.text()
+    );
+    drop(socket);
+}
