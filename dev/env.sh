@@ -72,3 +72,43 @@ jupyter_sandbox() {
     # Opt in to jupyter_core's new paths now: silences its migration warning in every run.
     export JUPYTER_PLATFORM_DIRS=1
 }
+
+# ---- Frontend test tools (tests/python/test_jupyterlab_browser.py, test_jupyterhub.py,
+# test_collaboration.py): a browser for Playwright and JupyterHub's proxy. ----
+
+# ensure_browser: Debian's Chromium, which Playwright drives (its own browser downloads do not
+# work on these machines). As root it is installed with apt-get; otherwise say how.
+ensure_browser() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "dev/env.sh: installing chromium (browser tests)…" >&2
+        { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ||
+            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+        } >/dev/null && return 0
+    fi
+    echo "dev/env.sh: the browser tests need /usr/bin/chromium: sudo apt-get install chromium" >&2
+    return 1
+}
+
+# ensure_node_modules: the npm packages of tests/package.json (configurable-http-proxy, for
+# JupyterHub), installed with `npm ci` from tests/package-lock.json into .venv/node/, again only
+# when those files changed.
+ensure_node_modules() {
+    local dir="$VENV/node" stamp="$VENV/node/.package-lock.sha256" want
+    want="$(cat "$EDDY_ROOT/tests/package.json" "$EDDY_ROOT/tests/package-lock.json" | sha256sum | cut -d' ' -f1)"
+    if [ -d "$dir/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "dev/env.sh: the JupyterHub test needs Node.js >= 20 and npm" >&2
+        return 1
+    fi
+    echo "Installing tests/package.json into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$EDDY_ROOT/tests/package.json" "$EDDY_ROOT/tests/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+}

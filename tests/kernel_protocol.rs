@@ -606,3 +606,28 @@ async fn a_silent_execution_publishes_nothing_but_status() {
     assert_eq!(run.types(), vec!["status", "status"]);
     assert_eq!(run.reply.content["status"], "ok");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kernel_exits_when_the_process_that_started_it_is_gone() {
+    // jupyter_client names the kernel's parent in JPY_PARENT_PID; a server that exits
+    // without shutting its kernels down must not leave them running.
+    let mut parent = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let pid = parent.id().to_string();
+    let mut kernel = Kernel::start_with_env(&[("JPY_PARENT_PID", pid.as_str())]);
+    let mut client = kernel.client().await;
+    let info = client
+        .request(Channel::Shell, "kernel_info_request", json!({}))
+        .await;
+    assert_eq!(info.reply.content["status"], "ok");
+    assert!(kernel.is_running());
+    parent.kill().expect("kill");
+    parent.wait().expect("reaped");
+    let status = kernel
+        .wait_exit(Duration::from_secs(5))
+        .await
+        .expect("the kernel exits after its parent");
+    assert!(status.success(), "{status:?}");
+}

@@ -515,10 +515,7 @@ async fn a_socket_source_reads_the_lines_the_test_sends() {
         .unwrap();
     socket.write_all(b"apple,1\npear,2\napple,").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    socket
-        .write_all(b"3\npear,4\nplum,many\n")
-        .await
-        .unwrap();
+    socket.write_all(b"3\npear,4\nplum,many\n").await.unwrap();
     socket.shutdown().await.unwrap();
     drop(socket);
     let reply = client.reply(Channel::Shell).await;

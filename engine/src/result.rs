@@ -1,8 +1,8 @@
 //! What running one statement yields.
 
+use crate::stream::ContinuousQuery;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use crate::stream::ContinuousQuery;
 
 /// The outcome of one statement of a cell.
 #[derive(Debug)]

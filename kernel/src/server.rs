@@ -65,11 +65,44 @@ pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(),
     tokio::spawn(control::run(control, kernel.clone()));
     tokio::spawn(shell::run(shell, kernel.clone(), interpreter));
     tokio::spawn(forward_signals(kernel.clone()));
+    tokio::spawn(exit_with_parent(kernel.clone()));
 
     kernel.shutdown.cancelled().await;
     // Give IOPub a moment to send what is queued (the final `idle`), then go.
     let _ = tokio::time::timeout(Duration::from_secs(2), iopub_task).await;
     Ok(())
+}
+
+/// A kernel whose server has gone has no one to serve: when the process that started it
+/// (`JPY_PARENT_PID`, set by jupyter_client, else the parent at start) exits, the kernel shuts
+/// down, as ipykernel does. A Jupyter server stopped by SIGINT (how JupyterHub stops a user's
+/// server) can exit without shutting its kernels down.
+async fn exit_with_parent(kernel: Arc<Kernel>) {
+    let started_by = std::os::unix::process::parent_id();
+    let watched: Option<u32> = std::env::var("JPY_PARENT_PID")
+        .ok()
+        .and_then(|pid| pid.trim().parse().ok())
+        .filter(|&pid| pid > 1)
+        .or((started_by > 1).then_some(started_by));
+    let Some(parent) = watched else {
+        return;
+    };
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = kernel.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        // Reparented (to init or a subreaper) means the parent exited; a parent pid that
+        // no longer exists means the same when JPY_PARENT_PID named another process.
+        let reparented = parent == started_by && std::os::unix::process::parent_id() != started_by;
+        let gone = !std::path::Path::new(&format!("/proc/{parent}")).exists();
+        if reparented || gone {
+            log::warn!("the process that started the kernel ({parent}) has exited; shutting down");
+            kernel.shutdown.cancel();
+            return;
+        }
+    }
 }
 
 /// SIGINT interrupts the running cell (for clients that signal rather than send

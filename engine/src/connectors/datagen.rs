@@ -31,14 +31,13 @@ use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};
 use datafusion::arrow::array::{
     ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Float32Array, Float64Array,
-    PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray,
-    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+    PrimitiveArray, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray, TimestampSecondArray,
 };
 use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Field, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef,
-    TimeUnit,
+    DataType, Decimal128Type, Field, Int16Type, Int32Type, Int64Type, Int8Type, SchemaRef, TimeUnit,
 };
 use datafusion::execution::context::SessionContext;
 use futures::future::BoxFuture;
@@ -80,7 +79,11 @@ pub(crate) fn factory(
     }))
 }
 
-fn plan(table: &str, schema: SchemaRef, options: &mut ConnectorOptions) -> Result<Plan, EngineError> {
+fn plan(
+    table: &str,
+    schema: SchemaRef,
+    options: &mut ConnectorOptions,
+) -> Result<Plan, EngineError> {
     options.get("connector");
     let rate = match options.get("rows-per-second") {
         None => DEFAULT_ROWS_PER_SECOND,
@@ -128,8 +131,8 @@ fn plan(table: &str, schema: SchemaRef, options: &mut ConnectorOptions) -> Resul
     };
     let text_bytes: usize = columns.iter().map(|c| c.spec.text_bytes()).sum();
     let mut max_batch = if rate >= 1e6 { FAST_BATCH } else { BATCH };
-    if text_bytes > 0 {
-        max_batch = max_batch.min((BATCH_TEXT_BYTES / text_bytes).max(1));
+    if let Some(rows) = BATCH_TEXT_BYTES.checked_div(text_bytes) {
+        max_batch = max_batch.min(rows.max(1));
     }
     Ok(Plan {
         table: table.to_string(),
@@ -170,7 +173,10 @@ fn check_field_keys(options: &ConnectorOptions, schema: &SchemaRef) -> Result<()
         else {
             return Err(bad_option(
                 key,
-                &format!("the table has no column {name}; its columns are {}", columns()),
+                &format!(
+                    "the table has no column {name}; its columns are {}",
+                    columns()
+                ),
             ));
         };
         let allowed = allowed_options(field.data_type());
@@ -197,14 +203,7 @@ fn allowed_options(data_type: &DataType) -> &'static [&'static str] {
         | DataType::Float32
         | DataType::Float64
         | DataType::Decimal128(..) => &["kind", "min", "max", "null-rate", "start", "end"],
-        DataType::Utf8 => &[
-            "kind",
-            "length",
-            "var-len",
-            "null-rate",
-            "start",
-            "end",
-        ],
+        DataType::Utf8 => &["kind", "length", "var-len", "null-rate", "start", "end"],
         DataType::Boolean => &["kind", "null-rate"],
         DataType::Timestamp(..) | DataType::Date32 => {
             &["kind", "start", "step", "max-past", "null-rate"]
@@ -254,14 +253,33 @@ struct ColumnPlan {
 #[derive(Debug, Clone, PartialEq)]
 enum Spec {
     /// Integers and decimals (as unscaled values), from `low` to `high`.
-    RandomInt { low: i128, high: i128 },
+    RandomInt {
+        low: i128,
+        high: i128,
+    },
     /// `start`, `start + step`, … up to `end` (unscaled for decimals).
-    SequenceInt { start: i128, end: i128, step: i128 },
-    RandomFloat { low: f64, high: f64 },
-    SequenceFloat { start: f64, end: f64 },
+    SequenceInt {
+        start: i128,
+        end: i128,
+        step: i128,
+    },
+    RandomFloat {
+        low: f64,
+        high: f64,
+    },
+    SequenceFloat {
+        start: f64,
+        end: f64,
+    },
     RandomBool,
-    RandomString { length: usize, var_len: bool },
-    SequenceString { start: i64, end: i64 },
+    RandomString {
+        length: usize,
+        var_len: bool,
+    },
+    SequenceString {
+        start: i64,
+        end: i64,
+    },
     /// Row i's time is `start + i × step_num / step_den` nanoseconds (or now, without a
     /// start), minus a random 0 to `max_past` nanoseconds.
     Clock {
@@ -316,11 +334,19 @@ fn column_plan(
     }
     let prefix = format!("fields.{}.", field.name().to_ascii_lowercase());
     let key = |option: &str| format!("{prefix}{option}");
-    let kind = match options.get(&key("kind")).map(|k| k.trim().to_ascii_lowercase()) {
+    let kind = match options
+        .get(&key("kind"))
+        .map(|k| k.trim().to_ascii_lowercase())
+    {
         None => Kind::Random,
         Some(k) if k == "random" => Kind::Random,
         Some(k) if k == "sequence" => Kind::Sequence,
-        Some(_) => return Err(bad_option(&key("kind"), "the kinds are random and sequence")),
+        Some(_) => {
+            return Err(bad_option(
+                &key("kind"),
+                "the kinds are random and sequence",
+            ))
+        }
     };
     let is_time = matches!(data_type, DataType::Timestamp(..) | DataType::Date32);
     // Options that belong to the other kind are mistakes, not silently ignored.
@@ -364,8 +390,10 @@ fn column_plan(
         }
         (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, _) => {
             let (type_min, type_max) = int_range(&data_type);
-            let read = |options: &mut ConnectorOptions, option: &str, default: Option<i128>| {
-                match options.get(&key(option)) {
+            let read =
+                |options: &mut ConnectorOptions, option: &str, default: Option<i128>| match options
+                    .get(&key(option))
+                {
                     None => default.ok_or_else(|| {
                         bad_option(
                             &key(option),
@@ -383,8 +411,7 @@ fn column_plan(
                             ),
                         )),
                     },
-                }
-            };
+                };
             match kind {
                 Kind::Random => {
                     let low = read(options, "min", Some(type_min))?;
@@ -407,8 +434,10 @@ fn column_plan(
         (DataType::Decimal128(precision, scale), _) => {
             let (precision, scale) = (*precision, (*scale).max(0) as u32);
             let largest = 10i128.pow(precision as u32) - 1;
-            let read = |options: &mut ConnectorOptions, option: &str, default: Option<i128>| {
-                match options.get(&key(option)) {
+            let read =
+                |options: &mut ConnectorOptions, option: &str, default: Option<i128>| match options
+                    .get(&key(option))
+                {
                     None => default.ok_or_else(|| {
                         bad_option(
                             &key(option),
@@ -426,8 +455,7 @@ fn column_plan(
                             ),
                         )),
                     },
-                }
-            };
+                };
             match kind {
                 Kind::Random => {
                     let low = read(options, "min", Some(0))?;
@@ -450,8 +478,10 @@ fn column_plan(
         (DataType::Float32 | DataType::Float64, _) => {
             let single = matches!(data_type, DataType::Float32);
             let limit = if single { f32::MAX as f64 } else { f64::MAX };
-            let read = |options: &mut ConnectorOptions, option: &str, default: Option<f64>| {
-                match options.get(&key(option)) {
+            let read =
+                |options: &mut ConnectorOptions, option: &str, default: Option<f64>| match options
+                    .get(&key(option))
+                {
                     None => default.ok_or_else(|| {
                         bad_option(
                             &key(option),
@@ -465,8 +495,7 @@ fn column_plan(
                             &format!("the value is a number that {} holds", type_name(&data_type)),
                         )),
                     },
-                }
-            };
+                };
             match kind {
                 Kind::Random => {
                     let (min, max) = match single {
@@ -585,7 +614,11 @@ fn column_plan(
     })
 }
 
-fn ordered<T: PartialOrd + std::fmt::Display>(key: &str, low: T, high: T) -> Result<(), EngineError> {
+fn ordered<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    low: T,
+    high: T,
+) -> Result<(), EngineError> {
     if low > high {
         let (first, second) = match key.ends_with(".start") {
             true => ("start", "end"),
@@ -620,7 +653,11 @@ fn parse_decimal(text: &str, scale: u32) -> Option<i128> {
     if whole.is_empty() && fraction.is_empty() {
         return None;
     }
-    if !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+    if !whole
+        .bytes()
+        .chain(fraction.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let fraction = fraction.trim_end_matches('0');
@@ -682,7 +719,10 @@ impl DatagenSource {
             .map(|column| column.generate(first, rows, now))
             .collect::<Result<Vec<_>, _>>()?;
         RecordBatch::try_new(self.plan.schema.clone(), arrays).map_err(|e| EngineError::Internal {
-            message: format!("datagen for table {} made a bad batch: {e}", self.plan.table),
+            message: format!(
+                "datagen for table {} made a bad batch: {e}",
+                self.plan.table
+            ),
         })
     }
 
@@ -887,11 +927,10 @@ where
             message: format!("datagen bound {v} does not fit {data_type}"),
         })
     };
-    let uniform = Uniform::new_inclusive(bound(low)?, bound(high)?).map_err(|e| {
-        EngineError::Internal {
+    let uniform =
+        Uniform::new_inclusive(bound(low)?, bound(high)?).map_err(|e| EngineError::Internal {
             message: format!("datagen range {low} to {high}: {e}"),
-        }
-    })?;
+        })?;
     Ok(Box::new(RandomInts::<T> {
         rng,
         uniform,
@@ -908,8 +947,9 @@ where
 {
     fn generate(&mut self, _first: u64, rows: usize, _now: i64) -> Result<ArrayRef, EngineError> {
         let uniform = &self.uniform;
-        let (values, nulls) =
-            with_nulls(&mut self.rng, rows, self.null_rate, |rng| uniform.sample(rng));
+        let (values, nulls) = with_nulls(&mut self.rng, rows, self.null_rate, |rng| {
+            uniform.sample(rng)
+        });
         primitive::<T>(values, nulls, &self.data_type)
     }
 }
@@ -978,9 +1018,8 @@ impl Column for RandomFloats {
         };
         Ok(match self.single {
             true => {
-                let (values, nulls) = with_nulls(&mut self.rng, rows, self.null_rate, |rng| {
-                    value(rng) as f32
-                });
+                let (values, nulls) =
+                    with_nulls(&mut self.rng, rows, self.null_rate, |rng| value(rng) as f32);
                 Arc::new(Float32Array::new(values.into(), nulls))
             }
             false => {
@@ -1047,9 +1086,11 @@ impl Column for RandomStrings {
                 };
                 alphanumeric(&mut self.rng, length, &mut text);
             }
-            offsets.push(i32::try_from(text.len()).map_err(|_| EngineError::Internal {
-                message: "datagen made a batch of strings over 2 GB".into(),
-            })?);
+            offsets.push(
+                i32::try_from(text.len()).map_err(|_| EngineError::Internal {
+                    message: "datagen made a batch of strings over 2 GB".into(),
+                })?,
+            );
         }
         let nulls = (self.null_rate > 0.0).then(|| NullBuffer::from(valid));
         let array = StringArray::try_new(
@@ -1217,7 +1258,10 @@ mod tests {
             ("i", DataType::Utf8),
             ("j", millis()),
             ("k", DataType::Date32),
-            ("l", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+            (
+                "l",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ),
         ]
     }
 
@@ -1243,18 +1287,40 @@ mod tests {
         let c = one.column(2).as_primitive::<Int32Type>();
         assert!(c.values().iter().all(|v| (1..=100).contains(v)));
         let i = one.column(8).as_string::<i32>();
-        assert!(i.null_count() > 200 && i.null_count() < 800, "{}", i.null_count());
-        assert!(i.iter().flatten().all(|s| s.len() == 10 && s.bytes().all(|b| b.is_ascii_alphanumeric())));
+        assert!(
+            i.null_count() > 200 && i.null_count() < 800,
+            "{}",
+            i.null_count()
+        );
+        assert!(i
+            .iter()
+            .flatten()
+            .all(|s| s.len() == 10 && s.bytes().all(|b| b.is_ascii_alphanumeric())));
         let g = one.column(6).as_primitive::<Decimal128Type>();
         assert!(g.values().iter().all(|v| (0..=9_999_999_999).contains(v)));
 
-        let other = collect(&make(&all_types(), &[("seed", "43"), ("number-of-rows", "5000"), ("rows-per-second", "1e9")]).unwrap()).await;
+        let other = collect(
+            &make(
+                &all_types(),
+                &[
+                    ("seed", "43"),
+                    ("number-of-rows", "5000"),
+                    ("rows-per-second", "1e9"),
+                ],
+            )
+            .unwrap(),
+        )
+        .await;
         assert_ne!(one.column(3), other.column(3));
     }
 
     #[tokio::test]
     async fn number_of_rows_bounds_the_source() {
-        let factory = make(&all_types(), &[("number-of-rows", "70000"), ("rows-per-second", "1e9")]).unwrap();
+        let factory = make(
+            &all_types(),
+            &[("number-of-rows", "70000"), ("rows-per-second", "1e9")],
+        )
+        .unwrap();
         assert!(factory.open(&SessionContext::new()).unwrap().is_bounded());
         assert_eq!(collect(&factory).await.num_rows(), 70000);
         let unbounded = make(&all_types(), &[]).unwrap();
@@ -1264,7 +1330,12 @@ mod tests {
     #[tokio::test]
     async fn a_sequence_ends_the_source() {
         let factory = make(
-            &[("id", DataType::Int32), ("name", DataType::Utf8), ("price", DataType::Decimal128(5, 2)), ("x", DataType::Float64)],
+            &[
+                ("id", DataType::Int32),
+                ("name", DataType::Utf8),
+                ("price", DataType::Decimal128(5, 2)),
+                ("x", DataType::Float64),
+            ],
             &[
                 ("fields.id.kind", "sequence"),
                 ("fields.id.start", "-2"),
@@ -1285,20 +1356,34 @@ mod tests {
         assert!(factory.open(&SessionContext::new()).unwrap().is_bounded());
         let batch = collect(&factory).await;
         assert_eq!(batch.num_rows(), 11);
-        let ids: Vec<i32> = batch.column(0).as_primitive::<Int32Type>().values().to_vec();
+        let ids: Vec<i32> = batch
+            .column(0)
+            .as_primitive::<Int32Type>()
+            .values()
+            .to_vec();
         assert_eq!(ids, (-2..9).collect::<Vec<_>>());
         let names = batch.column(1).as_string::<i32>();
         assert_eq!(names.value(0), "10");
         assert_eq!(names.value(10), "20");
         let prices = batch.column(2).as_primitive::<Decimal128Type>();
         assert_eq!(prices.value(1), 250);
-        assert_eq!(batch.column(3).as_primitive::<datafusion::arrow::datatypes::Float64Type>().value(2), 2.5);
+        assert_eq!(
+            batch
+                .column(3)
+                .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                .value(2),
+            2.5
+        );
     }
 
     #[tokio::test]
     async fn timestamps_from_a_start_are_exact() {
         let factory = make(
-            &[("ts", millis()), ("day", DataType::Date32), ("default_step", millis())],
+            &[
+                ("ts", millis()),
+                ("day", DataType::Date32),
+                ("default_step", millis()),
+            ],
             &[
                 ("fields.ts.start", "2024-01-01 00:00:00"),
                 ("fields.ts.step", "100 ms"),
@@ -1314,11 +1399,22 @@ mod tests {
         let batch = collect(&factory).await;
         let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
         let start = 1_704_067_200_000i64;
-        assert_eq!(ts.values().to_vec(), (0..6).map(|i| start + i * 100).collect::<Vec<_>>());
-        let day = batch.column(1).as_primitive::<datafusion::arrow::datatypes::Date32Type>();
-        assert_eq!(day.values().to_vec(), vec![19723, 19723, 19724, 19724, 19725, 19725]);
+        assert_eq!(
+            ts.values().to_vec(),
+            (0..6).map(|i| start + i * 100).collect::<Vec<_>>()
+        );
+        let day = batch
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+        assert_eq!(
+            day.values().to_vec(),
+            vec![19723, 19723, 19724, 19724, 19725, 19725]
+        );
         let default_step = batch.column(2).as_primitive::<TimestampMillisecondType>();
-        assert_eq!(default_step.values().to_vec(), (0..6).map(|i| start + i * 250).collect::<Vec<_>>());
+        assert_eq!(
+            default_step.values().to_vec(),
+            (0..6).map(|i| start + i * 250).collect::<Vec<_>>()
+        );
     }
 
     #[tokio::test]
@@ -1336,7 +1432,11 @@ mod tests {
         )
         .unwrap();
         let batch = collect(&factory).await;
-        let ts = batch.column(0).as_primitive::<TimestampMillisecondType>().values().to_vec();
+        let ts = batch
+            .column(0)
+            .as_primitive::<TimestampMillisecondType>()
+            .values()
+            .to_vec();
         let start = 1_704_067_200_000i64;
         let mut out_of_order = 0;
         for (i, t) in ts.iter().enumerate() {
@@ -1352,7 +1452,11 @@ mod tests {
     #[tokio::test]
     async fn the_wall_clock_is_used_without_a_start() {
         let before = wall_clock_nanos() / 1_000_000;
-        let factory = make(&[("ts", millis())], &[("number-of-rows", "10"), ("rows-per-second", "1e9")]).unwrap();
+        let factory = make(
+            &[("ts", millis())],
+            &[("number-of-rows", "10"), ("rows-per-second", "1e9")],
+        )
+        .unwrap();
         let batch = collect(&factory).await;
         let after = wall_clock_nanos() / 1_000_000;
         let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
@@ -1361,7 +1465,11 @@ mod tests {
 
     #[tokio::test]
     async fn rows_are_paced_by_the_rate() {
-        let factory = make(&[("id", DataType::Int64)], &[("rows-per-second", "200"), ("number-of-rows", "40")]).unwrap();
+        let factory = make(
+            &[("id", DataType::Int64)],
+            &[("rows-per-second", "200"), ("number-of-rows", "40")],
+        )
+        .unwrap();
         let started = std::time::Instant::now();
         let batch = collect(&factory).await;
         let elapsed = started.elapsed();
@@ -1384,13 +1492,20 @@ mod tests {
 
     #[test]
     fn bad_options_are_errors_that_say_what_is_allowed() {
-        let columns = [("id", DataType::Int8), ("ts", millis()), ("name", DataType::Utf8)];
+        let columns = [
+            ("id", DataType::Int8),
+            ("ts", millis()),
+            ("name", DataType::Utf8),
+        ];
         let hint = |pairs: &[(&str, &str)]| {
             let error = make(&columns, pairs).err().expect("an error");
             format!("{error} / {}", error.hint().unwrap_or(""))
         };
         let message = hint(&[("fields.nope.min", "1")]);
-        assert!(message.contains("fields.nope.min") && message.contains("id, ts, name"), "{message}");
+        assert!(
+            message.contains("fields.nope.min") && message.contains("id, ts, name"),
+            "{message}"
+        );
         let message = hint(&[("fields.id.length", "1")]);
         assert!(message.contains("min, max"), "{message}");
         let message = hint(&[("fields.id.min", "-300")]);
@@ -1401,7 +1516,10 @@ mod tests {
         assert!(message.contains("fields.id.end"), "{message}");
         let message = hint(&[("fields.id.start", "1")]);
         assert!(message.contains("sequence"), "{message}");
-        let message = hint(&[("fields.ts.step", "1 parsec"), ("fields.ts.start", "2024-01-01")]);
+        let message = hint(&[
+            ("fields.ts.step", "1 parsec"),
+            ("fields.ts.start", "2024-01-01"),
+        ]);
         assert!(message.contains("duration"), "{message}");
         let message = hint(&[("fields.ts.start", "yesterday")]);
         assert!(message.contains("2024-01-01 00:00:00"), "{message}");
@@ -1410,7 +1528,10 @@ mod tests {
         let message = hint(&[("rows-per-second", "fast")]);
         assert!(message.contains("rows-per-second"), "{message}");
         let message = hint(&[("speed", "1")]);
-        assert!(message.contains("'speed'") && message.contains("rows-per-second"), "{message}");
+        assert!(
+            message.contains("'speed'") && message.contains("rows-per-second"),
+            "{message}"
+        );
         let error = make(&[("b", DataType::Binary)], &[]).err().unwrap();
         assert!(error.to_string().contains("column b"));
     }
@@ -1428,7 +1549,11 @@ mod tests {
     #[test]
     #[ignore]
     fn throughput() {
-        let columns = [("id", DataType::Int32), ("name", DataType::Utf8), ("ts", millis())];
+        let columns = [
+            ("id", DataType::Int32),
+            ("name", DataType::Utf8),
+            ("ts", millis()),
+        ];
         let mut options = test_options(&[
             ("connector", "datagen"),
             ("rows-per-second", "1e9"),
@@ -1442,6 +1567,9 @@ mod tests {
             rows += source.batch(rows, FAST_BATCH).unwrap().num_rows() as u64;
         }
         let rate = rows as f64 / started.elapsed().as_secs_f64();
-        println!("datagen (INT, STRING(10), TIMESTAMP(3)): {:.1} million rows/s", rate / 1e6);
+        println!(
+            "datagen (INT, STRING(10), TIMESTAMP(3)): {:.1} million rows/s",
+            rate / 1e6
+        );
     }
 }

@@ -34,15 +34,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 const CHUNK: u64 = 4 << 20;
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
-/// The monitored-directory source of table `table`.
-pub(crate) fn factory(
-    table: &str,
-    schema: SchemaRef,
-    options: &mut ConnectorOptions,
-) -> Result<Arc<dyn SourceFactory>, EngineError> {
-    Ok(source(table, schema, options)?.factory)
-}
-
 /// The monitored-directory source of table `table`, and the count of lines it skipped
 /// (with `'csv.ignore-parse-errors'` or `'json.ignore-parse-errors'`).
 pub(crate) fn source(
@@ -284,10 +275,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "eddy-file-monitor-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("eddy-file-monitor-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -318,7 +307,10 @@ mod tests {
     }
 
     /// The ids of the next rows, until `count` have come.
-    async fn ids(rx: &mut mpsc::Receiver<datafusion::arrow::array::RecordBatch>, count: usize) -> Vec<i32> {
+    async fn ids(
+        rx: &mut mpsc::Receiver<datafusion::arrow::array::RecordBatch>,
+        count: usize,
+    ) -> Vec<i32> {
         let mut ids = Vec::new();
         while ids.len() < count {
             let batch = tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -340,7 +332,10 @@ mod tests {
     async fn new_files_and_appended_lines_become_rows() {
         let dir = scratch("dir");
         append(&dir.join("a.csv"), "1,a\n2,b\n");
-        let source = make(&dir, "csv").factory.open(&SessionContext::new()).unwrap();
+        let source = make(&dir, "csv")
+            .factory
+            .open(&SessionContext::new())
+            .unwrap();
         assert!(!source.is_bounded());
         let (tx, mut rx) = mpsc::channel(4);
         let task = tokio::spawn(source.run(tx));
@@ -371,7 +366,10 @@ mod tests {
         let dir = scratch("file");
         let file = dir.join("events.json");
         append(&file, "{\"id\": 1, \"name\": \"a\"}\n");
-        let source = make(&file, "json").factory.open(&SessionContext::new()).unwrap();
+        let source = make(&file, "json")
+            .factory
+            .open(&SessionContext::new())
+            .unwrap();
         let (tx, mut rx) = mpsc::channel(4);
         let task = tokio::spawn(source.run(tx));
         assert_eq!(ids(&mut rx, 1).await, vec![1]);

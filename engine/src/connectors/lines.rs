@@ -14,7 +14,7 @@
 use super::{bad_option, ConnectorOptions};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast_with_options, concat_batches, nullif, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -235,9 +235,8 @@ impl LineFormat {
             .map(|(column, field)| {
                 let is_literal: BooleanArray = eq(column, &null)?;
                 let blanked = nullif(column, &is_literal)?;
-                cast_with_options(&blanked, field.data_type(), &options).map_err(|e| {
-                    ArrowError::ParseError(format!("column {}: {e}", field.name()))
-                })
+                cast_with_options(&blanked, field.data_type(), &options)
+                    .map_err(|e| ArrowError::ParseError(format!("column {}: {e}", field.name())))
             })
             .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
         RecordBatch::try_new(self.schema.clone(), columns)
@@ -392,7 +391,9 @@ impl LineDecoder {
             let (arrow_type, rest) = rest.split_once("' for column ")?;
             let column: usize = rest.split(' ').next()?.parse().ok()?;
             let name = self.format.schema.fields().get(column)?.name();
-            Some(format!("'{value}' is not a valid {arrow_type} for column {name}"))
+            Some(format!(
+                "'{value}' is not a valid {arrow_type} for column {name}"
+            ))
         })();
         if let Some(explained) = explained {
             return explained;
@@ -464,7 +465,7 @@ pub(crate) fn test_options(pairs: &[(&str, &str)]) -> ConnectorOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{AsArray, Int32Array};
+    use datafusion::arrow::array::{Array, AsArray, Int32Array};
     use datafusion::arrow::datatypes::{Int32Type, TimeUnit, TimestampMillisecondType};
 
     fn schema() -> SchemaRef {
@@ -509,9 +510,21 @@ mod tests {
     }
 
     #[test]
+    fn blank_lines_do_not_need_the_line_by_line_path() {
+        let (decoder, _) = make_decoder(&[("format", "csv")]);
+        let batch = decoder
+            .format
+            .decode_all(b"1,a,2024-01-01\n\n2,b,2024-01-01\r\n\n", 4)
+            .unwrap();
+        assert_eq!(ids(&batch), vec![Some(1), Some(2)]);
+    }
+
+    #[test]
     fn an_unterminated_last_line_is_read() {
         let (mut decoder, _) = make_decoder(&[("format", "csv")]);
-        let batch = decoder.decode(b"1,a,2024-01-01 00:00:05\n2,b,2024-01-01 00:00:06").unwrap();
+        let batch = decoder
+            .decode(b"1,a,2024-01-01 00:00:05\n2,b,2024-01-01 00:00:06")
+            .unwrap();
         assert_eq!(batch.unwrap().num_rows(), 2);
     }
 
@@ -563,7 +576,10 @@ mod tests {
         assert_eq!(skipped.load(Ordering::Relaxed), 2);
 
         let (mut strict, _) = make_decoder(&[("format", "json")]);
-        let error = strict.decode(b"{\"id\": 1}\n{oops\n").unwrap_err().to_string();
+        let error = strict
+            .decode(b"{\"id\": 1}\n{oops\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("line 2 of the test"), "{error}");
         assert!(error.contains("json.ignore-parse-errors"), "{error}");
     }

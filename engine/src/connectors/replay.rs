@@ -30,18 +30,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// The replay of `file_table` (the bounded table over the file) ordered by `time_column`,
-/// at `speed` (a factor or 'max').
-pub(crate) fn factory(
-    table: &str,
-    file_table: Arc<dyn TableProvider>,
-    schema: SchemaRef,
-    time_column: &str,
-    speed: &str,
-) -> Result<Arc<dyn SourceFactory>, EngineError> {
-    Ok(source(table, file_table, schema, time_column, speed)?.factory)
-}
-
-/// As [`factory`], with the count of rows dropped for a NULL time.
+/// at `speed` (a factor or 'max'), and the count of rows dropped for a NULL time.
 pub(crate) fn source(
     table: &str,
     file_table: Arc<dyn TableProvider>,
@@ -62,11 +51,13 @@ pub(crate) fn source(
             }
         },
     };
-    let time_index = schema.index_of(time_column).map_err(|_| EngineError::Plan {
-        message: format!("table {table} has no column {time_column} to replay in time order"),
-        position: None,
-        hint: Some("the replay orders rows by the column of the table's WATERMARK".into()),
-    })?;
+    let time_index = schema
+        .index_of(time_column)
+        .map_err(|_| EngineError::Plan {
+            message: format!("table {table} has no column {time_column} to replay in time order"),
+            position: None,
+            hint: Some("the replay orders rows by the column of the table's WATERMARK".into()),
+        })?;
     let time_type = schema.field(time_index).data_type();
     if !matches!(
         time_type,
@@ -235,11 +226,19 @@ fn micros(times: &ArrayRef) -> Vec<i64> {
     }
     match times.data_type() {
         DataType::Timestamp(TimeUnit::Second, _) => scaled(
-            times.as_primitive::<TimestampSecondType>().values().iter().copied(),
+            times
+                .as_primitive::<TimestampSecondType>()
+                .values()
+                .iter()
+                .copied(),
             1_000_000,
         ),
         DataType::Timestamp(TimeUnit::Millisecond, _) => scaled(
-            times.as_primitive::<TimestampMillisecondType>().values().iter().copied(),
+            times
+                .as_primitive::<TimestampMillisecondType>()
+                .values()
+                .iter()
+                .copied(),
             1_000,
         ),
         DataType::Timestamp(TimeUnit::Microsecond, _) => times
@@ -253,7 +252,11 @@ fn micros(times: &ArrayRef) -> Vec<i64> {
             .map(|v| v / 1_000)
             .collect(),
         DataType::Date32 => scaled(
-            times.as_primitive::<Date32Type>().values().iter().map(|d| *d as i64),
+            times
+                .as_primitive::<Date32Type>()
+                .values()
+                .iter()
+                .map(|d| *d as i64),
             86_400_000_000,
         ),
         DataType::Date64 => scaled(
@@ -355,7 +358,11 @@ mod tests {
     #[tokio::test]
     async fn max_speed_sends_everything_in_order_at_once() {
         let t = 1_704_067_200_000;
-        let rows = [(2, Some(t + 3_600_000)), (1, Some(t)), (3, Some(t + 7_200_000))];
+        let rows = [
+            (2, Some(t + 3_600_000)),
+            (1, Some(t)),
+            (3, Some(t + 7_200_000)),
+        ];
         let started = std::time::Instant::now();
         let (arrivals, dropped) = replay("max", &rows).await;
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -382,12 +389,18 @@ mod tests {
     fn bad_speeds_and_time_columns_are_errors() {
         let rows = [(1, Some(0))];
         for speed in ["fast", "0", "-2", "inf"] {
-            let error = source("t", table(&rows), schema(), "ts", speed).err().unwrap();
+            let error = source("t", table(&rows), schema(), "ts", speed)
+                .err()
+                .unwrap();
             assert!(error.hint().unwrap().contains("'max'"), "{speed}");
         }
-        let error = source("t", table(&rows), schema(), "id", "1").err().unwrap();
+        let error = source("t", table(&rows), schema(), "id", "1")
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("not a time"));
-        let error = source("t", table(&rows), schema(), "nope", "1").err().unwrap();
+        let error = source("t", table(&rows), schema(), "nope", "1")
+            .err()
+            .unwrap();
         assert!(error.to_string().contains("no column nope"));
     }
 }

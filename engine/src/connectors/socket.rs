@@ -33,15 +33,6 @@ const FLUSH_LINES: usize = 8192;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_BUFFER: usize = 64 * 1024;
 
-/// The socket source of table `table`.
-pub(crate) fn factory(
-    table: &str,
-    schema: SchemaRef,
-    options: &mut ConnectorOptions,
-) -> Result<Arc<dyn SourceFactory>, EngineError> {
-    Ok(source(table, schema, options)?.factory)
-}
-
 /// The socket source of table `table`, and the count of lines it skipped (with
 /// `'csv.ignore-parse-errors'` or `'json.ignore-parse-errors'`).
 pub(crate) fn source(
@@ -54,12 +45,7 @@ pub(crate) fn source(
     let port = options.require("port", "the TCP port of the server, e.g. '9999'")?;
     let port: u16 = match port.trim().parse() {
         Ok(port) if port > 0 => port,
-        _ => {
-            return Err(bad_option(
-                "port",
-                "the port is a number from 1 to 65535",
-            ))
-        }
+        _ => return Err(bad_option("port", "the port is a number from 1 to 65535")),
     };
     let format = LineFormat::from_options(options, schema.clone())?;
     options.finish("socket")?;
@@ -111,7 +97,9 @@ impl SocketFactory {
             }
         }
         let reason = match last {
-            Some(e) if e.kind() == ErrorKind::ConnectionRefused => "the connection was refused".into(),
+            Some(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                "the connection was refused".into()
+            }
             Some(e) if e.kind() == ErrorKind::TimedOut => "the connection timed out".into(),
             Some(e) => e.to_string(),
             None => "the host has no address".into(),
@@ -226,7 +214,11 @@ impl SocketSource {
                 || (pending_lines > 0 && last_flush.elapsed() >= FLUSH_INTERVAL);
             if end || due {
                 // At the end, an unterminated last line is a line too.
-                let whole = if end { pending.len() } else { complete_len(&pending) };
+                let whole = if end {
+                    pending.len()
+                } else {
+                    complete_len(&pending)
+                };
                 let chunk: Vec<u8> = pending.drain(..whole).collect();
                 pending_lines = 0;
                 last_flush = Instant::now();
@@ -318,7 +310,11 @@ mod tests {
             // Keeps the connection open well past the test's wait.
             std::thread::sleep(Duration::from_millis(1000));
         });
-        let source = make(port, &[]).unwrap().factory.open(&SessionContext::new()).unwrap();
+        let source = make(port, &[])
+            .unwrap()
+            .factory
+            .open(&SessionContext::new())
+            .unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let task = tokio::spawn(source.run(tx));
         assert_eq!(rx.recv().await.unwrap().num_rows(), 1);
@@ -347,7 +343,11 @@ mod tests {
         assert!(bad_port.to_string().contains("'port'"));
         let unknown = make(9999, &[("byte-delimiter", ";")]).err().unwrap();
         assert!(unknown.hint().unwrap().contains("hostname"));
-        let no_host = source("t", schema(), &mut test_options(&[("connector", "socket"), ("port", "1")]));
+        let no_host = source(
+            "t",
+            schema(),
+            &mut test_options(&[("connector", "socket"), ("port", "1")]),
+        );
         assert!(no_host.err().unwrap().to_string().contains("hostname"));
     }
 }

@@ -330,7 +330,9 @@ async fn stream_input(
         });
     }
     let name = TableReference::from(call.table.as_str());
-    let mut skipped = None;
+    let skipped = streams
+        .get(&name.to_string())
+        .and_then(|table| table.skipped.clone());
     let (schema, source, watermark) = match streams.get(&name.to_string()) {
         Some(table) => {
             let Some(watermark) = &table.watermark else {

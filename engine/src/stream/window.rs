@@ -175,12 +175,19 @@ fn with_windows(
     starts: Vec<i64>,
     ends: Vec<i64>,
 ) -> Result<RecordBatch, EngineError> {
-    let indices = UInt32Array::from(indices);
-    let mut columns = batch
-        .columns()
-        .iter()
-        .map(|c| take(c, &indices, None))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each row in one window, none dropped (TUMBLE, in time): the columns stay as they are.
+    let identity = indices.len() == batch.num_rows()
+        && indices.iter().enumerate().all(|(i, &row)| i as u32 == row);
+    let mut columns = if identity {
+        batch.columns().to_vec()
+    } else {
+        let indices = UInt32Array::from(indices);
+        batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &indices, None))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
     for values in [starts, ends, times] {
         let array: ArrayRef = Arc::new(TimestampMillisecondArray::from(values));
