@@ -88,6 +88,8 @@ pub(crate) struct FlinkParts {
 pub(crate) struct Rewritten {
     pub(crate) text: String,
     pub(crate) statements: Vec<FlinkParts>,
+    /// Where each of those statements is in `text` (without its `;`).
+    pub(crate) ranges: Vec<std::ops::Range<usize>>,
 }
 
 /// A token with the byte range it covers in the text.
@@ -113,12 +115,14 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
             return Ok(Rewritten {
                 text: sql.to_string(),
                 statements: Vec::new(),
+                ranges: Vec::new(),
             })
         }
     };
     let toks = with_byte_ranges(sql, tokens);
     let mut text = sql.to_string();
     let mut statements = Vec::new();
+    let mut ranges = Vec::new();
     let mut window_count = 0;
     let mut start = 0;
     while start < toks.len() {
@@ -134,10 +138,15 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
             }
             parts.windows = cut_windows(segment, &mut text, &mut window_count)?;
             statements.push(parts);
+            ranges.push(segment[0].start..segment[segment.len() - 1].end);
         }
         start = end + 1;
     }
-    Ok(Rewritten { text, statements })
+    Ok(Rewritten {
+        text,
+        statements,
+        ranges,
+    })
 }
 
 /// Tokens without whitespace and comments, each with its byte range: a token ends where

@@ -95,17 +95,34 @@ impl Engine {
     /// syntax error in the third statement does not leave the first two half-applied.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, EngineError> {
         let rewritten = flink_sql::rewrite(sql)?;
-        let statements = DFParserBuilder::new(rewritten.text.as_str())
-            .build()?
-            .parse_statements()?;
-        let mut parts = rewritten.statements.into_iter();
-        Ok(statements
-            .into_iter()
-            .map(|parsed| Statement {
-                parsed,
-                flink: parts.next().unwrap_or_default(),
-            })
-            .collect())
+        if rewritten.ranges.is_empty() {
+            // Nothing to split (or text the tokenizer rejects: the parser says where).
+            let statements = DFParserBuilder::new(rewritten.text.as_str())
+                .build()?
+                .parse_statements()?;
+            return Ok(statements
+                .into_iter()
+                .map(|parsed| Statement {
+                    parsed,
+                    flink: FlinkParts::default(),
+                })
+                .collect());
+        }
+        // Each statement is parsed on its own, in the cell's text with the other statements
+        // blanked out (so positions stay those of the cell): some statements' grammar
+        // (CACHE TABLE t) does not stop at a ';'.
+        let mut statements = Vec::with_capacity(rewritten.ranges.len());
+        for (range, flink) in rewritten.ranges.iter().zip(rewritten.statements) {
+            let alone = blank_outside(&rewritten.text, range.clone());
+            let mut parsed = DFParserBuilder::new(alone.as_str())
+                .build()?
+                .parse_statements()?;
+            let Some(parsed) = parsed.pop_front() else {
+                continue;
+            };
+            statements.push(Statement { parsed, flink });
+        }
+        Ok(statements)
     }
 
     /// Runs one statement. A query keeps its first `max_rows` rows and counts the rest, so
@@ -547,6 +564,19 @@ impl Engine {
     pub async fn describe(&self, name: &str) -> Option<ObjectInfo> {
         introspect::describe(&self.ctx, name).await
     }
+}
+
+/// `text` with everything outside `keep` turned to spaces, line breaks kept.
+fn blank_outside(text: &str, keep: std::ops::Range<usize>) -> String {
+    text.char_indices()
+        .map(|(i, c)| {
+            if keep.contains(&i) || c == '\n' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
 }
 
 /// Unquoted names are lower-cased, as DataFusion does for every other statement.

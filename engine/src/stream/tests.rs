@@ -134,3 +134,14 @@ async fn a_window_needs_a_timestamp_column() {
     let error = engine.run(statement, 10).await.unwrap_err();
     assert!(error.to_string().contains("TIMESTAMP"), "{error}");
 }
+
+#[tokio::test]
+async fn cache_table_may_be_followed_by_more_statements() {
+    let engine = engine_with_clicks().await;
+    let statements = engine
+        .parse("CACHE TABLE clicks;\nSELECT COUNT(*) FROM clicks;\nSELECT 1")
+        .unwrap();
+    assert_eq!(statements.len(), 3);
+    let error = engine.parse("SELECT 1;\nSELEC 2").unwrap_err();
+    assert_eq!(error.position().map(|p| p.line), Some(2), "{error}");
+}
