@@ -293,3 +293,44 @@ async fn a_long_statement_shows_a_progress_line_that_its_result_replaces() {
         vec!["status", "execute_input", "execute_result", "status"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_progress_line_counts_the_rows_read_so_far() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("numbers.csv");
+    let mut csv = String::from("n,label\n");
+    for i in 0..400_000 {
+        csv.push_str(&format!("{i},row {i}\n"));
+    }
+    std::fs::write(&file, csv).unwrap();
+    client
+        .execute(&format!(
+            "CREATE TABLE numbers (n BIGINT, label STRING) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = 'csv')",
+            file.display()
+        ))
+        .await;
+    client.execute("%config progress_after_ms=0").await;
+    // Slow enough to be seen mid-way: a regular expression over a long string per row.
+    let run = client
+        .execute(
+            "SELECT COUNT(DISTINCT regexp_replace(repeat(label, 40), '[0-9]+', 'x', 'g')) AS n \
+             FROM numbers",
+        )
+        .await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    let lines: Vec<&str> = run
+        .broadcasts
+        .iter()
+        .filter_map(|m| m.content["data"]["text/plain"].as_str())
+        .filter(|t| t.starts_with("running…"))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" rows read") && !l.contains(" 0 rows")),
+        "{lines:?}"
+    );
+}

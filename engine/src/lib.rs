@@ -13,6 +13,7 @@ mod flink_sql;
 mod flink_types;
 mod functions;
 mod introspect;
+mod progress;
 mod result;
 mod session;
 mod stream;
@@ -21,6 +22,7 @@ pub use completeness::Completeness;
 pub use config::EngineConfig;
 pub use error::{EngineError, Position};
 pub use introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
+pub use progress::ScanProgress;
 pub use result::{RowSet, StatementResult};
 pub use session::{Engine, Statement};
 pub use stream::{

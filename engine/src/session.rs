@@ -9,6 +9,7 @@ use crate::error::EngineError;
 use crate::flink_sql::{self, FlinkParts};
 use crate::flink_types::arrow_type;
 use crate::introspect;
+use crate::progress::ScanProgress;
 use crate::result::{RowSet, StatementResult};
 use crate::stream::catalog::{StreamPlaceholder, StreamTable};
 use crate::stream::query::{self as stream_query, StreamRequest};
@@ -133,6 +134,17 @@ impl Engine {
         statement: Statement,
         max_rows: usize,
     ) -> Result<StatementResult, EngineError> {
+        self.run_observed(statement, max_rows, ScanProgress::default())
+            .await
+    }
+
+    /// [`Self::run`], reporting the rows its scans read into `progress` as it goes.
+    pub async fn run_observed(
+        &self,
+        statement: Statement,
+        max_rows: usize,
+        progress: ScanProgress,
+    ) -> Result<StatementResult, EngineError> {
         if let ParsedStatement::Statement(sql) = &statement.parsed {
             match sql.as_ref() {
                 SqlStatement::CreateTable(create) => {
@@ -196,7 +208,10 @@ impl Engine {
             }
             return Ok(StatementResult::Done { message });
         }
-        let mut stream = frame.execute_stream().await?;
+        let task = Arc::new(frame.task_ctx());
+        let physical = frame.create_physical_plan().await?;
+        progress.watch(physical.clone());
+        let mut stream = datafusion::physical_plan::execute_stream(physical, task)?;
         let schema = stream.schema();
         let mut batches = Vec::new();
         let mut kept = 0;

@@ -19,7 +19,8 @@ use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
 use eddy_engine::arrow::util::display::ArrayFormatter;
 use eddy_engine::{
-    Completeness, ContinuousQuery, Engine, FunctionInfo, ObjectInfo, RowSet, StatementResult,
+    Completeness, ContinuousQuery, Engine, FunctionInfo, ObjectInfo, RowSet, ScanProgress,
+    StatementResult,
 };
 use serde_json::{json, Map, Value};
 use std::future::Future;
@@ -291,10 +292,11 @@ impl Interpreter {
                 Some(_) => MAX_CHART_ROWS,
                 None => args.max_rows.unwrap_or(self.display.max_rows),
             };
-            let mut progress = ProgressLine::new(index, count);
+            let scan = ScanProgress::default();
+            let mut progress = ProgressLine::new(index, count, scan.clone());
             let result = self
                 .on_engine_with_progress(
-                    async move { engine.run(statement, max_rows).await },
+                    async move { engine.run_observed(statement, max_rows, scan).await },
                     cancel,
                     &mut progress,
                     out,
@@ -440,7 +442,13 @@ impl Interpreter {
         out: &Outputs<'_>,
     ) -> Result<T, CellError> {
         let mut task = self.engine_runtime.spawn(work);
-        let first = tokio::time::Instant::now() + self.display.progress_after;
+        let mut first = tokio::time::Instant::now() + self.display.progress_after;
+        if self.display.progress_after.is_zero() {
+            // Shown before anything else happens: a timer due "now" may fire after a quick
+            // statement has already finished.
+            progress.tick(out);
+            first += progress::REFRESH;
+        }
         let mut ticks = tokio::time::interval_at(first, progress::REFRESH);
         loop {
             tokio::select! {

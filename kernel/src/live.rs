@@ -445,7 +445,7 @@ pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
     line
 }
 
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

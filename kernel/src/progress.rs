@@ -1,8 +1,9 @@
-//! The line a long statement shows while it runs ("running… 4.2 s"), updated in place and
-//! then replaced by the statement's result, so a cell never looks stuck.
+//! The line a long statement shows while it runs ("running… 4.2 s · 1,234,567 rows read"),
+//! updated in place and then replaced by the statement's result, so a cell never looks stuck.
 
 use crate::interpreter::Outputs;
 use crate::render;
+use eddy_engine::ScanProgress;
 use std::time::{Duration, Instant};
 
 /// How often the line is redrawn once shown.
@@ -13,21 +14,26 @@ pub struct ProgressLine {
     statement: usize,
     statements: usize,
     display_id: Option<String>,
+    scan: ScanProgress,
 }
 
 impl ProgressLine {
-    pub fn new(statement: usize, statements: usize) -> Self {
+    pub fn new(statement: usize, statements: usize, scan: ScanProgress) -> Self {
         ProgressLine {
             started: Instant::now(),
             statement,
             statements,
             display_id: None,
+            scan,
         }
     }
 
     /// Shows the line the first time, redraws it afterwards.
     pub fn tick(&mut self, out: &Outputs<'_>) {
         let mut text = format!("running… {:.1} s", self.started.elapsed().as_secs_f64());
+        if let Some(rows) = self.scan.rows_scanned().filter(|&rows| rows > 0) {
+            text.push_str(&format!(" · {} rows read", crate::live::thousands(rows)));
+        }
         if self.statements > 1 {
             text.push_str(&format!(
                 " (statement {} of {})",
