@@ -115,7 +115,7 @@ class Eddy:
         self.pid = self.km.provisioner.pid
 
     def execute(self, code: str) -> tuple[float, str | None]:
-        """Runs a cell: (seconds from request to reply, text/plain of its execute_result)."""
+        """Runs a cell: (seconds from request to reply, text/plain of its result)."""
         sent = time.perf_counter()
         msg_id = self.kc.execute(code)
         while True:
@@ -132,7 +132,9 @@ class Eddy:
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "execute_result":
+            # A statement that ran past the progress delay shows its result by replacing its
+            # progress line (update_display_data) instead of an execute_result.
+            if kind in ("execute_result", "update_display_data"):
                 text = content["data"].get("text/plain")
             elif kind == "error":
                 errors.append(f"{content['ename']}: {content['evalue']}")
@@ -171,7 +173,7 @@ def compare(name: str, mode: str, eddy_text: str | None, duck_rows: list[tuple])
     """A warning when Eddy's result differs from DuckDB's, else None."""
     rows = text_table_rows(eddy_text)
     if rows is None:
-        return f"{mode} {name}: Eddy sent no execute_result"
+        return f"{mode} {name}: Eddy sent no result"
     if len(rows) != len(duck_rows):
         return f"{mode} {name}: {len(rows)} rows from Eddy, {len(duck_rows)} from DuckDB"
     for i, (got, want) in enumerate(zip(rows, duck_rows)):
