@@ -320,10 +320,43 @@ async fn a_malformed_csv_row_fails_the_query_with_a_plain_explanation() {
     let evalue = run.reply.content["evalue"].as_str().unwrap();
     assert!(evalue.contains("'five' in column 2"), "{evalue}");
     assert!(evalue.contains("TRY_CAST"), "{evalue}");
+    assert!(
+        evalue.contains(&format!("The row is line 3 of {bad_value}.")),
+        "{evalue}"
+    );
 
     let run = client.execute("SELECT sum(score) FROM bad_width").await;
     let evalue = run.reply.content["evalue"].as_str().unwrap();
     assert!(evalue.contains("number of fields"), "{evalue}");
+    assert!(
+        evalue.contains(&format!("The row is line 3 of {bad_width}.")),
+        "{evalue}"
+    );
+
+    // A directory of files read in parallel ranges: the line is still the file's own.
+    let folder = dir.join("many");
+    std::fs::create_dir(&folder).unwrap();
+    let mut big = String::from("id,score\n");
+    for i in 0..30_000 {
+        big.push_str(&format!("{i},{}\n", i % 5));
+    }
+    std::fs::write(folder.join("a.csv"), &big).unwrap();
+    big.replace_range(big.find("\n25000,").unwrap() + 1.., "25000,oops\n");
+    std::fs::write(folder.join("b.csv"), &big).unwrap();
+    client
+        .execute(&format!(
+            "CREATE TABLE many (id INT, score INT) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = 'csv')",
+            folder.display()
+        ))
+        .await;
+    let run = client.execute("SELECT sum(score) FROM many").await;
+    let evalue = run.reply.content["evalue"].as_str().unwrap();
+    let b = folder.join("b.csv");
+    assert!(
+        evalue.contains(&format!("The row is line 25002 of {}.", b.display())),
+        "{evalue}"
+    );
 
     let fine = client.execute("SELECT 1 AS still_here").await;
     assert_eq!(fine.reply.content["status"], "ok");

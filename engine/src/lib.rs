@@ -8,6 +8,7 @@ mod cache;
 mod completeness;
 mod config;
 mod connectors;
+mod csv_locate;
 mod error;
 mod flink_sql;
 mod flink_types;

@@ -5,6 +5,7 @@ use crate::completeness::{self, Completeness};
 use crate::config::EngineConfig;
 use crate::connectors::lines::CountedSource;
 use crate::connectors::{self, ConnectorOptions};
+use crate::csv_locate;
 use crate::error::EngineError;
 use crate::flink_sql::{self, FlinkParts};
 use crate::flink_types::arrow_type;
@@ -191,10 +192,18 @@ impl Engine {
             return Ok(StatementResult::Stream(query));
         }
         let skipped_before = self.skipped_total();
+        let mentioned = self
+            .ctx
+            .state()
+            .resolve_table_references(&statement.parsed)
+            .unwrap_or_default();
         let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
         let done_message = done_message(&plan);
         let replaced = replaced_table(&plan);
-        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let frame = match self.ctx.execute_logical_plan(plan).await {
+            Ok(frame) => frame,
+            Err(error) => return Err(self.with_csv_location(error, &mentioned).await),
+        };
         // Only once the drop or replacement succeeded does the old table's source go.
         if let Some(replaced) = replaced {
             self.forget_source(&replaced);
@@ -217,7 +226,10 @@ impl Engine {
         let mut kept = 0;
         let mut total_rows = 0;
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => return Err(self.with_csv_location(error, &mentioned).await),
+            };
             total_rows += batch.num_rows();
             if kept < max_rows {
                 let take = batch.num_rows().min(max_rows - kept);
@@ -231,6 +243,36 @@ impl Engine {
             total_rows,
             skipped_rows: self.skipped_total() - skipped_before,
         }))
+    }
+
+    /// An error of a statement; a malformed CSV row also gets its file and line, found by
+    /// reading the CSV tables the statement mentions from their start.
+    async fn with_csv_location(
+        &self,
+        error: datafusion::error::DataFusionError,
+        mentioned: &[TableReference],
+    ) -> EngineError {
+        let original = error.to_string();
+        let mut error = EngineError::from(error);
+        if !csv_locate::is_csv_row_error(&original) {
+            return error;
+        }
+        let mut sources = Vec::new();
+        for table in mentioned {
+            let options = self.table_source(&table.to_string());
+            let Ok(provider) = self.ctx.table_provider(table.clone()).await else {
+                continue;
+            };
+            if let Some(source) = csv_locate::CsvSource::from_options(&options, provider.schema()) {
+                sources.push(source);
+            }
+        }
+        if let (Some((file, line, _)), EngineError::Execution { message }) =
+            (csv_locate::locate(sources).await, &mut error)
+        {
+            message.push_str(&format!(" The row is line {line} of {}.", file.display()));
+        }
+        error
     }
 
     /// `CREATE TABLE t (…) WITH ('connector' = …)`, Flink's DDL: DataFusion parses it but
