@@ -145,3 +145,17 @@ async fn cache_table_may_be_followed_by_more_statements() {
     let error = engine.parse("SELECT 1;\nSELEC 2").unwrap_err();
     assert_eq!(error.position().map(|p| p.line), Some(2), "{error}");
 }
+
+#[tokio::test]
+async fn a_hop_with_too_many_windows_per_row_is_refused() {
+    let engine = engine_with_clicks().await;
+    let statement = engine
+        .parse(
+            "SELECT * FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' SECOND, \
+             INTERVAL '1' DAY))",
+        )
+        .unwrap()
+        .remove(0);
+    let error = engine.run(statement, 10).await.unwrap_err();
+    assert!(error.to_string().contains("86400 windows"), "{error}");
+}

@@ -39,6 +39,18 @@ impl WindowSpec {
                 self.kind.name()
             )));
         }
+        // Each row is copied into size / step windows: bound the copies.
+        const MAX_WINDOWS_PER_ROW: i64 = 1000;
+        if matches!(self.kind, WindowKind::Hop | WindowKind::Cumulate)
+            && self.size_ms / self.step_ms > MAX_WINDOWS_PER_ROW
+        {
+            return Err(bad(format!(
+                "{} would put each row in {} windows (size / step); at most {MAX_WINDOWS_PER_ROW}: \
+                 use a larger step",
+                self.kind.name(),
+                self.size_ms / self.step_ms
+            )));
+        }
         match self.kind {
             WindowKind::Hop if self.size_ms % self.step_ms != 0 => Err(bad(format!(
                 "HOP's size ({} ms) must be a whole multiple of its slide ({} ms)",
