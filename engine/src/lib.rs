@@ -18,7 +18,6 @@ mod progress;
 mod result;
 mod session;
 mod stream;
-mod time_grouping;
 
 pub use completeness::Completeness;
 pub use config::EngineConfig;

@@ -78,7 +78,6 @@ impl Engine {
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(session_config, runtime);
         crate::functions::register_flink_functions(&ctx);
-        ctx.add_optimizer_rule(Arc::new(crate::time_grouping::GroupByTruncatedTime));
         Ok(Engine {
             ctx,
             sources: Arc::default(),
