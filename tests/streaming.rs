@@ -299,12 +299,8 @@ async fn an_interrupt_stops_a_stream_quickly_and_keeps_its_last_result() {
     let mut client = kernel.client().await;
     ok(&mut client, TICKS).await;
     let running = client
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({ "code": "%sql --refresh 100ms\nSELECT user_id, COUNT(*) AS n FROM ticks GROUP BY user_id",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
+        .start_execute(
+            "%sql --refresh 100ms\nSELECT user_id, COUNT(*) AS n FROM ticks GROUP BY user_id",
         )
         .await;
     // Wait until the display has updated at least twice.
@@ -501,13 +497,7 @@ async fn a_socket_source_reads_the_lines_the_test_sends() {
     )
     .await;
     let running = client
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({ "code": "SELECT word, SUM(n) AS total FROM words GROUP BY word ORDER BY word",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
-        )
+        .start_execute("SELECT word, SUM(n) AS total FROM words GROUP BY word ORDER BY word")
         .await;
     let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
         .await
@@ -518,10 +508,8 @@ async fn a_socket_source_reads_the_lines_the_test_sends() {
     socket.write_all(b"3\npear,4\nplum,many\n").await.unwrap();
     socket.shutdown().await.unwrap();
     drop(socket);
-    let reply = client.reply(Channel::Shell).await;
-    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
-    let broadcasts = client.broadcasts_until_idle(&running).await;
-    let run = Execution { reply, broadcasts };
+    let run = client.finish_execute(&running).await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
     assert_eq!(
         final_table(&run),
         "\
@@ -642,13 +630,7 @@ async fn a_monitored_directory_streams_new_files_and_appended_lines() {
     )
     .await;
     let running = client
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({ "code": "%sql --duration 3s --refresh 100ms\nSELECT word, SUM(n) AS total FROM drops GROUP BY word ORDER BY word",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
-        )
+        .start_execute("%sql --duration 3s --refresh 100ms\nSELECT word, SUM(n) AS total FROM drops GROUP BY word ORDER BY word")
         .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     // A line appended to the first file (written in two parts), a second file, and a file
@@ -664,10 +646,8 @@ async fn a_monitored_directory_streams_new_files_and_appended_lines() {
     first.write_all(b"10\n").unwrap();
     std::fs::write(dir.path().join("b.csv"), "plum,5\n").unwrap();
     std::fs::write(dir.path().join(".c.csv.inprogress"), "plum,100\n").unwrap();
-    let reply = client.reply(Channel::Shell).await;
-    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
-    let broadcasts = client.broadcasts_until_idle(&running).await;
-    let run = Execution { reply, broadcasts };
+    let run = client.finish_execute(&running).await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
     assert_eq!(
         sorted_rows(&final_table(&run)),
         vec![
@@ -695,13 +675,7 @@ async fn an_idle_source_lets_the_watermark_close_the_last_window() {
     )
     .await;
     let running = client
-        .send(
-            Channel::Shell,
-            "execute_request",
-            json!({ "code": "%sql --duration 4s --refresh 100ms\nSELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end",
-                    "silent": false, "store_history": true, "user_expressions": {},
-                    "allow_stdin": false, "stop_on_error": true }),
-        )
+        .start_execute("%sql --duration 4s --refresh 100ms\nSELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end")
         .await;
     let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
         .await
@@ -713,10 +687,8 @@ async fn an_idle_source_lets_the_watermark_close_the_last_window() {
         .write_all(b"a,2024-01-01 00:00:01\nb,2024-01-01 00:00:30\n")
         .await
         .unwrap();
-    let reply = client.reply(Channel::Shell).await;
-    assert_eq!(reply.content["status"], "ok", "{:?}", reply.content);
-    let broadcasts = client.broadcasts_until_idle(&running).await;
-    let run = Execution { reply, broadcasts };
+    let run = client.finish_execute(&running).await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
     assert_eq!(
         sorted_rows(&final_table(&run)),
         vec!["| 2024-01-01T00:00:00 | 2 |"],

@@ -5,9 +5,11 @@
 
 use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
-use std::collections::BTreeMap;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::listing::ListingTable;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -16,65 +18,56 @@ pub(crate) fn is_csv_row_error(message: &str) -> bool {
     message.contains("Error while parsing value") || message.contains("incorrect number of fields")
 }
 
-/// A CSV table as declared: the files to look in and how to read them.
+/// A CSV table's files and how DataFusion reads them.
 pub(crate) struct CsvSource {
-    pub(crate) files: Vec<PathBuf>,
-    pub(crate) schema: SchemaRef,
+    files: Vec<PathBuf>,
+    schema: SchemaRef,
     format: Format,
 }
 
 impl CsvSource {
-    /// From a table's `WITH` options; `None` for other tables (and globs and URLs, which
-    /// are not looked through).
-    pub(crate) fn from_options(
-        options: &BTreeMap<String, String>,
-        schema: SchemaRef,
-    ) -> Option<Self> {
-        if !options.get("format")?.eq_ignore_ascii_case("csv")
-            || options.contains_key("csv.ignore-parse-errors")
-                && options["csv.ignore-parse-errors"].eq_ignore_ascii_case("true")
-        {
-            return None;
+    /// The CSV reading of a table over local files; `None` for other tables (other formats,
+    /// remote stores, globs, and the views that skip malformed rows).
+    pub(crate) fn of(provider: &Arc<dyn TableProvider>) -> Option<Self> {
+        let listing = provider.as_ref().downcast_ref::<ListingTable>()?;
+        let options = listing.options();
+        let csv = options
+            .format
+            .as_ref()
+            .downcast_ref::<CsvFormat>()?
+            .options();
+        let mut format = Format::default()
+            .with_header(csv.has_header.unwrap_or(true))
+            .with_delimiter(csv.delimiter)
+            .with_quote(csv.quote);
+        if let Some(escape) = csv.escape {
+            format = format.with_escape(escape);
         }
-        let path = options.get("path")?;
-        if path.contains("://") || path.contains(['*', '?', '[']) {
-            return None;
+        if let Some(comment) = csv.comment {
+            format = format.with_comment(comment);
         }
-        let byte = |key: &str| {
-            options.get(key).and_then(|v| match v.as_str() {
-                "\\t" => Some(b'\t'),
-                other => other.as_bytes().first().copied(),
-            })
-        };
-        let header = options
-            .get("csv.header")
-            .is_none_or(|v| v.eq_ignore_ascii_case("true"));
-        let mut format = Format::default().with_header(header);
-        if let Some(d) = byte("csv.field-delimiter") {
-            format = format.with_delimiter(d);
+        let mut files = Vec::new();
+        for url in listing.table_paths() {
+            if url.as_str().contains(['*', '?', '[']) {
+                return None;
+            }
+            let path = url.get_url().to_file_path().ok()?;
+            if path.is_dir() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir(&path)
+                    .ok()?
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().ends_with(&options.file_extension))
+                    .collect();
+                found.sort();
+                files.extend(found);
+            } else {
+                files.push(path);
+            }
         }
-        if let Some(q) = byte("csv.quote-character") {
-            format = format.with_quote(q);
-        }
-        if let Some(e) = byte("csv.escape-character") {
-            format = format.with_escape(e);
-        }
-        let path = Path::new(path);
-        let files = if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-                .collect();
-            files.sort();
-            files
-        } else {
-            vec![path.to_path_buf()]
-        };
         Some(CsvSource {
             files,
-            schema,
+            schema: provider.schema(),
             format,
         })
     }

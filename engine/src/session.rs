@@ -259,12 +259,8 @@ impl Engine {
         }
         let mut sources = Vec::new();
         for table in mentioned {
-            let options = self.table_source(&table.to_string());
-            let Ok(provider) = self.ctx.table_provider(table.clone()).await else {
-                continue;
-            };
-            if let Some(source) = csv_locate::CsvSource::from_options(&options, provider.schema()) {
-                sources.push(source);
+            if let Ok(provider) = self.ctx.table_provider(table.clone()).await {
+                sources.extend(csv_locate::CsvSource::of(&provider));
             }
         }
         if let (Some((file, line, _)), EngineError::Execution { message }) =

@@ -360,12 +360,25 @@ impl Client {
     }
 
     pub async fn execute(&mut self, code: &str) -> Execution {
+        let msg_id = self.start_execute(code).await;
+        self.finish_execute(&msg_id).await
+    }
+
+    /// Sends a cell without waiting for it (to act while it runs); returns its msg_id.
+    pub async fn start_execute(&mut self, code: &str) -> String {
         let content = json!({
             "code": code, "silent": false, "store_history": true,
             "user_expressions": {}, "allow_stdin": false, "stop_on_error": true,
         });
-        self.request(Channel::Shell, "execute_request", content)
-            .await
+        self.send(Channel::Shell, "execute_request", content).await
+    }
+
+    /// The reply and broadcasts of a cell sent with `start_execute`.
+    pub async fn finish_execute(&mut self, msg_id: &str) -> Execution {
+        let reply = self.reply(Channel::Shell).await;
+        assert_eq!(reply.parent_id(), msg_id, "reply answers the request");
+        let broadcasts = self.broadcasts_until_idle(msg_id).await;
+        Execution { reply, broadcasts }
     }
 
     pub async fn ping(&mut self, limit: Duration) -> bool {

@@ -390,28 +390,18 @@ fn column_plan(
         }
         (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, _) => {
             let (type_min, type_max) = int_range(&data_type);
-            let read =
-                |options: &mut ConnectorOptions, option: &str, default: Option<i128>| match options
-                    .get(&key(option))
-                {
-                    None => default.ok_or_else(|| {
-                        bad_option(
-                            &key(option),
-                            &format!("'{}' is required for a sequence", key(option)),
-                        )
-                    }),
-                    Some(text) => match text.trim().parse::<i128>() {
-                        Ok(v) if (type_min..=type_max).contains(&v) => Ok(v),
-                        _ => Err(bad_option(
-                            &key(option),
-                            &format!(
-                                "the value is a whole number from {type_min} to {type_max} \
-                                 (the range of {})",
-                                type_name(&data_type)
-                            ),
-                        )),
-                    },
-                };
+            let hint = format!(
+                "the value is a whole number from {type_min} to {type_max} (the range of {})",
+                type_name(&data_type)
+            );
+            let read = |options: &mut ConnectorOptions, option: &str, default| {
+                read_bound(options, &key(option), default, &hint, |text| {
+                    text.trim()
+                        .parse::<i128>()
+                        .ok()
+                        .filter(|v| (type_min..=type_max).contains(v))
+                })
+            };
             match kind {
                 Kind::Random => {
                     let low = read(options, "min", Some(type_min))?;
@@ -434,28 +424,15 @@ fn column_plan(
         (DataType::Decimal128(precision, scale), _) => {
             let (precision, scale) = (*precision, (*scale).max(0) as u32);
             let largest = 10i128.pow(precision as u32) - 1;
-            let read =
-                |options: &mut ConnectorOptions, option: &str, default: Option<i128>| match options
-                    .get(&key(option))
-                {
-                    None => default.ok_or_else(|| {
-                        bad_option(
-                            &key(option),
-                            &format!("'{}' is required for a sequence", key(option)),
-                        )
-                    }),
-                    Some(text) => match parse_decimal(&text, scale) {
-                        Some(v) if (-largest..=largest).contains(&v) => Ok(v),
-                        _ => Err(bad_option(
-                            &key(option),
-                            &format!(
-                                "the value is a number that {} holds, with at most {scale} \
-                                 decimal places",
-                                type_name(&data_type)
-                            ),
-                        )),
-                    },
-                };
+            let hint = format!(
+                "the value is a number that {} holds, with at most {scale} decimal places",
+                type_name(&data_type)
+            );
+            let read = |options: &mut ConnectorOptions, option: &str, default| {
+                read_bound(options, &key(option), default, &hint, |text| {
+                    parse_decimal(text, scale).filter(|v| (-largest..=largest).contains(v))
+                })
+            };
             match kind {
                 Kind::Random => {
                     let low = read(options, "min", Some(0))?;
@@ -478,24 +455,15 @@ fn column_plan(
         (DataType::Float32 | DataType::Float64, _) => {
             let single = matches!(data_type, DataType::Float32);
             let limit = if single { f32::MAX as f64 } else { f64::MAX };
-            let read =
-                |options: &mut ConnectorOptions, option: &str, default: Option<f64>| match options
-                    .get(&key(option))
-                {
-                    None => default.ok_or_else(|| {
-                        bad_option(
-                            &key(option),
-                            &format!("'{}' is required for a sequence", key(option)),
-                        )
-                    }),
-                    Some(text) => match text.trim().parse::<f64>() {
-                        Ok(v) if v.is_finite() && v.abs() <= limit => Ok(v),
-                        _ => Err(bad_option(
-                            &key(option),
-                            &format!("the value is a number that {} holds", type_name(&data_type)),
-                        )),
-                    },
-                };
+            let hint = format!("the value is a number that {} holds", type_name(&data_type));
+            let read = |options: &mut ConnectorOptions, option: &str, default| {
+                read_bound(options, &key(option), default, &hint, |text| {
+                    text.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && v.abs() <= limit)
+                })
+            };
             match kind {
                 Kind::Random => {
                     let (min, max) = match single {
@@ -630,6 +598,23 @@ fn ordered<T: PartialOrd + std::fmt::Display>(
         ));
     }
     Ok(())
+}
+
+/// A bound option (`min`, `max`, `start`, `end`): `default` when it is not given (no
+/// default: a sequence needs it), else the value `parse` accepts, else an error with `hint`.
+fn read_bound<T>(
+    options: &mut ConnectorOptions,
+    key: &str,
+    default: Option<T>,
+    hint: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, EngineError> {
+    match options.get(key) {
+        None => {
+            default.ok_or_else(|| bad_option(key, &format!("'{key}' is required for a sequence")))
+        }
+        Some(text) => parse(&text).ok_or_else(|| bad_option(key, hint)),
+    }
 }
 
 fn int_range(data_type: &DataType) -> (i128, i128) {

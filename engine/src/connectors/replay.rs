@@ -74,7 +74,7 @@ pub(crate) fn source(
     }
     let dropped = Arc::new(AtomicU64::new(0));
     Ok(CountedSource {
-        factory: Arc::new(ReplayFactory {
+        factory: Arc::new(ReplayFactory(Replay {
             table: table.to_string(),
             file_table,
             schema,
@@ -82,12 +82,14 @@ pub(crate) fn source(
             time_index,
             speed,
             dropped: dropped.clone(),
-        }),
+        })),
         skipped: Some(dropped),
     })
 }
 
-struct ReplayFactory {
+/// A replay as declared; each query's source runs its own copy.
+#[derive(Clone)]
+struct Replay {
     table: String,
     file_table: Arc<dyn TableProvider>,
     schema: SchemaRef,
@@ -98,35 +100,25 @@ struct ReplayFactory {
     dropped: Arc<AtomicU64>,
 }
 
+struct ReplayFactory(Replay);
+
 impl SourceFactory for ReplayFactory {
     fn open(&self, ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
         Ok(Box::new(ReplaySource {
             ctx: ctx.clone(),
-            table: self.table.clone(),
-            file_table: self.file_table.clone(),
-            schema: self.schema.clone(),
-            time_column: self.time_column.clone(),
-            time_index: self.time_index,
-            speed: self.speed,
-            dropped: self.dropped.clone(),
+            replay: self.0.clone(),
         }))
     }
 }
 
 struct ReplaySource {
     ctx: SessionContext,
-    table: String,
-    file_table: Arc<dyn TableProvider>,
-    schema: SchemaRef,
-    time_column: String,
-    time_index: usize,
-    speed: Option<f64>,
-    dropped: Arc<AtomicU64>,
+    replay: Replay,
 }
 
 impl StreamSource for ReplaySource {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.replay.schema.clone()
     }
 
     fn is_bounded(&self) -> bool {
@@ -134,14 +126,14 @@ impl StreamSource for ReplaySource {
     }
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
-        Box::pin(self.replay(out))
+        let ReplaySource { ctx, replay } = *self;
+        Box::pin(replay.run(ctx, out))
     }
 }
 
-impl ReplaySource {
-    async fn replay(self: Box<Self>, out: BatchSender) -> Result<(), EngineError> {
-        let frame = self
-            .ctx
+impl Replay {
+    async fn run(self, ctx: SessionContext, out: BatchSender) -> Result<(), EngineError> {
+        let frame = ctx
             .read_table(self.file_table.clone())?
             .sort(vec![ident(&self.time_column).sort(true, true)])?;
         let mut rows = tokio::select! {

@@ -48,9 +48,8 @@ pub(crate) fn diff(
     }
     // Rows of `old` with a positive balance went away; of `new` with a negative one came.
     let mut removed = Vec::new();
-    let mut balance = counts.clone();
     for (i, row) in old_rows.iter().enumerate() {
-        if let Some(n) = balance.get_mut(row.data()) {
+        if let Some(n) = counts.get_mut(row.data()) {
             if *n > 0 {
                 *n -= 1;
                 removed.push(i as u32);
@@ -59,7 +58,7 @@ pub(crate) fn diff(
     }
     let mut added = Vec::new();
     for (i, row) in new_rows.iter().enumerate() {
-        if let Some(n) = balance.get_mut(row.data()) {
+        if let Some(n) = counts.get_mut(row.data()) {
             if *n < 0 {
                 *n += 1;
                 added.push(i as u32);

@@ -179,7 +179,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
 
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(&state, &logical).await?;
-    let shape = shape_of(&probe, &input, parts)?;
+    let shape = shape_of(&probe, &input, &schema)?;
     let kind = match (&shape, &sink) {
         (_, Some((table, _))) if !matches!(shape, Shape::Updating { .. }) => StreamKind::Sink {
             table: table.clone(),
@@ -192,9 +192,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
                 ),
             })
         }
-        (Shape::Updating { .. }, None) => StreamKind::Updating {
-            key: update_key(&probe, &schema),
-        },
+        (Shape::Updating { key, .. }, None) => StreamKind::Updating { key: key.clone() },
         _ => StreamKind::Append,
     };
     let key_columns = match &kind {
@@ -506,7 +504,7 @@ fn check_per_batch(plan: &Arc<dyn ExecutionPlan>, what: &str) -> Result<(), Engi
 fn shape_of(
     probe: &Arc<dyn ExecutionPlan>,
     input: &StreamInput,
-    parts: &FlinkParts,
+    output: &SchemaRef,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
         check_per_batch(probe, "over a stream without GROUP BY")?;
@@ -514,28 +512,25 @@ fn shape_of(
     };
     check_per_batch(&found.partial, "before a stream's GROUP BY")?;
     let groups = aggregate::group_names(&found);
+    let grouped = |name: &str| groups.iter().any(|g| g == name);
     let state_schema = found.partial.schema();
-    if let (Some(window), false) = (&input.window, parts.windows.is_empty()) {
-        let close = if let Ok(i) = state_schema.index_of("window_end") {
-            groups
-                .iter()
-                .any(|g| g == "window_end")
-                .then_some(WindowClose {
-                    column: i,
-                    offset_ms: 0,
-                })
-        } else {
-            None
+    if let Some(window) = &input.window {
+        // The state row's window ends at window_end, or at window_start + size for the
+        // windows whose size is fixed.
+        let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
+        let close = match state_schema.index_of("window_end") {
+            Ok(column) if grouped("window_end") => Some(WindowClose {
+                column,
+                offset_ms: 0,
+            }),
+            _ => match state_schema.index_of("window_start") {
+                Ok(column) if grouped("window_start") && by_start => Some(WindowClose {
+                    column,
+                    offset_ms: window.size_ms,
+                }),
+                _ => None,
+            },
         };
-        let close = close.or_else(|| {
-            let i = state_schema.index_of("window_start").ok()?;
-            let by_start = groups.iter().any(|g| g == "window_start")
-                && matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
-            by_start.then_some(WindowClose {
-                column: i,
-                offset_ms: window.size_ms,
-            })
-        });
         if let Some(close) = close {
             return Ok(Shape::Windowed {
                 state_schema,
@@ -543,18 +538,12 @@ fn shape_of(
             });
         }
     }
-    Ok(Shape::Updating { state_schema })
-}
-
-/// The output columns that identify an updating result's rows: its grouping columns.
-fn update_key(probe: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> Vec<String> {
-    let Ok(Some(found)) = aggregate::find(probe) else {
-        return Vec::new();
-    };
-    aggregate::group_names(&found)
+    // The output columns that identify an updating result's rows: its grouping columns.
+    let key = groups
         .into_iter()
-        .filter(|g| schema.index_of(g).is_ok())
-        .collect()
+        .filter(|g| output.index_of(g).is_ok())
+        .collect();
+    Ok(Shape::Updating { state_schema, key })
 }
 
 /// The files a streaming INSERT writes: the target must be a filesystem table.

@@ -49,8 +49,12 @@ pub(crate) enum Shape {
         state_schema: SchemaRef,
         close: WindowClose,
     },
-    /// An aggregation without windows: state per key, the result updated in place.
-    Updating { state_schema: SchemaRef },
+    /// An aggregation without windows: state per key, the result updated in place; `key`
+    /// names the output's grouping columns.
+    Updating {
+        state_schema: SchemaRef,
+        key: Vec<String>,
+    },
 }
 
 pub(crate) struct Runner {
@@ -93,9 +97,6 @@ struct Progress {
     last_row_at: Instant,
 }
 
-/// The receiver of updates went away: the caller dropped the query.
-struct Abandoned;
-
 impl Runner {
     pub(crate) async fn run(
         mut self,
@@ -109,7 +110,7 @@ impl Runner {
             aggregate: None,
             keyed: match &self.shape {
                 Shape::Stateless => None,
-                Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema } => {
+                Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema, .. } => {
                     Some(KeyedState::new(state_schema.clone()))
                 }
             },
@@ -170,7 +171,7 @@ impl Runner {
             };
             match stepped {
                 Ok(()) => {}
-                Err(StepError::Abandoned(Abandoned)) => return Ok(StreamEnd::Cancelled),
+                Err(StepError::Abandoned) => return Ok(StreamEnd::Cancelled),
                 Err(StepError::Failed(error)) => return Err(error),
             }
             if ended {
@@ -319,7 +320,7 @@ impl Runner {
                     }
                 }
             }
-            Shape::Updating { state_schema } => {
+            Shape::Updating { state_schema, .. } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;
                 if let (true, true, Some(found), Some(keyed)) =
@@ -390,12 +391,13 @@ impl Runner {
         self.updates
             .send(update)
             .await
-            .map_err(|_| StepError::Abandoned(Abandoned))
+            .map_err(|_| StepError::Abandoned)
     }
 }
 
 enum StepError {
-    Abandoned(Abandoned),
+    /// The receiver of updates went away: the caller dropped the query.
+    Abandoned,
     Failed(EngineError),
 }
 

@@ -7,7 +7,7 @@ use crate::flink_sql::WindowKind;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
 };
-use datafusion::arrow::compute::{cast, concat_batches, take};
+use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
 };
@@ -193,12 +193,9 @@ fn with_windows(
     let mut columns = if identity {
         batch.columns().to_vec()
     } else {
-        let indices = UInt32Array::from(indices);
-        batch
+        take_record_batch(batch, &UInt32Array::from(indices))?
             .columns()
-            .iter()
-            .map(|c| take(c, &indices, None))
-            .collect::<Result<Vec<_>, _>>()?
+            .to_vec()
     };
     let times: Vec<i64> = ends.iter().map(|e| e - 1).collect();
     for values in [starts, ends, times] {
@@ -244,14 +241,8 @@ impl SessionBuffer {
             .collect();
         let late = (batch.num_rows() - keep.len()) as u64;
         if !keep.is_empty() {
-            let indices = UInt32Array::from(keep);
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| take(c, &indices, None))
-                .collect::<Result<Vec<_>, _>>()?;
             self.rows
-                .push(RecordBatch::try_new(self.input_schema.clone(), columns)?);
+                .push(take_record_batch(batch, &UInt32Array::from(keep))?);
         }
         Ok(late)
     }
@@ -319,14 +310,8 @@ impl SessionBuffer {
             i = j;
         }
         if !open.is_empty() {
-            let indices = UInt32Array::from(open);
-            let columns = all
-                .columns()
-                .iter()
-                .map(|c| take(c, &indices, None))
-                .collect::<Result<Vec<_>, _>>()?;
             self.rows
-                .push(RecordBatch::try_new(self.input_schema.clone(), columns)?);
+                .push(take_record_batch(&all, &UInt32Array::from(open))?);
         }
         with_windows(&all, &self.schema, closed, starts, ends)
     }
