@@ -368,7 +368,8 @@ async fn with_ignore_parse_errors_malformed_rows_are_skipped_and_counted() {
     let path = write(
         kernel.dir.path(),
         "scores.csv",
-        "id,score,day\n1,5,2024-01-01\n2,five,2024-01-02\n3,4,not a date\n4,,2024-01-04\n5,3,2024-01-05\n",
+        "id,score,day\n1,5,2024-01-01\n2,five,2024-01-02\n3,4,not a date\n4,,2024-01-04\n5,3,2024-01-05\n\
+         6,1,2024-01-06,one field too many\n7,2\n8,3,2024-01-08\n",
     );
     let mut client = kernel.client().await;
     let create = client
@@ -387,27 +388,29 @@ async fn with_ignore_parse_errors_malformed_rows_are_skipped_and_counted() {
         .execute("SELECT id, score FROM scores ORDER BY id")
         .await;
     let text = run.text();
-    // Rows 2 and 3 do not parse; row 4's empty score is a NULL, not an error.
+    // Rows 2 and 3 do not parse, row 6 has a field too many and row 7 too few; row 4's
+    // empty score is a NULL, not an error.
     assert!(
-        text.contains("| 1  | 5     |") && text.contains("| 4  | NULL  |"),
+        text.contains("| 1  | 5     |")
+            && text.contains("| 4  | NULL  |")
+            && text.contains("| 8  | 3     |"),
         "{text}"
     );
+    for skipped in [2, 3, 6, 7] {
+        assert!(!text.contains(&format!("\n| {skipped}  |")), "{text}");
+    }
     assert!(
-        !text.contains("\n| 2  |") && !text.contains("\n| 3  |"),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("2 malformed CSV rows skipped ('csv.ignore-parse-errors')"),
+        text.ends_with("4 malformed CSV rows skipped ('csv.ignore-parse-errors')"),
         "{text}"
     );
     let html = run.of_type("execute_result")[0].content["data"]["text/html"].to_string();
-    assert!(html.contains("2 malformed CSV rows skipped"), "{html}");
+    assert!(html.contains("4 malformed CSV rows skipped"), "{html}");
 
     let copied = client
         .execute("CREATE TABLE clean AS SELECT * FROM scores")
         .await;
     assert!(
-        copied.text().contains("2 malformed CSV rows were skipped"),
+        copied.text().contains("4 malformed CSV rows were skipped"),
         "{}",
         copied.text()
     );

@@ -39,9 +39,14 @@ pub(crate) fn table(
     let lenient = options.flag("csv.ignore-parse-errors", false)?;
     let path = options.require("path", "the file, directory or glob to read")?;
     let format = options.require("format", "csv, json or parquet")?;
+    let mut csv_syntax = None;
     let (file_format, extension): (Arc<dyn FileFormat>, &str) =
         match format.to_ascii_lowercase().as_str() {
-            "csv" => (Arc::new(csv_format(options)?), ".csv"),
+            "csv" => {
+                let csv = csv_format(options)?;
+                csv_syntax = Some(lenient_csv::CsvSyntax::of(csv.options()));
+                (Arc::new(csv), ".csv")
+            }
             "json" => (Arc::new(JsonFormat::default()), ".json"),
             "parquet" => (Arc::new(ParquetFormat::default()), ".parquet"),
             _ => {
@@ -82,11 +87,8 @@ pub(crate) fn table(
         path.clone()
     };
     let url = ListingTableUrl::parse(&url)?;
-    let listing = ListingOptions::new(file_format).with_file_extension(if is_dir || is_glob {
-        extension
-    } else {
-        ""
-    });
+    let extension = if is_dir || is_glob { extension } else { "" };
+    let listing = ListingOptions::new(file_format).with_file_extension(extension);
     let read_as_text = null_literal.is_some() || lenient;
     let file_schema = match read_as_text {
         true => Arc::new(Schema::new(
@@ -98,10 +100,24 @@ pub(crate) fn table(
         )),
         false => schema.clone(),
     };
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(listing)
-        .with_schema(file_schema);
-    let files: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
+    let skipped = Arc::new(AtomicU64::new(0));
+    let files: Arc<dyn TableProvider> = match (lenient, csv_syntax) {
+        // Records with the wrong number of fields are skipped too, which Arrow's reader
+        // cannot do.
+        (true, Some(syntax)) => Arc::new(lenient_csv::LenientCsvTable::new(
+            url,
+            extension,
+            file_schema,
+            syntax,
+            skipped.clone(),
+        )),
+        _ => {
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(listing)
+                .with_schema(file_schema);
+            Arc::new(ListingTable::try_new(config)?)
+        }
+    };
     if !read_as_text {
         return Ok(FileTable {
             provider: files,
@@ -113,9 +129,8 @@ pub(crate) fn table(
         None => ident(f.name()),
     };
     let mut frame = ctx.read_table(files)?;
-    let mut skipped = None;
+    let mut counted = None;
     if lenient {
-        let counter = Arc::new(AtomicU64::new(0));
         let types = schema
             .fields()
             .iter()
@@ -125,11 +140,11 @@ pub(crate) fn table(
             &format!("eddy_rows_that_parse_{name}"),
             types,
             null_literal.clone(),
-            counter.clone(),
+            skipped.clone(),
         );
         let raw = schema.fields().iter().map(|f| ident(f.name())).collect();
         frame = frame.filter(Arc::new(check).call(raw))?;
-        skipped = Some(counter);
+        counted = Some(skipped);
     }
     let typed = schema
         .fields()
@@ -147,7 +162,7 @@ pub(crate) fn table(
         .collect::<Vec<_>>();
     Ok(FileTable {
         provider: frame.select(typed)?.into_view(),
-        skipped,
+        skipped: counted,
     })
 }
 

@@ -1,6 +1,5 @@
-//! `'csv.ignore-parse-errors' = 'true'`: rows whose values do not fit their columns' types
-//! are skipped and counted, never dropped silently. The file is read as text; a row check
-//! keeps the rows whose every value casts to its declared type, and counts the others.
+//! The second half of lenient reading: a row check keeps the rows whose every value casts
+//! to its declared type, and counts the others.
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
 use datafusion::arrow::compute::{cast, cast_with_options, CastOptions};
