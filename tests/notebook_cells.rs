@@ -228,6 +228,32 @@ async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sort_larger_than_the_memory_limit_spills_and_succeeds() {
+    let kernel = Kernel::start_with_env(&[("EDDY_MEMORY_LIMIT", "32MiB")]);
+    let mut client = kernel.client().await;
+    // 8 million (key, value) pairs are 128 MB to sort: four times the limit. The keys are a
+    // permutation of 0..8M, so the sorted result starts 0, 1, 2.
+    let run = client
+        .execute("SELECT (value * 7919) % 8000000 AS k, value FROM range(8000000) ORDER BY k")
+        .await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    let text = run.text();
+    let keys: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with('|'))
+        .skip(1)
+        .take(3)
+        .filter_map(|line| line.split('|').nth(1))
+        .map(str::trim)
+        .collect();
+    assert_eq!(keys, ["0", "1", "2"], "{text}");
+    assert!(
+        text.contains("showing first 1000 of 8000000 rows"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flink_functions_behave_as_in_flink() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;

@@ -257,6 +257,18 @@ async fn a_cached_table_answers_from_memory_until_uncached() {
     .unwrap();
     let run = client.execute("SELECT count(*) AS n FROM movies").await;
     assert!(run.text().contains("| 3 |"), "{}", run.text());
+    // A scan reads only the columns it names, in the order it names them.
+    let some = client
+        .execute(
+            "SELECT movie_release_year, movie_id FROM movies \
+             WHERE movie_popularity IS NOT NULL ORDER BY movie_id DESC",
+        )
+        .await;
+    let text = some.text();
+    assert!(
+        text.contains("| 2019               | 3        |\n| 2001               | 1        |"),
+        "{text}"
+    );
     let table = client.execute("%table movies").await;
     let shown = table.all_text();
     assert!(shown.contains("cached ("), "{shown}");

@@ -18,6 +18,7 @@ mod progress;
 mod result;
 mod session;
 mod stream;
+mod time_grouping;
 
 pub use completeness::Completeness;
 pub use config::EngineConfig;
