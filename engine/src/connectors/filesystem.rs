@@ -129,7 +129,6 @@ pub(crate) fn table(
         None => ident(f.name()),
     };
     let mut frame = ctx.read_table(files)?;
-    let mut counted = None;
     if lenient {
         let types = schema
             .fields()
@@ -144,7 +143,6 @@ pub(crate) fn table(
         );
         let raw = schema.fields().iter().map(|f| ident(f.name())).collect();
         frame = frame.filter(Arc::new(check).call(raw))?;
-        counted = Some(skipped);
     }
     let typed = schema
         .fields()
@@ -162,7 +160,7 @@ pub(crate) fn table(
         .collect::<Vec<_>>();
     Ok(FileTable {
         provider: frame.select(typed)?.into_view(),
-        skipped: counted,
+        skipped: lenient.then_some(skipped),
     })
 }
 
