@@ -269,6 +269,23 @@ async fn a_cached_table_answers_from_memory_until_uncached() {
         text.contains("| 2019               | 3        |\n| 2001               | 1        |"),
         "{text}"
     );
+    // A join over the cached rows, and a LIMIT that the scan itself applies.
+    let two = client.execute("SELECT movie_id FROM movies LIMIT 2").await;
+    let lines = two.text().lines().filter(|l| l.starts_with("| ")).count();
+    assert_eq!(lines, 1 + 2, "a header and two rows: {}", two.text());
+    let joined = client
+        .execute(
+            "SELECT m.movie_release_year, p.label FROM movies m \
+             JOIN (VALUES (3, 'third'), (1, 'first'), (5, 'none')) AS p(id, label) \
+             ON m.movie_id = p.id ORDER BY m.movie_id LIMIT 5",
+        )
+        .await;
+    let text = joined.text();
+    assert!(!text.contains("none"), "{text}");
+    assert!(
+        text.contains("| 2001               | first |\n| 2019               | third |"),
+        "{text}"
+    );
     let table = client.execute("%table movies").await;
     let shown = table.all_text();
     assert!(shown.contains("cached ("), "{shown}");

@@ -5,6 +5,7 @@
 //! [`Engine`].
 
 mod cache;
+mod cached_scan;
 mod completeness;
 mod config;
 mod connectors;

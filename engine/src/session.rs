@@ -79,6 +79,15 @@ impl Engine {
             .set_usize(
                 "datafusion.optimizer.hash_join_single_partition_threshold_rows",
                 1 << 20,
+            )
+            // A join whose build-side keys are integers spanning less than a million values
+            // looks them up in an array indexed by key instead of a hash table (a few bytes
+            // per value of the span, counted against the memory limit). Film ids of one
+            // year spread over all ids, below DataFusion's density rule (15%), yet the
+            // lookup took the top-10 join from 64 to 45 ms over 15.5M cached ratings.
+            .set_usize(
+                "datafusion.execution.perfect_hash_join_small_build_threshold",
+                1 << 20,
             );
         if let Some(partitions) = config.target_partitions {
             session_config = session_config.with_target_partitions(partitions);
