@@ -9,7 +9,8 @@ or by hand, with a kernelspec named "eddy" on JUPYTER_PATH:
 
 DIR holds the three files mubi-gen writes (tests/python/mubi_queries.py: TABLE_FILES).
 
-Two modes, each query timed --repeat times per engine and the median reported:
+Two modes, each query timed per engine (--repeat times from CSV, --memory-repeat times in
+memory after one untimed run) and the median reported:
   from CSV    Eddy's tables are Flink DDL over the files (mubi_queries.eddy_table_ddl), DuckDB's
               views over read_csv (mubi_queries.duckdb_table_ddl); every query reads the files.
   in memory   the tables are loaded first (load time reported on its own): Eddy with
@@ -23,9 +24,10 @@ What is timed:
               execute_reply's (what JupyterLab shows as a cell's run time), which leaves out
               the ZeroMQ hops and this client; that is what compares with DuckDB in process.
   DuckDB      execute() and fetchall() of the query, in process.
-The engines are measured in turn (query by query, alternating which goes first), and every
-data file is read once before each timed query so that both find it in the page cache
-(idle files drop out of it quickly on these machines; see /work/shared/NOTES.md).
+The engines are measured in turn (query by query, alternating which goes first). From CSV,
+every data file is read once before each timed query so that both find it in the page cache
+(idle files drop out of it quickly on these machines; see /work/shared/NOTES.md); in memory
+the files are left alone.
 
 Targets (issue 3): from CSV, Eddy's total ≤ 1.0× DuckDB's (round trip); in memory, each query
 ≤ DuckDB's (in the kernel; the round trip is printed beside it).
@@ -292,7 +294,13 @@ def print_table(title: str, rows: list[tuple[str, float | None, float | None, st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=pathlib.Path, help="folder of the three MUBI CSV files")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query per engine (default: 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each query per engine from CSV (default: 3)")
+    parser.add_argument(
+        "--memory-repeat",
+        type=int,
+        default=21,
+        help="timed runs of each query per engine in memory, after one untimed run (default: 21)",
+    )
     parser.add_argument("--min-ratings", type=int, default=DEFAULT_MIN_RATINGS, help="Q4's HAVING bound (default: 50)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds Eddy may take per cell (default: 1800)")
     parser.add_argument("--kernel", default="eddy", help="kernelspec name of Eddy (default: eddy)")
@@ -330,7 +338,7 @@ def main() -> int:
     print(f"data       {args.data}: " + ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in files))
     print(f"eddy       kernelspec {args.kernel!r}: {' '.join(spec.argv)}")
     print(f"duckdb     {duckdb.__version__} (python, in process, {os.cpu_count()} cores)")
-    print(f"repeat     {args.repeat} (median), min_ratings {args.min_ratings}")
+    print(f"repeat     {args.repeat} from CSV, {args.memory_repeat} in memory (median), min_ratings {args.min_ratings}")
 
     warm(files)
     eddy = Eddy(args.kernel, args.timeout)
@@ -340,18 +348,24 @@ def main() -> int:
     warnings: list[str] = []
     results: dict[str, dict] = {}
 
-    def run_queries(mode: str, sql_of) -> dict[str, tuple[float | None, float | None]]:
+    def run_queries(mode: str, sql_of, repeat: int, from_files: bool) -> dict[str, tuple[float | None, float | None]]:
+        """Each query `repeat` times per engine. Queries that read the files find them in the
+        page cache (`warm` before each); queries in memory leave the files alone (reading
+        gigabytes between two millisecond queries would time cold CPU caches, not queries)
+        and run once untimed first, so that no engine is timed on its first run."""
         times: dict[str, dict[str, list[float]]] = {q: {"eddy": [], "duckdb": [], "eddy_kernel": []} for q in QUERIES}
         failed: set[tuple[str, str]] = set()
         last: dict[str, dict] = {q: {} for q in QUERIES}
-        for rep in range(args.repeat):
+        runs = range(repeat) if from_files else range(-1, repeat)
+        for rep in runs:
             for name, query in QUERIES.items():
                 order = ["eddy", "duckdb"] if rep % 2 == 0 else ["duckdb", "eddy"]
                 for engine in order:
                     if (name, engine) in failed:
                         continue
                     sql = sql_of(engine, query.sql(engine, min_ratings=args.min_ratings))
-                    warm(files)
+                    if from_files:
+                        warm(files)
                     if engine == "eddy":
                         try:
                             elapsed, last[name]["eddy"] = eddy.execute(sql)
@@ -365,8 +379,11 @@ def main() -> int:
                         started = time.perf_counter()
                         last[name]["duckdb"] = duck.execute(sql).fetchall()
                         elapsed = time.perf_counter() - started
+                    if rep < 0:
+                        continue  # the untimed first run
                     times[name][engine].append(elapsed)
-                    print(f"  {mode:6} run {rep + 1}/{args.repeat} {name:30} {engine:6} {elapsed:8.3f} s", flush=True)
+                    if from_files or rep == repeat - 1:
+                        print(f"  {mode:6} run {rep + 1}/{repeat} {name:30} {engine:6} {elapsed:8.4f} s", flush=True)
         for name in QUERIES:
             if "eddy" in last[name] and "duckdb" in last[name]:
                 warning = compare(name, mode, last[name]["eddy"], last[name]["duckdb"])
@@ -383,7 +400,7 @@ def main() -> int:
             for table, path in paths.items():
                 eddy.execute(eddy_table_ddl(table, str(path)))
                 duck.execute(duckdb_table_ddl(table, str(path)))
-            results["csv"] = run_queries("csv", lambda engine, sql: sql)
+            results["csv"] = run_queries("csv", lambda engine, sql: sql, args.repeat, from_files=True)
             results["rss_after_csv"] = proc_status(eddy.pid, "VmRSS")
 
         if "memory" in modes:
@@ -414,7 +431,10 @@ def main() -> int:
             # CACHE TABLE keeps Eddy's table names; DuckDB's copies are always mem_x.
             keep_names = args.eddy_load == "cache"
             results["memory"] = run_queries(
-                "memory", lambda engine, sql: sql if engine == "eddy" and keep_names else in_memory(sql)
+                "memory",
+                lambda engine, sql: sql if engine == "eddy" and keep_names else in_memory(sql),
+                args.memory_repeat,
+                from_files=False,
             )
         results["eddy_hwm"] = proc_status(eddy.pid, "VmHWM")
         results["eddy_rss_end"] = proc_status(eddy.pid, "VmRSS")
@@ -437,11 +457,11 @@ def main() -> int:
         rows.append(("load total", total([e for e, _ in loads.values()]), total([d for _, d in loads.values()]), ""))
         rows += [(name, e, d, "") for name, (e, d, _) in mem.items()]
         rows.append(("query total", total([e for e, _, _ in mem.values()]), total([d for _, d, _ in mem.values()]), ""))
-        print_table(f"In memory, round trip (load once; queries median of {args.repeat})", rows)
+        print_table(f"In memory, round trip (load once; queries median of {args.memory_repeat})", rows)
         rows = [(name, k, d, str(MEMORY_QUERY_TARGET)) for name, (_, d, k) in mem.items()]
         rows.append(("query total", total([k for _, _, k in mem.values()]), total([d for _, d, _ in mem.values()]), ""))
         print_table(
-            f"In memory, in the kernel (execute_input → execute_reply; median of {args.repeat}; "
+            f"In memory, in the kernel (execute_input → execute_reply; median of {args.memory_repeat}; "
             "target: each query ≤ DuckDB)",
             rows,
         )
