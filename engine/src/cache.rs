@@ -13,7 +13,7 @@ use datafusion::datasource::TableType;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -70,16 +70,13 @@ pub(crate) async fn load(
         let name = name.to_string();
         SpawnedTask::spawn(async move {
             stream
-                .map_err(EngineError::from)
-                .and_then(|batch: RecordBatch| {
+                .map(|batch| {
+                    let batch = batch?;
                     let size = batch.get_array_memory_size();
-                    let total = used.fetch_add(size, Ordering::Relaxed) + size;
-                    let result = if total > budget {
-                        Err(over_budget(&name, budget))
-                    } else {
-                        Ok(batch)
-                    };
-                    async move { result }
+                    if used.fetch_add(size, Ordering::Relaxed) + size > budget {
+                        return Err(over_budget(&name, budget));
+                    }
+                    Ok(batch)
                 })
                 .try_collect::<Vec<_>>()
                 .await

@@ -271,9 +271,12 @@ impl Iterator for PartitionReader {
         let arrays = scan
             .columns
             .iter()
-            .map(|&i| match rows == stored.num_rows() {
-                true => stored.column(i).clone(),
-                false => stored.column(i).slice(0, rows),
+            .map(|&i| {
+                if rows == stored.num_rows() {
+                    stored.column(i).clone()
+                } else {
+                    stored.column(i).slice(0, rows)
+                }
             })
             .collect();
         // The row count keeps `SELECT COUNT(*)`, which reads no column, counting.
