@@ -228,8 +228,11 @@ impl Engine {
                 _ => {}
             }
         }
+        // One snapshot of the session per statement: cloning a SessionState copies every
+        // function registry, a measurable share of a millisecond query's time.
+        let state = self.ctx.state();
         let streams = self.streams_read().clone();
-        if stream_query::is_continuous(&self.ctx, &statement.parsed, &statement.flink, &streams)? {
+        if stream_query::is_continuous(&state, &statement.parsed, &statement.flink, &streams)? {
             let sources = self.sources.read().map(|s| s.clone()).unwrap_or_default();
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
@@ -242,33 +245,29 @@ impl Engine {
             return Ok(StatementResult::Stream(query));
         }
         let skipped_before = self.skipped_total();
-        let mentioned = self
-            .ctx
-            .state()
+        let mentioned = state
             .resolve_table_references(&statement.parsed)
             .unwrap_or_default();
-        let plan = self.ctx.state().statement_to_plan(statement.parsed).await?;
-        let done_message = done_message(&plan);
-        let replaced = replaced_table(&plan);
-        let frame = match self.ctx.execute_logical_plan(plan).await {
-            Ok(frame) => frame,
-            Err(error) => return Err(self.with_csv_location(error, &mentioned).await),
-        };
-        // Only once the drop or replacement succeeded does the old table's source go.
-        if let Some(replaced) = replaced {
-            self.forget_source(&replaced);
-        }
-        if let Some(mut message) = done_message {
-            // DataFusion applies catalog changes while planning them; there is nothing to
-            // stream.
+        let plan = state.statement_to_plan(statement.parsed).await?;
+        if let Some(mut message) = done_message(&plan) {
+            // DataFusion applies catalog changes while planning them through the context;
+            // there is nothing to stream.
+            let replaced = replaced_table(&plan);
+            if let Err(error) = self.ctx.execute_logical_plan(plan).await {
+                return Err(self.with_csv_location(error, &mentioned).await);
+            }
+            // Only once the drop or replacement succeeded does the old table's source go.
+            if let Some(replaced) = replaced {
+                self.forget_source(&replaced);
+            }
             let skipped = self.skipped_total() - skipped_before;
             if skipped > 0 {
                 message.push_str(&format!(" {skipped} malformed CSV rows were skipped."));
             }
             return Ok(StatementResult::Done { message });
         }
-        let task = Arc::new(frame.task_ctx());
-        let physical = frame.create_physical_plan().await?;
+        let physical = state.create_physical_plan(&plan).await?;
+        let task = state.task_ctx();
         progress.watch(physical.clone());
         let mut stream = datafusion::physical_plan::execute_stream(physical, task)?;
         let schema = stream.schema();

@@ -66,7 +66,7 @@ pub(crate) struct StreamRequest<'a> {
 
 /// Whether a statement must run as a continuous query.
 pub(crate) fn is_continuous(
-    ctx: &SessionContext,
+    state: &SessionState,
     statement: &ParsedStatement,
     parts: &FlinkParts,
     streams: &HashMap<String, StreamTable>,
@@ -77,7 +77,7 @@ pub(crate) fn is_continuous(
     if streams.is_empty() {
         return Ok(false);
     }
-    let tables = ctx.state().resolve_table_references(statement)?;
+    let tables = state.resolve_table_references(statement)?;
     Ok(tables.iter().any(|t| streams.contains_key(&t.to_string())))
 }
 
