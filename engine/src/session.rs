@@ -250,8 +250,8 @@ impl Engine {
             .unwrap_or_default();
         let plan = state.statement_to_plan(statement.parsed).await?;
         if let Some(mut message) = done_message(&plan) {
-            // DataFusion applies catalog changes while planning them through the context;
-            // there is nothing to stream.
+            // Catalog and session changes are applied by the context, not by a snapshot of
+            // it; there is nothing to stream.
             let replaced = replaced_table(&plan);
             if let Err(error) = self.ctx.execute_logical_plan(plan).await {
                 return Err(self.with_csv_location(error, &mentioned).await);
