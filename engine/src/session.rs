@@ -231,13 +231,18 @@ impl Engine {
         // One snapshot of the session per statement: cloning a SessionState copies every
         // function registry, a measurable share of a millisecond query's time.
         let state = self.ctx.state();
+        // A name the resolver rejects is reported by the planner, with its position.
+        let mentioned = state
+            .resolve_table_references(&statement.parsed)
+            .unwrap_or_default();
         let streams = self.streams_read().clone();
-        if stream_query::is_continuous(&state, &statement.parsed, &statement.flink, &streams)? {
+        if stream_query::is_continuous(&mentioned, &statement.flink, &streams) {
             let sources = self.sources.read().map(|s| s.clone()).unwrap_or_default();
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
                 statement: statement.parsed,
                 parts: &statement.flink,
+                tables: &mentioned,
                 streams,
                 sources,
             })
@@ -245,9 +250,6 @@ impl Engine {
             return Ok(StatementResult::Stream(query));
         }
         let skipped_before = self.skipped_total();
-        let mentioned = state
-            .resolve_table_references(&statement.parsed)
-            .unwrap_or_default();
         let plan = state.statement_to_plan(statement.parsed).await?;
         if let Some(mut message) = done_message(&plan) {
             // Catalog and session changes are applied by the context, not by a snapshot of

@@ -59,26 +59,20 @@ pub(crate) struct StreamRequest<'a> {
     pub(crate) ctx: &'a SessionContext,
     pub(crate) statement: ParsedStatement,
     pub(crate) parts: &'a FlinkParts,
+    /// The tables the statement names.
+    pub(crate) tables: &'a [TableReference],
     pub(crate) streams: HashMap<String, StreamTable>,
     /// The `WITH` options of tables declared with a connector (a sink's path and format).
     pub(crate) sources: HashMap<String, BTreeMap<String, String>>,
 }
 
-/// Whether a statement must run as a continuous query.
+/// Whether a statement, naming `tables`, must run as a continuous query.
 pub(crate) fn is_continuous(
-    state: &SessionState,
-    statement: &ParsedStatement,
+    tables: &[TableReference],
     parts: &FlinkParts,
     streams: &HashMap<String, StreamTable>,
-) -> Result<bool, EngineError> {
-    if !parts.windows.is_empty() {
-        return Ok(true);
-    }
-    if streams.is_empty() {
-        return Ok(false);
-    }
-    let tables = state.resolve_table_references(statement)?;
-    Ok(tables.iter().any(|t| streams.contains_key(&t.to_string())))
+) -> bool {
+    !parts.windows.is_empty() || tables.iter().any(|t| streams.contains_key(&t.to_string()))
 }
 
 fn plan_error(message: String, hint: Option<String>) -> EngineError {
@@ -131,10 +125,11 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         ctx,
         statement,
         parts,
+        tables,
         streams,
         sources,
     } = request;
-    let input = stream_input(ctx, &statement, parts, &streams).await?;
+    let input = stream_input(ctx, tables, parts, &streams).await?;
     let base = ctx.state();
     let options = base.config().options().clone();
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
@@ -270,7 +265,7 @@ struct StreamInput {
 
 async fn stream_input(
     ctx: &SessionContext,
-    statement: &ParsedStatement,
+    tables: &[TableReference],
     parts: &FlinkParts,
     streams: &HashMap<String, StreamTable>,
 ) -> Result<StreamInput, EngineError> {
@@ -281,7 +276,6 @@ async fn stream_input(
                 .into(),
         });
     }
-    let tables = ctx.state().resolve_table_references(statement)?;
     let mut stream_tables: Vec<String> = tables
         .iter()
         .map(ToString::to_string)
