@@ -20,7 +20,7 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::SessionConfig;
@@ -32,12 +32,18 @@ use datafusion::sql::sqlparser::ast::{
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
+
+/// A DataFusion session made the first time it is used.
+type LazyContext = LazyLock<SessionContext, Box<dyn FnOnce() -> SessionContext + Send>>;
 
 /// One user's SQL session. Cheap to share: clones see the same catalog.
 #[derive(Clone)]
 pub struct Engine {
-    ctx: SessionContext,
+    /// Made on first use, not at start: registering DataFusion's few hundred functions
+    /// brings megabytes of code into memory, which a kernel started and left idle (a
+    /// JupyterHub keeps many) should not hold.
+    ctx: Arc<LazyContext>,
     /// The `WITH` options of tables declared with a connector, by table name.
     sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
     /// Tables held in memory by CACHE TABLE, by table name.
@@ -113,23 +119,10 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
             .build_arc()?;
-        let state = SessionStateBuilder::new()
-            .with_config(session_config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
-        // Time grouping goes first: it must see `GROUP BY to_char(ts, …)` before the
-        // single-distinct rewrite hides the expression under an alias of an inner grouping.
-        let rules = std::iter::once(Arc::new(crate::time_grouping::GroupByTruncatedTime) as _)
-            .chain(state.optimizers().iter().cloned())
-            .collect();
-        let state = SessionStateBuilder::new_from_existing(state)
-            .with_optimizer_rules(rules)
-            .build();
-        let ctx = SessionContext::new_with_state(state);
-        crate::functions::register_flink_functions(&ctx);
+        let ctx: Box<dyn FnOnce() -> SessionContext + Send> =
+            Box::new(move || new_context(session_config, runtime));
         Ok(Engine {
-            ctx,
+            ctx: Arc::new(LazyLock::new(ctx)),
             sources: Arc::default(),
             cached: Arc::default(),
             skipped: Arc::default(),
@@ -724,4 +717,24 @@ fn done_message(plan: &LogicalPlan) -> Option<String> {
         _ => return None,
     };
     Some(message)
+}
+
+/// The DataFusion session: its default functions and Flink's, and the time-grouping rule.
+fn new_context(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    // Time grouping goes first: it must see `GROUP BY to_char(ts, …)` before the
+    // single-distinct rewrite hides the expression under an alias of an inner grouping.
+    let rules = std::iter::once(Arc::new(crate::time_grouping::GroupByTruncatedTime) as _)
+        .chain(state.optimizers().iter().cloned())
+        .collect();
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_optimizer_rules(rules)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    crate::functions::register_flink_functions(&ctx);
+    ctx
 }
