@@ -91,6 +91,34 @@ async fn config_and_sql_options_set_how_many_rows_show() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_statement_applies_to_every_statement_after_it() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let before = client.execute("EXPLAIN SELECT 1").await;
+    assert!(before.text().contains("logical_plan"), "{}", before.text());
+
+    let set = client
+        .execute("SET datafusion.explain.physical_plan_only = true")
+        .await;
+    assert_eq!(set.reply.content["status"], "ok");
+    let after = client.execute("EXPLAIN SELECT 1").await;
+    assert!(after.text().contains("physical_plan"), "{}", after.text());
+    assert!(!after.text().contains("logical_plan"), "{}", after.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn now_is_the_time_each_statement_starts() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let query = "SELECT CAST(now() AS VARCHAR) AS t";
+    let first = client.execute(query).await.text();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second = client.execute(query).await.text();
+    assert!(first.contains("| 20"), "{first}");
+    assert_ne!(first, second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_options_have_help_and_reject_typos() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;

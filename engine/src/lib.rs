@@ -15,6 +15,7 @@ mod flink_sql;
 mod flink_types;
 mod functions;
 mod introspect;
+mod kept_state;
 mod progress;
 mod result;
 mod session;

@@ -10,6 +10,7 @@ use crate::error::EngineError;
 use crate::flink_sql::{self, FlinkParts};
 use crate::flink_types::arrow_type;
 use crate::introspect;
+use crate::kept_state::KeptState;
 use crate::progress::ScanProgress;
 use crate::result::{RowSet, StatementResult};
 use crate::stream::catalog::{StreamPlaceholder, StreamTable};
@@ -44,6 +45,8 @@ pub struct Engine {
     /// brings megabytes of code into memory, which a kernel started and left idle (a
     /// JupyterHub keeps many) should not hold.
     ctx: Arc<LazyContext>,
+    /// The session's state for planning, kept between statements.
+    planning: Arc<KeptState>,
     /// The `WITH` options of tables declared with a connector, by table name.
     sources: Arc<RwLock<HashMap<String, BTreeMap<String, String>>>>,
     /// Tables held in memory by CACHE TABLE, by table name.
@@ -123,6 +126,7 @@ impl Engine {
             Box::new(move || new_context(session_config, runtime));
         Ok(Engine {
             ctx: Arc::new(LazyLock::new(ctx)),
+            planning: Arc::default(),
             sources: Arc::default(),
             cached: Arc::default(),
             skipped: Arc::default(),
@@ -221,15 +225,15 @@ impl Engine {
                 _ => {}
             }
         }
-        // One snapshot of the session per statement: cloning a SessionState copies every
-        // function registry, a measurable share of a millisecond query's time.
-        let state = self.ctx.state();
+        let planning = self.planning.take(&self.ctx);
+        let state = &planning.state;
         // A name the resolver rejects is reported by the planner, with its position.
         let mentioned = state
             .resolve_table_references(&statement.parsed)
             .unwrap_or_default();
         let streams = self.streams_read().clone();
         if stream_query::is_continuous(&mentioned, &statement.flink, &streams) {
+            self.planning.give_back(planning);
             let sources = self.sources.read().map(|s| s.clone()).unwrap_or_default();
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
@@ -245,10 +249,12 @@ impl Engine {
         let skipped_before = self.skipped_total();
         let plan = state.statement_to_plan(statement.parsed).await?;
         if let Some(mut message) = done_message(&plan) {
-            // Catalog and session changes are applied by the context, not by a snapshot of
-            // it; there is nothing to stream.
+            // Catalog and session changes are applied by the context, not by a statement's
+            // view of it (which they make stale); there is nothing to stream.
             let replaced = replaced_table(&plan);
-            if let Err(error) = self.ctx.execute_logical_plan(plan).await {
+            let applied = self.ctx.execute_logical_plan(plan).await;
+            self.planning.invalidate();
+            if let Err(error) = applied {
                 return Err(self.with_csv_location(error, &mentioned).await);
             }
             // Only once the drop or replacement succeeded does the old table's source go.
@@ -262,7 +268,8 @@ impl Engine {
             return Ok(StatementResult::Done { message });
         }
         let physical = state.create_physical_plan(&plan).await?;
-        let task = state.task_ctx();
+        let task = planning.task.clone();
+        self.planning.give_back(planning);
         progress.watch(physical.clone());
         let mut stream = datafusion::physical_plan::execute_stream(physical, task)?;
         let schema = stream.schema();
