@@ -168,9 +168,6 @@ impl ShellWorker {
             .interpreter
             .execute(&execute.code, &outputs, &cancel)
             .await;
-        if store_history {
-            self.interpreter.remember(count, &execute.code);
-        }
         match outcome {
             Ok(()) => {
                 let user_expressions = self
@@ -202,6 +199,11 @@ impl ShellWorker {
                 reply["execution_count"] = json!(count);
                 self.reply(request, "execute_reply", reply).await;
             }
+        }
+        // Written after the reply, which need not wait for the history file; the next
+        // request on this channel (a history_request too) is handled after it.
+        if store_history {
+            self.interpreter.remember(count, &execute.code);
         }
     }
 
