@@ -359,32 +359,38 @@ async fn the_progress_line_counts_the_rows_read_so_far() {
         csv.push_str(&format!("{i},row {i}\n"));
     }
     std::fs::write(&file, csv).unwrap();
-    client
-        .execute(&format!(
-            "CREATE TABLE numbers (n BIGINT, label STRING) WITH ('connector' = 'filesystem', \
-             'path' = '{}', 'format' = 'csv')",
-            file.display()
-        ))
-        .await;
     client.execute("%config progress_after_ms=0").await;
-    // Slow enough to be seen mid-way: a regular expression over a long string per row.
-    let run = client
-        .execute(
-            "SELECT COUNT(DISTINCT regexp_replace(repeat(label, 40), '[0-9]+', 'x', 'g')) AS n \
-             FROM numbers",
-        )
-        .await;
-    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
-    let lines: Vec<&str> = run
-        .broadcasts
-        .iter()
-        .filter_map(|m| m.content["data"]["text/plain"].as_str())
-        .filter(|t| t.starts_with("running…"))
-        .collect();
-    assert!(
-        lines
+    // The same file read by DataFusion's CSV scan and by the lenient one.
+    for (table, extra) in [
+        ("numbers", ""),
+        ("lenient_numbers", ", 'csv.ignore-parse-errors' = 'true'"),
+    ] {
+        client
+            .execute(&format!(
+                "CREATE TABLE {table} (n BIGINT, label STRING) WITH ('connector' = \
+                 'filesystem', 'path' = '{}', 'format' = 'csv'{extra})",
+                file.display()
+            ))
+            .await;
+        // Slow enough to be seen mid-way: a regular expression over a long string per row.
+        let run = client
+            .execute(&format!(
+                "SELECT COUNT(DISTINCT regexp_replace(repeat(label, 40), '[0-9]+', 'x', 'g')) \
+                 AS n FROM {table}"
+            ))
+            .await;
+        assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+        let lines: Vec<&str> = run
+            .broadcasts
             .iter()
-            .any(|l| l.contains(" rows read") && !l.contains(" 0 rows")),
-        "{lines:?}"
-    );
+            .filter_map(|m| m.content["data"]["text/plain"].as_str())
+            .filter(|t| t.starts_with("running…"))
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" rows read") && !l.contains(" 0 rows")),
+            "{table}: {lines:?}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ mod introspect;
 mod kept_state;
 mod progress;
 mod result;
+mod scan_display;
 mod session;
 mod stream;
 mod time_grouping;

@@ -16,16 +16,24 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::CsvOptions;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Statistics;
 use datafusion::common::{exec_datafusion_err, DataFusionError};
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::datasource::source::{DataSource, DataSourceExec};
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::object_store::{GetResultPayload, ObjectStoreExt};
+use datafusion::physical_expr::projection::ProjectionExprs;
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::coop::make_cooperative;
+use datafusion::physical_plan::execution_plan::SchedulingType;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet};
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
-use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan};
 use futures::TryStreamExt;
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -148,28 +156,24 @@ impl TableProvider for LenientCsvTable {
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
-        limit: Option<usize>,
+        // A hint: the LIMIT stays above the scan and stops it.
+        _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let files = self.files(state).await?;
-        let partitions = split(&files, state.config().target_partitions())
-            .into_iter()
-            .map(|ranges| {
-                Arc::new(RangeReader {
-                    ranges,
-                    schema: self.schema.clone(),
-                    syntax: self.syntax.clone(),
-                    skipped: self.skipped.clone(),
-                }) as Arc<dyn PartitionStream>
-            })
-            .collect::<Vec<_>>();
-        Ok(Arc::new(StreamingTableExec::try_new(
-            self.schema.clone(),
-            partitions,
-            projection,
-            [],
-            false,
-            limit,
-        )?))
+        let partitions = split(&files, state.config().target_partitions());
+        let schema = match projection {
+            Some(columns) => Arc::new(self.schema.project(columns)?),
+            None => self.schema.clone(),
+        };
+        Ok(DataSourceExec::from_data_source(LenientScan {
+            partitions: Arc::new(partitions),
+            table_schema: self.schema.clone(),
+            projection: projection.cloned(),
+            schema,
+            syntax: self.syntax.clone(),
+            skipped: self.skipped.clone(),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
     }
 }
 
@@ -219,31 +223,51 @@ fn split(files: &[FileSpan], partitions: usize) -> Vec<Vec<Range>> {
     shares
 }
 
-/// One partition: its ranges, read on a blocking thread into batches of text columns.
-#[derive(Debug)]
-struct RangeReader {
-    ranges: Vec<Range>,
+/// The scan of a lenient table: each partition's ranges read on a blocking thread into
+/// batches of text columns. A data source of its own rather than DataFusion's streaming
+/// table, which counts no rows: this one counts what it reads, as the listing table's
+/// scans do, so the progress line can show it.
+#[derive(Debug, Clone)]
+struct LenientScan {
+    /// Per partition, the byte ranges it reads.
+    partitions: Arc<Vec<Vec<Range>>>,
+    table_schema: SchemaRef,
+    /// The table's columns the query reads (all when `None`), and their schema.
+    projection: Option<Vec<usize>>,
     schema: SchemaRef,
     syntax: CsvSyntax,
     skipped: Arc<AtomicU64>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
-impl PartitionStream for RangeReader {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+impl DataSource for LenientScan {
+    fn open(
+        &self,
+        partition: usize,
+        ctx: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        let ranges = self.partitions.get(partition).cloned().unwrap_or_default();
         let mut builder = RecordBatchReceiverStream::builder(self.schema.clone(), 2);
         let tx = builder.tx();
-        let mut rows = TextRows::new(self.schema.clone(), ctx.session_config().batch_size());
-        let ranges = self.ranges.clone();
+        let batch_size = ctx.session_config().batch_size();
+        let mut rows = TextRows::new(self.table_schema.clone(), batch_size);
         let syntax = self.syntax.clone();
         let skipped = self.skipped.clone();
+        let projection = self.projection.clone();
+        let metrics = BaselineMetrics::new(&self.metrics, partition);
         builder.spawn_blocking(move || {
             // A send fails when the query no longer wants rows (cancelled, or a LIMIT met).
-            let mut emit = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
-            for range in &ranges {
+            let mut emit = |batch: RecordBatch| {
+                let batch = match &projection {
+                    Some(columns) => batch.project(columns).map_err(Into::into),
+                    None => Ok(batch),
+                };
+                if let Ok(batch) = &batch {
+                    metrics.record_output(batch.num_rows());
+                }
+                tx.blocking_send(batch).is_ok()
+            };
+            for range in ranges.iter() {
                 if !read_range(range, &syntax, &mut rows, &skipped, &mut emit)? {
                     return Ok(());
                 }
@@ -253,7 +277,63 @@ impl PartitionStream for RangeReader {
             }
             Ok(())
         });
-        builder.build()
+        Ok(make_cooperative(builder.build()))
+    }
+
+    fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "LenientCsvScan: partitions={}", self.partitions.len())?;
+        crate::scan_display::write_projection(f, format, &self.schema)
+    }
+
+    fn output_partitioning(&self) -> Partitioning {
+        Partitioning::UnknownPartitioning(self.partitions.len())
+    }
+
+    fn eq_properties(&self) -> EquivalenceProperties {
+        EquivalenceProperties::new(self.schema.clone())
+    }
+
+    fn scheduling_type(&self) -> SchedulingType {
+        // The stream yields to tokio's budget (`make_cooperative` in `open`), so a long
+        // scan can be cancelled.
+        SchedulingType::Cooperative
+    }
+
+    fn partition_statistics(
+        &self,
+        _partition: Option<usize>,
+    ) -> datafusion::error::Result<Arc<Statistics>> {
+        // Unknown until read: malformed records are only found by reading them.
+        Ok(Arc::new(Statistics::new_unknown(&self.schema)))
+    }
+
+    fn with_fetch(&self, _limit: Option<usize>) -> Option<Arc<dyn DataSource>> {
+        // A LIMIT stays above the scan, which stops when it is met.
+        None
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        None
+    }
+
+    fn metrics(&self) -> ExecutionPlanMetricsSet {
+        self.metrics.clone()
+    }
+
+    fn try_swapping_with_projection(
+        &self,
+        _projection: &ProjectionExprs,
+    ) -> datafusion::error::Result<Option<Arc<dyn DataSource>>> {
+        // The table scan's projection is already applied; a projection above stays there.
+        Ok(None)
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        // No expressions: filters are applied above the scan, after the row check.
+        Ok(TreeNodeRecursion::Continue)
     }
 }
 
