@@ -435,6 +435,13 @@ async fn with_ignore_parse_errors_malformed_rows_are_skipped_and_counted() {
     let html = run.of_type("execute_result")[0].content["data"]["text/html"].to_string();
     assert!(html.contains("4 malformed CSV rows skipped"), "{html}");
 
+    // A LIMIT counts good rows only: the first two are 1 and 4.
+    let limited = client.execute("SELECT id FROM scores LIMIT 2").await;
+    let text = limited.text();
+    assert!(text.contains("| 1  |") && text.contains("| 4  |"), "{text}");
+    let html = limited.of_type("execute_result")[0].content["data"]["text/html"].to_string();
+    assert!(html.contains(">2 rows<"), "{html}");
+
     let copied = client
         .execute("CREATE TABLE clean AS SELECT * FROM scores")
         .await;

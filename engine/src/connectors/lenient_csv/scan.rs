@@ -267,7 +267,7 @@ impl DataSource for LenientScan {
                 }
                 tx.blocking_send(batch).is_ok()
             };
-            for range in ranges.iter() {
+            for range in &ranges {
                 if !read_range(range, &syntax, &mut rows, &skipped, &mut emit)? {
                     return Ok(());
                 }
