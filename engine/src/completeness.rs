@@ -1,5 +1,6 @@
 //! Whether a piece of SQL is ready to run, as a console asks before it sends a line.
 
+use crate::limits::{check_chained_operators, MAX_CHAINED_OPERATORS};
 use datafusion::sql::parser::DFParserBuilder;
 
 /// The answer to "is this SQL complete?".
@@ -18,6 +19,10 @@ pub enum Completeness {
 /// statement was cut short, any other error means it is wrong.
 pub(crate) fn completeness(sql: &str) -> Completeness {
     if sql.trim().is_empty() {
+        return Completeness::Complete;
+    }
+    // Too deep to parse safely: running it says why.
+    if check_chained_operators(sql, MAX_CHAINED_OPERATORS).is_err() {
         return Completeness::Complete;
     }
     let parsed = DFParserBuilder::new(sql)

@@ -43,6 +43,14 @@ pub enum EngineError {
     /// The query needs more memory than the engine may use.
     #[error("{message}")]
     ResourcesExhausted { message: String },
+    /// A statement larger or deeper than the engine runs safely; the hint says how to write
+    /// it instead.
+    #[error("{message}")]
+    Limit {
+        message: String,
+        position: Option<Position>,
+        hint: Option<String>,
+    },
     /// Valid SQL that the engine does not (yet) do.
     #[error("{message}")]
     NotSupported { message: String },
@@ -60,6 +68,7 @@ impl EngineError {
             EngineError::Execution { .. } => "ExecutionError",
             EngineError::Io { .. } => "IoError",
             EngineError::ResourcesExhausted { .. } => "ResourcesExhausted",
+            EngineError::Limit { .. } => "LimitExceeded",
             EngineError::NotSupported { .. } => "NotSupported",
             EngineError::Internal { .. } => "InternalError",
         }
@@ -68,7 +77,9 @@ impl EngineError {
     /// Where in the SQL the error was found, if the parser or planner said.
     pub fn position(&self) -> Option<Position> {
         match self {
-            EngineError::Syntax { position, .. } | EngineError::Plan { position, .. } => *position,
+            EngineError::Syntax { position, .. }
+            | EngineError::Plan { position, .. }
+            | EngineError::Limit { position, .. } => *position,
             _ => None,
         }
     }
@@ -76,14 +87,16 @@ impl EngineError {
     /// A suggestion for the user, when one helps.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            EngineError::Plan { hint, .. } => hint.as_deref(),
+            EngineError::Plan { hint, .. } | EngineError::Limit { hint, .. } => hint.as_deref(),
             _ => None,
         }
     }
 
     /// Shifts the position by `lines`, for SQL that was cut out of a larger text.
     pub fn offset_lines(mut self, lines: usize) -> Self {
-        if let EngineError::Syntax { position, .. } | EngineError::Plan { position, .. } = &mut self
+        if let EngineError::Syntax { position, .. }
+        | EngineError::Plan { position, .. }
+        | EngineError::Limit { position, .. } = &mut self
         {
             if let Some(p) = position {
                 p.line += lines;

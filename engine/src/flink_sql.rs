@@ -155,14 +155,33 @@ fn with_byte_ranges(sql: &str, tokens: Vec<TokenWithSpan>) -> Vec<Tok> {
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
-    let byte_of = |line: u64, column: u64| -> usize {
-        let Some(&line_start) = line_starts.get((line as usize).saturating_sub(1)) else {
-            return sql.len();
-        };
-        sql[line_start..]
-            .char_indices()
-            .nth((column as usize).saturating_sub(1))
-            .map_or(sql.len(), |(i, _)| line_start + i)
+    // Tokens come in order, so one cursor walks the text once: finding each token's byte from
+    // the start of its line would take time quadratic in a long line's length.
+    let mut cursor = (1usize, 1usize, 0usize); // line, column, byte
+    let mut byte_of = |line: u64, column: u64| -> usize {
+        let (line, column) = (line as usize, column as usize);
+        if line != cursor.0 {
+            let Some(&line_start) = line_starts.get(line.saturating_sub(1)) else {
+                return sql.len();
+            };
+            cursor = (line, 1, line_start);
+        }
+        if column < cursor.1 {
+            let line_start = line_starts.get(line.saturating_sub(1)).copied();
+            cursor = (line, 1, line_start.unwrap_or(sql.len()));
+        }
+        let rest = &sql[cursor.2..];
+        let mut chars = rest.char_indices();
+        while cursor.1 < column {
+            match chars.next() {
+                Some((_, c)) => {
+                    cursor.1 += 1;
+                    cursor.2 += c.len_utf8();
+                }
+                None => return sql.len(),
+            }
+        }
+        cursor.2
     };
     let starts: Vec<usize> = tokens
         .iter()

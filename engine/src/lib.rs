@@ -16,6 +16,7 @@ mod flink_types;
 mod functions;
 mod introspect;
 mod kept_state;
+pub mod limits;
 mod progress;
 mod result;
 mod scan_display;

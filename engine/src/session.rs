@@ -11,6 +11,7 @@ use crate::flink_sql::{self, FlinkParts};
 use crate::flink_types::arrow_type;
 use crate::introspect;
 use crate::kept_state::KeptState;
+use crate::limits;
 use crate::progress::ScanProgress;
 use crate::result::{RowSet, StatementResult};
 use crate::stream::catalog::{StreamPlaceholder, StreamTable};
@@ -30,6 +31,8 @@ use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     ColumnOption, CreateTable, Ident, Statement as SqlStatement,
 };
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,8 +125,9 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
             .build_arc()?;
+        let faults = config.fault_functions;
         let ctx: Box<dyn FnOnce() -> SessionContext + Send> =
-            Box::new(move || new_context(session_config, runtime));
+            Box::new(move || new_context(session_config, runtime, faults));
         Ok(Engine {
             ctx: Arc::new(LazyLock::new(ctx)),
             planning: Arc::default(),
@@ -143,6 +147,7 @@ impl Engine {
     /// Splits a cell into statements. The whole text is parsed before anything runs, so a
     /// syntax error in the third statement does not leave the first two half-applied.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, EngineError> {
+        limits::check_chained_operators(sql, limits::MAX_CHAINED_OPERATORS)?;
         let rewritten = flink_sql::rewrite(sql)?;
         if rewritten.ranges.is_empty() {
             // Nothing to split (or text the tokenizer rejects: the parser says where).
@@ -157,15 +162,48 @@ impl Engine {
                 })
                 .collect());
         }
-        // Each statement is parsed on its own, in the cell's text with the other statements
-        // blanked out (so positions stay those of the cell): some statements' grammar
-        // (CACHE TABLE t) does not stop at a ';'.
-        let mut statements = Vec::with_capacity(rewritten.ranges.len());
-        for (range, flink) in rewritten.ranges.iter().zip(rewritten.statements) {
-            let alone = blank_outside(&rewritten.text, range.clone());
-            let mut parsed = DFParserBuilder::new(alone.as_str())
-                .build()?
-                .parse_statements()?;
+        // Each statement is parsed on its own, from its own tokens: some statements' grammar
+        // (CACHE TABLE t) does not stop at a ';'. The cell is tokenized once, so the tokens
+        // keep their lines and columns in the cell, and a cell of thousands of statements
+        // costs no more per statement than a cell of one.
+        let dialect = GenericDialect {};
+        let tokens = match Tokenizer::new(&dialect, &rewritten.text).tokenize_with_location() {
+            Ok(tokens) => tokens,
+            // The parser reports what the tokenizer rejects, with its position.
+            Err(error) => {
+                DFParserBuilder::new(rewritten.text.as_str()).build()?;
+                return Err(EngineError::Internal {
+                    message: format!("the tokenizer rejected the cell ({error})"),
+                });
+            }
+        };
+        let mut segments = Vec::new();
+        let mut segment = Vec::new();
+        for token in tokens {
+            if token.token == Token::SemiColon {
+                segments.push(std::mem::take(&mut segment));
+            } else {
+                segment.push(token);
+            }
+        }
+        segments.push(segment);
+        segments.retain(|segment| {
+            segment
+                .iter()
+                .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        });
+        if segments.len() != rewritten.statements.len() {
+            return Err(EngineError::Internal {
+                message: format!(
+                    "the cell splits into {} statements, but its Flink parts into {}",
+                    segments.len(),
+                    rewritten.statements.len()
+                ),
+            });
+        }
+        let mut statements = Vec::with_capacity(segments.len());
+        for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
+            let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
             let Some(parsed) = parsed.pop_front() else {
                 continue;
             };
@@ -261,7 +299,7 @@ impl Engine {
             if let Some(replaced) = replaced {
                 self.forget_source(&replaced);
             }
-            let skipped = self.skipped_total() - skipped_before;
+            let skipped = self.skipped_total().saturating_sub(skipped_before);
             if skipped > 0 {
                 message.push_str(&format!(" {skipped} malformed CSV rows were skipped."));
             }
@@ -292,7 +330,7 @@ impl Engine {
             schema,
             batches,
             total_rows,
-            skipped_rows: self.skipped_total() - skipped_before,
+            skipped_rows: self.skipped_total().saturating_sub(skipped_before),
         }))
     }
 
@@ -670,19 +708,6 @@ impl Engine {
     }
 }
 
-/// `text` with everything outside `keep` turned to spaces, line breaks kept.
-fn blank_outside(text: &str, keep: std::ops::Range<usize>) -> String {
-    text.char_indices()
-        .map(|(i, c)| {
-            if keep.contains(&i) || c == '\n' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect()
-}
-
 /// Unquoted names are lower-cased, as DataFusion does for every other statement.
 fn normalize(ident: &Ident) -> String {
     match ident.quote_style {
@@ -727,7 +752,7 @@ fn done_message(plan: &LogicalPlan) -> Option<String> {
 }
 
 /// The DataFusion session: its default functions and Flink's, and the time-grouping rule.
-fn new_context(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+fn new_context(config: SessionConfig, runtime: Arc<RuntimeEnv>, faults: bool) -> SessionContext {
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -743,5 +768,10 @@ fn new_context(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContex
         .build();
     let ctx = SessionContext::new_with_state(state);
     crate::functions::register_flink_functions(&ctx);
+    if faults {
+        for udf in crate::functions::fault::functions() {
+            ctx.register_udf(udf);
+        }
+    }
     ctx
 }
