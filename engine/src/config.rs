@@ -9,6 +9,9 @@ pub struct EngineConfig {
     /// aggregations and repartitions past it spill to the temporary directory; what cannot
     /// spill fails with a `ResourcesExhausted` error rather than being killed by the OS.
     pub memory_limit: Option<usize>,
+    /// Registers functions that fail on purpose (`eddy_fault_panic`), for tests of how a
+    /// failure inside a query is contained.
+    pub fault_functions: bool,
 }
 
 impl EngineConfig {

@@ -49,6 +49,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
+/// The slowest rate: a row every 1,000 seconds.
+const MIN_ROWS_PER_SECOND: f64 = 0.001;
+
 const DEFAULT_ROWS_PER_SECOND: f64 = 10_000.0;
 /// A rate this high or higher means no pacing at all.
 const UNTHROTTLED: f64 = 1e9;
@@ -88,12 +91,12 @@ fn plan(
     let rate = match options.get("rows-per-second") {
         None => DEFAULT_ROWS_PER_SECOND,
         Some(text) => match text.trim().parse::<f64>() {
-            Ok(rate) if rate.is_finite() && rate > 0.0 => rate,
+            Ok(rate) if rate.is_finite() && rate >= MIN_ROWS_PER_SECOND => rate,
             _ => {
                 return Err(bad_option(
                     "rows-per-second",
-                    "the value is a number of rows above 0, e.g. '1000' (1e9 or more: as \
-                     fast as possible)",
+                    "the value is a number of rows of at least 0.001, e.g. '1000' (1e9 or \
+                     more: as fast as possible)",
                 ))
             }
         },
@@ -730,7 +733,12 @@ impl DatagenSource {
                     let due = (started.elapsed().as_secs_f64() * rate) as u64;
                     if due < sent + want {
                         // Ahead of the rate: wait until `want` more rows are due.
-                        let at = started + Duration::from_secs_f64((sent + want) as f64 / rate);
+                        let due_in = Duration::try_from_secs_f64((sent + want) as f64 / rate);
+                        let Some(at) = due_in.ok().and_then(|d| started.checked_add(d)) else {
+                            // Not due within the clock's range: nothing more comes.
+                            out.closed().await;
+                            return Ok(());
+                        };
                         tokio::select! {
                             _ = tokio::time::sleep_until(at) => continue,
                             _ = out.closed() => return Ok(()),

@@ -14,6 +14,7 @@
 //! what changes.
 
 mod conditional;
+pub(crate) mod fault;
 mod format;
 mod pattern;
 mod strings;

@@ -161,10 +161,9 @@ impl ContinuousQuery {
             rows_out: self.stats.rows_out.load(Ordering::Relaxed),
             watermark_ms: (watermark != i64::MIN).then_some(watermark),
             state_keys: self.stats.keys.load(Ordering::Relaxed),
-            skipped_rows: self
-                .skipped
-                .as_ref()
-                .map_or(0, |(count, before)| count.load(Ordering::Relaxed) - before),
+            skipped_rows: self.skipped.as_ref().map_or(0, |(count, before)| {
+                count.load(Ordering::Relaxed).saturating_sub(*before)
+            }),
         }
     }
 
@@ -176,9 +175,25 @@ impl ContinuousQuery {
         };
         match task.await {
             Ok(outcome) => outcome,
-            Err(e) => Err(EngineError::Internal {
-                message: format!("the continuous query stopped unexpectedly: {e}"),
-            }),
+            Err(e) => {
+                let reason = match e.try_into_panic() {
+                    Ok(payload) => match (
+                        payload.downcast_ref::<&str>(),
+                        payload.downcast_ref::<String>(),
+                    ) {
+                        (Some(text), _) => format!("Eddy hit a bug (a panic: {text})"),
+                        (_, Some(text)) => format!("Eddy hit a bug (a panic: {text})"),
+                        _ => "Eddy hit a bug (a panic)".to_string(),
+                    },
+                    Err(e) => e.to_string(),
+                };
+                Err(EngineError::Internal {
+                    message: format!(
+                        "the continuous query stopped: {reason}. The session and its other \
+                         queries are intact; please report this, with the query"
+                    ),
+                })
+            }
         }
     }
 }
