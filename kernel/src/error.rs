@@ -30,9 +30,41 @@ pub enum CellError {
     Interrupted,
     #[error("internal error: {0}")]
     Internal(String),
+    /// A panic in Eddy or a library it uses, caught before it could end the kernel.
+    #[error(
+        "Eddy hit a bug while {during}: {message}. The session, its tables and its running \
+         queries are intact; please report this, with the cell that caused it"
+    )]
+    Panicked { during: String, message: String },
 }
 
 impl CellError {
+    /// A caught panic, from the payload `catch_unwind` or a `JoinError` gave.
+    pub fn panicked(during: impl Into<String>, payload: &(dyn std::any::Any + Send)) -> Self {
+        CellError::Panicked {
+            during: during.into(),
+            message: panic_message(payload),
+        }
+    }
+
+    /// Names the statement a caught panic interrupted (its first line, shortened).
+    pub fn while_running(self, statement: &impl std::fmt::Display) -> Self {
+        match self {
+            CellError::Panicked { message, .. } => {
+                let text = statement.to_string();
+                let mut shown: String = text.chars().take(120).collect();
+                if shown.len() < text.len() {
+                    shown.push('…');
+                }
+                CellError::Panicked {
+                    during: format!("running `{shown}`"),
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+
     pub fn sql(error: EngineError, sql: &str, line_offset: usize) -> Self {
         CellError::Sql {
             error,
@@ -52,7 +84,9 @@ impl CellError {
                 "Interrupted",
                 "The cell was interrupted; the session and its tables are intact.".to_string(),
             ),
-            CellError::Internal(_) => ("InternalError", self.to_string()),
+            CellError::Internal(_) | CellError::Panicked { .. } => {
+                ("InternalError", self.to_string())
+            }
         };
         ErrorContent {
             ename: ename.to_string(),
@@ -93,17 +127,50 @@ impl CellError {
     }
 }
 
-/// The offending line with a caret under the column, numbered as in the cell.
+/// What a panic said: its message when it has one (`panic!` gives a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text.to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Characters of a long line shown on each side of the caret: a generated one-line
+/// statement can be megabytes long.
+const POINTER_CONTEXT: usize = 60;
+
+/// The offending line with a caret under the column, numbered as in the cell. Of a long
+/// line, only the part around the column is shown.
 fn pointer(sql: &str, line: usize, column: usize, line_offset: usize) -> Vec<String> {
     let Some(text) = sql.lines().nth(line.saturating_sub(1)) else {
         return Vec::new();
     };
     let number = (line + line_offset).to_string();
     let gutter = " ".repeat(number.len());
+    let caret_at = column.saturating_sub(1);
+    let skip = caret_at.saturating_sub(POINTER_CONTEXT);
+    let mut shown: String = text
+        .chars()
+        .skip(skip)
+        .take(2 * POINTER_CONTEXT + 1)
+        .collect();
+    let cut_after = text.chars().count() > skip + 2 * POINTER_CONTEXT + 1;
+    let mut indent_chars = caret_at - skip;
+    if skip > 0 {
+        shown.insert(0, '…');
+        indent_chars += 1;
+    }
+    if cut_after {
+        shown.push('…');
+    }
+    let text = shown.as_str();
     // Columns count characters; the caret line must count the same way.
     let indent: String = text
         .chars()
-        .take(column.saturating_sub(1))
+        .take(indent_chars)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     vec![
@@ -142,6 +209,42 @@ mod tests {
                 "  |        ^",
             ]
         );
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_column() {
+        let sql = format!("SELECT {}", "1 + ".repeat(10_000));
+        let error = CellError::sql(
+            EngineError::Syntax {
+                message: "too long".to_string(),
+                position: Some(Position {
+                    line: 1,
+                    column: 20_001,
+                }),
+            },
+            &sql,
+            0,
+        );
+        let traceback = error.to_content().traceback;
+        let (code, caret) = (&traceback[3], &traceback[4]);
+        assert!(code.len() < 200 && code.starts_with("1 | …") && code.ends_with('…'));
+        // The caret stands under the character at the column.
+        let caret_column = caret.chars().count() - 1;
+        let under: String = code.chars().skip(caret_column).take(1).collect();
+        let expected: String = sql.chars().skip(20_000).take(1).collect();
+        assert_eq!(under, expected);
+        assert_eq!(caret_column, "1 | …".chars().count() + 60);
+    }
+
+    #[test]
+    fn a_panic_says_what_it_interrupted_and_asks_for_a_report() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new(String::from("index out of bounds"));
+        let content = CellError::panicked("running SELECT 1", payload.as_ref()).to_content();
+        assert_eq!(content.ename, "InternalError");
+        assert!(content
+            .evalue
+            .contains("running SELECT 1: index out of bounds"));
+        assert!(content.evalue.contains("please report this"));
     }
 
     #[test]

@@ -198,6 +198,13 @@ impl Interpreter {
                         return Ok(());
                     }
                 };
+                // Checked before anything runs, whatever the statements turn out to be.
+                for text in [&args.refresh, &args.duration].into_iter().flatten() {
+                    live::parse_duration(text).map_err(|message| CellError::Usage {
+                        magic: "%sql",
+                        message,
+                    })?;
+                }
                 let sql = self.parameters.bind_sql(cell.body)?;
                 self.run_sql(&sql, cell.body_line_offset, &args, out, cancel)
                     .await
@@ -294,6 +301,8 @@ impl Interpreter {
             };
             let scan = ScanProgress::default();
             let mut progress = ProgressLine::new(index, count, scan.clone());
+            // Kept to name the statement should the engine panic while running it.
+            let running = statement.clone();
             let result = self
                 .on_engine_with_progress(
                     async move { engine.run_observed(statement, max_rows, scan).await },
@@ -301,7 +310,8 @@ impl Interpreter {
                     &mut progress,
                     out,
                 )
-                .await?
+                .await
+                .map_err(|e| e.while_running(&running))?
                 .map_err(|e| CellError::sql(e, sql, line_offset))?;
             let last = index + 1 == count;
             let result = match result {
@@ -424,7 +434,7 @@ impl Interpreter {
     ) -> Result<T, CellError> {
         let mut task = self.engine_runtime.spawn(work);
         tokio::select! {
-            joined = &mut task => joined.map_err(|error| CellError::Internal(error.to_string())),
+            joined = &mut task => joined.map_err(engine_task_failed),
             _ = cancel.cancelled() => {
                 task.abort();
                 Err(CellError::Interrupted)
@@ -468,7 +478,7 @@ impl Interpreter {
                 }
                 _ = ticks.tick() => progress.tick(out),
                 joined = &mut task => {
-                    return joined.map_err(|error| CellError::Internal(error.to_string()));
+                    return joined.map_err(engine_task_failed);
                 }
             }
         }
@@ -808,4 +818,13 @@ fn magics_bundle() -> MimeBundle {
     }
     bundle.insert("text/markdown".into(), json!(markdown));
     bundle
+}
+
+/// Why an engine task ended without its result: a panic in the engine or a library it uses
+/// (the statement's error, not the kernel's end), or the runtime shutting down.
+fn engine_task_failed(error: tokio::task::JoinError) -> CellError {
+    match error.try_into_panic() {
+        Ok(payload) => CellError::panicked("running a statement", payload.as_ref()),
+        Err(error) => CellError::Internal(error.to_string()),
+    }
 }

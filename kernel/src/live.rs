@@ -460,9 +460,19 @@ pub fn thousands(n: u64) -> String {
 /// Parses `500ms`, `2s`, `1 min` (the `--refresh` and `--duration` options).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let compact: String = text.split_whitespace().collect();
-    humantime::parse_duration(&compact)
-        .map_err(|_| format!("'{text}' is not a duration; write e.g. 500ms, 2s or 1min"))
+    let duration = humantime::parse_duration(&compact)
+        .map_err(|_| format!("'{text}' is not a duration; write e.g. 500ms, 2s or 1min"))?;
+    // A deadline or a timer is a point in time: one past the clock's range cannot be set.
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "'{text}' is longer than a year, the longest duration here"
+        ));
+    }
+    Ok(duration)
 }
+
+/// The longest `--duration` or `--refresh`.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 #[cfg(test)]
 mod tests {
@@ -491,6 +501,8 @@ mod tests {
     #[test]
     fn durations_and_modes_parse() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("18446744073709551615s")
+            .is_err_and(|e| e.contains("longer than a year")));
         assert_eq!(parse_duration("2 s"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("soon").is_err());
         assert_eq!("CHANGELOG".parse::<LiveMode>(), Ok(LiveMode::Changelog));

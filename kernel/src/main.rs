@@ -1,26 +1,7 @@
-//! `eddy`: a Jupyter kernel for interactive SQL over tables and live streams.
+//! `eddy`: a Jupyter kernel for interactive SQL over tables and live streams. This is its
+//! command line; the kernel itself is the `eddy_kernel` library (lib.rs).
 
-mod cell;
-mod complete;
-mod control;
-mod error;
-mod heartbeat;
-mod history;
-mod install;
-mod interpreter;
-mod iopub;
-mod jobs;
-mod kernel;
-mod kernel_info;
-mod live;
-mod params;
-mod progress;
-mod protocol;
-mod render;
-mod server;
-mod shell;
-mod sql_args;
-mod wire;
+use eddy_kernel::{history, install, interpreter, server, wire};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -115,6 +96,7 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
         .and_then(|io| {
             let engine = tokio::runtime::Builder::new_multi_thread()
                 .thread_name("eddy-engine")
+                .thread_stack_size(eddy_engine::limits::STACK_SIZE)
                 .enable_all()
                 .build()?;
             Ok((io, engine))
@@ -138,12 +120,30 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
     let history = history::History::open(history::jupyter_data_dir());
     let interpreter =
         interpreter::Interpreter::new(engine, engine_runtime.handle().clone(), history);
-    let served = io_runtime.block_on(server::serve(info, interpreter));
+    // The protocol runs on a thread of its own with the engine's stack size: it parses cells
+    // (and drops what it parsed), which for a long chain of operators goes deep.
+    let served = std::thread::Builder::new()
+        .name("eddy-kernel".to_string())
+        .stack_size(eddy_engine::limits::STACK_SIZE)
+        .spawn(move || {
+            let served = io_runtime.block_on(server::serve(info, interpreter));
+            io_runtime.shutdown_background();
+            served
+        })
+        .map_err(|error| format!("cannot start the kernel thread: {error}"))
+        .and_then(|thread| {
+            thread
+                .join()
+                .map_err(|_| "the kernel thread panicked".to_string())
+        });
     // Queries still running are abandoned, not awaited: shutdown must be prompt.
     engine_runtime.shutdown_background();
-    io_runtime.shutdown_background();
     match served {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("eddy kernel: {error}");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("eddy kernel: {error}");
             ExitCode::FAILURE
@@ -151,7 +151,8 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
     }
 }
 
-/// The engine's settings from the environment: `EDDY_MEMORY_LIMIT` (e.g. `8GB`, `512MiB`).
+/// The engine's settings from the environment: `EDDY_MEMORY_LIMIT` (e.g. `8GB`, `512MiB`),
+/// and `EDDY_FAULTS=panic` for tests.
 fn engine_config() -> Result<eddy_engine::EngineConfig, String> {
     let memory_limit = match std::env::var("EDDY_MEMORY_LIMIT") {
         Ok(text) => Some(
@@ -166,6 +167,8 @@ fn engine_config() -> Result<eddy_engine::EngineConfig, String> {
     };
     Ok(eddy_engine::EngineConfig {
         memory_limit,
+        // Only the tests of how a failing query is contained set this.
+        fault_functions: std::env::var("EDDY_FAULTS").is_ok_and(|v| v == "panic"),
         ..Default::default()
     })
 }

@@ -8,7 +8,7 @@ use crate::wire::{ConnectionInfo, Signer};
 use crate::{control, heartbeat, shell};
 use std::sync::Arc;
 use std::time::Duration;
-use zeromq::{RepSocket, RouterSocket, Socket, XPubSocket};
+use zeromq::{RouterSocket, Socket, XPubSocket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -18,6 +18,8 @@ pub enum ServeError {
         endpoint: String,
         source: zeromq::ZmqError,
     },
+    #[error("cannot start the {what} thread: {reason}")]
+    Thread { what: &'static str, reason: String },
 }
 
 async fn bind<S: Socket>(
@@ -47,7 +49,6 @@ pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(),
     // Eddy never asks for input, but clients expect the stdin channel to be there.
     let _stdin = bind(RouterSocket::new(), "stdin", info.endpoint(info.stdin_port)).await?;
     let iopub_socket = bind(XPubSocket::new(), "iopub", info.endpoint(info.iopub_port)).await?;
-    let heartbeat = bind(RepSocket::new(), "heartbeat", info.endpoint(info.hb_port)).await?;
 
     let signer = Arc::new(Signer::new(info.key.as_bytes()));
     let factory = MessageFactory::default();
@@ -61,7 +62,7 @@ pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(),
         factory,
         kernel.shutdown.clone(),
     ));
-    tokio::spawn(heartbeat::run(heartbeat, kernel.shutdown.clone()));
+    heartbeat::spawn(info.endpoint(info.hb_port), kernel.shutdown.clone())?;
     tokio::spawn(control::run(control, kernel.clone()));
     tokio::spawn(shell::run(shell, kernel.clone(), interpreter));
     tokio::spawn(forward_signals(kernel.clone()));

@@ -3,6 +3,7 @@
 //! answers them one at a time, in order.
 
 use crate::control::shutdown_reply;
+use crate::error::CellError;
 use crate::interpreter::{Interpreter, Outputs};
 use crate::kernel::Kernel;
 use crate::kernel_info::kernel_info;
@@ -10,9 +11,11 @@ use crate::protocol::{
     CommOpen, CompleteRequest, ExecuteRequest, HistoryRequest, InspectRequest, IsCompleteRequest,
 };
 use crate::wire::Message;
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use zeromq::{RouterSendHalf, RouterSocket, SocketRecv, SocketSend};
@@ -81,7 +84,14 @@ impl ShellWorker {
                 },
             };
             self.kernel.iopub.status(&request, "busy");
-            self.handle(&request).await;
+            // A panic while answering is answered as an error: the worker, and with it the
+            // session, carries on with the next request.
+            let handled = AssertUnwindSafe(self.handle(&request)).catch_unwind().await;
+            if let Err(payload) = handled {
+                let during = format!("answering a {}", request.msg_type());
+                let error = CellError::panicked(during, payload.as_ref());
+                self.answer_panic(&request, error).await;
+            }
             self.kernel.iopub.status(&request, "idle");
         }
     }
@@ -164,10 +174,12 @@ impl ShellWorker {
         }
         let cancel = self.kernel.begin_execution();
         let outputs = Outputs::new(&self.kernel.iopub, request, count, silent);
-        let outcome = self
-            .interpreter
-            .execute(&execute.code, &outputs, &cancel)
-            .await;
+        let outcome = AssertUnwindSafe(self.interpreter.execute(&execute.code, &outputs, &cancel))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| {
+                Err(CellError::panicked("running the cell", payload.as_ref()))
+            });
         match outcome {
             Ok(()) => {
                 let user_expressions = self
@@ -233,6 +245,23 @@ impl ShellWorker {
         });
         self.reply(queued, "execute_reply", reply).await;
         self.kernel.iopub.status(queued, "idle");
+    }
+
+    /// The reply to a request whose handling panicked (outside a cell, which answers for
+    /// itself): an error reply of the request's type.
+    async fn answer_panic(&mut self, request: &Message, error: CellError) {
+        let error = error.to_content();
+        log::error!("{}", error.evalue);
+        let reply_type = request.msg_type().replace("_request", "_reply");
+        if reply_type == request.msg_type() {
+            return;
+        }
+        let mut reply = json!(error);
+        reply["status"] = json!("error");
+        if reply_type == "execute_reply" {
+            reply["execution_count"] = json!(self.execution_count);
+        }
+        self.reply(request, &reply_type, reply).await;
     }
 
     /// The request's content as `T`; a malformed one gets an error reply and `None`.
