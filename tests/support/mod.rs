@@ -43,6 +43,14 @@ pub struct Transport {
     pub tcp: bool,
 }
 
+/// The binary under test: the one cargo built for the tests, or `EDDY_TEST_BIN` (dev/test
+/// runs some tests again against the release build).
+pub fn eddy_binary() -> PathBuf {
+    std::env::var_os("EDDY_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_eddy")))
+}
+
 /// A running `eddy kernel` process with its own temporary Jupyter directories.
 pub struct Kernel {
     child: Child,
@@ -93,7 +101,7 @@ impl Kernel {
         };
         let file = dir.path().join("connection.json");
         std::fs::write(&file, connection.to_string()).expect("connection file");
-        let child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        let child = Command::new(eddy_binary())
             .arg("kernel")
             .arg("--connection-file")
             .arg(&file)
