@@ -51,13 +51,11 @@ pub(crate) fn check_chained_operators(sql: &str, limit: usize) -> Result<(), Eng
                     ..Level::default()
                 });
             }
-            Token::RParen | Token::RBracket | Token::RBrace => {
-                if levels.len() > 1 {
-                    let closed = levels.pop().unwrap_or_default();
-                    let depth = closed.deepest().saturating_add(1);
-                    if let Some(outer) = levels.last_mut() {
-                        outer.inner = outer.inner.max(depth);
-                    }
+            Token::RParen | Token::RBracket | Token::RBrace if levels.len() > 1 => {
+                let closed = levels.pop().unwrap_or_default();
+                let depth = closed.deepest().saturating_add(1);
+                if let Some(outer) = levels.last_mut() {
+                    outer.inner = outer.inner.max(depth);
                 }
             }
             Token::Comma | Token::SemiColon => {
