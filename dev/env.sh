@@ -112,3 +112,25 @@ ensure_node_modules() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" >"$stamp"
 }
+
+# ---- Fuzzing (dev/fuzz, and a bounded run in dev/test): cargo-fuzz with the nightly toolchain
+# that rustup installs beside stable. ----
+
+# Where the fuzz targets build: their own directory, since nightly and libFuzzer's
+# instrumentation make every crate different from the other builds.
+export EDDY_FUZZ_TARGET_DIR="${EDDY_FUZZ_TARGET_DIR:-$HOME/.cache/eddy-fuzz-target}"
+
+# ensure_cargo_fuzz: the nightly toolchain and cargo-fuzz (from crates.io, at a fixed
+# version), installed once.
+ensure_cargo_fuzz() {
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        echo "dev/env.sh: installing the nightly toolchain (cargo fuzz needs it)…" >&2
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! cargo fuzz --version 2>/dev/null | grep -q '0.13.2'; then
+        echo "dev/env.sh: installing cargo-fuzz 0.13.2…" >&2
+        # Built apart from the project's target directory and flags.
+        CARGO_TARGET_DIR="$HOME/.cache/eddy-tools-target" RUSTFLAGS= \
+            cargo install cargo-fuzz --version 0.13.2 --locked --quiet
+    fi
+}
