@@ -28,7 +28,7 @@ pub const MAX_CHAINED_OPERATORS: usize = 6_000;
 /// The stack a thread needs to parse, plan and run statements up to
 /// [`MAX_CHAINED_OPERATORS`], with room to spare in a debug build: whoever drives the engine
 /// runs it on threads this large (the memory is reserved, and only touched when used).
-/// `tests/kernel_limits.rs` runs statements at the limit through the kernel.
+/// `tests/kernel_limits.rs` runs a chain one operator under the limit through the kernel.
 pub const STACK_SIZE: usize = 256 << 20;
 
 /// Refuses a statement whose expressions chain more than `limit` operators, naming the place
