@@ -1,6 +1,7 @@
 //! `'connector' = 'filesystem'`: a file, a directory or a glob of csv, json (lines) or
 //! parquet files, read by DataFusion's listing table.
 
+use super::declared_table::DeclaredTable;
 use super::{bad_option, lenient_csv, ConnectorOptions};
 use crate::error::EngineError;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -159,7 +160,7 @@ pub(crate) fn table(
         })
         .collect::<Vec<_>>();
     Ok(FileTable {
-        provider: frame.select(typed)?.into_view(),
+        provider: Arc::new(DeclaredTable::new(frame.select(typed)?.into_view())),
         skipped: lenient.then_some(skipped),
     })
 }

@@ -1,6 +1,7 @@
 //! Table sources declared Flink-style: `CREATE TABLE t (…) WITH ('connector' = '…', …)`.
 
 pub(crate) mod datagen;
+mod declared_table;
 pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
 mod lenient_csv;
