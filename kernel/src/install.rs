@@ -110,7 +110,9 @@ fn write_error(path: &Path, source: std::io::Error) -> InstallError {
 
 fn kernels_dir(target: &Target) -> Result<PathBuf, InstallError> {
     let base = match target {
-        Target::User => crate::history::jupyter_data_dir().ok_or(InstallError::NoDataDir)?,
+        Target::User => {
+            crate::server::history::jupyter_data_dir().ok_or(InstallError::NoDataDir)?
+        }
         Target::SysPrefix => sys_prefix()?.join("share/jupyter"),
         Target::Prefix(prefix) => prefix.join("share/jupyter"),
     };

@@ -1,7 +1,9 @@
 //! `eddy`: a Jupyter kernel for interactive SQL over tables and live streams. This is its
 //! command line; the kernel itself is the `eddy_kernel` library (lib.rs).
 
-use eddy_kernel::{history, install, interpreter, server, wire};
+use eddy_kernel::interpreter::SqlInterpreter;
+use eddy_kernel::server::{self, history, History};
+use eddy_kernel::{install, wire};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -117,16 +119,15 @@ fn run_kernel(connection_file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let history = history::History::open(history::jupyter_data_dir());
-    let interpreter =
-        interpreter::Interpreter::new(engine, engine_runtime.handle().clone(), history);
+    let history = History::open(history::jupyter_data_dir());
+    let interpreter = SqlInterpreter::new(engine, engine_runtime.handle().clone());
     // The protocol runs on a thread of its own with the engine's stack size: it parses cells
     // (and drops what it parsed), which for a long chain of operators goes deep.
     let served = std::thread::Builder::new()
         .name("eddy-kernel".to_string())
         .stack_size(eddy_engine::limits::STACK_SIZE)
         .spawn(move || {
-            let served = io_runtime.block_on(server::serve(info, interpreter));
+            let served = io_runtime.block_on(server::serve(info, interpreter, history));
             io_runtime.shutdown_background();
             served
         })

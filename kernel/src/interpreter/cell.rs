@@ -1,35 +1,8 @@
-//! A cell's first line picks what runs it: `%sql` (the default), `%table`, `%md`,
-//! `%lsmagic`.
+//! A cell's first line picks what runs it: a magic (`%table`, `%md`, …; see [`Magic`]), or
+//! none for SQL.
 
-use crate::error::CellError;
-
-/// The magics a cell can start with, and what each does (shown by `%lsmagic`).
-pub const MAGICS: &[(&str, &str)] = &[
-    (
-        "%sql",
-        "Run SQL statements (the default for a cell without a magic).",
-    ),
-    ("%table", "%table NAME: show a table's schema."),
-    ("%md", "Render the rest of the cell as Markdown."),
-    (
-        "%jobs",
-        "List the queries over streams started with %sql --background.",
-    ),
-    ("%cancel", "%cancel ID|all: stop background queries."),
-    ("%lsmagic", "List the magics."),
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Magic {
-    Sql,
-    Table,
-    Markdown,
-    Set,
-    Config,
-    ListMagics,
-    Jobs,
-    Cancel,
-}
+use super::error::CellError;
+pub use super::magic::Magic;
 
 /// A cell split into its magic, the magic's arguments and the body below.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,21 +35,9 @@ pub fn parse(code: &str) -> Result<Cell<'_>, CellError> {
     let (name, args) = magic_line
         .split_once(char::is_whitespace)
         .unwrap_or((magic_line, ""));
-    let magic = match name {
-        "sql" => Magic::Sql,
-        "table" => Magic::Table,
-        "md" | "markdown" => Magic::Markdown,
-        "set" => Magic::Set,
-        "config" => Magic::Config,
-        "lsmagic" => Magic::ListMagics,
-        "jobs" => Magic::Jobs,
-        "cancel" => Magic::Cancel,
-        _ => {
-            return Err(CellError::UnknownMagic {
-                name: format!("%{name}"),
-            })
-        }
-    };
+    let magic = Magic::named(name).ok_or_else(|| CellError::UnknownMagic {
+        name: format!("%{name}"),
+    })?;
     let body = trimmed.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
     Ok(Cell {
         magic,

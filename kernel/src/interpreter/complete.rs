@@ -1,7 +1,7 @@
 //! Tab completion: the word before the cursor against magics, the columns of the tables
 //! the cell mentions, table names, functions and keywords.
 
-use crate::cell::MAGICS;
+use super::magic::Magic;
 use eddy_engine::Vocabulary;
 use serde_json::{json, Value};
 
@@ -91,11 +91,12 @@ fn candidates(
     if word.starts_with('%') {
         let typed = word.trim_start_matches('%');
         let percent = word.len() - typed.len();
-        let found = MAGICS
+        let found = Magic::ALL
             .iter()
-            .filter(|(name, _)| name[1..].starts_with(typed))
-            .map(|(name, _)| Candidate {
-                text: format!("{}{}", "%".repeat(percent), &name[1..]),
+            .map(|magic| &magic.name()[1..])
+            .filter(|name| name.starts_with(typed))
+            .map(|name| Candidate {
+                text: format!("{}{name}", "%".repeat(percent)),
                 kind: "magic",
             })
             .collect();
@@ -237,6 +238,14 @@ mod tests {
     fn magics_complete_after_a_percent_sign() {
         let reply = complete("%ta", 3, &vocabulary());
         assert_eq!(matches(&reply), vec!["%table"]);
+        // Every magic is offered after a lone `%`, `%set` and `%config` too.
+        let all = matches(&complete("%", 1, &vocabulary()));
+        for magic in Magic::ALL {
+            assert!(
+                all.contains(&magic.name().to_string()),
+                "{magic:?}: {all:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Why a cell failed, and how that is shown: one `error` message with a traceback that
 //! points into the cell.
 
-use crate::cell::MAGICS;
-use crate::protocol::ErrorContent;
+use super::magic::Magic;
+use crate::server::panic::{bug_report, panic_message};
+use crate::server::protocol::ErrorContent;
 use eddy_engine::EngineError;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,7 @@ pub enum CellError {
     #[error("internal error: {0}")]
     Internal(String),
     /// A panic in Eddy or a library it uses, caught before it could end the kernel.
-    #[error(
-        "Eddy hit a bug while {during}: {message}. The session, its tables and its running \
-         queries are intact; please report this, with the cell that caused it"
-    )]
+    #[error("{}", bug_report(during, message))]
     Panicked { during: String, message: String },
 }
 
@@ -100,11 +98,7 @@ impl CellError {
         match self {
             CellError::UnknownMagic { .. } => {
                 lines.push("The magics are:".to_string());
-                lines.extend(
-                    MAGICS
-                        .iter()
-                        .map(|(name, what)| format!("  {name:<10} {what}")),
-                );
+                lines.extend(Magic::listing().into_iter().map(|line| format!("  {line}")));
             }
             CellError::UnknownTable { .. } => {
                 lines.push("hint: SHOW TABLES lists the tables of this session.".to_string())
@@ -124,17 +118,6 @@ impl CellError {
             _ => {}
         }
         lines
-    }
-}
-
-/// What a panic said: its message when it has one (`panic!` gives a `&str` or a `String`).
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        text.to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".to_string()
     }
 }
 
@@ -253,6 +236,12 @@ mod tests {
             name: "%python".to_string(),
         }
         .to_content();
-        assert!(content.traceback.iter().any(|l| l.contains("%lsmagic")));
+        for magic in Magic::ALL {
+            assert!(
+                content.traceback.iter().any(|l| l.contains(magic.name())),
+                "{magic:?} is missing from {:?}",
+                content.traceback
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! after the cell has finished. `%jobs` lists them, `%cancel ID|all` stops them, and
 //! shutdown stops all.
 
-use crate::live::{status_line, LiveState};
+use super::live::{status_line, LiveState};
 use eddy_engine::{Canceller, StreamFigures};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

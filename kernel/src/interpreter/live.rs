@@ -2,10 +2,11 @@
 //! (`update_display_data` on its display id) at most once per refresh interval and only
 //! when something changed, with a status line of the query's figures.
 
-use crate::error::CellError;
-use crate::protocol::MimeBundle;
+use super::error::CellError;
 use crate::render::chart::{chart_bundle, ChartError, ChartOptions};
 use crate::render::{self};
+use crate::server::protocol::MimeBundle;
+use crate::server::{DetachedOutputs, Outputs};
 use eddy_engine::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use eddy_engine::arrow::datatypes::SchemaRef;
 use eddy_engine::arrow::util::display::ArrayFormatter;
@@ -244,6 +245,26 @@ pub trait FigureReport: Sync {
 
 impl FigureReport for () {
     fn report(&self, _: StreamFigures, _: LiveState) {}
+}
+
+impl LiveOutput for Outputs<'_> {
+    fn show(&self, display_id: &str, bundle: MimeBundle) {
+        self.display_with_id(display_id, bundle);
+    }
+
+    fn replace(&self, display_id: &str, bundle: MimeBundle) {
+        self.update(display_id, bundle);
+    }
+}
+
+impl LiveOutput for DetachedOutputs {
+    fn show(&self, display_id: &str, bundle: MimeBundle) {
+        self.publish("display_data", display_id, bundle);
+    }
+
+    fn replace(&self, display_id: &str, bundle: MimeBundle) {
+        self.publish("update_display_data", display_id, bundle);
+    }
 }
 
 /// Shows a running query in one display and keeps it current until the query ends, the

@@ -4,7 +4,7 @@
 //! In SQL a value becomes a literal — a number as itself, anything else a quoted string
 //! with its quotes doubled — so a value can never change the shape of the statement.
 
-use crate::error::CellError;
+use super::error::CellError;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]

@@ -1,8 +1,8 @@
 //! The line a long statement shows while it runs ("running… 4.2 s · 1,234,567 rows read"),
 //! updated in place and then replaced by the statement's result, so a cell never looks stuck.
 
-use crate::interpreter::Outputs;
 use crate::render;
+use crate::server::Outputs;
 use eddy_engine::ScanProgress;
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ impl ProgressLine {
     pub fn tick(&mut self, out: &Outputs<'_>) {
         let mut text = format!("running… {:.1} s", self.started.elapsed().as_secs_f64());
         if let Some(rows) = self.scan.rows_scanned().filter(|&rows| rows > 0) {
-            text.push_str(&format!(" · {} rows read", crate::live::thousands(rows)));
+            text.push_str(&format!(" · {} rows read", super::live::thousands(rows)));
         }
         if self.statements > 1 {
             text.push_str(&format!(

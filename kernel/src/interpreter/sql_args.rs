@@ -1,8 +1,12 @@
 //! The options of a `%sql` line, parsed like a command line (so `%sql --help` works and
-//! mistakes get clap's precise messages).
+//! mistakes get clap's precise messages). Every value is checked and typed here, before any
+//! statement runs: a chart kind, a live mode, a duration.
 
-use crate::error::CellError;
+use super::error::CellError;
+use super::live::{parse_duration, LiveMode};
+use crate::render::chart::ChartKind;
 use clap::Parser;
+use std::time::Duration;
 
 /// Run SQL; options choose how the result is shown.
 #[derive(Debug, Default, Parser)]
@@ -15,8 +19,8 @@ use clap::Parser;
 )]
 pub struct SqlArgs {
     /// Draw the result: bar, line, area, point, arc, histogram or auto.
-    #[arg(long, value_name = "KIND")]
-    pub chart: Option<String>,
+    #[arg(long, value_name = "KIND", value_parser = str::parse::<ChartKind>)]
+    pub chart: Option<ChartKind>,
     /// The column along the x axis (or the slices of an arc chart).
     #[arg(long, value_name = "COL")]
     pub x: Option<String>,
@@ -34,14 +38,14 @@ pub struct SqlArgs {
     pub max_rows: Option<usize>,
     /// A query over a stream: how its live result is shown — append (the latest rows),
     /// update (the current result), changelog (every change) or single (one value).
-    #[arg(long, value_name = "MODE")]
-    pub mode: Option<String>,
+    #[arg(long, value_name = "MODE", value_parser = str::parse::<LiveMode>)]
+    pub mode: Option<LiveMode>,
     /// A query over a stream: how often its display is redrawn, e.g. 500ms or 2s.
-    #[arg(long, value_name = "TIME")]
-    pub refresh: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub refresh: Option<Duration>,
     /// A query over a stream: stop it after this long, e.g. 30s or 5min.
-    #[arg(long, value_name = "TIME")]
-    pub duration: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// A query over a stream: return at once and keep updating the display (%jobs lists
     /// such queries, %cancel stops them).
     #[arg(long)]
@@ -87,7 +91,7 @@ mod tests {
         else {
             panic!("not run");
         };
-        assert_eq!(args.chart.as_deref(), Some("bar"));
+        assert_eq!(args.chart, Some(ChartKind::Bar));
         assert_eq!(args.x.as_deref(), Some("year"));
         assert_eq!(args.y.as_deref(), Some("avg popularity"));
         assert_eq!(args.title.as_deref(), Some("Per year"));
@@ -101,5 +105,28 @@ mod tests {
         };
         assert!(error.to_string().contains("--chrt"), "{error}");
         assert!(parse("--title 'open").is_err());
+    }
+
+    #[test]
+    fn values_are_checked_as_the_line_is_read() {
+        let SqlLine::Run(args) =
+            parse("--mode changelog --refresh 250ms --duration '1 min'").unwrap()
+        else {
+            panic!("not run");
+        };
+        assert_eq!(args.mode, Some(LiveMode::Changelog));
+        assert_eq!(args.refresh, Some(Duration::from_millis(250)));
+        assert_eq!(args.duration, Some(Duration::from_secs(60)));
+        for (line, says) in [
+            ("--mode table", "'table' is not a mode"),
+            ("--chart sankey", "sankey"),
+            ("--refresh soon", "'soon' is not a duration"),
+            ("--duration 2years", "longer than a year"),
+        ] {
+            let Err(error) = parse(line) else {
+                panic!("accepted {line}");
+            };
+            assert!(error.to_string().contains(says), "{line}: {error}");
+        }
     }
 }

@@ -7,7 +7,7 @@ mod data;
 mod spec;
 mod svg;
 
-use crate::protocol::MimeBundle;
+use crate::server::protocol::MimeBundle;
 use data::{ChartData, FieldKind};
 use eddy_engine::RowSet;
 use serde_json::json;

@@ -2,13 +2,15 @@
 //! viewers that render nothing else.
 
 pub mod chart;
+mod schema;
 mod table;
 mod types;
 
+pub use schema::schema_rows;
 pub use table::{rows_bundle, TableDisplay};
 pub use types::sql_type_name;
 
-use crate::protocol::MimeBundle;
+use crate::server::protocol::MimeBundle;
 use serde_json::json;
 
 /// A bundle with only text.

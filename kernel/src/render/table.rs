@@ -2,7 +2,7 @@
 //! in the header.
 
 use super::sql_type_name;
-use crate::protocol::MimeBundle;
+use crate::server::protocol::MimeBundle;
 use eddy_engine::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use eddy_engine::arrow::util::display::{ArrayFormatter, FormatOptions};

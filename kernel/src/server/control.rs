@@ -1,9 +1,9 @@
 //! Control: interrupt, shutdown and kernel info. A task of its own, so it is answered
 //! while the shell is busy with a long query.
 
-use crate::kernel::Kernel;
-use crate::kernel_info::kernel_info;
-use crate::protocol::ShutdownRequest;
+use super::kernel::Kernel;
+use super::kernel_info::kernel_info;
+use super::protocol::ShutdownRequest;
 use crate::wire::Message;
 use serde_json::json;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! and while the kernel thread is busy with a long piece of work of its own (parsing a cell
 //! of megabytes, drawing a large result).
 
-use crate::server::ServeError;
+use super::error::ServeError;
 use tokio_util::sync::CancellationToken;
 use zeromq::{RepSocket, Socket, SocketRecv, SocketSend};
 

@@ -1,7 +1,7 @@
 //! Cell history, kept across kernel restarts in `<jupyter data dir>/eddy/history.jsonl`
 //! and bounded in entries and bytes.
 
-use crate::protocol::HistoryRequest;
+use super::protocol::HistoryRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};

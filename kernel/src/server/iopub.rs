@@ -1,7 +1,7 @@
 //! IOPub: the broadcast channel. One task owns the XPUB socket, because the socket learns
 //! of subscriptions only while someone receives on it, and it cannot be split.
 
-use crate::protocol::MessageFactory;
+use super::protocol::MessageFactory;
 use crate::wire::{Message, Signer};
 use bytes::Bytes;
 use serde_json::{json, Value};

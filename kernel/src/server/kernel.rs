@@ -1,8 +1,8 @@
 //! What every channel of a running kernel shares: signing, the IOPub publisher, and the
 //! tokens that stop the running cell or the whole kernel.
 
-use crate::iopub::Iopub;
-use crate::protocol::MessageFactory;
+use super::iopub::Iopub;
+use super::protocol::MessageFactory;
 use crate::wire::{Message, Signer};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;

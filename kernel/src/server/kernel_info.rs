@@ -1,6 +1,6 @@
 //! What the kernel says about itself in `kernel_info_reply`, on shell and control alike.
 
-use crate::protocol::PROTOCOL_VERSION;
+use super::protocol::PROTOCOL_VERSION;
 use serde_json::{json, Value};
 
 pub fn kernel_info() -> Value {

@@ -1,26 +1,34 @@
-//! Binds the five channels and runs one task per channel until shutdown.
+//! The protocol core, as xeus has one: it binds the five channels, runs one task per channel
+//! until shutdown, and answers everything the protocol itself defines (kernel info, history,
+//! comms, interrupt, shutdown). What a cell means is the [`Interpreter`]'s business; the core
+//! knows nothing of SQL.
 
-use crate::interpreter::Interpreter;
-use crate::iopub::{self, Iopub};
-use crate::kernel::Kernel;
-use crate::protocol::MessageFactory;
+mod control;
+mod error;
+mod heartbeat;
+pub mod history;
+mod interpreter;
+mod iopub;
+mod kernel;
+mod kernel_info;
+mod outputs;
+pub mod panic;
+pub mod protocol;
+mod shell;
+
+pub use error::ServeError;
+pub use history::History;
+pub use interpreter::Interpreter;
+pub use iopub::Iopub;
+pub use outputs::{DetachedOutputs, Outputs};
+
 use crate::wire::{ConnectionInfo, Signer};
-use crate::{control, heartbeat, shell};
+use iopub::run as run_iopub;
+use kernel::Kernel;
+use protocol::MessageFactory;
 use std::sync::Arc;
 use std::time::Duration;
 use zeromq::{RouterSocket, Socket, XPubSocket};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot listen on {endpoint} ({channel} channel): {source}")]
-    Bind {
-        channel: &'static str,
-        endpoint: String,
-        source: zeromq::ZmqError,
-    },
-    #[error("cannot start the {what} thread: {reason}")]
-    Thread { what: &'static str, reason: String },
-}
 
 async fn bind<S: Socket>(
     mut socket: S,
@@ -37,8 +45,13 @@ async fn bind<S: Socket>(
     }
 }
 
-/// Serves the kernel until a shutdown request (or SIGTERM) arrives.
-pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(), ServeError> {
+/// Serves the kernel until a shutdown request (or SIGTERM) arrives. `history` keeps the cells
+/// run, for `history_request`.
+pub async fn serve(
+    info: ConnectionInfo,
+    interpreter: impl Interpreter,
+    history: History,
+) -> Result<(), ServeError> {
     let shell = bind(RouterSocket::new(), "shell", info.endpoint(info.shell_port)).await?;
     let control = bind(
         RouterSocket::new(),
@@ -55,7 +68,7 @@ pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(),
     let (iopub, outbox) = Iopub::new(factory.clone());
     let kernel = Arc::new(Kernel::new(signer.clone(), factory.clone(), iopub));
 
-    let iopub_task = tokio::spawn(iopub::run(
+    let iopub_task = tokio::spawn(run_iopub(
         iopub_socket,
         outbox,
         signer,
@@ -64,7 +77,7 @@ pub async fn serve(info: ConnectionInfo, interpreter: Interpreter) -> Result<(),
     ));
     heartbeat::spawn(info.endpoint(info.hb_port), kernel.shutdown.clone())?;
     tokio::spawn(control::run(control, kernel.clone()));
-    tokio::spawn(shell::run(shell, kernel.clone(), interpreter));
+    tokio::spawn(shell::run(shell, kernel.clone(), interpreter, history));
     tokio::spawn(forward_signals(kernel.clone()));
     tokio::spawn(exit_with_parent(kernel.clone()));
 

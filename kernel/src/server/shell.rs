@@ -2,13 +2,16 @@
 //! they come, so that requests queued behind a failing cell can be aborted; a worker
 //! answers them one at a time, in order.
 
-use crate::control::shutdown_reply;
-use crate::error::CellError;
-use crate::interpreter::{Interpreter, Outputs};
-use crate::kernel::Kernel;
-use crate::kernel_info::kernel_info;
-use crate::protocol::{
-    CommOpen, CompleteRequest, ExecuteRequest, HistoryRequest, InspectRequest, IsCompleteRequest,
+use super::control::shutdown_reply;
+use super::history::History;
+use super::interpreter::Interpreter;
+use super::kernel::Kernel;
+use super::kernel_info::kernel_info;
+use super::outputs::Outputs;
+use super::panic::{bug_report, panic_message};
+use super::protocol::{
+    CommOpen, CompleteRequest, ErrorContent, ExecuteRequest, HistoryRequest, InspectRequest,
+    IsCompleteRequest,
 };
 use crate::wire::Message;
 use futures::FutureExt;
@@ -20,7 +23,12 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use zeromq::{RouterSendHalf, RouterSocket, SocketRecv, SocketSend};
 
-pub async fn run(socket: RouterSocket, kernel: Arc<Kernel>, interpreter: Interpreter) {
+pub async fn run(
+    socket: RouterSocket,
+    kernel: Arc<Kernel>,
+    interpreter: impl Interpreter,
+    history: History,
+) {
     let (sender, mut receiver) = socket.split();
     let (queue_in, queue) = mpsc::unbounded_channel();
     let reader_kernel = kernel.clone();
@@ -46,6 +54,7 @@ pub async fn run(socket: RouterSocket, kernel: Arc<Kernel>, interpreter: Interpr
         sender,
         kernel,
         interpreter,
+        history,
         queue,
         held_back: VecDeque::new(),
         doomed: VecDeque::new(),
@@ -54,10 +63,11 @@ pub async fn run(socket: RouterSocket, kernel: Arc<Kernel>, interpreter: Interpr
     worker.serve().await;
 }
 
-struct ShellWorker {
+struct ShellWorker<I> {
     sender: RouterSendHalf,
     kernel: Arc<Kernel>,
-    interpreter: Interpreter,
+    interpreter: I,
+    history: History,
     queue: mpsc::UnboundedReceiver<Message>,
     /// Requests taken off the queue while aborting executions, to answer next.
     held_back: VecDeque<Message>,
@@ -66,7 +76,7 @@ struct ShellWorker {
     execution_count: u64,
 }
 
-impl ShellWorker {
+impl<I: Interpreter> ShellWorker<I> {
     async fn serve(&mut self) {
         loop {
             if let Some(doomed) = self.doomed.pop_front() {
@@ -89,7 +99,7 @@ impl ShellWorker {
             let handled = AssertUnwindSafe(self.handle(&request)).catch_unwind().await;
             if let Err(payload) = handled {
                 let during = format!("answering a {}", request.msg_type());
-                let error = CellError::panicked(during, payload.as_ref());
+                let error = internal_error(&during, payload.as_ref());
                 self.answer_panic(&request, error).await;
             }
             self.kernel.iopub.status(&request, "idle");
@@ -126,7 +136,7 @@ impl ShellWorker {
             }
             "history_request" => {
                 if let Some(r) = self.content::<HistoryRequest>(request).await {
-                    let reply = self.interpreter.history(&r);
+                    let reply = self.history.reply(&r);
                     self.reply(request, "history_reply", reply).await;
                 }
             }
@@ -177,9 +187,7 @@ impl ShellWorker {
         let outcome = AssertUnwindSafe(self.interpreter.execute(&execute.code, &outputs, &cancel))
             .catch_unwind()
             .await
-            .unwrap_or_else(|payload| {
-                Err(CellError::panicked("running the cell", payload.as_ref()))
-            });
+            .unwrap_or_else(|payload| Err(internal_error("running the cell", payload.as_ref())));
         match outcome {
             Ok(()) => {
                 let user_expressions = self
@@ -200,7 +208,6 @@ impl ShellWorker {
                 if execute.stop_on_error {
                     self.take_queued_executions().await;
                 }
-                let error = error.to_content();
                 if !silent {
                     self.kernel
                         .iopub
@@ -215,7 +222,7 @@ impl ShellWorker {
         // Written after the reply, which need not wait for the history file; the next
         // request on this channel (a history_request too) is handled after it.
         if store_history {
-            self.interpreter.remember(count, &execute.code);
+            self.history.record(count, &execute.code);
         }
     }
 
@@ -249,8 +256,7 @@ impl ShellWorker {
 
     /// The reply to a request whose handling panicked (outside a cell, which answers for
     /// itself): an error reply of the request's type.
-    async fn answer_panic(&mut self, request: &Message, error: CellError) {
-        let error = error.to_content();
+    async fn answer_panic(&mut self, request: &Message, error: ErrorContent) {
         log::error!("{}", error.evalue);
         let reply_type = request.msg_type().replace("_request", "_reply");
         if reply_type == request.msg_type() {
@@ -294,5 +300,15 @@ impl ShellWorker {
                 log::warn!("shell send failed: {error}");
             }
         }
+    }
+}
+
+/// The error a caught panic is answered with.
+fn internal_error(during: &str, payload: &(dyn std::any::Any + Send)) -> ErrorContent {
+    let evalue = bug_report(during, &panic_message(payload));
+    ErrorContent {
+        ename: "InternalError".to_string(),
+        traceback: vec![format!("InternalError: {evalue}")],
+        evalue,
     }
 }

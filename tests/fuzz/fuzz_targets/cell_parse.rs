@@ -3,9 +3,9 @@
 
 #![no_main]
 
-use eddy_kernel::cell::{self, Magic};
-use eddy_kernel::params::Parameters;
-use eddy_kernel::sql_args;
+use eddy_kernel::interpreter::cell::{self, Magic};
+use eddy_kernel::interpreter::params::Parameters;
+use eddy_kernel::interpreter::sql_args;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|code: &str| {

@@ -6,8 +6,8 @@
 
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
 use eddy_engine::{Engine, EngineConfig, TableInfo, Vocabulary};
-use eddy_kernel::cell;
-use eddy_kernel::complete;
+use eddy_kernel::interpreter::cell;
+use eddy_kernel::interpreter::complete;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, LazyLock};
 

@@ -339,14 +339,16 @@ fn bins_are_nice() {
     assert_eq!(same.index(5.0), 0);
 }
 
-/// `EDDY_CHART_SAMPLES=/tmp/charts cargo test -p eddy-kernel chart::tests::samples` writes
-/// one SVG of each kind there, to look at.
+/// Every kind of chart, over the shapes of data it is drawn for, gives a Vega-Lite spec of
+/// that mark and a described SVG with the chart's title. With
+/// `EDDY_CHART_SAMPLES=/tmp/charts cargo test --workspace chart::tests::every_kind`, each is also
+/// written there, to look at.
 #[test]
-fn samples() {
-    let Ok(dir) = std::env::var("EDDY_CHART_SAMPLES") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
+fn every_kind_draws_a_spec_of_its_mark_and_a_described_svg() {
+    let samples = std::env::var("EDDY_CHART_SAMPLES").ok();
+    if let Some(dir) = &samples {
+        std::fs::create_dir_all(dir).unwrap();
+    }
     let many_days = rowset(vec![
         (
             "day",
@@ -433,13 +435,47 @@ fn samples() {
         ),
     ];
     for (name, rows, options) in cases {
-        let bundle = chart_bundle(&rows, &options).unwrap();
-        std::fs::write(format!("{dir}/{name}.svg"), svg(&bundle)).unwrap();
-        std::fs::write(
-            format!("{dir}/{name}.vl.json"),
-            serde_json::to_string_pretty(spec(&bundle)).unwrap(),
-        )
-        .unwrap();
+        let bundle = chart_bundle(&rows, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mark = &spec(&bundle)["mark"];
+        let mark = mark.as_str().or(mark["type"].as_str()).unwrap_or_default();
+        let expected = match options.kind {
+            ChartKind::Histogram => "bar",
+            kind => kind.name(),
+        };
+        assert_eq!(mark, expected, "{name}: {}", spec(&bundle));
+        let picture = svg(&bundle);
+        assert!(
+            picture.starts_with("<svg") && picture.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+        assert!(
+            picture.contains("<title>"),
+            "{name}: the SVG describes itself"
+        );
+        if let Some(title) = &options.title {
+            assert!(picture.contains(title.as_str()), "{name}: {title}");
+        }
+        // More than the background: the marks are drawn.
+        let drawn = [
+            "<rect",
+            "<path",
+            "<polyline",
+            "<polygon",
+            "<circle",
+            "<line",
+        ]
+        .iter()
+        .map(|tag| picture.matches(tag).count())
+        .sum::<usize>();
+        assert!(drawn > 4, "{name}: {drawn} shapes");
+        if let Some(dir) = &samples {
+            std::fs::write(format!("{dir}/{name}.svg"), picture).unwrap();
+            std::fs::write(
+                format!("{dir}/{name}.vl.json"),
+                serde_json::to_string_pretty(spec(&bundle)).unwrap(),
+            )
+            .unwrap();
+        }
     }
 }
 
