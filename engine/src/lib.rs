@@ -3,34 +3,30 @@
 //! The engine takes SQL text, owns the catalog of tables, and yields Arrow record batches.
 //! It knows nothing of Jupyter: the kernel, a test or a benchmark drive it alike through
 //! [`Engine`].
+//!
+//! - `session/`: the [`Engine`] façade, its catalog and DDL.
+//! - `sql/`: Eddy's Flink dialect on DataFusion (syntax, types, functions, rules, limits).
+//! - `batch/`: cached tables, CSV error location, scan progress.
+//! - `connectors/`: one module per `'connector'`, behind one trait and a registry.
+//! - `stream/`: continuous queries, by micro-batches.
 
-mod cache;
-mod cached_scan;
-mod completeness;
+mod batch;
 mod config;
 mod connectors;
-mod csv_locate;
 mod error;
-mod flink_sql;
-mod flink_types;
-mod functions;
-mod introspect;
-mod kept_state;
-pub mod limits;
-mod progress;
 mod result;
-mod scan_display;
 mod session;
+mod sql;
 mod stream;
-mod time_grouping;
 
-pub use completeness::Completeness;
+pub use batch::progress::ScanProgress;
 pub use config::EngineConfig;
 pub use error::{EngineError, Position};
-pub use introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
-pub use progress::ScanProgress;
 pub use result::{RowSet, StatementResult};
 pub use session::{Engine, Statement};
+pub use sql::completeness::Completeness;
+pub use sql::introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
+pub use sql::limits;
 pub use stream::{
     changelog_schema, Canceller, ContinuousQuery, StreamEnd, StreamFigures, StreamKind,
     StreamUpdate,

@@ -1,7 +1,7 @@
 //! `CACHE TABLE t` / `UNCACHE TABLE t`: a table's rows held in memory, columnar, so that
 //! exploring one big file does not parse it again for every query.
 
-use crate::cached_scan::{CachedRows, CachedScan};
+use crate::batch::cached_scan::{CachedRows, CachedScan};
 use crate::error::EngineError;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;

@@ -158,7 +158,7 @@ impl DataSource for CachedScan {
     fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let rows: Vec<usize> = self.rows.partitions.iter().map(|p| p.rows).collect();
         write!(f, "CachedTable: partitions={}, rows={rows:?}", rows.len())?;
-        crate::scan_display::write_projection(f, format, &self.schema)?;
+        crate::batch::scan_display::write_projection(f, format, &self.schema)?;
         if let Some(fetch) = self.fetch {
             write!(f, ", fetch={fetch}")?;
         }

@@ -14,7 +14,8 @@
 //! replaced and read again from its start; a file rewritten in place at the same size is not
 //! noticed.
 
-use super::lines::{complete_len, CountedSource, LineDecoder, LineFormat};
+use super::connector::CountedSource;
+use super::lines::{complete_len, LineDecoder, LineFormat};
 use super::{parse_duration, ConnectorOptions};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;

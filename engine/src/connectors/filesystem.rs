@@ -1,8 +1,9 @@
 //! `'connector' = 'filesystem'`: a file, a directory or a glob of csv, json (lines) or
 //! parquet files, read by DataFusion's listing table.
 
+use super::connector::{Connector, Declaration, Declared, FileTable};
 use super::declared_table::DeclaredTable;
-use super::{bad_option, lenient_csv, ConnectorOptions};
+use super::{bad_option, file_monitor, lenient_csv, replay, ConnectorOptions};
 use crate::error::EngineError;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
@@ -20,11 +21,50 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-/// A table over files, and the count of rows its reading skipped (for tables declared
-/// with `'csv.ignore-parse-errors' = 'true'`).
-pub(crate) struct FileTable {
-    pub(crate) provider: Arc<dyn TableProvider>,
-    pub(crate) skipped: Option<Arc<AtomicU64>>,
+/// `'connector' = 'filesystem'`: a bounded table over files; with
+/// `'source.monitor-interval'`, a stream of the lines added to them; with
+/// `'source.replay-speed'`, a replay of a file in event-time order.
+pub(crate) struct Filesystem;
+
+impl Connector for Filesystem {
+    fn name(&self) -> &'static str {
+        "filesystem"
+    }
+
+    fn declare(
+        &self,
+        declaration: &Declaration<'_>,
+        options: &mut ConnectorOptions,
+    ) -> Result<Declared, EngineError> {
+        let Declaration {
+            ctx,
+            table,
+            schema,
+            event_time,
+        } = declaration;
+        if options.has("source.monitor-interval") {
+            let source = file_monitor::source(table, schema.clone(), options)?;
+            return Ok(Declared::Stream(source));
+        }
+        if options.has("source.replay-speed") {
+            let speed = options.get("source.replay-speed").unwrap_or_default();
+            let Some(event_time) = event_time else {
+                return Err(bad_option(
+                    "source.replay-speed",
+                    "a replay orders rows by event time: declare WATERMARK FOR ts AS ts",
+                ));
+            };
+            let files = self::table(ctx, table, schema.clone(), options)?;
+            let source = replay::source(table, files.provider, schema.clone(), event_time, &speed)?;
+            return Ok(Declared::Stream(source));
+        }
+        Ok(Declared::Table(self::table(
+            ctx,
+            table,
+            schema.clone(),
+            options,
+        )?))
+    }
 }
 
 pub(crate) fn table(

@@ -13,7 +13,6 @@
 
 use super::{bad_option, ConnectorOptions};
 use crate::error::EngineError;
-use crate::stream::catalog::SourceFactory;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::compute::{cast_with_options, concat_batches, nullif, CastOptions};
@@ -21,17 +20,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// A stream table's source, and the count of rows its sources skipped (bad lines with
-/// `*.ignore-parse-errors`, rows without an event time in a replay), as [`FileTable`]
-/// has for a batch table.
-///
-/// [`FileTable`]: super::filesystem::FileTable
-pub(crate) struct CountedSource {
-    pub(crate) factory: Arc<dyn SourceFactory>,
-    /// `None` when nothing is ever skipped (bad lines fail the query).
-    pub(crate) skipped: Option<Arc<AtomicU64>>,
-}
 
 /// How the lines of a table are written: csv or json, with the format's options.
 #[derive(Debug, Clone)]

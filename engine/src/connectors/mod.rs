@@ -1,13 +1,18 @@
 //! Table sources declared Flink-style: `CREATE TABLE t (…) WITH ('connector' = '…', …)`.
 
+mod connector;
 pub(crate) mod datagen;
 mod declared_table;
 pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
 mod lenient_csv;
 pub(crate) mod lines;
+mod registry;
 pub(crate) mod replay;
 pub(crate) mod socket;
+
+pub(crate) use connector::{CountedSource, Declaration, Declared};
+pub(crate) use registry::connector;
 
 use crate::error::EngineError;
 use datafusion::sql::sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Value};

@@ -9,7 +9,7 @@
 //! dropped and counted (see [`source`]). The replay ends after the last row.
 
 use super::bad_option;
-use super::lines::CountedSource;
+use super::connector::CountedSource;
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};

@@ -7,10 +7,11 @@
 //! the connection; then the query finishes. Rows are sent as they arrive: whatever lines
 //! have come are sent at least every 50 ms, or at once when 8192 are waiting.
 //!
-//! The connection is read by a thread of its own with blocking reads (the engine's tokio
-//! has no network feature), which stops within 50 ms of the query dropping the source.
+//! The connection is read by the source's task with tokio's non-blocking reads: dropping the
+//! source (the query ended or was cancelled) closes it at once.
 
-use super::lines::{complete_len, CountedSource, LineDecoder, LineFormat};
+use super::connector::{Connector, CountedSource, Declaration, Declared};
+use super::lines::{complete_len, LineDecoder, LineFormat};
 use super::{bad_option, ConnectorOptions};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
@@ -18,12 +19,12 @@ use crate::stream::source::{BatchSender, StreamSource};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionContext;
 use futures::future::BoxFuture;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
 
 /// Lines waiting longer than this are sent.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -32,6 +33,24 @@ const FLUSH_LINES: usize = 8192;
 /// How long a connection may take to be accepted.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_BUFFER: usize = 64 * 1024;
+
+/// `'connector' = 'socket'`.
+pub(crate) struct Socket;
+
+impl Connector for Socket {
+    fn name(&self) -> &'static str {
+        "socket"
+    }
+
+    fn declare(
+        &self,
+        declaration: &Declaration<'_>,
+        options: &mut ConnectorOptions,
+    ) -> Result<Declared, EngineError> {
+        let source = source(declaration.table, declaration.schema.clone(), options)?;
+        Ok(Declared::Stream(source))
+    }
+}
 
 /// The socket source of table `table`, and the count of lines it skipped (with
 /// `'csv.ignore-parse-errors'` or `'json.ignore-parse-errors'`).
@@ -149,70 +168,48 @@ impl StreamSource for SocketSource {
     }
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
-        Box::pin(async move {
-            let (done, result) = oneshot::channel();
-            let address = self.address.clone();
-            std::thread::Builder::new()
-                .name(format!("eddy-socket-{address}"))
-                .spawn(move || {
-                    let outcome = self.read(&out, &done);
-                    let _ = done.send(outcome);
-                })
-                .map_err(|e| EngineError::Io {
-                    message: format!("cannot start the reader of the socket {address}: {e}"),
-                })?;
-            result.await.unwrap_or_else(|_| {
-                Err(EngineError::Internal {
-                    message: format!("the reader of the socket {address} stopped unexpectedly"),
-                })
-            })
-        })
+        Box::pin((*self).read(out))
     }
 }
 
 impl SocketSource {
-    /// Reads lines until the server closes the connection, or the query stops wanting
-    /// rows (`out` closed, or `done` dropped because `run` was dropped).
-    fn read(
-        mut self,
-        out: &BatchSender,
-        done: &oneshot::Sender<Result<(), EngineError>>,
-    ) -> Result<(), EngineError> {
+    /// Reads lines until the server closes the connection or the query stops wanting rows.
+    /// Whatever whole lines have come are sent every `FLUSH_INTERVAL`, or at once when
+    /// `FLUSH_LINES` are waiting.
+    async fn read(self, out: BatchSender) -> Result<(), EngineError> {
+        let SocketSource {
+            address,
+            stream,
+            mut decoder,
+            ..
+        } = self;
         let io_error = |e: std::io::Error| EngineError::Io {
-            message: format!("reading the socket {} failed: {e}", self.address),
+            message: format!("reading the socket {address} failed: {e}"),
         };
-        // Short reads, so that waiting lines are flushed and a stopped query noticed.
-        self.stream
-            .set_read_timeout(Some(FLUSH_INTERVAL / 2))
-            .map_err(io_error)?;
+        // Connected in `open`, so that a refused connection fails the statement itself.
+        stream.set_nonblocking(true).map_err(io_error)?;
+        let mut stream = tokio::net::TcpStream::from_std(stream).map_err(io_error)?;
         let mut pending: Vec<u8> = Vec::new();
         let mut pending_lines = 0usize;
-        let mut last_flush = Instant::now();
         let mut buffer = vec![0u8; READ_BUFFER];
+        let mut flush = tokio::time::interval(FLUSH_INTERVAL);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if out.is_closed() || done.is_closed() {
-                return Ok(());
-            }
-            let end = match self.stream.read(&mut buffer) {
-                Ok(0) => true,
-                Ok(n) => {
-                    pending_lines += buffer[..n].iter().filter(|b| **b == b'\n').count();
-                    pending.extend_from_slice(&buffer[..n]);
-                    false
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) =>
-                {
-                    false
-                }
-                Err(e) => return Err(io_error(e)),
+            let (end, flush_due) = tokio::select! {
+                read = stream.read(&mut buffer) => match read {
+                    Ok(0) => (true, true),
+                    Ok(n) => {
+                        pending_lines += buffer[..n].iter().filter(|b| **b == b'\n').count();
+                        pending.extend_from_slice(&buffer[..n]);
+                        (false, pending_lines >= FLUSH_LINES)
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => (false, false),
+                    Err(e) => return Err(io_error(e)),
+                },
+                _ = flush.tick() => (false, pending_lines > 0),
+                _ = out.closed() => return Ok(()),
             };
-            let due = pending_lines >= FLUSH_LINES
-                || (pending_lines > 0 && last_flush.elapsed() >= FLUSH_INTERVAL);
-            if end || due {
+            if flush_due {
                 // At the end, an unterminated last line is a line too.
                 let whole = if end {
                     pending.len()
@@ -220,10 +217,10 @@ impl SocketSource {
                     complete_len(&pending)
                 };
                 let chunk: Vec<u8> = pending.drain(..whole).collect();
+                // What is left has no line end yet.
                 pending_lines = 0;
-                last_flush = Instant::now();
-                if let Some(batch) = self.decoder.decode(&chunk)? {
-                    if out.blocking_send(batch).is_err() {
+                if let Some(batch) = decoder.decode(&chunk)? {
+                    if out.send(batch).await.is_err() {
                         return Ok(());
                     }
                 }

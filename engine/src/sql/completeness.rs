@@ -1,6 +1,6 @@
 //! Whether a piece of SQL is ready to run, as a console asks before it sends a line.
 
-use crate::limits::{check_chained_operators, MAX_CHAINED_OPERATORS};
+use crate::sql::limits::{check_chained_operators, MAX_CHAINED_OPERATORS};
 use datafusion::sql::parser::DFParserBuilder;
 
 /// The answer to "is this SQL complete?".

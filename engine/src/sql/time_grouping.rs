@@ -280,7 +280,7 @@ impl ScalarUDFImpl for TimeFloor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::functions::test_util::{column, context};
+    use crate::sql::functions::test_util::{column, context};
 
     #[test]
     fn only_formats_that_name_each_field_down_to_the_unit_qualify() {

@@ -8,11 +8,13 @@
 pub(crate) mod aggregate;
 pub(crate) mod catalog;
 pub(crate) mod changelog;
+mod interval;
 pub(crate) mod micro_batch;
 pub(crate) mod query;
 mod runner;
 pub(crate) mod sink;
 pub(crate) mod source;
+mod tick_plan;
 pub(crate) mod watermark;
 pub(crate) mod window;
 

@@ -4,22 +4,22 @@
 
 use super::aggregate;
 use super::catalog::StreamTable;
-use super::micro_batch::{overlay_catalogs, MicroBatchTable};
+use super::interval::interval_ms;
+use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
 use super::sink::{FileFormat, FileSink};
 use super::source::{BatchSender, StreamSource};
+use super::tick_plan::{check_per_batch, physical_plan, streaming_state};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, SessionBuffer, WindowSpec};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
-use crate::flink_sql::{FlinkParts, WindowKind};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use crate::sql::flink_syntax::{FlinkParts, WindowKind};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::common::{DFSchema, ScalarValue, TableReference};
+use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
-use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::logical_expr::{ColumnarValue, LogicalPlan, WriteOp};
+use datafusion::logical_expr::{LogicalPlan, WriteOp};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use futures::future::BoxFuture;
@@ -30,29 +30,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Optimizer rules that are right for one bounded input but wrong when a plan is run once
-/// per micro-batch and its aggregate state carried over.
-const BATCH_ONLY_LOGICAL_RULES: &[&str] = &["single_distinct_aggregation_to_group_by"];
-const BATCH_ONLY_PHYSICAL_RULES: &[&str] = &[
-    // Partial and Final must stay apart: the state between them is what is kept.
-    "CombinePartialFinalAggregate",
-    // Answers COUNT(*) from the micro-batch's row count.
-    "aggregate_statistics",
-    "LimitedDistinctAggregation",
-    "LimitAggregation",
-];
-
-/// Operators that would see one micro-batch at a time and give a wrong answer for the
-/// stream as a whole.
-const WHOLE_INPUT_OPERATORS: &[&str] = &[
-    "SortExec",
-    "SortPreservingMergeExec",
-    "GlobalLimitExec",
-    "LocalLimitExec",
-    "BoundedWindowAggExec",
-    "WindowAggExec",
-];
 
 /// Everything [`start`] needs from the engine session.
 pub(crate) struct StreamRequest<'a> {
@@ -80,42 +57,6 @@ fn plan_error(message: String, hint: Option<String>) -> EngineError {
         message,
         position: None,
         hint,
-    }
-}
-
-/// The interval a SQL expression such as `INTERVAL '5' SECOND` stands for, in ms.
-pub(crate) fn interval_ms(ctx: &SessionContext, sql: &str) -> Result<i64, EngineError> {
-    let schema = DFSchema::empty();
-    let expr = ctx.parse_sql_expr(sql, &schema)?;
-    let physical = ctx.create_physical_expr(expr, &schema)?;
-    let one_row = RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
-    )?;
-    let not_an_interval = || {
-        plan_error(
-            format!("'{sql}' is not a time interval"),
-            Some("write intervals as INTERVAL '5' SECOND or INTERVAL '1' MINUTE".into()),
-        )
-    };
-    let ColumnarValue::Scalar(value) = physical.evaluate(&one_row)? else {
-        return Err(not_an_interval());
-    };
-    match value {
-        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
-            Ok(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
-        }
-        ScalarValue::IntervalDayTime(Some(v)) => {
-            Ok(v.days as i64 * 86_400_000 + v.milliseconds as i64)
-        }
-        ScalarValue::IntervalMonthDayNano(Some(_)) | ScalarValue::IntervalYearMonth(Some(_)) => {
-            Err(plan_error(
-                format!("'{sql}' counts months, whose length varies"),
-                Some("use days, hours, minutes or seconds".into()),
-            ))
-        }
-        _ => Err(not_an_interval()),
     }
 }
 
@@ -421,78 +362,6 @@ async fn stream_input(
         window: Some(spec),
         sessions,
     })
-}
-
-/// The session state continuous queries plan in: the session's tables with the stream
-/// relation laid over them, one partition (micro-batches are small, and the plan's shape
-/// stays simple), and no optimizations that assume the whole input is at hand.
-fn streaming_state(
-    base: SessionState,
-    default_catalog: &str,
-    default_schema: &str,
-    extra: HashMap<String, Arc<dyn TableProvider>>,
-) -> Result<SessionState, EngineError> {
-    let catalogs = overlay_catalogs(base.catalog_list(), default_catalog, default_schema, extra)?;
-    let config = base
-        .config()
-        .clone()
-        .with_target_partitions(1)
-        // The overlay already holds the default catalog; a fresh one would hide it.
-        .with_create_default_catalog_and_schema(false);
-    let logical_rules = base
-        .optimizers()
-        .iter()
-        .filter(|r| !BATCH_ONLY_LOGICAL_RULES.contains(&r.name()))
-        .cloned()
-        .collect();
-    let physical_rules = base
-        .physical_optimizers()
-        .iter()
-        .filter(|r| !BATCH_ONLY_PHYSICAL_RULES.contains(&r.name()))
-        .cloned()
-        .collect();
-    Ok(SessionStateBuilder::new_from_existing(base)
-        .with_config(config)
-        .with_catalog_list(catalogs)
-        .with_optimizer_rules(logical_rules)
-        .with_physical_optimizer_rules(physical_rules)
-        .build())
-}
-
-pub(crate) async fn physical_plan(
-    state: &SessionState,
-    logical: &LogicalPlan,
-) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-    Ok(state
-        .query_planner()
-        .create_physical_plan(logical, state)
-        .await?)
-}
-
-fn operators(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
-    out.push(plan.name().to_string());
-    for child in plan.children() {
-        operators(child, out);
-    }
-}
-
-fn check_per_batch(plan: &Arc<dyn ExecutionPlan>, what: &str) -> Result<(), EngineError> {
-    let mut names = Vec::new();
-    operators(plan, &mut names);
-    if let Some(op) = names
-        .iter()
-        .find(|n| WHOLE_INPUT_OPERATORS.contains(&n.as_str()))
-    {
-        let clause = match op.as_str() {
-            "GlobalLimitExec" | "LocalLimitExec" => "LIMIT",
-            "BoundedWindowAggExec" | "WindowAggExec" => "OVER (…)",
-            _ => "ORDER BY",
-        };
-        return Err(EngineError::NotSupported {
-            message: format!("{clause} {what} needs the whole stream, which never ends"),
-        });
-    }
-    Ok(())
 }
 
 fn shape_of(

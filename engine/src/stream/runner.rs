@@ -5,9 +5,9 @@
 use super::aggregate::{self, AggregatePlan, KeyedState};
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
-use super::query::physical_plan;
 use super::sink::FileSink;
 use super::source::StreamSource;
+use super::tick_plan::physical_plan;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};

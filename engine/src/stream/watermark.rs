@@ -17,7 +17,7 @@ impl WatermarkSpec {
     /// Reads `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND` against the table's columns.
     pub(crate) fn from_decl(
         ctx: &datafusion::execution::context::SessionContext,
-        decl: &crate::flink_sql::WatermarkDecl,
+        decl: &crate::sql::flink_syntax::WatermarkDecl,
         schema: &datafusion::arrow::datatypes::Schema,
         idle_timeout: Option<std::time::Duration>,
     ) -> Result<Self, crate::error::EngineError> {
@@ -59,7 +59,7 @@ impl WatermarkSpec {
         let delay_ms = if rest.is_empty() {
             0
         } else if let Some(interval) = rest.strip_prefix('-') {
-            super::query::interval_ms(ctx, interval.trim())?
+            super::interval::interval_ms(ctx, interval.trim())?
         } else {
             return Err(plan(
                 format!("WATERMARK expression '{expression}' is not supported"),

@@ -3,7 +3,7 @@
 //! wait in a buffer until the watermark closes their session.
 
 use crate::error::EngineError;
-use crate::flink_sql::WindowKind;
+use crate::sql::flink_syntax::WindowKind;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
 };

@@ -282,7 +282,7 @@ impl DataSource for LenientScan {
 
     fn fmt_as(&self, format: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "LenientCsvScan: partitions={}", self.partitions.len())?;
-        crate::scan_display::write_projection(f, format, &self.schema)
+        crate::batch::scan_display::write_projection(f, format, &self.schema)
     }
 
     fn output_partitioning(&self) -> Partitioning {

@@ -8,6 +8,8 @@
 //!   which take Java `SimpleDateFormat` patterns (translated by [`pattern`]).
 //! - [`conditional`] has `IF`.
 //! - [`strings`] has `SPLIT_INDEX`.
+//! - [`fault`] has `eddy_fault_panic`, which panics on purpose: registered only when
+//!   `EngineConfig::fault_functions` asks (the kernel's tests), never in a user's session.
 //!
 //! Registering replaces DataFusion's functions of the same name in that session
 //! (`to_timestamp`, `to_date`, `date_format`, `from_unixtime`): see each function's docs for
@@ -35,8 +37,7 @@ pub(crate) fn flink_functions(ctx: &SessionContext) -> Vec<ScalarUDF> {
 }
 
 /// Registers Flink's built-in functions in `ctx`, replacing DataFusion's functions of the same
-/// name (see the module docs).
-// Until Engine::new calls it, only the tests do.
+/// name (see the module docs). Every session context the engine makes has them.
 pub(crate) fn register_flink_functions(ctx: &SessionContext) {
     for udf in flink_functions(ctx) {
         ctx.register_udf(udf);

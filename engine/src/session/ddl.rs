@@ -1,0 +1,235 @@
+//! The statements the engine runs itself rather than through DataFusion's planner: Flink's
+//! `CREATE TABLE … WITH ('connector' = …)`, a table from inline CSV, and
+//! `CACHE TABLE` / `UNCACHE TABLE`.
+
+use super::Engine;
+use crate::batch::cache::{self, Cached};
+use crate::connectors::{self, ConnectorOptions, CountedSource, Declaration, Declared};
+use crate::error::EngineError;
+use crate::result::StatementResult;
+use crate::sql::flink_syntax::FlinkParts;
+use crate::sql::types::arrow_type;
+use crate::stream::catalog::{StreamPlaceholder, StreamTable};
+use crate::stream::watermark::WatermarkSpec;
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::TableReference;
+use datafusion::sql::planner::object_name_to_table_reference;
+use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, Ident};
+use std::sync::Arc;
+
+impl Engine {
+    /// `CREATE TABLE t (…) WITH ('connector' = …)`, Flink's DDL: DataFusion parses it but
+    /// does not plan it, so the engine builds the table itself.
+    pub(super) fn create_connector_table(
+        &self,
+        create: &CreateTable,
+        mut options: ConnectorOptions,
+        flink: &FlinkParts,
+    ) -> Result<StatementResult, EngineError> {
+        let name = object_name_to_table_reference(create.name.clone(), true)?;
+        if create.query.is_some() {
+            return Err(EngineError::NotSupported {
+                message: "CREATE TABLE … WITH (connector) AS SELECT is not supported; \
+                          declare the columns"
+                    .to_string(),
+            });
+        }
+        if create.columns.is_empty() {
+            return Err(EngineError::Plan {
+                message: format!("table {name} declares no columns"),
+                position: None,
+                hint: Some(
+                    "list the columns: CREATE TABLE t (id BIGINT, name STRING) WITH (…)".into(),
+                ),
+            });
+        }
+        if self.ctx.table_exist(name.clone())? {
+            if create.if_not_exists {
+                return Ok(StatementResult::Done {
+                    message: format!("Table {name} exists; left as it is."),
+                });
+            }
+            if !create.or_replace {
+                return Err(EngineError::Plan {
+                    message: format!("table {name} already exists"),
+                    position: None,
+                    hint: Some(format!(
+                        "DROP TABLE {name} first, or use CREATE OR REPLACE TABLE"
+                    )),
+                });
+            }
+        }
+        let fields = create
+            .columns
+            .iter()
+            .map(|column| {
+                let nullable = !column
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ColumnOption::NotNull));
+                Ok(Field::new(
+                    normalize(&column.name),
+                    arrow_type(&column.data_type)?,
+                    nullable,
+                ))
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let schema = Arc::new(Schema::new(fields));
+        let source = options.all().clone();
+        let connector = options.get("connector").unwrap_or_default();
+        let idle_timeout = options
+            .get("scan.watermark.idle-timeout")
+            .map(|v| connectors::parse_duration("scan.watermark.idle-timeout", &v))
+            .transpose()?;
+        let watermark = flink
+            .watermark
+            .as_ref()
+            .map(|decl| WatermarkSpec::from_decl(&self.ctx, decl, &schema, idle_timeout))
+            .transpose()?;
+        if watermark.is_none() && idle_timeout.is_some() {
+            return Err(connectors::bad_option(
+                "scan.watermark.idle-timeout",
+                "it applies to tables with a WATERMARK",
+            ));
+        }
+        let declaration = Declaration {
+            ctx: &self.ctx,
+            table: name.table(),
+            schema: schema.clone(),
+            event_time: watermark.as_ref().map(|w| w.column.as_str()),
+        };
+        let declared = connectors::connector(&connector)?.declare(&declaration, &mut options)?;
+        let key = name.to_string();
+        match declared {
+            Declared::Stream(CountedSource { factory, skipped }) => {
+                self.ctx.deregister_table(name.clone())?;
+                self.ctx.register_table(
+                    name.clone(),
+                    Arc::new(StreamPlaceholder {
+                        name: key.clone(),
+                        schema: schema.clone(),
+                    }),
+                )?;
+                let stream = StreamTable {
+                    schema,
+                    watermark,
+                    factory,
+                    skipped,
+                };
+                self.catalog.declare_stream(&key, source, stream);
+                Ok(StatementResult::Done {
+                    message: format!("Created stream table {name}."),
+                })
+            }
+            Declared::Table(_) if watermark.is_some() => Err(EngineError::NotSupported {
+                message: format!(
+                    "a WATERMARK makes {name} an event-time stream, which the {connector} \
+                     connector does not give for these options"
+                ),
+            }),
+            Declared::Table(table) => {
+                self.ctx.deregister_table(name.clone())?;
+                self.ctx.register_table(name.clone(), table.provider)?;
+                self.catalog.declare_table(&key, source, table.skipped);
+                Ok(StatementResult::Done {
+                    message: format!("Created table {name}."),
+                })
+            }
+        }
+    }
+
+    /// A table made from CSV text with a header line (`%table NAME` with lines below),
+    /// column types inferred from the values. Replaces a table of that name.
+    pub fn create_table_from_csv(&self, name: &str, csv: &str) -> Result<usize, EngineError> {
+        use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
+        use datafusion::datasource::MemTable;
+        use std::io::Cursor;
+
+        let name = TableReference::from(name);
+        let format = Format::default().with_header(true);
+        let (schema, _) = format.infer_schema(Cursor::new(csv.as_bytes()), None)?;
+        let schema = Arc::new(schema);
+        let reader = ReaderBuilder::new(schema.clone())
+            .with_format(format)
+            .build(Cursor::new(csv.as_bytes()))?;
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
+        let table = MemTable::try_new(schema, vec![batches])?;
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), Arc::new(table))?;
+        self.catalog.forget(&name.to_string());
+        Ok(rows)
+    }
+
+    /// `CACHE TABLE t`: reads t's rows into memory, within what the memory limit leaves,
+    /// and answers later queries from there.
+    pub(super) async fn cache_table(
+        &self,
+        name: TableReference,
+        with_query: bool,
+    ) -> Result<StatementResult, EngineError> {
+        if with_query {
+            return Err(EngineError::NotSupported {
+                message: "CACHE TABLE t AS SELECT … is not supported: CREATE TABLE t AS \
+                          SELECT … keeps a query's rows in memory"
+                    .to_string(),
+            });
+        }
+        let key = name.to_string();
+        if self.catalog.cached_bytes(&key).is_some() {
+            return Ok(StatementResult::Done {
+                message: format!("Table {name} is already cached."),
+            });
+        }
+        let source = self.ctx.table_provider(name.clone()).await?;
+        let held = self.catalog.cached_total();
+        let budget = self.memory_limit.saturating_sub(held);
+        let (table, rows, bytes) = cache::load(&self.ctx, &key, source.clone(), budget).await?;
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), Arc::new(table))?;
+        let cached = Cached {
+            original: source,
+            bytes,
+        };
+        self.catalog.cache(&key, cached);
+        Ok(StatementResult::Done {
+            message: format!(
+                "Cached table {name}: {rows} rows, {:.1} MiB in memory.",
+                bytes as f64 / (1 << 20) as f64
+            ),
+        })
+    }
+
+    /// `UNCACHE TABLE t`: frees the rows and reads t from its source again.
+    pub(super) fn uncache_table(
+        &self,
+        name: TableReference,
+        if_exists: bool,
+    ) -> Result<StatementResult, EngineError> {
+        let Some(cached) = self.catalog.uncache(&name.to_string()) else {
+            if if_exists {
+                return Ok(StatementResult::Done {
+                    message: format!("Table {name} was not cached."),
+                });
+            }
+            return Err(EngineError::Plan {
+                message: format!("table {name} is not cached"),
+                position: None,
+                hint: Some(format!("CACHE TABLE {name} caches it")),
+            });
+        };
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name.clone(), cached.original)?;
+        Ok(StatementResult::Done {
+            message: format!("Uncached table {name}."),
+        })
+    }
+}
+
+/// Unquoted names are lower-cased, as DataFusion does for every other statement.
+fn normalize(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}

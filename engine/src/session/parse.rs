@@ -1,0 +1,93 @@
+//! A cell's text split into statements, each parsed with its Flink parts.
+
+use super::Engine;
+use crate::error::EngineError;
+use crate::sql::flink_syntax::{self, FlinkParts};
+use crate::sql::limits;
+use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// One parsed statement of a cell, ready to [`Engine::run`].
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub(super) parsed: ParsedStatement,
+    /// The Flink parts the parser does not know (a WATERMARK, window functions).
+    pub(super) flink: FlinkParts,
+}
+
+impl std::fmt::Display for Statement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parsed.fmt(f)
+    }
+}
+
+impl Engine {
+    /// Splits a cell into statements. The whole text is parsed before anything runs, so a
+    /// syntax error in the third statement does not leave the first two half-applied.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, EngineError> {
+        limits::check_chained_operators(sql, limits::MAX_CHAINED_OPERATORS)?;
+        let rewritten = flink_syntax::rewrite(sql)?;
+        if rewritten.ranges.is_empty() {
+            // Nothing to split (or text the tokenizer rejects: the parser says where).
+            let statements = DFParserBuilder::new(rewritten.text.as_str())
+                .build()?
+                .parse_statements()?;
+            return Ok(statements
+                .into_iter()
+                .map(|parsed| Statement {
+                    parsed,
+                    flink: FlinkParts::default(),
+                })
+                .collect());
+        }
+        // Each statement is parsed on its own, from its own tokens: some statements' grammar
+        // (CACHE TABLE t) does not stop at a ';'. The cell is tokenized once, so the tokens
+        // keep their lines and columns in the cell, and a cell of thousands of statements
+        // costs no more per statement than a cell of one.
+        let dialect = GenericDialect {};
+        let tokens = match Tokenizer::new(&dialect, &rewritten.text).tokenize_with_location() {
+            Ok(tokens) => tokens,
+            // The parser reports what the tokenizer rejects, with its position.
+            Err(error) => {
+                DFParserBuilder::new(rewritten.text.as_str()).build()?;
+                return Err(EngineError::Internal {
+                    message: format!("the tokenizer rejected the cell ({error})"),
+                });
+            }
+        };
+        let mut segments = Vec::new();
+        let mut segment = Vec::new();
+        for token in tokens {
+            if token.token == Token::SemiColon {
+                segments.push(std::mem::take(&mut segment));
+            } else {
+                segment.push(token);
+            }
+        }
+        segments.push(segment);
+        segments.retain(|segment| {
+            segment
+                .iter()
+                .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        });
+        if segments.len() != rewritten.statements.len() {
+            return Err(EngineError::Internal {
+                message: format!(
+                    "the cell splits into {} statements, but its Flink parts into {}",
+                    segments.len(),
+                    rewritten.statements.len()
+                ),
+            });
+        }
+        let mut statements = Vec::with_capacity(segments.len());
+        for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
+            let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
+            let Some(parsed) = parsed.pop_front() else {
+                continue;
+            };
+            statements.push(Statement { parsed, flink });
+        }
+        Ok(statements)
+    }
+}
