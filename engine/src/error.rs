@@ -1,5 +1,6 @@
 //! The engine's errors: what went wrong, where in the SQL, and what to try.
 
+use crate::batch::csv_error::CsvRowError;
 use datafusion::error::DataFusionError;
 use std::fmt;
 
@@ -60,20 +61,6 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// A short name for the kind of error, in the style of an exception class name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EngineError::Syntax { .. } => "SyntaxError",
-            EngineError::Plan { .. } => "PlanError",
-            EngineError::Execution { .. } => "ExecutionError",
-            EngineError::Io { .. } => "IoError",
-            EngineError::ResourcesExhausted { .. } => "ResourcesExhausted",
-            EngineError::Limit { .. } => "LimitExceeded",
-            EngineError::NotSupported { .. } => "NotSupported",
-            EngineError::Internal { .. } => "InternalError",
-        }
-    }
-
     /// Where in the SQL the error was found, if the parser or planner said.
     pub fn position(&self) -> Option<Position> {
         match self {
@@ -159,34 +146,27 @@ impl From<datafusion::arrow::error::ArrowError> for EngineError {
     }
 }
 
-/// Arrow's CSV errors count columns from 0 and lines from the start of a batch, not of
-/// the file; said plainly, with what to do about it.
+/// Arrow's complaint about a CSV row, said plainly, with what to do about it.
 fn explain_csv_error(message: &str) -> Option<String> {
     const ADVICE: &str = "fix the file, or declare the column as STRING and convert it \
                           with TRY_CAST in a query";
-    if let Some(rest) = message.split("Error while parsing value '").nth(1) {
-        let (value, rest) = rest.split_once("' as type '")?;
-        let (arrow_type, rest) = rest.split_once("' for column ")?;
-        let column: usize = rest.split(' ').next()?.parse().ok()?;
-        let row = rest
-            .split_once("Row data: ")
-            .map(|(_, row)| row.trim_matches('\''))
-            .unwrap_or("");
-        return Some(format!(
+    Some(match CsvRowError::parse(message)? {
+        CsvRowError::BadValue {
+            value,
+            arrow_type,
+            column,
+            row,
+        } => format!(
             "a CSV row could not be read: the value '{value}' in column {} is not a valid \
              {arrow_type}; the row is {row}. ({ADVICE})",
             column + 1
-        ));
-    }
-    if message.contains("incorrect number of fields") {
-        let detail = message.split("expected ").nth(1).unwrap_or("");
-        return Some(format!(
+        ),
+        CsvRowError::FieldCount { expected } => format!(
             "a CSV row has a different number of fields than the table's columns \
-             (expected {detail}). (fix the file, or check 'csv.field-delimiter' and \
+             (expected {expected}). (fix the file, or check 'csv.field-delimiter' and \
              'csv.quote-character')"
-        ));
-    }
-    None
+        ),
+    })
 }
 
 /// sqlparser appends " at Line: L, Column: C" to its messages; the caret under the SQL

@@ -3,6 +3,7 @@
 //! fails on a CSV value, the engine reads the files of the CSV tables the statement
 //! mentions once more, each from its start and alone, to name the file and its line.
 
+use super::csv_error::CsvRowError;
 use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 /// Whether an error message is Arrow's complaint about a CSV row.
 pub(crate) fn is_csv_row_error(message: &str) -> bool {
-    message.contains("Error while parsing value") || message.contains("incorrect number of fields")
+    CsvRowError::parse(message).is_some()
 }
 
 /// A CSV table's files and how DataFusion reads them.

@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod cached_scan;
+pub(crate) mod csv_error;
 pub(crate) mod csv_locate;
 pub(crate) mod progress;
 pub(crate) mod scan_display;

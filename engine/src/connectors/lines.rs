@@ -12,6 +12,7 @@
 //! are skipped and counted, otherwise the error names the line, shows it and says why.
 
 use super::{bad_option, ConnectorOptions};
+use crate::batch::csv_error::CsvRowError;
 use crate::error::EngineError;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::kernels::cmp::eq;
@@ -373,27 +374,25 @@ impl LineDecoder {
             | ArrowError::InvalidArgumentError(m) => m.clone(),
             other => other.to_string(),
         };
-        let explained = (|| {
-            let rest = message.split("Error while parsing value '").nth(1)?;
-            let (value, rest) = rest.split_once("' as type '")?;
-            let (arrow_type, rest) = rest.split_once("' for column ")?;
-            let column: usize = rest.split(' ').next()?.parse().ok()?;
-            let name = self.format.schema.fields().get(column)?.name();
-            Some(format!(
-                "'{value}' is not a valid {arrow_type} for column {name}"
-            ))
-        })();
-        if let Some(explained) = explained {
-            return explained;
-        }
-        if let Some(rest) = message.split("incorrect number of fields").nth(1) {
-            let expected = rest.split("expected ").nth(1).unwrap_or("").trim();
-            return format!(
+        match CsvRowError::parse(&message) {
+            Some(CsvRowError::BadValue {
+                value,
+                arrow_type,
+                column,
+                ..
+            }) => match self.format.schema.fields().get(column) {
+                Some(field) => format!(
+                    "'{value}' is not a valid {arrow_type} for column {}",
+                    field.name()
+                ),
+                None => message,
+            },
+            Some(CsvRowError::FieldCount { expected }) => format!(
                 "it has a different number of fields than the table has columns (expected \
                  {expected}; check 'csv.field-delimiter')"
-            );
+            ),
+            None => message,
         }
-        message
     }
 }
 

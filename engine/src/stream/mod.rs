@@ -215,6 +215,3 @@ impl Drop for ContinuousQuery {
         self.cancel.cancel();
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -77,7 +77,7 @@ impl CellError {
             CellError::Usage { .. } => ("UsageError", self.to_string()),
             CellError::UnknownTable { .. } => ("UnknownTable", self.to_string()),
             CellError::Chart(_) => ("ChartError", self.to_string()),
-            CellError::Sql { error, .. } => (error.kind(), error.to_string()),
+            CellError::Sql { error, .. } => (exception_name(error), error.to_string()),
             CellError::Interrupted => (
                 "Interrupted",
                 "The cell was interrupted; the session and its tables are intact.".to_string(),
@@ -118,6 +118,21 @@ impl CellError {
             _ => {}
         }
         lines
+    }
+}
+
+/// The name a notebook shows for an engine error, in the style of an exception class (the
+/// kernel's choice: the engine only says what went wrong).
+fn exception_name(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::Syntax { .. } => "SyntaxError",
+        EngineError::Plan { .. } => "PlanError",
+        EngineError::Execution { .. } => "ExecutionError",
+        EngineError::Io { .. } => "IoError",
+        EngineError::ResourcesExhausted { .. } => "ResourcesExhausted",
+        EngineError::Limit { .. } => "LimitExceeded",
+        EngineError::NotSupported { .. } => "NotSupported",
+        EngineError::Internal { .. } => "InternalError",
     }
 }
 

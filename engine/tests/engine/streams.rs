@@ -1,9 +1,9 @@
 //! Continuous queries end to end through the engine, over bounded inputs so that they
 //! finish: windows over an ordinary table read as a stream.
 
-use crate::{Engine, EngineConfig, StatementResult, StreamEnd, StreamKind, StreamUpdate};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use eddy_engine::{Engine, EngineConfig, StatementResult, StreamEnd, StreamKind, StreamUpdate};
 
 async fn engine_with_clicks() -> Engine {
     let engine = Engine::new(EngineConfig::default()).unwrap();

@@ -1,0 +1,5 @@
+//! The engine through its public API only, as the kernel, a benchmark or another front end
+//! drives it. One test binary (each binary links DataFusion again).
+
+mod sql_scripts;
+mod streams;
