@@ -192,6 +192,27 @@ impl Runner {
         if rows > 0 {
             progress.last_row_at = Instant::now();
         }
+        let mut input = self.admit(progress, batches)?;
+        let effective = self.advance_watermark(progress, rows, ended);
+        if let (Some(sessions), Some(w)) = (&mut self.sessions, effective) {
+            let closed = sessions.close(Some(w))?;
+            if closed.num_rows() > 0 {
+                input.push(closed);
+            }
+        }
+        if !input.is_empty() {
+            self.run_plan(progress, input).await?;
+        }
+        self.emit(progress, effective, ended).await
+    }
+
+    /// The rows of a tick that go into its plan: windows assigned (or session windows
+    /// buffered), and rows behind the watermark dropped as late.
+    fn admit(
+        &mut self,
+        progress: &mut Progress,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>, StepError> {
         let watermark_before = progress.watermark;
         let mut late = 0;
         let mut input = Vec::new();
@@ -238,7 +259,17 @@ impl Runner {
             },
         }
         self.stats.late_rows.fetch_add(late, Ordering::Relaxed);
+        Ok(input)
+    }
 
+    /// Moves the watermark on from the rows seen so far; returns the watermark windows
+    /// close by (the end of time once a bounded stream has ended).
+    fn advance_watermark(
+        &mut self,
+        progress: &mut Progress,
+        rows: usize,
+        ended: bool,
+    ) -> Option<i64> {
         // The watermark trails the largest event time by the declared delay. A source
         // quiet for its idle timeout closes every window holding a row seen so far (rows
         // for those windows that come later are late).
@@ -259,47 +290,58 @@ impl Runner {
             }
         }
         // At the end of a bounded stream every window closes.
-        let effective = if ended {
+        if ended {
             Some(i64::MAX)
         } else {
             progress.watermark
-        };
-        if let (Some(sessions), Some(w)) = (&mut self.sessions, effective) {
-            let closed = sessions.close(Some(w))?;
-            if closed.num_rows() > 0 {
-                input.push(closed);
-            }
         }
+    }
 
+    /// Runs the tick's plan over `input`: a stateless query's rows go out; an aggregate's
+    /// partial results are folded into the keyed state.
+    async fn run_plan(
+        &mut self,
+        progress: &mut Progress,
+        input: Vec<RecordBatch>,
+    ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
-        if !input.is_empty() {
-            self.slot.set(input);
-            let plan = physical_plan(&self.state, &self.logical).await;
-            self.slot.set(Vec::new());
-            let plan = plan?;
-            match &self.shape {
-                Shape::Stateless => {
-                    let out = collect(plan, task.clone())
-                        .await
-                        .map_err(EngineError::from)?;
-                    self.emit_rows(out).await?;
+        self.slot.set(input);
+        let plan = physical_plan(&self.state, &self.logical).await;
+        self.slot.set(Vec::new());
+        let plan = plan?;
+        match &self.shape {
+            Shape::Stateless => {
+                let out = collect(plan, task.clone())
+                    .await
+                    .map_err(EngineError::from)?;
+                self.emit_rows(out).await?;
+            }
+            Shape::Windowed { .. } | Shape::Updating { .. } => {
+                let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
+                    message: "the stream's aggregation went missing from its plan".into(),
+                })?;
+                let partials = collect(found.partial.clone(), task.clone())
+                    .await
+                    .map_err(EngineError::from)?;
+                if let Some(keyed) = &mut progress.keyed {
+                    keyed.fold(&found, partials, task.clone()).await?;
                 }
-                Shape::Windowed { .. } | Shape::Updating { .. } => {
-                    let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
-                        message: "the stream's aggregation went missing from its plan".into(),
-                    })?;
-                    let partials = collect(found.partial.clone(), task.clone())
-                        .await
-                        .map_err(EngineError::from)?;
-                    if let Some(keyed) = &mut progress.keyed {
-                        keyed.fold(&found, partials, task.clone()).await?;
-                    }
-                    progress.aggregate = Some(found);
-                    progress.dirty = true;
-                }
+                progress.aggregate = Some(found);
+                progress.dirty = true;
             }
         }
+        Ok(())
+    }
 
+    /// What the tick has to show: windows the watermark closed, a snapshot of an updating
+    /// result with its changelog, or the files a sink finished.
+    async fn emit(
+        &mut self,
+        progress: &mut Progress,
+        effective: Option<i64>,
+        ended: bool,
+    ) -> Result<(), StepError> {
+        let task = self.state.task_ctx();
         match &self.shape {
             Shape::Stateless => {}
             Shape::Windowed {
