@@ -14,11 +14,11 @@
 use super::{bad_option, ConnectorOptions};
 use crate::batch::csv_error::CsvRowError;
 use crate::error::EngineError;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::kernels::cmp::eq;
-use datafusion::arrow::compute::{cast_with_options, concat_batches, nullif, CastOptions};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
+use regex::Regex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -42,7 +42,18 @@ struct CsvOptions {
     quote: u8,
     escape: Option<u8>,
     comment: Option<u8>,
-    null_literal: Option<String>,
+    /// `csv.null-literal`, or an empty field: what reads as NULL.
+    null_regex: Option<Regex>,
+}
+
+/// A regex matching `literal` exactly, or an empty field (NULL as it is without a literal).
+fn null_regex(literal: &str) -> Result<Regex, EngineError> {
+    Regex::new(&format!("^(|{})$", regex::escape(literal))).map_err(|_| {
+        bad_option(
+            "csv.null-literal",
+            "the text that reads as NULL, e.g. 'N/A'",
+        )
+    })
 }
 
 /// How many characters of a bad line an error shows.
@@ -108,7 +119,7 @@ impl LineFormat {
                         .map(|e| single_byte("csv.escape-character", &e))
                         .transpose()?,
                     comment: comments.then_some(b'#'),
-                    null_literal,
+                    null_regex: null_literal.as_deref().map(null_regex).transpose()?,
                 };
                 (Kind::Csv(csv), csv_lenient)
             }
@@ -163,20 +174,7 @@ impl LineFormat {
         rows: usize,
     ) -> Result<RecordBatch, ArrowError> {
         use datafusion::arrow::csv::ReaderBuilder;
-        // Arrow's csv reader has no null literal but a regex; without a regex crate at
-        // hand the lines are read as text, the literal becomes NULL, and each column is
-        // cast to its type.
-        let read_schema = match csv.null_literal {
-            Some(_) => Arc::new(Schema::new(
-                self.schema
-                    .fields()
-                    .iter()
-                    .map(|f| Field::new(f.name(), DataType::Utf8, true))
-                    .collect::<Vec<_>>(),
-            )),
-            None => self.schema.clone(),
-        };
-        let mut builder = ReaderBuilder::new(read_schema.clone())
+        let mut builder = ReaderBuilder::new(self.schema.clone())
             .with_header(false)
             .with_delimiter(csv.delimiter)
             .with_quote(csv.quote)
@@ -186,6 +184,9 @@ impl LineFormat {
         }
         if let Some(comment) = csv.comment {
             builder = builder.with_comment(comment);
+        }
+        if let Some(null) = &csv.null_regex {
+            builder = builder.with_null_regex(null.clone());
         }
         let mut decoder = builder.build_decoder();
         let mut batches = Vec::new();
@@ -203,32 +204,7 @@ impl LineFormat {
                 }
             }
         }
-        let raw = concat_batches(&read_schema, &batches)?;
-        match &csv.null_literal {
-            None => Ok(raw),
-            Some(literal) => self.typed_from_text(&raw, literal),
-        }
-    }
-
-    /// Text columns with `literal` as NULL, cast to the table's types.
-    fn typed_from_text(&self, raw: &RecordBatch, literal: &str) -> Result<RecordBatch, ArrowError> {
-        let options = CastOptions {
-            safe: false,
-            ..Default::default()
-        };
-        let null = StringArray::new_scalar(literal);
-        let columns = raw
-            .columns()
-            .iter()
-            .zip(self.schema.fields())
-            .map(|(column, field)| {
-                let is_literal: BooleanArray = eq(column, &null)?;
-                let blanked = nullif(column, &is_literal)?;
-                cast_with_options(&blanked, field.data_type(), &options)
-                    .map_err(|e| ArrowError::ParseError(format!("column {}: {e}", field.name())))
-            })
-            .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
-        RecordBatch::try_new(self.schema.clone(), columns)
+        concat_batches(&self.schema, &batches)
     }
 
     fn decode_json(&self, text: &[u8], rows: usize) -> Result<RecordBatch, ArrowError> {
@@ -453,7 +429,9 @@ pub(crate) fn test_options(pairs: &[(&str, &str)]) -> ConnectorOptions {
 mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, AsArray, Int32Array};
-    use datafusion::arrow::datatypes::{Int32Type, TimeUnit, TimestampMillisecondType};
+    use datafusion::arrow::datatypes::{
+        Field, Int32Type, Schema, TimeUnit, TimestampMillisecondType,
+    };
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
