@@ -37,10 +37,18 @@ pub enum EngineError {
     },
     /// The plan failed while running: bad data, a failed cast, an arithmetic error.
     #[error("{message}")]
-    Execution { message: String },
+    Execution {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     /// A file or directory could not be read or written.
     #[error("{message}")]
-    Io { message: String },
+    Io {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     /// The query needs more memory than the engine may use.
     #[error("{message}")]
     ResourcesExhausted { message: String },
@@ -57,8 +65,16 @@ pub enum EngineError {
     NotSupported { message: String },
     /// A bug in Eddy or DataFusion; the message says where.
     #[error("{message}")]
-    Internal { message: String },
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
 }
+
+/// What an error came from (DataFusion's or Arrow's error, an I/O error), kept so that the
+/// whole chain can be shown or logged; the message says it in the user's terms.
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
 
 impl EngineError {
     /// Where in the SQL the error was found, if the parser or planner said.
@@ -103,15 +119,25 @@ impl From<DataFusionError> for EngineError {
         });
         let root = error.find_root();
         let message = root.message().trim().to_string();
-        match root {
-            DataFusionError::SQL(..) => {
+        let class = match root {
+            DataFusionError::SQL(..) => Class::Syntax,
+            DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => Class::Plan,
+            DataFusionError::NotImplemented(_) => Class::NotSupported,
+            DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => Class::Io,
+            DataFusionError::ResourcesExhausted(_) => Class::ResourcesExhausted,
+            DataFusionError::Internal(_) => Class::Internal,
+            _ => Class::Execution,
+        };
+        let source = Some(Box::new(error) as Source);
+        match class {
+            Class::Syntax => {
                 let (message, position) = split_parser_position(&message);
                 EngineError::Syntax {
                     message,
                     position: position.or(diagnostic_position),
                 }
             }
-            DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => {
+            Class::Plan => {
                 let hint = plan_hint(&message);
                 EngineError::Plan {
                     message,
@@ -119,29 +145,40 @@ impl From<DataFusionError> for EngineError {
                     hint,
                 }
             }
-            DataFusionError::NotImplemented(_) => EngineError::NotSupported { message },
-            DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
-                EngineError::Io { message }
-            }
-            DataFusionError::ResourcesExhausted(_) => EngineError::ResourcesExhausted {
+            Class::NotSupported => EngineError::NotSupported { message },
+            Class::Io => EngineError::Io { message, source },
+            Class::ResourcesExhausted => EngineError::ResourcesExhausted {
                 message: format!(
                     "{message} (the query needs more memory than the engine may use: \
                      start the kernel with a larger EDDY_MEMORY_LIMIT, or reduce the data the \
                      query holds at once)"
                 ),
             },
-            DataFusionError::Internal(_) => EngineError::Internal { message },
-            _ => EngineError::Execution {
+            Class::Internal => EngineError::Internal { message, source },
+            Class::Execution => EngineError::Execution {
                 message: explain_csv_error(&message).unwrap_or(message),
+                source,
             },
         }
     }
+}
+
+/// Which of the engine's errors a DataFusion error becomes.
+enum Class {
+    Syntax,
+    Plan,
+    NotSupported,
+    Io,
+    ResourcesExhausted,
+    Internal,
+    Execution,
 }
 
 impl From<datafusion::arrow::error::ArrowError> for EngineError {
     fn from(error: datafusion::arrow::error::ArrowError) -> Self {
         EngineError::Execution {
             message: error.to_string(),
+            source: Some(Box::new(error)),
         }
     }
 }
@@ -205,6 +242,20 @@ fn plan_hint(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error;
+
+    #[test]
+    fn an_error_keeps_what_it_came_from() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no access");
+        let error = EngineError::from(DataFusionError::IoError(io));
+        assert!(matches!(error, EngineError::Io { .. }), "{error:?}");
+        let source = error.source().expect("the DataFusion error is kept");
+        assert!(source.to_string().contains("no access"), "{source}");
+
+        let arrow = datafusion::arrow::error::ArrowError::DivideByZero;
+        let error = EngineError::from(arrow);
+        assert!(error.source().is_some());
+    }
 
     #[test]
     fn parser_position_is_taken_out_of_the_message() {

@@ -87,6 +87,7 @@ pub(crate) async fn load(
             .await
             .map_err(|e| EngineError::Internal {
                 message: format!("reading a partition of {name} into memory failed: {e}"),
+                source: Some(Box::new(e)),
             })?
     }))
     .await?;

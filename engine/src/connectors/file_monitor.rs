@@ -84,6 +84,7 @@ impl SourceFactory for MonitorFactory {
                 self.table,
                 self.path.display()
             ),
+            source: Some(Box::new(e)),
         })?;
         Ok(Box::new(MonitorSource {
             schema: self.schema.clone(),
@@ -190,6 +191,7 @@ impl MonitorSource {
                 "cannot list the directory '{}' watched for new files: {e}",
                 self.path.display()
             ),
+            source: Some(Box::new(e)),
         };
         let mut entries = tokio::fs::read_dir(&self.path).await.map_err(io_error)?;
         let mut paths = BTreeSet::new();
@@ -211,6 +213,7 @@ impl MonitorSource {
     ) -> Result<bool, EngineError> {
         let io_error = |e: std::io::Error| EngineError::Io {
             message: format!("cannot read the file '{}': {e}", path.display()),
+            source: Some(Box::new(e)),
         };
         let mut file = match tokio::fs::File::open(path).await {
             Ok(file) => file,

@@ -117,6 +117,7 @@ pub(crate) fn table(
             message: format!(
                 "no file or directory at '{path}' (relative paths start at the notebook's folder)"
             ),
+            source: None,
         });
     }
     let is_dir = local.is_dir();

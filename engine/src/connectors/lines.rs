@@ -337,6 +337,7 @@ impl LineDecoder {
                 self.origin,
                 self.reason(error)
             ),
+            source: None,
         }
     }
 

@@ -194,6 +194,7 @@ impl Replay {
                     "the file of table {} does not fit its declared columns: {e}",
                     self.table
                 ),
+                source: None,
             }
         })
     }

@@ -106,6 +106,7 @@ impl SocketFactory {
                     "table {}: cannot resolve the host of {address}: {e} (check 'hostname')",
                     self.table
                 ),
+                source: Some(Box::new(e)),
             })?
             .collect();
         let mut last = None;
@@ -129,6 +130,7 @@ impl SocketFactory {
                  client: start the server first (e.g. `nc -lk {}`), then run the query",
                 self.table, self.port
             ),
+            source: None,
         })
     }
 }
@@ -185,6 +187,7 @@ impl SocketSource {
         } = self;
         let io_error = |e: std::io::Error| EngineError::Io {
             message: format!("reading the socket {address} failed: {e}"),
+            source: Some(Box::new(e)),
         };
         // Connected in `open`, so that a refused connection fails the statement itself.
         stream.set_nonblocking(true).map_err(io_error)?;

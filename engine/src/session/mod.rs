@@ -208,7 +208,7 @@ impl Engine {
                 sources.extend(csv_locate::CsvSource::of(&provider));
             }
         }
-        if let (Some((file, line, _)), EngineError::Execution { message }) =
+        if let (Some((file, line, _)), EngineError::Execution { message, .. }) =
             (csv_locate::locate(sources).await, &mut error)
         {
             message.push_str(&format!(" The row is line {line} of {}.", file.display()));

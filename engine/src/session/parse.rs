@@ -53,6 +53,7 @@ impl Engine {
                 DFParserBuilder::new(rewritten.text.as_str()).build()?;
                 return Err(EngineError::Internal {
                     message: format!("the tokenizer rejected the cell ({error})"),
+                    source: None,
                 });
             }
         };
@@ -78,6 +79,7 @@ impl Engine {
                     segments.len(),
                     rewritten.statements.len()
                 ),
+                source: None,
             });
         }
         let mut statements = Vec::with_capacity(segments.len());

@@ -117,6 +117,7 @@ impl KeyedState {
         let Some(final_agg) = aggregate(&plan.final_agg) else {
             return Err(EngineError::Internal {
                 message: "the final aggregate went missing".into(),
+                source: None,
             });
         };
         let mut input = std::mem::take(&mut self.rows);

@@ -194,6 +194,7 @@ impl ContinuousQuery {
                         "the continuous query stopped: {reason}. The session and its other \
                          queries are intact; please report this, with the query"
                     ),
+                    source: None,
                 })
             }
         }

@@ -146,6 +146,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
     if source.schema().fields() != input.source_schema.fields() {
         return Err(EngineError::Internal {
             message: "the stream's source gives rows of another shape than its table".into(),
+            source: None,
         });
     }
     let bounded = source.is_bounded();

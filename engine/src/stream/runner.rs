@@ -159,6 +159,7 @@ impl Runner {
                     Err(e) => {
                         return Err(EngineError::Internal {
                             message: format!("the stream's source stopped unexpectedly: {e}"),
+                            source: Some(Box::new(e)),
                         })
                     }
                 }
@@ -319,6 +320,7 @@ impl Runner {
             Shape::Windowed { .. } | Shape::Updating { .. } => {
                 let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
                     message: "the stream's aggregation went missing from its plan".into(),
+                    source: None,
                 })?;
                 let partials = collect(found.partial.clone(), task.clone())
                     .await

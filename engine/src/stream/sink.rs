@@ -68,10 +68,12 @@ impl FileSink {
                      directory",
                     dir.display()
                 ),
+                source: None,
             });
         }
         std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
             message: format!("cannot create the sink directory '{}': {e}", dir.display()),
+            source: Some(Box::new(e)),
         })?;
         Ok(FileSink {
             dir: dir.to_path_buf(),
@@ -128,6 +130,7 @@ impl FileSink {
         .await
         .map_err(|e| EngineError::Internal {
             message: format!("the sink's writer stopped: {e}"),
+            source: Some(Box::new(e)),
         })??;
         self.files += 1;
         self.rows += rows as u64;
@@ -138,6 +141,7 @@ impl FileSink {
 fn io_error(e: impl std::fmt::Display) -> EngineError {
     EngineError::Io {
         message: format!("writing a sink file failed: {e}"),
+        source: None,
     }
 }
 

@@ -168,6 +168,7 @@ pub(crate) fn assign(
             WindowKind::Session => {
                 return Err(EngineError::Internal {
                     message: "session windows are assigned by SessionBuffer".into(),
+                    source: None,
                 })
             }
         }

@@ -19,6 +19,7 @@ pub enum CellError {
     UnknownTable { name: String },
     #[error("{error}")]
     Sql {
+        #[source]
         error: EngineError,
         /// The SQL the position refers to.
         sql: String,
@@ -26,7 +27,7 @@ pub enum CellError {
         line_offset: usize,
     },
     #[error("{0}")]
-    Chart(crate::render::chart::ChartError),
+    Chart(#[source] crate::render::chart::ChartError),
     #[error("interrupted")]
     Interrupted,
     #[error("internal error: {0}")]

@@ -324,6 +324,7 @@ pub async fn drive(
                         query.canceller().cancel();
                         break Ended::Failed(eddy_engine::EngineError::Internal {
                             message: error.to_string(),
+                            source: None,
                         });
                     }
                     changed = true;

@@ -107,6 +107,7 @@ pub(super) fn generator(
         (spec, data_type) => {
             return Err(EngineError::Internal {
                 message: format!("datagen has no generator of {spec:?} for {data_type}"),
+                source: None,
             })
         }
     })
@@ -158,11 +159,13 @@ where
     let bound = |v: i128| {
         T::Native::try_from(v).map_err(|_| EngineError::Internal {
             message: format!("datagen bound {v} does not fit {data_type}"),
+            source: None,
         })
     };
     let uniform =
         Uniform::new_inclusive(bound(low)?, bound(high)?).map_err(|e| EngineError::Internal {
             message: format!("datagen range {low} to {high}: {e}"),
+            source: Some(Box::new(e)),
         })?;
     Ok(Box::new(RandomInts::<T> {
         rng,
@@ -323,6 +326,7 @@ impl Column for RandomStrings {
             offsets.push(
                 i32::try_from(text.len()).map_err(|_| EngineError::Internal {
                     message: "datagen made a batch of strings over 2 GB".into(),
+                    source: None,
                 })?,
             );
         }

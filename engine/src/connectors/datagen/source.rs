@@ -64,6 +64,7 @@ impl DatagenSource {
                 "datagen for table {} made a bad batch: {e}",
                 self.plan.table
             ),
+            source: Some(Box::new(e)),
         })
     }
 
