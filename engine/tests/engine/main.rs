@@ -1,5 +1,6 @@
 //! The engine through its public API only, as the kernel, a benchmark or another front end
 //! drives it. One test binary (each binary links DataFusion again).
 
+mod cached_tables;
 mod sql_scripts;
 mod streams;
