@@ -1,4 +1,5 @@
 use super::*;
+use crate::dates::*;
 use std::collections::HashSet;
 
 const SCALE: f64 = 0.002;
