@@ -17,6 +17,9 @@ const SLOW: Duration = Duration::from_secs(180);
 /// The engine's limit on operators chained in one expression (`eddy_engine::limits`).
 const MAX_CHAINED_OPERATORS: usize = 6_000;
 
+/// The engine's limit on subqueries nested in one expression (`eddy_engine::limits`).
+const MAX_NESTED_SUBQUERIES: usize = 16;
+
 fn sum_of_ones(terms: usize) -> String {
     format!("SELECT {} AS total", vec!["1"; terms].join("+"))
 }
@@ -113,6 +116,44 @@ async fn a_chain_past_the_limit_fails_at_once_naming_the_limit() {
         )
         .await;
     assert_eq!(is_complete.reply.content["status"], "complete");
+    assert_session_intact(&mut kernel, &mut client).await;
+}
+
+/// `1 IN (SELECT 1 WHERE 1 IN (… (SELECT 1)))`, subqueries `depth` deep.
+fn nested_subqueries(depth: usize) -> String {
+    format!(
+        "SELECT 1 AS one WHERE 1 IN {}(SELECT 1){}",
+        "(SELECT 1 WHERE 1 IN ".repeat(depth - 1),
+        ")".repeat(depth - 1)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_subqueries_run_to_a_depth_and_past_it_fail_at_once() {
+    let (mut kernel, mut client) = start_with_a_table().await;
+    let run = execute_slow(&mut client, &nested_subqueries(10)).await;
+    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    assert!(run.text().contains("| 1   |"), "{}", run.text());
+
+    // Planning time doubles with each level: past the limit the cell is refused before it.
+    let started = Instant::now();
+    let run = execute_slow(&mut client, &nested_subqueries(MAX_NESTED_SUBQUERIES + 1)).await;
+    assert_eq!(run.reply.content["ename"], "LimitExceeded");
+    let evalue = run.reply.content["evalue"].as_str().unwrap_or_default();
+    assert!(
+        evalue.contains(&format!("nested more than {MAX_NESTED_SUBQUERIES} deep")),
+        "{evalue}"
+    );
+    let traceback = run.reply.content["traceback"].to_string();
+    assert!(
+        traceback.contains("hint:") && traceback.contains("joins"),
+        "{traceback}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_session_intact(&mut kernel, &mut client).await;
 }
 

@@ -33,13 +33,16 @@ impl Engine {
             let statements = DFParserBuilder::new(rewritten.text.as_str())
                 .build()?
                 .parse_statements()?;
-            return Ok(statements
+            return statements
                 .into_iter()
-                .map(|parsed| Statement {
-                    parsed,
-                    flink: FlinkParts::default(),
+                .map(|parsed| {
+                    check_shape(&parsed)?;
+                    Ok(Statement {
+                        parsed,
+                        flink: FlinkParts::default(),
+                    })
                 })
-                .collect());
+                .collect();
         }
         // Each statement is parsed on its own, from its own tokens: some statements' grammar
         // (CACHE TABLE t) does not stop at a ';'. The cell is tokenized once, so the tokens
@@ -88,8 +91,20 @@ impl Engine {
             let Some(parsed) = parsed.pop_front() else {
                 continue;
             };
+            check_shape(&parsed)?;
             statements.push(Statement { parsed, flink });
         }
         Ok(statements)
+    }
+}
+
+/// The limits on a parsed statement's shape (the operator chains were counted on its text).
+fn check_shape(parsed: &ParsedStatement) -> Result<(), EngineError> {
+    match parsed {
+        ParsedStatement::Statement(statement) => {
+            limits::check_nested_subqueries(statement, limits::MAX_NESTED_SUBQUERIES)
+        }
+        ParsedStatement::Explain(explain) => check_shape(&explain.statement),
+        _ => Ok(()),
     }
 }
