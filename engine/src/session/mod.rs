@@ -8,7 +8,7 @@ mod ddl;
 pub(crate) mod kept_state;
 mod parse;
 
-pub use parse::Statement;
+pub use parse::{parse, Statement};
 
 use crate::batch::csv_locate;
 use crate::batch::progress::ScanProgress;

@@ -23,79 +23,85 @@ impl std::fmt::Display for Statement {
 }
 
 impl Engine {
-    /// Splits a cell into statements. The whole text is parsed before anything runs, so a
-    /// syntax error in the third statement does not leave the first two half-applied.
+    /// Splits a cell into statements (see [`parse`]).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, EngineError> {
-        limits::check_chained_operators(sql, limits::MAX_CHAINED_OPERATORS)?;
-        let rewritten = flink_syntax::rewrite(sql)?;
-        if rewritten.ranges.is_empty() {
-            // Nothing to split (or text the tokenizer rejects: the parser says where).
-            let statements = DFParserBuilder::new(rewritten.text.as_str())
-                .build()?
-                .parse_statements()?;
-            return statements
-                .into_iter()
-                .map(|parsed| {
-                    check_shape(&parsed)?;
-                    Ok(Statement {
-                        parsed,
-                        flink: FlinkParts::default(),
-                    })
+        parse(sql)
+    }
+}
+
+/// Splits a cell into statements. The whole text is parsed before anything runs, so a syntax
+/// error in the third statement does not leave the first two half-applied. Parsing needs no
+/// session: a tool (or a fuzzer) can check SQL without DataFusion's execution in sight.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
+    limits::check_chained_operators(sql, limits::MAX_CHAINED_OPERATORS)?;
+    let rewritten = flink_syntax::rewrite(sql)?;
+    if rewritten.ranges.is_empty() {
+        // Nothing to split (or text the tokenizer rejects: the parser says where).
+        let statements = DFParserBuilder::new(rewritten.text.as_str())
+            .build()?
+            .parse_statements()?;
+        return statements
+            .into_iter()
+            .map(|parsed| {
+                check_shape(&parsed)?;
+                Ok(Statement {
+                    parsed,
+                    flink: FlinkParts::default(),
                 })
-                .collect();
-        }
-        // Each statement is parsed on its own, from its own tokens: some statements' grammar
-        // (CACHE TABLE t) does not stop at a ';'. The cell is tokenized once, so the tokens
-        // keep their lines and columns in the cell, and a cell of thousands of statements
-        // costs no more per statement than a cell of one.
-        let dialect = GenericDialect {};
-        let tokens = match Tokenizer::new(&dialect, &rewritten.text).tokenize_with_location() {
-            Ok(tokens) => tokens,
-            // The parser reports what the tokenizer rejects, with its position.
-            Err(error) => {
-                DFParserBuilder::new(rewritten.text.as_str()).build()?;
-                return Err(EngineError::Internal {
-                    message: format!("the tokenizer rejected the cell ({error})"),
-                    source: None,
-                });
-            }
-        };
-        let mut segments = Vec::new();
-        let mut segment = Vec::new();
-        for token in tokens {
-            if token.token == Token::SemiColon {
-                segments.push(std::mem::take(&mut segment));
-            } else {
-                segment.push(token);
-            }
-        }
-        segments.push(segment);
-        segments.retain(|segment| {
-            segment
-                .iter()
-                .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
-        });
-        if segments.len() != rewritten.statements.len() {
+            })
+            .collect();
+    }
+    // Each statement is parsed on its own, from its own tokens: some statements' grammar
+    // (CACHE TABLE t) does not stop at a ';'. The cell is tokenized once, so the tokens
+    // keep their lines and columns in the cell, and a cell of thousands of statements
+    // costs no more per statement than a cell of one.
+    let dialect = GenericDialect {};
+    let tokens = match Tokenizer::new(&dialect, &rewritten.text).tokenize_with_location() {
+        Ok(tokens) => tokens,
+        // The parser reports what the tokenizer rejects, with its position.
+        Err(error) => {
+            DFParserBuilder::new(rewritten.text.as_str()).build()?;
             return Err(EngineError::Internal {
-                message: format!(
-                    "the cell splits into {} statements, but its Flink parts into {}",
-                    segments.len(),
-                    rewritten.statements.len()
-                ),
+                message: format!("the tokenizer rejected the cell ({error})"),
                 source: None,
             });
         }
-        let mut statements = Vec::with_capacity(segments.len());
-        for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
-            let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
-            let Some(parsed) = parsed.pop_front() else {
-                continue;
-            };
-            check_shape(&parsed)?;
-            statements.push(Statement { parsed, flink });
+    };
+    let mut segments = Vec::new();
+    let mut segment = Vec::new();
+    for token in tokens {
+        if token.token == Token::SemiColon {
+            segments.push(std::mem::take(&mut segment));
+        } else {
+            segment.push(token);
         }
-        Ok(statements)
     }
+    segments.push(segment);
+    segments.retain(|segment| {
+        segment
+            .iter()
+            .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+    });
+    if segments.len() != rewritten.statements.len() {
+        return Err(EngineError::Internal {
+            message: format!(
+                "the cell splits into {} statements, but its Flink parts into {}",
+                segments.len(),
+                rewritten.statements.len()
+            ),
+            source: None,
+        });
+    }
+    let mut statements = Vec::with_capacity(segments.len());
+    for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
+        let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
+        let Some(parsed) = parsed.pop_front() else {
+            continue;
+        };
+        check_shape(&parsed)?;
+        statements.push(Statement { parsed, flink });
+    }
+    Ok(statements)
 }
 
 /// The limits on a parsed statement's shape (the operator chains were counted on its text).

@@ -17,7 +17,7 @@ pub enum Completeness {
 
 /// Decides completeness by asking the parser: errors at the end of the input mean the
 /// statement was cut short, any other error means it is wrong.
-pub(crate) fn completeness(sql: &str) -> Completeness {
+pub fn completeness(sql: &str) -> Completeness {
     if sql.trim().is_empty() {
         return Completeness::Complete;
     }

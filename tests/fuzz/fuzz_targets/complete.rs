@@ -5,14 +5,11 @@
 #![no_main]
 
 use eddy_engine::arrow::datatypes::{DataType, Field, Schema};
-use eddy_engine::{Engine, EngineConfig, TableInfo, Vocabulary};
+use eddy_engine::{TableInfo, Vocabulary};
 use eddy_kernel::interpreter::cell;
 use eddy_kernel::interpreter::complete;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, LazyLock};
-
-static ENGINE: LazyLock<Engine> =
-    LazyLock::new(|| Engine::new(EngineConfig::default()).expect("an engine"));
 
 static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| Vocabulary {
     keywords: ["SELECT", "FROM", "WHERE", "GROUP", "BY"]
@@ -32,7 +29,7 @@ static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| Vocabulary {
 
 fuzz_target!(|code: &str| {
     if let Ok(cell) = cell::parse(code) {
-        let _ = ENGINE.completeness(cell.body);
+        let _ = eddy_engine::completeness(cell.body);
     }
     let chars = code.chars().count();
     for cursor in 0..=chars + 1 {
