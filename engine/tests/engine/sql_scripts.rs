@@ -51,9 +51,8 @@ impl sqllogictest::AsyncDB for EngineDb {
                     while let Some(update) = query.next_update().await {
                         match update {
                             StreamUpdate::Rows(rows) => kept.extend(rows),
-                            StreamUpdate::Snapshot { rows, changes } if changelog => {
-                                let _ = rows;
-                                kept.push(changes);
+                            StreamUpdate::Snapshot { changes, .. } if changelog => {
+                                kept.push(changes)
                             }
                             StreamUpdate::Snapshot { rows, .. } => kept = rows,
                             StreamUpdate::Written { rows, .. } => written = rows,
