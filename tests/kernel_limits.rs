@@ -119,6 +119,45 @@ async fn a_chain_past_the_limit_fails_at_once_naming_the_limit() {
     assert_session_intact(&mut kernel, &mut client).await;
 }
 
+/// A cell the SQL fuzzer found: dotted names nested in unclosed subscripts, which sqlparser
+/// took 10.6 s (release) to refuse, backtracking twice per open `.`.
+const SLOW_PARSE: &str = include_str!("fuzz/seeds/sql_parse/slow_parse_nested_subscripts");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_nested_past_what_the_parser_reads_quickly_fail_at_once() {
+    let (mut kernel, mut client) = start_with_a_table().await;
+    let long_name = format!("SELECT a{}[", ".b".repeat(23));
+    for cell in [SLOW_PARSE, long_name.as_str()] {
+        let started = Instant::now();
+        let run = execute_slow(&mut client, cell).await;
+        assert_eq!(run.reply.content["ename"], "LimitExceeded", "{cell}");
+        let evalue = run.reply.content["evalue"].as_str().unwrap_or_default();
+        assert!(evalue.contains("field accesses and subscripts"), "{evalue}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // A console asking whether the text is complete gets its answer as quickly.
+        let started = Instant::now();
+        let is_complete = client
+            .request(
+                Channel::Shell,
+                "is_complete_request",
+                json!({ "code": cell }),
+            )
+            .await;
+        assert_eq!(is_complete.reply.content["status"], "complete");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    // A name of 14 parts is still read, and fails as an unknown column would.
+    let fourteen = format!("SELECT a{} FROM kept", ".b".repeat(13));
+    let run = execute_slow(&mut client, &fourteen).await;
+    assert_eq!(run.reply.content["status"], "error");
+    assert_ne!(run.reply.content["ename"], "LimitExceeded");
+    assert_session_intact(&mut kernel, &mut client).await;
+}
+
 /// `1 IN (SELECT 1 WHERE 1 IN (… (SELECT 1)))`, subqueries `depth` deep.
 fn nested_subqueries(depth: usize) -> String {
     format!(

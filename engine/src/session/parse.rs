@@ -33,7 +33,7 @@ impl Engine {
 /// error in the third statement does not leave the first two half-applied. Parsing needs no
 /// session: a tool (or a fuzzer) can check SQL without DataFusion's execution in sight.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
-    limits::check_chained_operators(sql, limits::MAX_CHAINED_OPERATORS)?;
+    limits::check_text(sql)?;
     let rewritten = flink_syntax::rewrite(sql)?;
     if rewritten.ranges.is_empty() {
         // Nothing to split (or text the tokenizer rejects: the parser says where).

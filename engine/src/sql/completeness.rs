@@ -1,6 +1,6 @@
 //! Whether a piece of SQL is ready to run, as a console asks before it sends a line.
 
-use crate::sql::limits::{check_chained_operators, MAX_CHAINED_OPERATORS};
+use crate::sql::limits;
 use datafusion::sql::parser::DFParserBuilder;
 
 /// The answer to "is this SQL complete?".
@@ -21,8 +21,8 @@ pub fn completeness(sql: &str) -> Completeness {
     if sql.trim().is_empty() {
         return Completeness::Complete;
     }
-    // Too deep to parse safely: running it says why.
-    if check_chained_operators(sql, MAX_CHAINED_OPERATORS).is_err() {
+    // Too deep or too costly to parse: running it says why.
+    if limits::check_text(sql).is_err() {
         return Completeness::Complete;
     }
     let parsed = DFParserBuilder::new(sql)
