@@ -19,6 +19,7 @@ mod session;
 mod sql;
 mod stream;
 
+pub use batch::inline_csv::{read_inline_csv, InlineCsv};
 pub use batch::progress::ScanProgress;
 pub use config::EngineConfig;
 pub use error::{EngineError, Position};

@@ -4,6 +4,7 @@
 
 use super::Engine;
 use crate::batch::cache::{self, Cached};
+use crate::batch::inline_csv::read_inline_csv;
 use crate::connectors::{self, ConnectorOptions, CountedSource, Declaration, Declared};
 use crate::error::EngineError;
 use crate::result::StatementResult;
@@ -13,6 +14,7 @@ use crate::stream::catalog::{StreamPlaceholder, StreamTable};
 use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
+use datafusion::datasource::MemTable;
 use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, Ident};
 use std::sync::Arc;
@@ -141,20 +143,10 @@ impl Engine {
     /// A table made from CSV text with a header line (`%table NAME` with lines below),
     /// column types inferred from the values. Replaces a table of that name.
     pub fn create_table_from_csv(&self, name: &str, csv: &str) -> Result<usize, EngineError> {
-        use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
-        use datafusion::datasource::MemTable;
-        use std::io::Cursor;
-
         let name = TableReference::from(name);
-        let format = Format::default().with_header(true);
-        let (schema, _) = format.infer_schema(Cursor::new(csv.as_bytes()), None)?;
-        let schema = Arc::new(schema);
-        let reader = ReaderBuilder::new(schema.clone())
-            .with_format(format)
-            .build(Cursor::new(csv.as_bytes()))?;
-        let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        let rows = batches.iter().map(|b| b.num_rows()).sum();
-        let table = MemTable::try_new(schema, vec![batches])?;
+        let table = read_inline_csv(csv)?;
+        let rows = table.rows();
+        let table = MemTable::try_new(table.schema, vec![table.batches])?;
         self.ctx.deregister_table(name.clone())?;
         self.ctx.register_table(name.clone(), Arc::new(table))?;
         self.catalog.forget(&name.to_string());

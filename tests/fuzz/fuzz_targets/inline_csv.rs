@@ -1,15 +1,18 @@
-//! `%table NAME` with CSV lines below it: any text becomes a table or an error, and a table
-//! made from it can be queried.
+//! `%table NAME` with CSV lines below it: any text is read as a table (header, inferred
+//! types, rows) or refused with an error. Reading needs no session, so the target links the
+//! CSV reader and not DataFusion's execution, whose coverage counters libFuzzer would scan
+//! after every input; registering what was read is the session's part, run by the kernel's
+//! tests.
 
 #![no_main]
 
-use eddy_engine::{Engine, EngineConfig};
 use libfuzzer_sys::fuzz_target;
-use std::sync::LazyLock;
-
-static ENGINE: LazyLock<Engine> =
-    LazyLock::new(|| Engine::new(EngineConfig::default()).expect("an engine"));
 
 fuzz_target!(|csv: &str| {
-    let _ = ENGINE.create_table_from_csv("fuzzed", csv);
+    if let Ok(table) = eddy_engine::read_inline_csv(csv) {
+        // Every batch has the schema's columns: what a query of the table would rely on.
+        for batch in &table.batches {
+            assert_eq!(batch.num_columns(), table.schema.fields().len());
+        }
+    }
 });
