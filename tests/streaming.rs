@@ -135,6 +135,37 @@ GROUP BY window_start, window_end ORDER BY window_start",
     assert!(run.of_type("execute_result").is_empty());
 }
 
+/// Flink's functions mean in a stream what they mean in a batch query: `DATE_FORMAT` takes
+/// Java's pattern letters in both (a stream once read the pattern as strftime's and printed
+/// it back unchanged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_functions_in_a_stream_behave_as_in_a_batch_query() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let run = ok(
+        &mut client,
+        "SELECT DATE_FORMAT(window_start, 'HH:mm:ss') AS starts, COUNT(*) AS clicks
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '20' SECOND))
+GROUP BY window_start, window_end",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        [
+            "| 00:00:00 | 200    |",
+            "| 00:00:20 | 200    |",
+            "| 00:00:40 | 200    |"
+        ]
+    );
+    let batch = ok(
+        &mut client,
+        "SELECT DATE_FORMAT(TIMESTAMP '2024-01-01 00:00:20', 'HH:mm:ss') AS starts",
+    )
+    .await;
+    assert!(batch.text().contains("00:00:20"), "{}", batch.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_and_cumulate_windows_overlap_as_in_flink() {
     let kernel = Kernel::start();

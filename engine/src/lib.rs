@@ -27,6 +27,7 @@ pub use result::{RowSet, StatementResult};
 pub use session::{parse, Engine, Statement};
 pub use sql::completeness::completeness;
 pub use sql::completeness::Completeness;
+pub use sql::functions::flink_function_names;
 pub use sql::introspect::{FunctionInfo, FunctionKind, ObjectInfo, TableInfo, Vocabulary};
 pub use sql::limits;
 pub use stream::{

@@ -4,6 +4,7 @@
 
 use super::micro_batch::overlay_catalogs;
 use crate::error::EngineError;
+use crate::sql::functions::restore_flink_functions;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
@@ -62,12 +63,14 @@ pub(crate) fn streaming_state(
         .filter(|r| !BATCH_ONLY_PHYSICAL_RULES.contains(&r.name()))
         .cloned()
         .collect();
-    Ok(SessionStateBuilder::new_from_existing(base)
+    let mut state = SessionStateBuilder::new_from_existing(base)
         .with_config(config)
         .with_catalog_list(catalogs)
         .with_optimizer_rules(logical_rules)
         .with_physical_optimizer_rules(physical_rules)
-        .build())
+        .build();
+    restore_flink_functions(&mut state)?;
+    Ok(state)
 }
 
 pub(crate) async fn physical_plan(

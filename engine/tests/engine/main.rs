@@ -2,5 +2,6 @@
 //! drives it. One test binary (each binary links DataFusion again).
 
 mod cached_tables;
+mod flink_functions;
 mod sql_scripts;
 mod streams;

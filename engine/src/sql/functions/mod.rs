@@ -22,13 +22,16 @@ mod pattern;
 mod strings;
 mod temporal;
 
+use datafusion::common::config::ConfigOptions;
+use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
+use std::sync::Arc;
 
 /// Every Flink function of this module, ready to register.
-pub(crate) fn flink_functions(ctx: &SessionContext) -> Vec<ScalarUDF> {
-    let config = ctx.copied_config();
-    let options = config.options();
+pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     let mut udfs = temporal::functions();
     udfs.extend(format::functions(options));
     udfs.extend(conditional::functions());
@@ -36,12 +39,32 @@ pub(crate) fn flink_functions(ctx: &SessionContext) -> Vec<ScalarUDF> {
     udfs
 }
 
+/// The names of Flink's functions the engine adds or replaces (lower case, as registered).
+pub fn flink_function_names() -> Vec<String> {
+    flink_functions(&ConfigOptions::default())
+        .iter()
+        .map(|udf| udf.name().to_string())
+        .collect()
+}
+
 /// Registers Flink's built-in functions in `ctx`, replacing DataFusion's functions of the same
 /// name (see the module docs). Every session context the engine makes has them.
 pub(crate) fn register_flink_functions(ctx: &SessionContext) {
-    for udf in flink_functions(ctx) {
+    for udf in flink_functions(ctx.copied_config().options()) {
         ctx.register_udf(udf);
     }
+}
+
+/// Registers Flink's functions again in a state rebuilt from the session's
+/// (`SessionStateBuilder::new_from_existing`, as continuous queries plan in). Rebuilding
+/// registers every function anew under its name and each alias, in no fixed order, so
+/// DataFusion's `to_char` could take back `date_format`, its alias, and a stream would format
+/// with strftime letters what a batch query formats with Java's.
+pub(crate) fn restore_flink_functions(state: &mut SessionState) -> Result<()> {
+    for udf in flink_functions(state.config_options()) {
+        state.register_udf(Arc::new(udf))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
