@@ -166,6 +166,43 @@ GROUP BY window_start, window_end",
     assert!(batch.text().contains("00:00:20"), "{}", batch.text());
 }
 
+/// Nexmark's DDL quotes its time column (`` `dateTime` ``) in the WATERMARK too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watermark_on_a_backtick_quoted_column_closes_windows() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        "CREATE TABLE bid (
+    auction BIGINT,
+    `dateTime` TIMESTAMP(3),
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH (
+    'connector' = 'datagen',
+    'number-of-rows' = '20',
+    'rows-per-second' = '1000000000',
+    'fields.dateTime.kind' = 'sequence',
+    'fields.dateTime.start' = '2024-01-01 00:00:00',
+    'fields.dateTime.step' = '1 s'
+)",
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS bids
+FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        [
+            "| 2024-01-01T00:00:00 | 10   |",
+            "| 2024-01-01T00:00:10 | 10   |"
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_and_cumulate_windows_overlap_as_in_flink() {
     let kernel = Kernel::start();

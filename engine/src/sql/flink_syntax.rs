@@ -13,8 +13,13 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 /// `WATERMARK FOR column AS expression`, as written.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatermarkDecl {
+    /// The time column, as the table names it (quotes removed, unquoted names folded).
     pub(crate) column: String,
+    /// The expression after `AS`, as written.
     pub(crate) expression: String,
+    /// When the expression starts with the time column itself (however quoted), what follows
+    /// it: `- INTERVAL '5' SECOND`, or nothing.
+    pub(crate) after_column: Option<String>,
     pub(crate) position: Position,
 }
 
@@ -315,6 +320,8 @@ fn cut_watermark(segment: &[Tok], text: &mut String) -> Result<Option<WatermarkD
                 ));
             };
             let expression = source_text(&original, &part[4..]).to_string();
+            let after_column = (identifier(&part[4]).as_ref() == Some(&column))
+                .then(|| source_text(&original, &part[5..]).to_string());
             // Blank the clause with the comma before it (or after it, when it comes first).
             let (from, to) = if index == 0 {
                 let next = offset + part.len();
@@ -331,6 +338,7 @@ fn cut_watermark(segment: &[Tok], text: &mut String) -> Result<Option<WatermarkD
             found = Some(WatermarkDecl {
                 column,
                 expression,
+                after_column,
                 position,
             });
         }
@@ -503,6 +511,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_quoted_time_column_is_the_column_in_the_expression_too() {
+        let sql = "CREATE TABLE b (`dateTime` TIMESTAMP(3), \
+                   WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND) \
+                   WITH ('connector' = 'datagen')";
+        let wm = rewrite(sql).unwrap().statements[0]
+            .watermark
+            .clone()
+            .unwrap();
+        assert_eq!(wm.column, "dateTime");
+        assert_eq!(wm.after_column.as_deref(), Some("- INTERVAL '4' SECOND"));
+    }
+
+    #[test]
     fn watermark_clause_is_cut_out_and_positions_stay() {
         let sql = "CREATE TABLE clicks (\n  user_id INT,\n  ts TIMESTAMP(3),\n  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND\n) WITH ('connector' = 'datagen')";
         let out = rewrite(sql).unwrap();
@@ -513,6 +534,7 @@ mod tests {
         let wm = out.statements[0].watermark.clone().unwrap();
         assert_eq!(wm.column, "ts");
         assert_eq!(wm.expression, "ts - INTERVAL '5' SECOND");
+        assert_eq!(wm.after_column.as_deref(), Some("- INTERVAL '5' SECOND"));
         // What is left parses.
         datafusion::sql::parser::DFParserBuilder::new(out.text.as_str())
             .build()

@@ -49,7 +49,7 @@ impl WatermarkSpec {
         }
         let usage = "write WATERMARK FOR ts AS ts - INTERVAL '5' SECOND (or AS ts)";
         let expression = decl.expression.trim();
-        let Some(rest) = strip_prefix_ignore_case(expression, &decl.column) else {
+        let Some(rest) = decl.after_column.as_deref() else {
             return Err(plan(
                 format!("WATERMARK expression '{expression}' is not supported"),
                 usage,
@@ -75,11 +75,4 @@ impl WatermarkSpec {
             idle_timeout,
         })
     }
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
-        .filter(|rest| !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
 }
