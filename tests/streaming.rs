@@ -686,7 +686,8 @@ async fn a_monitored_directory_streams_new_files_and_appended_lines() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.csv"), "apple,1\npear,2\n").unwrap();
+    // Each file starts with a header line, as exported files do (`csv.header`, default true).
+    std::fs::write(dir.path().join("a.csv"), "word,n\napple,1\npear,2\n").unwrap();
     ok(
         &mut client,
         &format!(
@@ -712,7 +713,7 @@ async fn a_monitored_directory_streams_new_files_and_appended_lines() {
     first.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     first.write_all(b"10\n").unwrap();
-    std::fs::write(dir.path().join("b.csv"), "plum,5\n").unwrap();
+    std::fs::write(dir.path().join("b.csv"), "word,n\nplum,5\n").unwrap();
     std::fs::write(dir.path().join(".c.csv.inprogress"), "plum,100\n").unwrap();
     let run = client.finish_execute(&running).await;
     assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
@@ -724,6 +725,22 @@ async fn a_monitored_directory_streams_new_files_and_appended_lines() {
             "| plum  | 5     |",
         ]
     );
+    // The same files as a batch table read the same rows: headers are not rows there either.
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE drops_now (word STRING, n INT)
+             WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv')",
+            dir.path().display()
+        ),
+    )
+    .await;
+    let batch = ok(
+        &mut client,
+        "SELECT word, SUM(n) AS total FROM drops_now GROUP BY word ORDER BY word",
+    )
+    .await;
+    assert_eq!(sorted_rows(&batch.text()), sorted_rows(&final_table(&run)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

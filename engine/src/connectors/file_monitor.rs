@@ -9,13 +9,13 @@
 //! last line without its line break waits for the next look. Files are read in name order.
 //!
 //! Left out of the listing: names starting with '.' or '_' and names ending in
-//! '.inprogress' or '.tmp' (files still being written, by Flink's and Eddy's sinks). Csv
-//! files have no header line, as in Flink's csv format. A file that shrinks is taken as
-//! replaced and read again from its start; a file rewritten in place at the same size is not
-//! noticed.
+//! '.inprogress' or '.tmp' (files still being written, by Flink's and Eddy's sinks). Each csv
+//! file's first line is a header, as a batch table over the same file reads it, unless
+//! `'csv.header' = 'false'`. A file that shrinks is taken as replaced and read again from its
+//! start, header included; a file rewritten in place at the same size is not noticed.
 
 use super::connector::CountedSource;
-use super::lines::{complete_len, LineDecoder, LineFormat};
+use super::lines::{complete_len, LineDecoder, LineFormat, Origins};
 use super::{parse_duration, ConnectorOptions};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
@@ -49,7 +49,7 @@ pub(crate) fn source(
         "how often to look for new files and lines, e.g. '1 s'",
     )?;
     let interval = parse_duration("source.monitor-interval", &interval)?.max(MIN_INTERVAL);
-    let format = LineFormat::from_options(options, schema.clone())?;
+    let format = LineFormat::from_options(options, schema.clone(), Origins::Files)?;
     options.finish("filesystem")?;
     let skipped = Arc::new(AtomicU64::new(0));
     let counted = format.ignores_errors().then(|| skipped.clone());
@@ -287,18 +287,19 @@ mod tests {
     }
 
     fn make(path: &Path, format: &str) -> CountedSource {
+        make_with(path, format, &[])
+    }
+
+    fn make_with(path: &Path, format: &str, more: &[(&str, &str)]) -> CountedSource {
         let path = path.to_string_lossy().to_string();
-        source(
-            "t",
-            schema(),
-            &mut test_options(&[
-                ("connector", "filesystem"),
-                ("path", &path),
-                ("format", format),
-                ("source.monitor-interval", "30 ms"),
-            ]),
-        )
-        .unwrap()
+        let mut options = vec![
+            ("connector", "filesystem"),
+            ("path", &path),
+            ("format", format),
+            ("source.monitor-interval", "30 ms"),
+        ];
+        options.extend_from_slice(more);
+        source("t", schema(), &mut test_options(&options)).unwrap()
     }
 
     fn append(path: &Path, text: &str) {
@@ -335,7 +336,7 @@ mod tests {
     #[tokio::test]
     async fn new_files_and_appended_lines_become_rows() {
         let dir = scratch("dir");
-        append(&dir.join("a.csv"), "1,a\n2,b\n");
+        append(&dir.join("a.csv"), "id,name\n1,a\n2,b\n");
         let source = make(&dir, "csv")
             .factory
             .open(&SessionContext::new())
@@ -345,7 +346,7 @@ mod tests {
         let task = tokio::spawn(source.run(tx));
         assert_eq!(ids(&mut rx, 2).await, vec![1, 2]);
 
-        append(&dir.join("b.csv"), "3,c\n");
+        append(&dir.join("b.csv"), "id,name\n3,c\n");
         append(&dir.join(".hidden.csv"), "100,x\n");
         append(&dir.join("_meta"), "101,x\n");
         append(&dir.join("c.csv.inprogress"), "102,x\n");
@@ -358,6 +359,10 @@ mod tests {
         quiet(&mut rx).await;
         append(&dir.join("a.csv"), "e\n");
         assert_eq!(ids(&mut rx, 1).await, vec![5]);
+
+        // A file replaced by a shorter one is read again, header first.
+        std::fs::write(dir.join("a.csv"), "id,name\n6,f\n").unwrap();
+        assert_eq!(ids(&mut rx, 1).await, vec![6]);
 
         drop(rx);
         let stopped = tokio::time::timeout(Duration::from_millis(200), task).await;
@@ -389,6 +394,43 @@ mod tests {
             .to_string();
         assert!(error.contains("line 4 of file"), "{error}");
         assert!(error.contains("events.json"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_a_header_every_line_is_a_row() {
+        let dir = scratch("headerless");
+        append(&dir.join("a.csv"), "1,a\n2,b\n");
+        let source = make_with(&dir, "csv", &[("csv.header", "false")])
+            .factory
+            .open(&SessionContext::new())
+            .unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let task = tokio::spawn(source.run(tx));
+        assert_eq!(ids(&mut rx, 2).await, vec![1, 2]);
+        drop(rx);
+        let _ = tokio::time::timeout(Duration::from_millis(200), task).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn csv_header_is_an_option_of_csv_files_only() {
+        let dir = scratch("json-header");
+        let path = dir.to_string_lossy().to_string();
+        let error = source(
+            "t",
+            schema(),
+            &mut test_options(&[
+                ("connector", "filesystem"),
+                ("path", &path),
+                ("format", "json"),
+                ("source.monitor-interval", "30 ms"),
+                ("csv.header", "false"),
+            ]),
+        )
+        .err()
+        .unwrap();
+        assert!(error.to_string().contains("csv.header"), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

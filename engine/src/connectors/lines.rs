@@ -4,8 +4,10 @@
 //! Options (Flink's names): `format` = csv | json; for csv `csv.field-delimiter` (default
 //! `,`), `csv.quote-character` (default `"`), `csv.escape-character`, `csv.allow-comments`
 //! (lines starting with `#`), `csv.null-literal` (a text read as NULL; an empty field is
-//! NULL anyway) and `csv.ignore-parse-errors`; for json `json.ignore-parse-errors`. As in
-//! Flink's csv format, there is no header line: every line is a row.
+//! NULL anyway) and `csv.ignore-parse-errors`; for json `json.ignore-parse-errors`. Lines from
+//! files may start with a header line: `csv.header` (default `true`, as for a batch table over
+//! the same file) skips each file's first line. Lines from a socket have none: every line is a
+//! row, as in Flink's csv format.
 //!
 //! A chunk of lines is decoded at once by Arrow's readers. When that fails, the chunk is
 //! split in halves until the lines that fail are found: with `*.ignore-parse-errors` they
@@ -28,6 +30,17 @@ pub(crate) struct LineFormat {
     schema: SchemaRef,
     kind: Kind,
     ignore_errors: bool,
+    /// Whether each origin's first line is a header, not a row.
+    header: bool,
+}
+
+/// Whether the lines' origin can start with a header line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origins {
+    /// Files, each of which may start with a header (`csv.header`).
+    Files,
+    /// A stream of lines (a socket): no header, and no `csv.header` option.
+    Lines,
 }
 
 #[derive(Debug, Clone)]
@@ -65,8 +78,13 @@ impl LineFormat {
     pub(crate) fn from_options(
         options: &mut ConnectorOptions,
         schema: SchemaRef,
+        origins: Origins,
     ) -> Result<Self, EngineError> {
         let format = options.require("format", "the lines are 'csv' or 'json'")?;
+        let header = match origins {
+            Origins::Files => options.flag("csv.header", true)?,
+            Origins::Lines => false,
+        };
         let delimiter = options.get("csv.field-delimiter");
         let quote = options.get("csv.quote-character");
         let escape = options.get("csv.escape-character");
@@ -81,6 +99,7 @@ impl LineFormat {
             "csv.allow-comments",
             "csv.null-literal",
             "csv.ignore-parse-errors",
+            "csv.header",
         ]
         .into_iter()
         .find(|key| options.has(key));
@@ -140,10 +159,12 @@ impl LineFormat {
                 ))
             }
         };
+        let header = header && matches!(kind, Kind::Csv(_));
         Ok(LineFormat {
             schema,
             kind,
             ignore_errors,
+            header,
         })
     }
 
@@ -264,6 +285,15 @@ impl LineDecoder {
     /// The rows of `chunk`, a run of whole lines (an unterminated last line counts as a
     /// line: give it only at the end of the input). `None` when no line held a row.
     pub(crate) fn decode(&mut self, chunk: &[u8]) -> Result<Option<RecordBatch>, EngineError> {
+        let mut chunk = chunk;
+        if self.format.header && self.lines == 0 && !chunk.is_empty() {
+            // The origin's first line names the columns: it is not a row.
+            self.lines = 1;
+            match chunk.iter().position(|b| *b == b'\n') {
+                Some(end) => chunk = &chunk[end + 1..],
+                None => return Ok(None),
+            }
+        }
         let first_line = self.lines + 1;
         let line_count = count_lines(chunk);
         self.lines += line_count;
@@ -446,7 +476,7 @@ mod tests {
         let mut all = vec![("connector", "socket")];
         all.extend_from_slice(pairs);
         let mut options = test_options(&all);
-        let format = LineFormat::from_options(&mut options, schema()).unwrap();
+        let format = LineFormat::from_options(&mut options, schema(), Origins::Lines).unwrap();
         options.get("connector");
         options.finish("test").unwrap();
         let skipped = Arc::new(AtomicU64::new(0));
@@ -571,21 +601,21 @@ mod tests {
     #[test]
     fn format_options_are_checked() {
         let mut options = test_options(&[("connector", "socket"), ("format", "xml")]);
-        let error = LineFormat::from_options(&mut options, schema()).unwrap_err();
+        let error = LineFormat::from_options(&mut options, schema(), Origins::Lines).unwrap_err();
         assert!(error.hint().unwrap().contains("csv"));
         let mut options = test_options(&[
             ("connector", "socket"),
             ("format", "json"),
             ("csv.field-delimiter", ";"),
         ]);
-        let error = LineFormat::from_options(&mut options, schema()).unwrap_err();
+        let error = LineFormat::from_options(&mut options, schema(), Origins::Lines).unwrap_err();
         assert!(error.to_string().contains("csv.field-delimiter"));
         let mut options = test_options(&[
             ("connector", "socket"),
             ("format", "csv"),
             ("csv.field-delimiter", ";;"),
         ]);
-        assert!(LineFormat::from_options(&mut options, schema()).is_err());
+        assert!(LineFormat::from_options(&mut options, schema(), Origins::Lines).is_err());
     }
 
     #[test]

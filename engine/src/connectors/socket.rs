@@ -11,7 +11,7 @@
 //! source (the query ended or was cancelled) closes it at once.
 
 use super::connector::{Connector, CountedSource, Declaration, Declared};
-use super::lines::{complete_len, LineDecoder, LineFormat};
+use super::lines::{complete_len, LineDecoder, LineFormat, Origins};
 use super::{bad_option, ConnectorOptions};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
@@ -66,7 +66,7 @@ pub(crate) fn source(
         Ok(port) if port > 0 => port,
         _ => return Err(bad_option("port", "the port is a number from 1 to 65535")),
     };
-    let format = LineFormat::from_options(options, schema.clone())?;
+    let format = LineFormat::from_options(options, schema.clone(), Origins::Lines)?;
     options.finish("socket")?;
     let skipped = Arc::new(AtomicU64::new(0));
     let counted = format.ignores_errors().then(|| skipped.clone());
