@@ -138,6 +138,7 @@ impl From<DataFusionError> for EngineError {
                 }
             }
             Class::Plan => {
+                let message = without_case_advice(&message);
                 let hint = plan_hint(&message);
                 EngineError::Plan {
                     message,
@@ -226,10 +227,30 @@ fn split_parser_position(message: &str) -> (String, Option<Position>) {
     }
 }
 
+/// DataFusion follows "Did you mean …?" with advice to quote the name or to turn on a setting
+/// that folds names to lower case. Names keep their case here, as in Flink, so the advice
+/// would mislead: the suggestion is kept, the advice left out (the hint says why).
+fn without_case_advice(message: &str) -> String {
+    match message.find("Column names are case sensitive.") {
+        Some(at) => message[..at].trim_end().to_string(),
+        None => message.to_string(),
+    }
+}
+
 fn plan_hint(message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("table") && lower.contains("not found") {
-        Some("SHOW TABLES lists the tables of this session.".to_string())
+    if lower.contains("no field named") && lower.contains("did you mean") {
+        Some(
+            "Names keep the case they were declared with, as in Flink: write the column as \
+             the suggestion does."
+                .to_string(),
+        )
+    } else if lower.contains("table") && lower.contains("not found") {
+        Some(
+            "SHOW TABLES lists the tables of this session (names keep their case, as in \
+             Flink)."
+                .to_string(),
+        )
     } else if lower.contains("invalid function") {
         Some("SHOW FUNCTIONS lists the functions the engine knows.".to_string())
     } else if lower.contains("no field named") {

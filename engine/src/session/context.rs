@@ -17,6 +17,11 @@ pub(super) fn session_setup(
     let mut session_config = SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.sql_parser.collect_spans", true)
+        // Names as Flink reads them (see `sql::names`).
+        .set_bool(
+            "datafusion.sql_parser.enable_ident_normalization",
+            crate::sql::names::FOLD_UNQUOTED_NAMES,
+        )
         // A join whose smaller side is known to be small builds one hash table for every
         // thread instead of shuffling both sides by key: exploring joins a few thousand
         // dimension rows (films of a year) with millions of facts, and repartitioning

@@ -9,14 +9,14 @@ use crate::connectors::{self, ConnectorOptions, CountedSource, Declaration, Decl
 use crate::error::EngineError;
 use crate::result::StatementResult;
 use crate::sql::flink_syntax::FlinkParts;
+use crate::sql::names;
 use crate::sql::types::arrow_type;
 use crate::stream::catalog::{StreamPlaceholder, StreamTable};
 use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
-use datafusion::sql::planner::object_name_to_table_reference;
-use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, Ident};
+use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable};
 use std::sync::Arc;
 
 impl Engine {
@@ -28,7 +28,7 @@ impl Engine {
         mut options: ConnectorOptions,
         flink: &FlinkParts,
     ) -> Result<StatementResult, EngineError> {
-        let name = object_name_to_table_reference(create.name.clone(), true)?;
+        let name = names::table_reference(create.name.clone())?;
         if create.query.is_some() {
             return Err(EngineError::NotSupported {
                 message: "CREATE TABLE … WITH (connector) AS SELECT is not supported; \
@@ -70,7 +70,7 @@ impl Engine {
                     .iter()
                     .any(|o| matches!(o.option, ColumnOption::NotNull));
                 Ok(Field::new(
-                    normalize(&column.name),
+                    names::column_name(&column.name),
                     arrow_type(&column.data_type)?,
                     nullable,
                 ))
@@ -143,7 +143,7 @@ impl Engine {
     /// A table made from CSV text with a header line (`%table NAME` with lines below),
     /// column types inferred from the values. Replaces a table of that name.
     pub fn create_table_from_csv(&self, name: &str, csv: &str) -> Result<usize, EngineError> {
-        let name = TableReference::from(name);
+        let name = names::table_reference_from_text(name);
         let table = read_inline_csv(csv)?;
         let rows = table.rows();
         let table = MemTable::try_new(table.schema, vec![table.batches])?;
@@ -215,13 +215,5 @@ impl Engine {
         Ok(StatementResult::Done {
             message: format!("Uncached table {name}."),
         })
-    }
-}
-
-/// Unquoted names are lower-cased, as DataFusion does for every other statement.
-fn normalize(ident: &Ident) -> String {
-    match ident.quote_style {
-        Some(_) => ident.value.clone(),
-        None => ident.value.to_lowercase(),
     }
 }

@@ -17,7 +17,7 @@ use crate::connectors::ConnectorOptions;
 use crate::error::EngineError;
 use crate::result::{RowSet, StatementResult};
 use crate::sql::completeness::{self, Completeness};
-use crate::sql::introspect;
+use crate::sql::{introspect, names};
 use crate::stream::query::{self as stream_query, StreamRequest};
 use crate::{ObjectInfo, Vocabulary};
 use catalog::Catalog;
@@ -25,7 +25,6 @@ use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::sql::parser::Statement as ParsedStatement;
-use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::StreamExt;
 use kept_state::KeptState;
@@ -106,14 +105,14 @@ impl Engine {
                 SqlStatement::Cache {
                     table_name, query, ..
                 } => {
-                    let name = object_name_to_table_reference(table_name.clone(), true)?;
+                    let name = names::table_reference(table_name.clone())?;
                     return self.cache_table(name, query.is_some()).await;
                 }
                 SqlStatement::UNCache {
                     table_name,
                     if_exists,
                 } => {
-                    let name = object_name_to_table_reference(table_name.clone(), true)?;
+                    let name = names::table_reference(table_name.clone())?;
                     return self.uncache_table(name, *if_exists);
                 }
                 _ => {}

@@ -7,7 +7,9 @@
 //! plan errors still point into what the user typed.
 
 use crate::error::{EngineError, Position};
+use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::Span;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 /// `WATERMARK FOR column AS expression`, as written.
@@ -284,8 +286,11 @@ fn source_text<'a>(sql: &'a str, toks: &[Tok]) -> &'a str {
 
 fn identifier(tok: &Tok) -> Option<String> {
     match &tok.token {
-        Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
-        Token::Word(w) => Some(w.value.to_lowercase()),
+        Token::Word(w) => Some(super::names::column_name(&Ident {
+            value: w.value.clone(),
+            quote_style: w.quote_style,
+            span: Span::empty(),
+        })),
         _ => None,
     }
 }

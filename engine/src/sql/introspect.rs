@@ -118,7 +118,10 @@ async fn tables(ctx: &SessionContext) -> Vec<TableInfo> {
 }
 
 pub(crate) async fn describe(ctx: &SessionContext, name: &str) -> Option<ObjectInfo> {
-    if let Ok(provider) = ctx.table_provider(name).await {
+    if let Ok(provider) = ctx
+        .table_provider(super::names::table_reference_from_text(name))
+        .await
+    {
         return Some(ObjectInfo::Table(TableInfo {
             name: name.to_string(),
             schema: provider.schema(),

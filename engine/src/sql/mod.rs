@@ -1,5 +1,5 @@
 //! Eddy's Flink dialect on DataFusion: the syntax DataFusion's parser lacks, Flink's type
-//! names and functions, the optimizer rule for time grouping, the limits on a statement's
+//! names and functions, how names are read (case kept), the optimizer rule for time grouping, the limits on a statement's
 //! shape, and what the session can say about SQL (completeness, names for completion).
 
 pub(crate) mod completeness;
@@ -7,5 +7,6 @@ pub(crate) mod flink_syntax;
 pub(crate) mod functions;
 pub(crate) mod introspect;
 pub mod limits;
+pub(crate) mod names;
 pub(crate) mod time_grouping;
 pub(crate) mod types;

@@ -263,7 +263,7 @@ async fn stream_input(
             ),
         });
     }
-    let name = TableReference::from(call.table.as_str());
+    let name = crate::sql::names::table_reference_from_text(&call.table);
     let skipped = streams
         .get(&name.to_string())
         .and_then(|table| table.skipped.clone());
