@@ -164,6 +164,44 @@ async fn a_table_cell_with_csv_lines_defines_the_table() {
     assert_eq!(ragged.reply.content["status"], "error");
 }
 
+/// Names keep their case, as in Flink: a table and its columns are named as declared, and
+/// another case is another name, with the declared one suggested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_keep_the_case_they_were_declared_with() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let made = client
+        .execute(
+            "%table Person
+id,emailAddress
+1,ann@example.com
+2,bob@example.com",
+        )
+        .await;
+    assert_eq!(
+        made.reply.content["status"], "ok",
+        "{:?}",
+        made.reply.content
+    );
+    let run = client
+        .execute("SELECT emailAddress FROM Person WHERE id = 2")
+        .await;
+    assert!(run.text().contains("bob@example.com"), "{}", run.all_text());
+    let described = client.execute("%table Person").await;
+    assert!(
+        described.all_text().contains("emailAddress"),
+        "{}",
+        described.all_text()
+    );
+
+    let wrong = client.execute("SELECT emailaddress FROM Person").await;
+    assert_eq!(wrong.reply.content["status"], "error");
+    let said = wrong.reply.content.to_string();
+    assert!(said.contains("emailAddress"), "{said}");
+    assert!(said.contains("as in Flink"), "{said}");
+    assert!(!said.contains("enable_ident_normalization"), "{said}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chart_cell_carries_vega_lite_and_a_static_svg_but_no_html() {
     let kernel = Kernel::start();
