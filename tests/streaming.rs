@@ -203,6 +203,30 @@ GROUP BY window_start, window_end",
     );
 }
 
+/// A window TVF's optional offset shifts where its windows start, as in Flink.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_shifts_the_windows() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let run = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS clicks
+FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '20' SECOND, INTERVAL '5' SECOND))
+GROUP BY window_start, window_end",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        [
+            "| 2023-12-31T23:59:45 | 50     |",
+            "| 2024-01-01T00:00:05 | 200    |",
+            "| 2024-01-01T00:00:25 | 200    |",
+            "| 2024-01-01T00:00:45 | 150    |"
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_and_cumulate_windows_overlap_as_in_flink() {
     let kernel = Kernel::start();

@@ -55,6 +55,12 @@ impl WindowKind {
     }
 
     /// The interval arguments after the table and the time column, in order.
+    /// Whether the call takes an offset after its intervals, shifting where windows start
+    /// (Flink's window TVFs: TUMBLE, HOP and CUMULATE do; SESSION does not).
+    pub(crate) fn takes_offset(self) -> bool {
+        self != WindowKind::Session
+    }
+
     fn interval_names(self) -> &'static [&'static str] {
         match self {
             WindowKind::Tumble => &["SIZE"],
@@ -79,6 +85,8 @@ pub(crate) struct WindowCall {
     pub(crate) time_column: String,
     /// The interval arguments as SQL text, in the order of `WindowKind::interval_names`.
     pub(crate) intervals: Vec<String>,
+    /// The optional offset after them, as SQL text (`INTERVAL '1' MINUTE`).
+    pub(crate) offset: Option<String>,
     pub(crate) position: Position,
 }
 
@@ -424,7 +432,7 @@ fn window_call(
             .collect();
         syntax(
             format!(
-                "{} is called as {}(TABLE t{}, DESCRIPTOR(time_column), {}), e.g. \
+                "{} is called as {}(TABLE t{}, DESCRIPTOR(time_column), {}{}), e.g. \
                  TABLE({}(TABLE clicks, DESCRIPTOR(ts), INTERVAL '1' MINUTE{}))",
                 kind.name(),
                 kind.name(),
@@ -434,6 +442,11 @@ fn window_call(
                     ""
                 },
                 intervals.join(", "),
+                if kind.takes_offset() {
+                    " [, <offset>]"
+                } else {
+                    ""
+                },
                 kind.name(),
                 if intervals.len() > 1 {
                     ", INTERVAL '5' MINUTE"
@@ -451,7 +464,9 @@ fn window_call(
             *part = &part[2..];
         }
     }
-    if parts.len() != 2 + kind.interval_names().len() {
+    let interval_count = kind.interval_names().len();
+    let with_offset = kind.takes_offset() && parts.len() == 3 + interval_count;
+    if parts.len() != 2 + interval_count && !with_offset {
         return Err(usage());
     }
     let data = parts[0];
@@ -496,10 +511,11 @@ fn window_call(
         }
         _ => return Err(usage()),
     };
-    let intervals = parts[2..]
+    let intervals = parts[2..2 + interval_count]
         .iter()
         .map(|part| source_text(sql, part).to_string())
         .collect();
+    let offset = with_offset.then(|| source_text(sql, parts[2 + interval_count]).to_string());
     Ok(WindowCall {
         kind,
         relation,
@@ -507,6 +523,7 @@ fn window_call(
         partition_by,
         time_column,
         intervals,
+        offset,
         position,
     })
 }

@@ -328,6 +328,10 @@ async fn stream_input(
         .iter()
         .map(|text| interval_ms(ctx, text))
         .collect::<Result<Vec<_>, _>>()?;
+    let offset_ms = match &call.offset {
+        Some(text) => interval_ms(ctx, text)?,
+        None => 0,
+    };
     let (size_ms, step_ms) = match call.kind {
         WindowKind::Tumble | WindowKind::Session => (intervals[0], intervals[0]),
         WindowKind::Hop | WindowKind::Cumulate => (intervals[1], intervals[0]),
@@ -345,6 +349,7 @@ async fn stream_input(
         kind: call.kind,
         size_ms,
         step_ms,
+        offset_ms,
         time_index,
         partition_by,
     };

@@ -22,6 +22,8 @@ pub(crate) struct WindowSpec {
     pub(crate) size_ms: i64,
     /// HOP: the slide; CUMULATE: the step; otherwise equal to `size_ms`.
     pub(crate) step_ms: i64,
+    /// Where windows start, shifted from the epoch (the TVF's optional offset; 0 without).
+    pub(crate) offset_ms: i64,
     pub(crate) time_index: usize,
     pub(crate) partition_by: Vec<usize>,
 }
@@ -100,11 +102,19 @@ fn floor_to(value: i64, unit: i64) -> i64 {
     value.div_euclid(unit) * unit
 }
 
+/// The start of the `unit`-long period holding `ts`, periods starting at `offset` from the
+/// epoch (as Flink aligns windows with an offset; a negative offset shifts them back).
+fn period_start(ts: i64, unit: i64, offset: i64) -> i64 {
+    floor_to(ts - offset, unit) + offset
+}
+
 /// The end of the last window that holds a row at `ts`.
 pub(crate) fn last_end(spec: &WindowSpec, ts: i64) -> i64 {
     match spec.kind {
-        WindowKind::Tumble | WindowKind::Cumulate => floor_to(ts, spec.size_ms) + spec.size_ms,
-        WindowKind::Hop => floor_to(ts, spec.step_ms) + spec.size_ms,
+        WindowKind::Tumble | WindowKind::Cumulate => {
+            period_start(ts, spec.size_ms, spec.offset_ms) + spec.size_ms
+        }
+        WindowKind::Hop => period_start(ts, spec.step_ms, spec.offset_ms) + spec.size_ms,
         WindowKind::Session => ts + spec.size_ms,
     }
 }
@@ -147,18 +157,18 @@ pub(crate) fn assign(
         };
         match spec.kind {
             WindowKind::Tumble => {
-                let start = floor_to(ts, spec.size_ms);
+                let start = period_start(ts, spec.size_ms, spec.offset_ms);
                 push(start, start + spec.size_ms);
             }
             WindowKind::Hop => {
-                let mut start = floor_to(ts, spec.step_ms);
+                let mut start = period_start(ts, spec.step_ms, spec.offset_ms);
                 while start > ts - spec.size_ms {
                     push(start, start + spec.size_ms);
                     start -= spec.step_ms;
                 }
             }
             WindowKind::Cumulate => {
-                let base = floor_to(ts, spec.size_ms);
+                let base = period_start(ts, spec.size_ms, spec.offset_ms);
                 let mut end = base + floor_to(ts - base, spec.step_ms) + spec.step_ms;
                 while end <= base + spec.size_ms {
                     push(base, end);
@@ -358,9 +368,40 @@ mod tests {
             kind,
             size_ms,
             step_ms,
+            offset_ms: 0,
             time_index: 1,
             partition_by: vec![0],
         }
+    }
+
+    #[test]
+    fn an_offset_shifts_where_windows_start() {
+        let (batch, schema) = input(&[1_500, 100]);
+        let out_schema = windowed_schema(&schema, 1);
+        let shifted = |kind, size_ms, step_ms, offset_ms| {
+            let spec = WindowSpec {
+                offset_ms,
+                ..spec(kind, size_ms, step_ms)
+            };
+            windows(&assign(&spec, &batch, &out_schema, None).unwrap().batch)
+        };
+        assert_eq!(
+            shifted(WindowKind::Tumble, 1000, 1000, 200),
+            vec![(1200, 2200), (-800, 200)]
+        );
+        // A negative offset, or one past the size, aligns the same as its remainder.
+        assert_eq!(
+            shifted(WindowKind::Tumble, 1000, 1000, -800),
+            shifted(WindowKind::Tumble, 1000, 1000, 200)
+        );
+        assert_eq!(
+            shifted(WindowKind::Hop, 1000, 500, 200),
+            vec![(1200, 2200), (700, 1700), (-300, 700), (-800, 200)]
+        );
+        assert_eq!(
+            shifted(WindowKind::Cumulate, 1000, 500, 200),
+            vec![(1200, 1700), (1200, 2200), (-800, 200)]
+        );
     }
 
     #[test]
