@@ -684,7 +684,7 @@ async fn mistakes_in_stream_sql_are_clear_errors() {
         ),
         (
             "SELECT * FROM TABLE(TUMBLE(TABLE ticks, INTERVAL '1' MINUTE))",
-            "TUMBLE is called as TUMBLE(TABLE t, DESCRIPTOR(time_column), <size>)",
+            "TUMBLE is called as TUMBLE(TABLE t, DESCRIPTOR(time_column), <size> [, <offset>])",
         ),
         (
             "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR nope AS nope) WITH ('connector' = 'datagen')",
