@@ -227,6 +227,174 @@ GROUP BY window_start, window_end",
     );
 }
 
+/// A view over a stream, as Nexmark declares `bid`: a window reads it as it reads the
+/// stream, and counts what the same filter on the stream counts; `%table` shows the view's
+/// definition and columns; `DROP VIEW` removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_over_a_stream_is_windowed_as_the_stream_is() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let created = ok(
+        &mut client,
+        "CREATE VIEW first_user AS SELECT url, ts FROM clicks WHERE user_id = 1",
+    )
+    .await;
+    assert_eq!(created.text(), "Created view first_user.");
+    let per_window = |table: &str, filter: &str| {
+        format!(
+            "SELECT window_start, COUNT(*) AS clicks
+FROM TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(ts), INTERVAL '10' SECOND)) {filter}
+GROUP BY window_start, window_end"
+        )
+    };
+    let over_view = ok(&mut client, &per_window("first_user", "")).await;
+    let over_stream = ok(&mut client, &per_window("clicks", "WHERE user_id = 1")).await;
+    let rows = sorted_rows(&final_table(&over_view));
+    assert_eq!(rows.len(), 6, "{}", over_view.text());
+    assert_eq!(rows, sorted_rows(&final_table(&over_stream)));
+    let total: i64 = last_column(&final_table(&over_view)).iter().sum();
+    assert!((100..300).contains(&total), "{total}");
+
+    let described = ok(&mut client, "%table first_user").await;
+    let text = described.all_text();
+    assert!(
+        text.contains("view first_user: a stream (rows arrive over time)"),
+        "{text}"
+    );
+    assert!(text.contains("WHERE user_id = 1"), "{text}");
+    assert!(text.contains("| url "), "{text}");
+
+    let dropped = ok(&mut client, "DROP VIEW first_user").await;
+    assert_eq!(dropped.text(), "Dropped view first_user.");
+    let gone = client.execute("SELECT * FROM first_user").await;
+    assert_eq!(gone.reply.content["status"], "error");
+}
+
+/// Flink's print sink shows an updating result's changes in the cell: the last line of each
+/// key holds the count the same GROUP BY ends with. A blackhole shows how many rows it
+/// dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_and_blackhole_sinks_show_what_went_in() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    ok(
+        &mut client,
+        "CREATE TABLE per_user (user_id INT, clicks BIGINT) WITH ('connector' = 'print')",
+    )
+    .await;
+    let printed = ok(
+        &mut client,
+        "INSERT INTO per_user SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id",
+    )
+    .await;
+    let text = printed.text();
+    assert!(text.contains("INSERT INTO per_user: "), "{text}");
+    let counted = ok(
+        &mut client,
+        "SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP BY user_id",
+    )
+    .await;
+    let expected = sorted_rows(&final_table(&counted));
+    assert_eq!(expected.len(), 3, "{}", counted.text());
+    for row in expected {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let (user, clicks) = (cells[0], cells[1]);
+        let last = text
+            .lines()
+            .rfind(|l| l.contains(&format!("[{user}, ")))
+            .unwrap_or_default();
+        assert!(
+            last == format!("+I[{user}, {clicks}]") || last == format!("+U[{user}, {clicks}]"),
+            "user {user}: {last}\n{text}"
+        );
+    }
+
+    ok(
+        &mut client,
+        "CREATE TABLE nowhere (user_id INT, url STRING, ts TIMESTAMP(3)) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    let dropped = ok(&mut client, "INSERT INTO nowhere SELECT * FROM clicks").await;
+    assert!(
+        dropped
+            .text()
+            .contains("INSERT INTO nowhere: 600 rows, dropped (blackhole)"),
+        "{}",
+        dropped.text()
+    );
+}
+
+/// The shape of a Nexmark pipeline, as Flink users write it: a computed event time with a
+/// WATERMARK on it, a view that picks the bids, a window over the view, and the result
+/// written into a blackhole. The window's rows equal those of the same SELECT over the
+/// stream with the view's filter written in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_computed_event_time_a_view_and_a_blackhole_make_a_nexmark_pipeline() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        "CREATE TABLE events (
+    event_type INT,
+    id BIGINT,
+    price BIGINT,
+    ts TIMESTAMP(3),
+    `dateTime` AS ts + INTERVAL '1' HOUR,
+    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND
+) WITH (
+    'connector' = 'datagen',
+    'seed' = '7',
+    'rows-per-second' = '1000000000',
+    'number-of-rows' = '600',
+    'fields.event_type.min' = '0',
+    'fields.event_type.max' = '2',
+    'fields.price.min' = '1',
+    'fields.price.max' = '1000',
+    'fields.ts.kind' = 'sequence',
+    'fields.ts.start' = '2024-01-01 00:00:00',
+    'fields.ts.step' = '100 ms'
+)",
+    )
+    .await;
+    ok(
+        &mut client,
+        "CREATE VIEW bid AS SELECT id AS auction, price, `dateTime` FROM events WHERE event_type = 2",
+    )
+    .await;
+    let q7 = |table: &str, filter: &str| {
+        format!(
+            "SELECT window_start, MAX(price) AS top
+FROM TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND)) {filter}
+GROUP BY window_start, window_end"
+        )
+    };
+    let over_view = ok(&mut client, &q7("bid", "")).await;
+    let over_stream = ok(&mut client, &q7("events", "WHERE event_type = 2")).await;
+    let rows = sorted_rows(&final_table(&over_view));
+    assert_eq!(rows.len(), 6, "{}", over_view.text());
+    assert!(rows[0].starts_with("| 2024-01-01T01:00:00 "), "{rows:?}");
+    assert_eq!(rows, sorted_rows(&final_table(&over_stream)));
+
+    ok(
+        &mut client,
+        "CREATE TABLE nexmark_q7 (window_start TIMESTAMP(3), top BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    let sunk = ok(
+        &mut client,
+        &format!("INSERT INTO nexmark_q7 {}", q7("bid", "")),
+    )
+    .await;
+    assert!(
+        sunk.text()
+            .contains("INSERT INTO nexmark_q7: 6 rows, dropped (blackhole)"),
+        "{}",
+        sunk.text()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hop_and_cumulate_windows_overlap_as_in_flink() {
     let kernel = Kernel::start();

@@ -1,6 +1,7 @@
 //! What a connector is: it turns a table's declaration and `WITH` options into a source of
 //! rows, either a bounded table or a stream.
 
+use super::sink_table::SinkTable;
 use super::ConnectorOptions;
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
@@ -27,6 +28,8 @@ pub(crate) enum Declared {
     Stream(CountedSource),
     /// Rows at rest: each query reads the table as a whole.
     Table(FileTable),
+    /// Rows go in only (`INSERT INTO`); no query reads them.
+    Sink(SinkTable),
 }
 
 /// A source of tables, picked by the value of its `'connector'` option.

@@ -1,5 +1,7 @@
 //! Table sources declared Flink-style: `CREATE TABLE t (…) WITH ('connector' = '…', …)`.
 
+mod blackhole;
+pub(crate) mod computed_columns;
 mod connector;
 pub(crate) mod datagen;
 mod declared_table;
@@ -7,8 +9,10 @@ pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
 mod lenient_csv;
 pub(crate) mod lines;
+mod print;
 mod registry;
 pub(crate) mod replay;
+mod sink_table;
 pub(crate) mod socket;
 
 pub(crate) use connector::{CountedSource, Declaration, Declared};

@@ -2,12 +2,17 @@
 //! is one module implementing [`Connector`] and one line in [`CONNECTORS`].
 
 use super::connector::Connector;
-use super::{datagen, filesystem, socket};
+use super::{blackhole, datagen, filesystem, print, socket};
 use crate::error::EngineError;
 
 /// Every connector, in the order errors list them.
-const CONNECTORS: &[&dyn Connector] =
-    &[&filesystem::Filesystem, &datagen::Datagen, &socket::Socket];
+const CONNECTORS: &[&dyn Connector] = &[
+    &filesystem::Filesystem,
+    &datagen::Datagen,
+    &socket::Socket,
+    &blackhole::Blackhole,
+    &print::Print,
+];
 
 /// The connector named `name` (case-insensitive).
 pub(crate) fn connector(name: &str) -> Result<&'static dyn Connector, EngineError> {
@@ -46,7 +51,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("the connectors are: filesystem, datagen, socket"),
+                .contains("the connectors are: filesystem, datagen, socket, blackhole, print"),
             "{error}"
         );
     }

@@ -1,10 +1,11 @@
 //! What the engine keeps of each table beside DataFusion's catalog: the `WITH` options it
-//! was declared with, the stream it is (for tables whose rows arrive over time), its cached
-//! rows, and the count of malformed rows its reading skipped. One lock over one map, so a
-//! table's parts come and go together.
+//! was declared with, the stream it is (for tables whose rows arrive over time) or the view
+//! over streams, its cached rows, and the count of malformed rows its reading skipped. One
+//! lock over one map, so a table's parts come and go together.
 
 use crate::batch::cache::Cached;
-use crate::stream::catalog::StreamTable;
+use crate::stream::catalog::{StreamRelations, StreamTable};
+use crate::stream::views::StreamView;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -16,6 +17,8 @@ struct Entry {
     options: Option<BTreeMap<String, String>>,
     /// Set for a table whose rows arrive over time.
     stream: Option<StreamTable>,
+    /// Set for a view over streams.
+    view: Option<StreamView>,
     /// Set while the table is cached (`CACHE TABLE`).
     cached: Option<Cached>,
     /// Rows skipped as malformed so far (tables that ignore parse errors).
@@ -26,6 +29,7 @@ impl Entry {
     fn is_empty(&self) -> bool {
         self.options.is_none()
             && self.stream.is_none()
+            && self.view.is_none()
             && self.cached.is_none()
             && self.skipped.is_none()
     }
@@ -82,6 +86,15 @@ impl Catalog {
         self.write().insert(name.to_string(), entry);
     }
 
+    /// A view over streams; replaces all that was known of `name`.
+    pub(crate) fn declare_view(&self, name: &str, view: StreamView) {
+        let entry = Entry {
+            view: Some(view),
+            ..Entry::default()
+        };
+        self.write().insert(name.to_string(), entry);
+    }
+
     /// A table was dropped or replaced: its source, stream, cached rows and count go.
     pub(crate) fn forget(&self, name: &str) {
         self.write().remove(name);
@@ -126,16 +139,26 @@ impl Catalog {
             .sum()
     }
 
+    /// Whether queries over `name` run continuously: a stream table or a view over streams.
     pub(crate) fn is_stream(&self, name: &str) -> bool {
-        self.read().get(name).is_some_and(|e| e.stream.is_some())
+        self.read()
+            .get(name)
+            .is_some_and(|e| e.stream.is_some() || e.view.is_some())
     }
 
-    /// The stream tables, by name, as a continuous query starts with them.
-    pub(crate) fn streams(&self) -> HashMap<String, StreamTable> {
-        self.read()
-            .iter()
-            .filter_map(|(name, entry)| Some((name.clone(), entry.stream.clone()?)))
-            .collect()
+    /// The stream tables and views, by name, as a continuous query starts with them.
+    pub(crate) fn streams(&self) -> StreamRelations {
+        let tables = self.read();
+        StreamRelations {
+            tables: tables
+                .iter()
+                .filter_map(|(name, entry)| Some((name.clone(), entry.stream.clone()?)))
+                .collect(),
+            views: tables
+                .iter()
+                .filter_map(|(name, entry)| Some((name.clone(), entry.view.clone()?)))
+                .collect(),
+        }
     }
 
     /// The `WITH` options of every table declared with a connector, by name.

@@ -5,13 +5,14 @@
 use super::Engine;
 use crate::batch::cache::{self, Cached};
 use crate::batch::inline_csv::read_inline_csv;
+use crate::connectors::computed_columns::{ComputedColumns, WithComputed};
 use crate::connectors::{self, ConnectorOptions, CountedSource, Declaration, Declared};
 use crate::error::EngineError;
 use crate::result::StatementResult;
 use crate::sql::flink_syntax::FlinkParts;
 use crate::sql::names;
 use crate::sql::types::arrow_type;
-use crate::stream::catalog::{StreamPlaceholder, StreamTable};
+use crate::stream::catalog::{SourceFactory, StreamPlaceholder, StreamTable};
 use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
@@ -76,7 +77,20 @@ impl Engine {
                 ))
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
-        let schema = Arc::new(Schema::new(fields));
+        let declared_schema = Arc::new(Schema::new(fields));
+        // Computed columns are added to what the connector makes, in the declared order.
+        let computed = match flink.computed.as_slice() {
+            [] => None,
+            columns => Some(Arc::new(ComputedColumns::plan(
+                &self.ctx,
+                name.table(),
+                &declared_schema,
+                columns,
+            )?)),
+        };
+        let schema = computed
+            .as_ref()
+            .map_or_else(|| declared_schema.clone(), |c| c.schema());
         let source = options.all().clone();
         let connector = options.get("connector").unwrap_or_default();
         let idle_timeout = options
@@ -97,19 +111,31 @@ impl Engine {
         let declaration = Declaration {
             ctx: &self.ctx,
             table: name.table(),
-            schema: schema.clone(),
-            event_time: watermark.as_ref().map(|w| w.column.as_str()),
+            schema: declared_schema.clone(),
+            // A replay orders the connector's rows: by a declared column only.
+            event_time: watermark
+                .as_ref()
+                .map(|w| w.column.as_str())
+                .filter(|column| declared_schema.index_of(column).is_ok()),
         };
         let declared = connectors::connector(&connector)?.declare(&declaration, &mut options)?;
         let key = name.to_string();
         match declared {
             Declared::Stream(CountedSource { factory, skipped }) => {
+                let factory: Arc<dyn SourceFactory> = match computed {
+                    Some(columns) => Arc::new(WithComputed {
+                        inner: factory,
+                        columns,
+                    }),
+                    None => factory,
+                };
                 self.ctx.deregister_table(name.clone())?;
                 self.ctx.register_table(
                     name.clone(),
                     Arc::new(StreamPlaceholder {
                         name: key.clone(),
                         schema: schema.clone(),
+                        definition: None,
                     }),
                 )?;
                 let stream = StreamTable {
@@ -129,9 +155,33 @@ impl Engine {
                      connector does not give for these options"
                 ),
             }),
-            Declared::Table(table) => {
+            Declared::Sink(_) if computed.is_some() => Err(EngineError::NotSupported {
+                message: format!(
+                    "computed columns belong to a table a query reads; {name} ('connector' \
+                     = '{connector}') only takes rows"
+                ),
+            }),
+            Declared::Sink(_) if watermark.is_some() => Err(EngineError::NotSupported {
+                message: format!(
+                    "a WATERMARK belongs to a table a query reads; {name} ('connector' = \
+                     '{connector}') only takes rows"
+                ),
+            }),
+            Declared::Sink(table) => {
                 self.ctx.deregister_table(name.clone())?;
-                self.ctx.register_table(name.clone(), table.provider)?;
+                self.ctx.register_table(name.clone(), Arc::new(table))?;
+                self.catalog.declare_table(&key, source, None);
+                Ok(StatementResult::Done {
+                    message: format!("Created table {name} ({connector}: rows go in only)."),
+                })
+            }
+            Declared::Table(table) => {
+                let provider = match computed {
+                    Some(columns) => columns.table(name.table(), table.provider)?,
+                    None => table.provider,
+                };
+                self.ctx.deregister_table(name.clone())?;
+                self.ctx.register_table(name.clone(), provider)?;
                 self.catalog.declare_table(&key, source, table.skipped);
                 Ok(StatementResult::Done {
                     message: format!("Created table {name}."),

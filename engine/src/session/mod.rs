@@ -7,6 +7,7 @@ mod context;
 mod ddl;
 pub(crate) mod kept_state;
 mod parse;
+mod stream_view;
 
 pub use parse::{parse, Statement};
 
@@ -92,6 +93,18 @@ impl Engine {
                     if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
                         return self.create_connector_table(create, options, &statement.flink);
                     }
+                    if let Some(column) = statement.flink.computed.first() {
+                        return Err(EngineError::Plan {
+                            message: format!(
+                                "the computed column {} belongs to a table with a source",
+                                column.name
+                            ),
+                            position: Some(column.position),
+                            hint: Some(
+                                "declare the source: WITH ('connector' = 'datagen', …)".into(),
+                            ),
+                        });
+                    }
                     if let Some(watermark) = &statement.flink.watermark {
                         return Err(EngineError::Plan {
                             message: "a WATERMARK belongs to a table with a source".into(),
@@ -127,14 +140,19 @@ impl Engine {
         let streams = self.catalog.streams();
         if stream_query::is_continuous(&mentioned, &statement.flink, &streams) {
             self.planning.give_back(planning);
-            let sources = self.catalog.all_options();
+            if is_create_view(&statement.parsed) {
+                return self
+                    .create_stream_view(statement, &mentioned, &streams)
+                    .await;
+            }
+            let sinks = self.catalog.all_options();
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
                 statement: statement.parsed,
                 parts: &statement.flink,
                 tables: &mentioned,
                 streams,
-                sources,
+                sinks,
             })
             .await?;
             return Ok(StatementResult::Stream(query));
@@ -253,8 +271,13 @@ fn replaced_table(plan: &LogicalPlan) -> Option<TableReference> {
         LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => Some(create.name.clone()),
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create)) => Some(create.name.clone()),
         LogicalPlan::Ddl(DdlStatement::CreateView(create)) => Some(create.name.clone()),
+        LogicalPlan::Ddl(DdlStatement::DropView(drop)) => Some(drop.name.clone()),
         _ => None,
     }
+}
+
+fn is_create_view(statement: &ParsedStatement) -> bool {
+    matches!(statement, ParsedStatement::Statement(sql) if matches!(sql.as_ref(), SqlStatement::CreateView(_)))
 }
 
 /// The acknowledgement for statements that change the catalog or session, `None` for

@@ -20,6 +20,8 @@ pub struct Vocabulary {
 pub struct TableInfo {
     pub name: String,
     pub schema: SchemaRef,
+    /// A view's `CREATE VIEW` statement; `None` for a table.
+    pub definition: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,7 @@ async fn tables(ctx: &SessionContext) -> Vec<TableInfo> {
                 found.push(TableInfo {
                     name,
                     schema: provider.schema(),
+                    definition: view_definition(provider.as_ref()),
                 });
             }
         }
@@ -125,6 +128,7 @@ pub(crate) async fn describe(ctx: &SessionContext, name: &str) -> Option<ObjectI
         return Some(ObjectInfo::Table(TableInfo {
             name: name.to_string(),
             schema: provider.schema(),
+            definition: view_definition(provider.as_ref()),
         }));
     }
     let state = ctx.state();
@@ -145,6 +149,12 @@ pub(crate) async fn describe(ctx: &SessionContext, name: &str) -> Option<ObjectI
         kind,
         documentation,
     )))
+}
+
+fn view_definition(provider: &dyn datafusion::catalog::TableProvider) -> Option<String> {
+    (provider.table_type() == datafusion::datasource::TableType::View)
+        .then(|| provider.get_table_definition().map(str::to_string))
+        .flatten()
 }
 
 fn function_info(name: String, kind: FunctionKind, doc: Option<&Documentation>) -> FunctionInfo {

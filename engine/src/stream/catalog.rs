@@ -1,8 +1,10 @@
-//! Stream tables: tables whose rows arrive over time. DataFusion's catalog holds a
-//! placeholder for each (so `DESCRIBE`, completion and `information_schema` see it); the
-//! engine keeps what is needed to open its source for each continuous query.
+//! Stream tables: tables whose rows arrive over time, and the views over them. DataFusion's
+//! catalog holds a placeholder for each (so `DESCRIBE`, completion and `information_schema`
+//! see it); the engine keeps what is needed to open a table's source, and to plan a view
+//! again, for each continuous query.
 
 use super::source::StreamSource;
+use super::views::StreamView;
 use super::watermark::WatermarkSpec;
 use crate::error::EngineError;
 use async_trait::async_trait;
@@ -12,6 +14,7 @@ use datafusion::datasource::TableType;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Opens a fresh source of a stream table for one continuous query.
@@ -31,12 +34,30 @@ pub(crate) struct StreamTable {
     pub(crate) skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
-/// What DataFusion's catalog holds for a stream table: its schema, and an error that says
-/// where to use it if a batch plan ever tries to read it.
+/// The stream tables and the views over them, by name, as a continuous query starts with
+/// them.
+#[derive(Clone, Default)]
+pub(crate) struct StreamRelations {
+    pub(crate) tables: HashMap<String, StreamTable>,
+    pub(crate) views: HashMap<String, StreamView>,
+}
+
+impl StreamRelations {
+    /// Whether a statement naming `name` reads a stream.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.tables.contains_key(name) || self.views.contains_key(name)
+    }
+}
+
+/// What DataFusion's catalog holds for a stream table or a view over one: its schema (and
+/// a view's definition, for `%table` and `SHOW CREATE`), and an error that says where to
+/// use it if a batch plan ever tries to read it.
 #[derive(Debug)]
 pub(crate) struct StreamPlaceholder {
     pub(crate) name: String,
     pub(crate) schema: SchemaRef,
+    /// A view's `CREATE VIEW` statement; `None` for a table.
+    pub(crate) definition: Option<String>,
 }
 
 #[async_trait]
@@ -46,7 +67,15 @@ impl TableProvider for StreamPlaceholder {
     }
 
     fn table_type(&self) -> TableType {
-        TableType::Base
+        // DROP VIEW removes only what says it is a view, DROP TABLE only a table.
+        match self.definition {
+            Some(_) => TableType::View,
+            None => TableType::Base,
+        }
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        self.definition.as_deref()
     }
 
     async fn scan(
@@ -57,8 +86,8 @@ impl TableProvider for StreamPlaceholder {
         _limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         Err(datafusion::error::DataFusionError::Plan(format!(
-            "table {} is a stream: query it directly in a SELECT or INSERT INTO … SELECT \
-             (views and CREATE TABLE … AS SELECT over streams are not supported)",
+            "{} is a stream: query it in a SELECT or INSERT INTO … SELECT, which runs \
+             continuously (CREATE TABLE … AS SELECT over a stream is not supported)",
             self.name
         )))
     }

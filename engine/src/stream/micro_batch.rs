@@ -15,7 +15,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A table holding the rows of the current micro-batch.
 #[derive(Debug)]
@@ -91,7 +91,7 @@ pub(crate) fn overlay_catalogs(
                 match (schema_name == default_schema, extra.take()) {
                     (true, Some(tables)) => Arc::new(OverlaySchema {
                         base: schema,
-                        tables,
+                        tables: RwLock::new(tables),
                     }),
                     (_, taken) => {
                         extra = taken;
@@ -105,30 +105,51 @@ pub(crate) fn overlay_catalogs(
     Ok(Arc::new(list))
 }
 
+/// The session's default schema with a query's own tables over it. A query adds tables as
+/// it is planned (the views over its stream, each planned over the stream's micro-batch
+/// table), so they live behind a lock.
 #[derive(Debug)]
 struct OverlaySchema {
     base: Arc<dyn SchemaProvider>,
-    tables: HashMap<String, Arc<dyn TableProvider>>,
+    tables: RwLock<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl OverlaySchema {
+    fn tables(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<dyn TableProvider>>> {
+        // Every change is one insert: a poisoned lock holds a whole map.
+        self.tables.read().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[async_trait]
 impl SchemaProvider for OverlaySchema {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.base.table_names();
-        names.extend(self.tables.keys().cloned());
+        names.extend(self.tables().keys().cloned());
         names.sort_unstable();
         names.dedup();
         names
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match self.tables.get(name) {
-            Some(table) => Ok(Some(table.clone())),
+        let table = self.tables().get(name).cloned();
+        match table {
+            Some(table) => Ok(Some(table)),
             None => self.base.table(name).await,
         }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.tables.contains_key(name) || self.base.table_exist(name)
+        self.tables().contains_key(name) || self.base.table_exist(name)
+    }
+
+    /// Adds a table to this query's overlay; the session's own schema is not touched.
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        Ok(tables.insert(name, table))
     }
 }

@@ -15,6 +15,7 @@ mod runner;
 pub(crate) mod sink;
 pub(crate) mod source;
 mod tick_plan;
+pub(crate) mod views;
 pub(crate) mod watermark;
 pub(crate) mod window;
 
@@ -38,7 +39,8 @@ pub enum StreamKind {
     /// Rows change as more input arrives: a `GROUP BY` without windows. Each update is the
     /// whole current result; `key` names the grouping columns that identify a row.
     Updating { key: Vec<String> },
-    /// `INSERT INTO table SELECT …`: rows go into the table's files, not to the caller.
+    /// `INSERT INTO table SELECT …`: rows go into the table's sink (files, a blackhole,
+    /// printed lines), not to the caller as a result.
     Sink { table: String },
 }
 
@@ -53,8 +55,12 @@ pub enum StreamUpdate {
         rows: Vec<RecordBatch>,
         changes: RecordBatch,
     },
-    /// A sink wrote another file.
+    /// A filesystem sink wrote another file: the files and rows written so far.
     Written { files: u64, rows: u64 },
+    /// A blackhole sink dropped more rows: the rows dropped so far.
+    Discarded { rows: u64 },
+    /// A print sink's new lines (`+I[…]`), and the rows printed so far.
+    Printed { lines: Vec<String>, rows: u64 },
 }
 
 /// Figures of a running query, updated as it runs.

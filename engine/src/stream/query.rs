@@ -3,18 +3,19 @@
 //! windowed aggregation, updating aggregation), and the source.
 
 use super::aggregate;
-use super::catalog::StreamTable;
+use super::catalog::StreamRelations;
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
-use super::sink::{FileFormat, FileSink};
+use super::sink;
 use super::source::{BatchSender, StreamSource};
-use super::tick_plan::{check_per_batch, physical_plan, streaming_state};
+use super::tick_plan::{check_per_batch, physical_plan};
+use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, SessionBuffer, WindowSpec};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
-use crate::sql::flink_syntax::{FlinkParts, WindowKind};
+use crate::sql::flink_syntax::{FlinkParts, WindowCall, WindowKind};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
@@ -27,7 +28,7 @@ use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -38,18 +39,18 @@ pub(crate) struct StreamRequest<'a> {
     pub(crate) parts: &'a FlinkParts,
     /// The tables the statement names.
     pub(crate) tables: &'a [TableReference],
-    pub(crate) streams: HashMap<String, StreamTable>,
-    /// The `WITH` options of tables declared with a connector (a sink's path and format).
-    pub(crate) sources: HashMap<String, BTreeMap<String, String>>,
+    pub(crate) streams: StreamRelations,
+    /// The `WITH` options of tables declared with a connector (an INSERT's sink).
+    pub(crate) sinks: HashMap<String, BTreeMap<String, String>>,
 }
 
 /// Whether a statement, naming `tables`, must run as a continuous query.
 pub(crate) fn is_continuous(
     tables: &[TableReference],
     parts: &FlinkParts,
-    streams: &HashMap<String, StreamTable>,
+    streams: &StreamRelations,
 ) -> bool {
-    !parts.windows.is_empty() || tables.iter().any(|t| streams.contains_key(&t.to_string()))
+    !parts.windows.is_empty() || tables.iter().any(|t| streams.contains(&t.to_string()))
 }
 
 fn plan_error(message: String, hint: Option<String>) -> EngineError {
@@ -68,34 +69,32 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         parts,
         tables,
         streams,
-        sources,
+        sinks,
     } = request;
     let input = stream_input(ctx, tables, parts, &streams).await?;
-    let base = ctx.state();
-    let options = base.config().options().clone();
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
     extra.insert(input.relation.clone(), slot.clone());
-    let state = streaming_state(
-        base,
-        &options.catalog.default_catalog,
-        &options.catalog.default_schema,
-        extra,
-    )?;
+    let state = views::query_state(ctx, extra)?;
+    // The views the query names, planned over the stream's micro-batch table.
+    let named = tables.iter().map(ToString::to_string).collect::<Vec<_>>();
+    views::register(
+        &state,
+        &views::views_needed(named.iter().map(String::as_str), &streams)?,
+        &streams,
+    )
+    .await?;
 
     let plan = state.statement_to_plan(statement).await?;
-    let (query_plan, sink) = match plan {
-        LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => {
-            let sink = sink_for(
-                &dml.table_name,
-                &sources,
+    // An INSERT INTO's target, and the schema of the rows it takes.
+    let (query_plan, target) = match plan {
+        LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)) => (
+            dml.input.as_ref().clone(),
+            Some((
+                dml.table_name.to_string(),
                 dml.input.schema().inner().clone(),
-            )?;
-            (
-                dml.input.as_ref().clone(),
-                Some((dml.table_name.to_string(), sink)),
-            )
-        }
+            )),
+        ),
         LogicalPlan::Dml(_) => {
             return Err(EngineError::NotSupported {
                 message: "only INSERT INTO writes a stream into a table".into(),
@@ -103,8 +102,8 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         }
         LogicalPlan::Ddl(_) => {
             return Err(EngineError::NotSupported {
-                message: "views and CREATE TABLE … AS SELECT over streams are not supported; \
-                          query the stream directly"
+                message: "CREATE TABLE … AS SELECT over a stream is not supported; declare \
+                          a filesystem table and INSERT INTO it, or CREATE VIEW"
                     .into(),
             })
         }
@@ -116,27 +115,30 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(&state, &logical).await?;
     let shape = shape_of(&probe, &input, &schema)?;
-    let kind = match (&shape, &sink) {
-        (_, Some((table, _))) if !matches!(shape, Shape::Updating { .. }) => StreamKind::Sink {
+    let updating_key = match &shape {
+        Shape::Updating { key, .. } => Some(key.clone()),
+        _ => None,
+    };
+    let sink = match target {
+        Some((table, rows)) => {
+            let opened = sink::open(&table, sinks.get(&table), rows, updating_key.is_some())?;
+            Some((table, opened))
+        }
+        None => None,
+    };
+    let kind = match (&sink, &updating_key) {
+        (Some((table, _)), _) => StreamKind::Sink {
             table: table.clone(),
         },
-        (Shape::Updating { .. }, Some((table, _))) => {
-            return Err(EngineError::NotSupported {
-                message: format!(
-                    "{table} is a filesystem table, which takes appended rows only; this \
-                     query's result changes (a GROUP BY without windows)"
-                ),
-            })
-        }
-        (Shape::Updating { key, .. }, None) => StreamKind::Updating { key: key.clone() },
-        _ => StreamKind::Append,
+        (None, Some(key)) => StreamKind::Updating { key: key.clone() },
+        (None, None) => StreamKind::Append,
     };
-    let key_columns = match &kind {
-        StreamKind::Updating { key } => {
-            key.iter().filter_map(|k| schema.index_of(k).ok()).collect()
-        }
-        _ => Vec::new(),
-    };
+    // The columns that pair an updating result's old and new rows.
+    let key_columns = updating_key
+        .iter()
+        .flatten()
+        .filter_map(|k| schema.index_of(k).ok())
+        .collect();
 
     let source = input.source;
     let skipped = input.skipped.map(|count| {
@@ -167,6 +169,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         sessions: input.sessions,
         watermark: input.watermark,
         time_index: input.time_index,
+        view: input.view,
         sink: sink.map(|(_, sink)| sink),
         key_columns,
         stats: stats.clone(),
@@ -194,7 +197,7 @@ struct StreamInput {
     /// The table name (or window relation) the query's SQL reads.
     relation: String,
     relation_schema: SchemaRef,
-    /// The schema of the source's rows (before windows are added).
+    /// The schema of the source's rows (before a view or windows apply).
     source_schema: SchemaRef,
     skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
     source: Box<dyn StreamSource>,
@@ -203,13 +206,15 @@ struct StreamInput {
     time_index: Option<usize>,
     window: Option<WindowSpec>,
     sessions: Option<SessionBuffer>,
+    /// A view the window function reads, run over the source's rows first.
+    view: Option<ViewStage>,
 }
 
 async fn stream_input(
     ctx: &SessionContext,
     tables: &[TableReference],
     parts: &FlinkParts,
-    streams: &HashMap<String, StreamTable>,
+    streams: &StreamRelations,
 ) -> Result<StreamInput, EngineError> {
     if parts.windows.len() > 1 {
         return Err(EngineError::NotSupported {
@@ -218,25 +223,19 @@ async fn stream_input(
                 .into(),
         });
     }
-    let mut stream_tables: Vec<String> = tables
+    let named: Vec<String> = tables
         .iter()
         .map(ToString::to_string)
-        .filter(|t| streams.contains_key(t))
+        .filter(|t| streams.contains(t))
         .collect();
-    stream_tables.sort_unstable();
-    stream_tables.dedup();
+    let read: Vec<String> = views::streams_read(named.iter().map(String::as_str), streams)
+        .into_iter()
+        .collect();
     let Some(call) = parts.windows.first() else {
-        let [name] = stream_tables.as_slice() else {
-            return Err(EngineError::NotSupported {
-                message: format!(
-                    "this query reads {} streams ({}); a query reads one stream, joined with \
-                     tables if needed",
-                    stream_tables.len(),
-                    stream_tables.join(", ")
-                ),
-            });
+        let [name] = read.as_slice() else {
+            return Err(too_many_streams(&named, &read));
         };
-        let table = &streams[name];
+        let table = &streams.tables[name];
         let time_index = match &table.watermark {
             Some(w) => Some(table.schema.index_of(&w.column)?),
             None => None,
@@ -251,62 +250,23 @@ async fn stream_input(
             time_index,
             window: None,
             sessions: None,
+            view: None,
         });
     };
-    if !stream_tables.is_empty() {
+    if !read.is_empty() {
         return Err(EngineError::NotSupported {
             message: format!(
                 "this query reads the stream {} besides a window over {}; a query reads one \
                  stream",
-                stream_tables.join(", "),
+                read.join(", "),
                 call.table
             ),
         });
     }
     let name = crate::sql::names::table_reference_from_text(&call.table);
-    let skipped = streams
-        .get(&name.to_string())
-        .and_then(|table| table.skipped.clone());
-    let (schema, source, watermark) = match streams.get(&name.to_string()) {
-        Some(table) => {
-            let Some(watermark) = &table.watermark else {
-                return Err(plan_error(
-                    format!(
-                        "{} windows need an event time, and {name} declares none",
-                        call.kind.name()
-                    ),
-                    Some(format!(
-                        "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND",
-                        call.time_column, call.time_column
-                    )),
-                ));
-            };
-            if watermark.column != call.time_column {
-                return Err(plan_error(
-                    format!(
-                        "DESCRIPTOR({}) must name {name}'s event-time column {}",
-                        call.time_column, watermark.column
-                    ),
-                    Some(format!("write DESCRIPTOR({})", watermark.column)),
-                ));
-            }
-            (
-                table.schema.clone(),
-                table.factory.open(ctx)?,
-                Some(watermark.clone()),
-            )
-        }
-        None => {
-            // A window over an ordinary table: read it whole, then close every window.
-            let provider = ctx.table_provider(name.clone()).await?;
-            let schema = provider.schema();
-            let source: Box<dyn StreamSource> = Box::new(TableScan {
-                ctx: ctx.clone(),
-                provider,
-            });
-            (schema, source, None)
-        }
-    };
+    let key = name.to_string();
+    let windowed = windowed_source(ctx, call, &key, streams).await?;
+    let schema = windowed.schema;
     let time_index = schema
         .index_of(&call.time_column)
         .map_err(|_| plan_error(format!("{name} has no column {}", call.time_column), None))?;
@@ -357,16 +317,141 @@ async fn stream_input(
     let relation_schema = windowed_schema(&schema, time_index);
     let sessions = (call.kind == WindowKind::Session)
         .then(|| SessionBuffer::new(spec.clone(), schema.clone(), relation_schema.clone()));
+    let source_schema = windowed.source_schema;
+    // The watermark follows the source's event time, whatever the view does with the rows.
+    let source_time_index = match (&windowed.watermark, &windowed.view) {
+        (Some(w), Some(_)) => source_schema.index_of(&w.column)?,
+        _ => time_index,
+    };
     Ok(StreamInput {
         relation: call.relation.clone(),
         relation_schema,
-        source_schema: schema.clone(),
-        skipped,
-        source,
-        watermark,
-        time_index: Some(time_index),
+        source_schema,
+        skipped: windowed.skipped,
+        source: windowed.source,
+        watermark: windowed.watermark,
+        time_index: Some(source_time_index),
         window: Some(spec),
         sessions,
+        view: windowed.view,
+    })
+}
+
+fn too_many_streams(named: &[String], read: &[String]) -> EngineError {
+    if read.is_empty() {
+        return plan_error(
+            format!(
+                "{} reads a stream that no longer exists (it was dropped)",
+                named.join(", ")
+            ),
+            Some("declare the stream again, or CREATE OR REPLACE the view".into()),
+        );
+    }
+    EngineError::NotSupported {
+        message: format!(
+            "this query reads {} streams ({}); a query reads one stream, joined with tables \
+             if needed",
+            read.len(),
+            read.join(", ")
+        ),
+    }
+}
+
+/// What a window function reads its rows from, before windows are assigned.
+struct WindowedSource {
+    /// The rows' schema (a view's, when the window is over a view).
+    schema: SchemaRef,
+    /// The source's rows' schema, as its table declares it.
+    source_schema: SchemaRef,
+    source: Box<dyn StreamSource>,
+    watermark: Option<WatermarkSpec>,
+    skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
+    view: Option<ViewStage>,
+}
+
+/// The rows under `TUMBLE(TABLE name, DESCRIPTOR(…), …)`: a stream with an event time, a
+/// view over one, or an ordinary table read whole.
+async fn windowed_source(
+    ctx: &SessionContext,
+    call: &WindowCall,
+    name: &str,
+    streams: &StreamRelations,
+) -> Result<WindowedSource, EngineError> {
+    let stream = if streams.views.contains_key(name) {
+        let under: Vec<String> = views::streams_read([name], streams).into_iter().collect();
+        let [stream] = under.as_slice() else {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "a window over view {name}, which reads {} streams ({}); a window reads \
+                     one stream",
+                    under.len(),
+                    under.join(", ")
+                ),
+            });
+        };
+        stream.clone()
+    } else {
+        name.to_string()
+    };
+    let Some(table) = streams.tables.get(&stream) else {
+        // A window over an ordinary table: read it whole, then close every window.
+        let provider = ctx
+            .table_provider(crate::sql::names::table_reference_from_text(name))
+            .await?;
+        return Ok(WindowedSource {
+            schema: provider.schema(),
+            source_schema: provider.schema(),
+            source: Box::new(TableScan {
+                ctx: ctx.clone(),
+                provider,
+            }),
+            watermark: None,
+            skipped: None,
+            view: None,
+        });
+    };
+    let Some(watermark) = &table.watermark else {
+        return Err(plan_error(
+            format!(
+                "{} windows need an event time, and {stream} declares none",
+                call.kind.name()
+            ),
+            Some(format!(
+                "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND",
+                call.time_column, call.time_column
+            )),
+        ));
+    };
+    let (schema, view) = if stream == name {
+        if watermark.column != call.time_column {
+            return Err(plan_error(
+                format!(
+                    "DESCRIPTOR({}) must name {name}'s event-time column {}",
+                    call.time_column, watermark.column
+                ),
+                Some(format!("write DESCRIPTOR({})", watermark.column)),
+            ));
+        }
+        (table.schema.clone(), None)
+    } else {
+        let staged = ViewStage::plan(
+            ctx,
+            name,
+            &stream,
+            &watermark.column,
+            &call.time_column,
+            streams,
+        )
+        .await?;
+        (staged.schema, Some(staged.stage))
+    };
+    Ok(WindowedSource {
+        schema,
+        source_schema: table.schema.clone(),
+        source: table.factory.open(ctx)?,
+        watermark: Some(watermark.clone()),
+        skipped: table.skipped.clone(),
+        view,
     })
 }
 
@@ -413,38 +498,6 @@ fn shape_of(
         .filter(|g| output.index_of(g).is_ok())
         .collect();
     Ok(Shape::Updating { state_schema, key })
-}
-
-/// The files a streaming INSERT writes: the target must be a filesystem table.
-fn sink_for(
-    table: &TableReference,
-    sources: &HashMap<String, BTreeMap<String, String>>,
-    schema: SchemaRef,
-) -> Result<FileSink, EngineError> {
-    let not_a_file_table = || EngineError::NotSupported {
-        message: format!(
-            "a stream is written into a table declared with 'connector' = 'filesystem' \
-             (a directory and a format); {table} is not one"
-        ),
-    };
-    let options = sources
-        .get(&table.to_string())
-        .ok_or_else(not_a_file_table)?;
-    if options
-        .get("connector")
-        .map(|c| c.to_ascii_lowercase())
-        .as_deref()
-        != Some("filesystem")
-    {
-        return Err(not_a_file_table());
-    }
-    let path = options.get("path").ok_or_else(not_a_file_table)?;
-    let format = options
-        .get("format")
-        .and_then(|f| FileFormat::parse(f))
-        .ok_or_else(not_a_file_table)?;
-    let roll_every = Duration::from_millis(1000);
-    FileSink::new(std::path::Path::new(path), format, schema, roll_every)
 }
 
 /// An ordinary table read whole as a bounded stream (a window function over it).

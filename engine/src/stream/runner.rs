@@ -1,13 +1,15 @@
 //! The loop of a running continuous query: every tick it takes the rows that arrived,
-//! assigns windows and drops late rows, advances the watermark, runs the tick's bounded
-//! plan, folds aggregate state, and emits closed windows, snapshots or sink files.
+//! runs the view a window reads, assigns windows and drops late rows, advances the
+//! watermark, runs the tick's bounded plan, folds aggregate state, and emits closed
+//! windows, snapshots or sink files.
 
 use super::aggregate::{self, AggregatePlan, KeyedState};
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
-use super::sink::FileSink;
+use super::sink::Sink;
 use super::source::StreamSource;
 use super::tick_plan::physical_plan;
+use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};
@@ -66,8 +68,12 @@ pub(crate) struct Runner {
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
+    /// The event-time column in the source's rows.
     pub(crate) time_index: Option<usize>,
-    pub(crate) sink: Option<FileSink>,
+    /// The view a window function reads: it runs over the source's rows before windows are
+    /// assigned.
+    pub(crate) view: Option<ViewStage>,
+    pub(crate) sink: Option<Box<dyn Sink>>,
     pub(crate) key_columns: Vec<usize>,
     pub(crate) stats: Arc<StreamStats>,
     pub(crate) emit_interval: Arc<AtomicU64>,
@@ -193,6 +199,11 @@ impl Runner {
         if rows > 0 {
             progress.last_row_at = Instant::now();
         }
+        self.observe_event_times(progress, &batches)?;
+        let batches = match &self.view {
+            Some(view) => view.rows(batches).await?,
+            None => batches,
+        };
         let mut input = self.admit(progress, batches)?;
         let effective = self.advance_watermark(progress, rows, ended);
         if let (Some(sessions), Some(w)) = (&mut self.sessions, effective) {
@@ -207,6 +218,24 @@ impl Runner {
         self.emit(progress, effective, ended).await
     }
 
+    /// Keeps the largest event time of the source's rows, which the watermark trails. (It
+    /// is the source's, as in Flink: rows a view filters out still move time on.)
+    fn observe_event_times(
+        &self,
+        progress: &mut Progress,
+        batches: &[RecordBatch],
+    ) -> Result<(), StepError> {
+        if let Some(time_index) = self.time_index {
+            for batch in batches {
+                let times = millis(batch.column(time_index))?;
+                if let Some(m) = max(&times) {
+                    progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The rows of a tick that go into its plan: windows assigned (or session windows
     /// buffered), and rows behind the watermark dropped as late.
     fn admit(
@@ -217,14 +246,6 @@ impl Runner {
         let watermark_before = progress.watermark;
         let mut late = 0;
         let mut input = Vec::new();
-        if let Some(time_index) = self.time_index {
-            for batch in &batches {
-                let times = millis(batch.column(time_index))?;
-                if let Some(m) = max(&times) {
-                    progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
-                }
-            }
-        }
         match (&self.window, &mut self.sessions) {
             (Some(_), Some(sessions)) => {
                 for batch in &batches {
@@ -386,7 +407,10 @@ impl Runner {
                             .rows_out
                             .fetch_add(changes.num_rows() as u64, Ordering::Relaxed);
                         progress.previous = rows.clone();
-                        self.send(StreamUpdate::Snapshot { rows, changes }).await?;
+                        match &mut self.sink {
+                            Some(sink) => sink.change(changes),
+                            None => self.send(StreamUpdate::Snapshot { rows, changes }).await?,
+                        }
                     }
                 }
             }
@@ -397,11 +421,7 @@ impl Runner {
                 .store(keyed.keys() as u64, Ordering::Relaxed);
         }
         if let Some(sink) = &mut self.sink {
-            if sink.roll(ended).await? {
-                let update = StreamUpdate::Written {
-                    files: sink.files,
-                    rows: sink.rows,
-                };
+            if let Some(update) = sink.flush(ended).await? {
                 self.send(update).await?;
             }
         }
@@ -424,7 +444,7 @@ impl Runner {
             .fetch_add(rows as u64, Ordering::Relaxed);
         match &mut self.sink {
             Some(sink) => {
-                sink.push(out);
+                sink.append(out);
                 Ok(())
             }
             None => self.send(StreamUpdate::Rows(out)).await,

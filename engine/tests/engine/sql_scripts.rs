@@ -48,6 +48,7 @@ impl sqllogictest::AsyncDB for EngineDb {
                 StatementResult::Stream(mut query) => {
                     let mut kept: Vec<RecordBatch> = Vec::new();
                     let mut written = 0;
+                    let mut printed = Vec::new();
                     while let Some(update) = query.next_update().await {
                         match update {
                             StreamUpdate::Rows(rows) => kept.extend(rows),
@@ -55,11 +56,19 @@ impl sqllogictest::AsyncDB for EngineDb {
                                 kept.push(changes)
                             }
                             StreamUpdate::Snapshot { rows, .. } => kept = rows,
-                            StreamUpdate::Written { rows, .. } => written = rows,
+                            StreamUpdate::Written { rows, .. }
+                            | StreamUpdate::Discarded { rows } => written = rows,
+                            // A print sink's lines are the statement's rows, one text column.
+                            StreamUpdate::Printed { lines, .. } => printed.extend(lines),
                         }
                     }
                     query.finish().await?;
-                    if kept.is_empty() && written > 0 {
+                    if !printed.is_empty() {
+                        DBOutput::Rows {
+                            types: vec![DefaultColumnType::Text],
+                            rows: printed.into_iter().map(|line| vec![line]).collect(),
+                        }
+                    } else if kept.is_empty() && written > 0 {
                         DBOutput::StatementComplete(written)
                     } else {
                         rows_output(&kept)?

@@ -41,7 +41,9 @@ async fn run_stream(engine: &Engine, sql: &str) -> (StreamKind, Vec<String>) {
         let batches: Vec<RecordBatch> = match update {
             StreamUpdate::Rows(rows) => rows,
             StreamUpdate::Snapshot { rows, .. } => rows,
-            StreamUpdate::Written { .. } => continue,
+            StreamUpdate::Written { .. }
+            | StreamUpdate::Discarded { .. }
+            | StreamUpdate::Printed { .. } => continue,
         };
         printed.push(pretty_format_batches(&batches).unwrap().to_string());
     }

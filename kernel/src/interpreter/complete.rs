@@ -193,6 +193,7 @@ mod tests {
                     Field::new("movie_id", DataType::Int64, false),
                     Field::new("movie_title", DataType::Utf8, true),
                 ])),
+                definition: None,
             }],
         }
     }

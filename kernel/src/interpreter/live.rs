@@ -71,7 +71,25 @@ pub struct LiveView {
     received: u64,
     /// Update and single modes: the current result.
     current: Vec<RecordBatch>,
-    written: Option<(u64, u64)>,
+    /// What an `INSERT INTO` has put into its table so far.
+    sunk: Sunk,
+}
+
+/// What a sink reported last.
+enum Sunk {
+    Nothing,
+    Files {
+        files: u64,
+        rows: u64,
+    },
+    Discarded {
+        rows: u64,
+    },
+    /// The latest lines a print sink printed (at most `max_rows`), and the rows in all.
+    Printed {
+        lines: VecDeque<String>,
+        rows: u64,
+    },
 }
 
 impl LiveView {
@@ -96,7 +114,7 @@ impl LiveView {
             recent_rows: 0,
             received: 0,
             current: Vec::new(),
-            written: None,
+            sunk: Sunk::Nothing,
         }
     }
 
@@ -132,7 +150,19 @@ impl LiveView {
                     _ => self.current = rows,
                 }
             }
-            StreamUpdate::Written { files, rows } => self.written = Some((files, rows)),
+            StreamUpdate::Written { files, rows } => self.sunk = Sunk::Files { files, rows },
+            StreamUpdate::Discarded { rows } => self.sunk = Sunk::Discarded { rows },
+            StreamUpdate::Printed { lines, rows } => {
+                let mut kept = match std::mem::replace(&mut self.sunk, Sunk::Nothing) {
+                    Sunk::Printed { lines, .. } => lines,
+                    _ => VecDeque::new(),
+                };
+                kept.extend(lines);
+                while kept.len() > self.max_rows {
+                    kept.pop_front();
+                }
+                self.sunk = Sunk::Printed { lines: kept, rows };
+            }
         }
         Ok(())
     }
@@ -185,10 +215,21 @@ impl LiveView {
 
     pub fn render(&self, status: &str) -> MimeBundle {
         if let StreamKind::Sink { table } = &self.kind {
-            let (files, rows) = self.written.unwrap_or((0, 0));
-            return render::plain(format!(
-                "{status}\nINSERT INTO {table}: {rows} rows in {files} files"
-            ));
+            let done = match &self.sunk {
+                Sunk::Nothing => "no rows yet".to_string(),
+                Sunk::Files { files, rows } => format!("{rows} rows in {files} files"),
+                Sunk::Discarded { rows } => format!("{rows} rows, dropped (blackhole)"),
+                Sunk::Printed { lines, rows } => {
+                    let shown = if (lines.len() as u64) < *rows {
+                        format!(", the last {}", lines.len())
+                    } else {
+                        String::new()
+                    };
+                    let lines = lines.iter().map(String::as_str).collect::<Vec<_>>();
+                    format!("{rows} rows printed{shown}:\n{}", lines.join("\n"))
+                }
+            };
+            return render::plain(format!("{status}\nINSERT INTO {table}: {done}"));
         }
         let shown = self.shown();
         let kept: usize = shown.iter().map(RecordBatch::num_rows).sum();

@@ -28,16 +28,36 @@ pub fn markdown(source: &str) -> MimeBundle {
 }
 
 /// One line on where a table's rows come from and how many there are.
+/// "1 row", "12 rows", or what stands for a count ("a stream …") as it is.
+fn rows_text(row_count: &str) -> String {
+    match row_count {
+        "1" => "1 row".to_string(),
+        n if n.parse::<u64>().is_ok() => format!("{n} rows"),
+        other => other.to_string(),
+    }
+}
+
+/// The line `%table` shows above a view's schema: its row count (or that it is a stream)
+/// and its definition.
+pub fn view_summary(name: &str, definition: &str, row_count: &str) -> MimeBundle {
+    let rows = rows_text(row_count);
+    let mut bundle = plain(format!("view {name}: {rows}\n{definition}"));
+    bundle.insert(
+        "text/markdown".into(),
+        json!(format!(
+            "**{name}** — view · {rows}\n\n```sql\n{definition}\n```"
+        )),
+    );
+    bundle
+}
+
 pub fn table_summary(
     name: &str,
     source: &std::collections::BTreeMap<String, String>,
     row_count: &str,
     cached_bytes: Option<usize>,
 ) -> MimeBundle {
-    let mut rows = match row_count {
-        "1" => "1 row".to_string(),
-        n => format!("{n} rows"),
-    };
+    let mut rows = rows_text(row_count);
     if let Some(bytes) = cached_bytes {
         rows.push_str(&format!(
             " · cached ({:.1} MiB in memory)",

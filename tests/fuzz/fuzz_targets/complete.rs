@@ -24,6 +24,7 @@ static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| Vocabulary {
             Field::new("user_id", DataType::Int32, true),
             Field::new("Ünïcode column", DataType::Utf8, true),
         ])),
+        definition: None,
     }],
 });
 

@@ -8,6 +8,7 @@
 //!   which take Java `SimpleDateFormat` patterns (translated by [`pattern`]).
 //! - [`conditional`] has `IF`.
 //! - [`strings`] has `SPLIT_INDEX`.
+//! - [`proctime`] has `PROCTIME()`, the processing time.
 //! - [`fault`] has `eddy_fault_panic`, which panics on purpose: registered only when
 //!   `EngineConfig::fault_functions` asks (the kernel's tests), never in a user's session.
 //!
@@ -19,6 +20,7 @@ mod conditional;
 pub(crate) mod fault;
 mod format;
 mod pattern;
+mod proctime;
 mod strings;
 mod temporal;
 
@@ -36,6 +38,7 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(format::functions(options));
     udfs.extend(conditional::functions());
     udfs.extend(strings::functions());
+    udfs.extend(proctime::functions());
     udfs
 }
 

@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Rows `%table` shows of a table.
 const PREVIEW_ROWS: usize = 10;
+/// What `%table` says of a stream's (or a view over one's) row count.
+const STREAM_ROWS: &str = "a stream (rows arrive over time)";
 
 pub(super) async fn run(
     interpreter: &SqlInterpreter,
@@ -52,11 +54,14 @@ pub(super) async fn run(
         });
     };
     let source = interpreter.engine.table_source(&table.name);
+    let summary = |count: &str, cached| match &table.definition {
+        Some(definition) => render::view_summary(&table.name, definition, count),
+        None => render::table_summary(&table.name, &source, count, cached),
+    };
     if interpreter.engine.is_stream(&table.name) {
         // A stream has no row count and no "first rows": show what it is and how to
         // watch it.
-        let count = "a stream (rows arrive over time)";
-        out.display(render::table_summary(&table.name, &source, count, None));
+        out.display(summary(STREAM_ROWS, None));
         out.result(render::rows_bundle(&schema_rows(&table.schema)));
         return Ok(());
     }
@@ -65,7 +70,7 @@ pub(super) async fn run(
         .await?;
     let count = first_value(&count);
     let cached = interpreter.engine.cached_bytes(&table.name);
-    out.display(render::table_summary(&table.name, &source, &count, cached));
+    out.display(summary(&count, cached));
     out.display(render::rows_bundle(&schema_rows(&table.schema)));
     match chart {
         Some(options) => {

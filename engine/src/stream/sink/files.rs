@@ -3,7 +3,10 @@
 //! renamed when complete, so a reader never sees half a file, and a cancelled pipeline
 //! leaves no partial file behind (its unwritten rows are dropped).
 
+use super::Sink;
 use crate::error::EngineError;
+use crate::stream::StreamUpdate;
+use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::path::{Path, PathBuf};
@@ -11,14 +14,14 @@ use std::time::{Duration, Instant};
 
 /// Formats the sink writes, as the filesystem connector reads them back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileFormat {
+pub(super) enum FileFormat {
     Csv,
     Json,
     Parquet,
 }
 
 impl FileFormat {
-    pub(crate) fn parse(name: &str) -> Option<Self> {
+    pub(super) fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "csv" => Some(FileFormat::Csv),
             "json" => Some(FileFormat::Json),
@@ -37,7 +40,7 @@ impl FileFormat {
 }
 
 /// Rows waiting for the next file, and the files written so far.
-pub(crate) struct FileSink {
+pub(super) struct FileSink {
     dir: PathBuf,
     format: FileFormat,
     schema: SchemaRef,
@@ -47,15 +50,15 @@ pub(crate) struct FileSink {
     pending_rows: usize,
     last_roll: Instant,
     roll_every: Duration,
-    pub(crate) files: u64,
-    pub(crate) rows: u64,
+    files: u64,
+    rows: u64,
 }
 
 /// A file is rolled when this many rows wait, whatever the interval.
 const MAX_PENDING_ROWS: usize = 1 << 20;
 
 impl FileSink {
-    pub(crate) fn new(
+    pub(super) fn new(
         dir: &Path,
         format: FileFormat,
         schema: SchemaRef,
@@ -89,18 +92,9 @@ impl FileSink {
         })
     }
 
-    pub(crate) fn push(&mut self, batches: Vec<RecordBatch>) {
-        for batch in batches {
-            if batch.num_rows() > 0 {
-                self.pending_rows += batch.num_rows();
-                self.pending.push(batch);
-            }
-        }
-    }
-
     /// Writes the waiting rows into a new file if the roll interval has passed (or
     /// `force`, at the end of a bounded stream). Returns whether a file appeared.
-    pub(crate) async fn roll(&mut self, force: bool) -> Result<bool, EngineError> {
+    async fn roll(&mut self, force: bool) -> Result<bool, EngineError> {
         let due = force
             || self.last_roll.elapsed() >= self.roll_every
             || self.pending_rows >= MAX_PENDING_ROWS;
@@ -135,6 +129,28 @@ impl FileSink {
         self.files += 1;
         self.rows += rows as u64;
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn append(&mut self, batches: Vec<RecordBatch>) {
+        for batch in batches {
+            if batch.num_rows() > 0 {
+                self.pending_rows += batch.num_rows();
+                self.pending.push(batch);
+            }
+        }
+    }
+
+    /// Never called: [`super::open`] refuses an updating result for files.
+    fn change(&mut self, _changes: RecordBatch) {}
+
+    async fn flush(&mut self, end: bool) -> Result<Option<StreamUpdate>, EngineError> {
+        Ok(self.roll(end).await?.then_some(StreamUpdate::Written {
+            files: self.files,
+            rows: self.rows,
+        }))
     }
 }
 

@@ -1,0 +1,338 @@
+//! Flink SQL that DataFusion's parser does not know: `WATERMARK FOR ts AS …` and computed
+//! columns in a CREATE TABLE (`columns.rs`), and the window table functions
+//! `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …))` (`windows.rs`).
+//!
+//! They are cut out of the cell's text before it is parsed and kept beside the statement
+//! they belong to. The text keeps its length and line breaks (a clause is blanked, a window
+//! call becomes the name of a relation padded with spaces), so the positions in parse and
+//! plan errors still point into what the user typed.
+
+mod columns;
+mod windows;
+
+use crate::error::{EngineError, Position};
+use columns::cut_column_clauses;
+use datafusion::sql::sqlparser::ast::Ident;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::tokenizer::Span;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use windows::cut_windows;
+
+/// `WATERMARK FOR column AS expression`, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WatermarkDecl {
+    /// The time column, as the table names it (quotes removed, unquoted names folded).
+    pub(crate) column: String,
+    /// The expression after `AS`, as written.
+    pub(crate) expression: String,
+    /// When the expression starts with the time column itself (however quoted), what follows
+    /// it: `- INTERVAL '5' SECOND`, or nothing.
+    pub(crate) after_column: Option<String>,
+    pub(crate) position: Position,
+}
+
+/// Which window table function a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowKind {
+    Tumble,
+    Hop,
+    Cumulate,
+    Session,
+}
+
+impl WindowKind {
+    fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_uppercase().as_str() {
+            "TUMBLE" => Some(WindowKind::Tumble),
+            "HOP" => Some(WindowKind::Hop),
+            "CUMULATE" => Some(WindowKind::Cumulate),
+            "SESSION" => Some(WindowKind::Session),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            WindowKind::Tumble => "TUMBLE",
+            WindowKind::Hop => "HOP",
+            WindowKind::Cumulate => "CUMULATE",
+            WindowKind::Session => "SESSION",
+        }
+    }
+
+    /// The interval arguments after the table and the time column, in order.
+    /// Whether the call takes an offset after its intervals, shifting where windows start
+    /// (Flink's window TVFs: TUMBLE, HOP and CUMULATE do; SESSION does not).
+    pub(crate) fn takes_offset(self) -> bool {
+        self != WindowKind::Session
+    }
+
+    fn interval_names(self) -> &'static [&'static str] {
+        match self {
+            WindowKind::Tumble => &["SIZE"],
+            WindowKind::Hop => &["SLIDE", "SIZE"],
+            WindowKind::Cumulate => &["STEP", "SIZE"],
+            WindowKind::Session => &["GAP"],
+        }
+    }
+}
+
+/// A window table function call, replaced in the text by `relation`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WindowCall {
+    pub(crate) kind: WindowKind,
+    /// The name the call was replaced with; the query reads the windowed rows from it.
+    pub(crate) relation: String,
+    /// The table the windows are over, as written (`TABLE clicks`).
+    pub(crate) table: String,
+    /// `SESSION(TABLE t PARTITION BY k, …)`: sessions are kept per key.
+    pub(crate) partition_by: Vec<String>,
+    /// `DESCRIPTOR(ts)`.
+    pub(crate) time_column: String,
+    /// The interval arguments as SQL text, in the order of `WindowKind::interval_names`.
+    pub(crate) intervals: Vec<String>,
+    /// The optional offset after them, as SQL text (`INTERVAL '1' MINUTE`).
+    pub(crate) offset: Option<String>,
+    pub(crate) position: Position,
+}
+
+/// A computed column of a CREATE TABLE, `name AS expression`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ComputedColumn {
+    /// The column's name (quotes removed).
+    pub(crate) name: String,
+    /// The expression, as written.
+    pub(crate) expression: String,
+    /// Where it is among the table's columns (computed or not), from 0.
+    pub(crate) index: usize,
+    /// Where the expression starts.
+    pub(crate) position: Position,
+}
+
+/// What one statement of a cell carries beside its (rewritten) SQL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FlinkParts {
+    pub(crate) watermark: Option<WatermarkDecl>,
+    /// Computed columns, in the order declared.
+    pub(crate) computed: Vec<ComputedColumn>,
+    pub(crate) windows: Vec<WindowCall>,
+}
+
+/// A cell's text with the Flink parts cut out, and those parts for each non-empty statement
+/// in order (the same order DataFusion's parser yields the statements in).
+#[derive(Debug)]
+pub(crate) struct Rewritten {
+    pub(crate) text: String,
+    pub(crate) statements: Vec<FlinkParts>,
+    /// Where each of those statements is in `text` (without its `;`).
+    pub(crate) ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// A token with the byte range it covers in the text.
+struct Tok {
+    token: Token,
+    start: usize,
+    end: usize,
+    position: Position,
+}
+
+impl Tok {
+    fn is_word(&self, word: &str) -> bool {
+        matches!(&self.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+    }
+}
+
+pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
+    let dialect = GenericDialect {};
+    let tokens = match Tokenizer::new(&dialect, sql).tokenize_with_location() {
+        Ok(tokens) => tokens,
+        // The parser reports the same error with its position; leave that to it.
+        Err(_) => {
+            return Ok(Rewritten {
+                text: sql.to_string(),
+                statements: Vec::new(),
+                ranges: Vec::new(),
+            })
+        }
+    };
+    let toks = with_byte_ranges(sql, tokens);
+    let mut text = sql.to_string();
+    let mut statements = Vec::new();
+    let mut ranges = Vec::new();
+    let mut window_count = 0;
+    let mut start = 0;
+    while start < toks.len() {
+        let end = toks[start..]
+            .iter()
+            .position(|t| t.token == Token::SemiColon)
+            .map_or(toks.len(), |i| start + i);
+        let segment = &toks[start..end];
+        if !segment.is_empty() {
+            let mut parts = FlinkParts::default();
+            if segment.first().is_some_and(|t| t.is_word("CREATE")) {
+                let clauses = cut_column_clauses(segment, &mut text)?;
+                parts.watermark = clauses.watermark;
+                parts.computed = clauses.computed;
+            }
+            parts.windows = cut_windows(segment, &mut text, &mut window_count)?;
+            statements.push(parts);
+            ranges.push(segment[0].start..segment[segment.len() - 1].end);
+        }
+        start = end + 1;
+    }
+    Ok(Rewritten {
+        text,
+        statements,
+        ranges,
+    })
+}
+
+/// Tokens without whitespace and comments, each with its byte range: a token ends where
+/// the next one (whitespace included) starts.
+fn with_byte_ranges(sql: &str, tokens: Vec<TokenWithSpan>) -> Vec<Tok> {
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    // Tokens come in order, so one cursor walks the text once: finding each token's byte from
+    // the start of its line would take time quadratic in a long line's length.
+    let mut cursor = (1usize, 1usize, 0usize); // line, column, byte
+    let mut byte_of = |line: u64, column: u64| -> usize {
+        let (line, column) = (line as usize, column as usize);
+        if line != cursor.0 {
+            let Some(&line_start) = line_starts.get(line.saturating_sub(1)) else {
+                return sql.len();
+            };
+            cursor = (line, 1, line_start);
+        }
+        if column < cursor.1 {
+            let line_start = line_starts.get(line.saturating_sub(1)).copied();
+            cursor = (line, 1, line_start.unwrap_or(sql.len()));
+        }
+        let rest = &sql[cursor.2..];
+        let mut chars = rest.char_indices();
+        while cursor.1 < column {
+            match chars.next() {
+                Some((_, c)) => {
+                    cursor.1 += 1;
+                    cursor.2 += c.len_utf8();
+                }
+                None => return sql.len(),
+            }
+        }
+        cursor.2
+    };
+    let starts: Vec<usize> = tokens
+        .iter()
+        .map(|t| byte_of(t.span.start.line, t.span.start.column))
+        .collect();
+    tokens
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        .map(|(i, t)| Tok {
+            position: Position {
+                line: t.span.start.line as usize,
+                column: t.span.start.column as usize,
+            },
+            start: starts[i],
+            end: starts.get(i + 1).copied().unwrap_or(sql.len()),
+            token: t.token,
+        })
+        .collect()
+}
+
+/// Replaces `text[start..end]` with `replacement` padded by spaces, keeping line breaks.
+fn blank(text: &mut String, start: usize, end: usize, replacement: &str) {
+    let original = &text[start..end];
+    let mut out = String::with_capacity(original.len());
+    out.push_str(replacement);
+    let mut width = replacement.len();
+    for c in original.chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            for _ in 0..c.len_utf8() {
+                if width > 0 {
+                    width -= 1;
+                } else {
+                    out.push(' ');
+                }
+            }
+        }
+    }
+    text.replace_range(start..end, &out);
+}
+
+fn syntax(message: String, position: Position) -> EngineError {
+    EngineError::Syntax {
+        message,
+        position: Some(position),
+    }
+}
+
+/// Index of the `)` closing the `(` at `open`.
+fn closing_paren(toks: &[Tok], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate().skip(open) {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Splits `toks` at commas outside parentheses.
+fn split_arguments(toks: &[Tok]) -> Vec<&[Tok]> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut from = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                parts.push(&toks[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&toks[from..]);
+    parts
+}
+
+fn source_text<'a>(sql: &'a str, toks: &[Tok]) -> &'a str {
+    match (toks.first(), toks.last()) {
+        (Some(first), Some(last)) => sql[first.start..last.end].trim(),
+        _ => "",
+    }
+}
+
+fn identifier(tok: &Tok) -> Option<String> {
+    match &tok.token {
+        Token::Word(w) => Some(super::names::column_name(&Ident {
+            value: w.value.clone(),
+            quote_style: w.quote_style,
+            span: Span::empty(),
+        })),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_statements_are_not_counted() {
+        let out = rewrite(";; SELECT 1; ;SELECT 2;").unwrap();
+        assert_eq!(out.statements.len(), 2);
+    }
+}

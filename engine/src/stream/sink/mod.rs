@@ -1,0 +1,90 @@
+//! Where a continuous `INSERT INTO t SELECT …` sends its rows, picked by `t`'s connector:
+//! the files of a filesystem table, nowhere (blackhole, for running a query for its
+//! figures), or the cell (print, Flink's rows with their change kind). One [`Sink`] per
+//! query, opened by [`open`] from the table's `WITH` options.
+
+mod blackhole;
+mod files;
+mod print;
+
+use super::StreamUpdate;
+use crate::error::EngineError;
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The connectors a stream is written into, as errors list them.
+pub(crate) const SINK_CONNECTORS: &[&str] = &["filesystem", "blackhole", "print"];
+
+/// A running query's destination.
+#[async_trait]
+pub(crate) trait Sink: Send + Sync {
+    /// New rows of an append-only result.
+    fn append(&mut self, batches: Vec<RecordBatch>);
+
+    /// Changes of an updating result: rows of [`super::changelog_schema`], `op` first.
+    fn change(&mut self, changes: RecordBatch);
+
+    /// Writes out what is due (everything, at the end of a bounded stream). Returns what the
+    /// query's display shows of it, when there is something new.
+    async fn flush(&mut self, end: bool) -> Result<Option<StreamUpdate>, EngineError>;
+}
+
+/// Opens the sink of `table`, declared with `options`, for rows of `schema`; `updating`
+/// when the query's result changes rather than only grows.
+pub(crate) fn open(
+    table: &str,
+    options: Option<&BTreeMap<String, String>>,
+    schema: SchemaRef,
+    updating: bool,
+) -> Result<Box<dyn Sink>, EngineError> {
+    let connector = options
+        .and_then(|o| o.get("connector"))
+        .map(|c| c.to_ascii_lowercase());
+    match connector.as_deref() {
+        Some("filesystem") => {
+            if updating {
+                return Err(EngineError::NotSupported {
+                    message: format!(
+                        "{table} is a filesystem table, which takes appended rows only; this \
+                         query's result changes (a GROUP BY without windows)"
+                    ),
+                });
+            }
+            let options = options.cloned().unwrap_or_default();
+            let not_a_file_table = || EngineError::NotSupported {
+                message: format!("{table} declares no 'path' and 'format' to write files with"),
+            };
+            let path = options.get("path").ok_or_else(not_a_file_table)?;
+            let format = options
+                .get("format")
+                .and_then(|f| files::FileFormat::parse(f))
+                .ok_or_else(not_a_file_table)?;
+            let roll_every = Duration::from_millis(1000);
+            Ok(Box::new(files::FileSink::new(
+                std::path::Path::new(path),
+                format,
+                schema,
+                roll_every,
+            )?))
+        }
+        Some("blackhole") => Ok(Box::new(blackhole::Blackhole::default())),
+        Some("print") => {
+            let identifier = options.and_then(|o| o.get("print-identifier")).cloned();
+            Ok(Box::new(print::Print::new(identifier)))
+        }
+        _ => Err(EngineError::NotSupported {
+            message: format!(
+                "a stream is written into a table declared with 'connector' = {}; {table} \
+                 is not one",
+                SINK_CONNECTORS
+                    .iter()
+                    .map(|c| format!("'{c}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
+    }
+}

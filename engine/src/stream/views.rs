@@ -1,0 +1,343 @@
+//! Views over streams: `CREATE VIEW bid AS SELECT … FROM events WHERE event_type = 2`.
+//!
+//! DataFusion plans a view once, when it is created, against the tables of that moment: a
+//! view over a stream would read the stream's placeholder for ever. So the engine keeps the
+//! view's statement and plans it again in each continuous query's own session state, where
+//! the stream is the table of the current micro-batch. DataFusion inlines a view where a
+//! query names it, so a query over a view runs as if the view's SELECT were written in its
+//! place: the filters, projections and aggregates of both are one tick plan.
+//!
+//! A window function over a view (`TUMBLE(TABLE bid, …)`) needs the view's rows before
+//! windows are assigned. The view then runs first in each tick, as a stage of its own
+//! ([`ViewStage`]), and the time column the window names must be the stream's event time
+//! passed through unchanged (as Flink keeps a time attribute through a view only when the
+//! view selects it as it is).
+
+use super::aggregate;
+use super::catalog::StreamRelations;
+use super::micro_batch::MicroBatchTable;
+use super::tick_plan::{check_per_batch, physical_plan, streaming_state};
+use crate::error::EngineError;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::Column;
+use datafusion::datasource::ViewTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
+use datafusion::physical_plan::collect;
+use datafusion::sql::parser::Statement as ParsedStatement;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// A view whose query reads a stream (directly or through another such view).
+#[derive(Clone)]
+pub(crate) struct StreamView {
+    /// The `CREATE VIEW` statement, planned again by each query that reads the view.
+    pub(crate) statement: ParsedStatement,
+    /// The streams and views over streams its query names.
+    pub(crate) reads: Vec<String>,
+}
+
+fn not_supported(message: String) -> EngineError {
+    EngineError::NotSupported { message }
+}
+
+/// The stream tables a statement naming `names` reads, through any views.
+pub(crate) fn streams_read<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    relations: &StreamRelations,
+) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<&str> = names.into_iter().collect();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.to_string()) {
+            continue;
+        }
+        if relations.tables.contains_key(name) {
+            found.insert(name.to_string());
+        } else if let Some(view) = relations.views.get(name) {
+            pending.extend(view.reads.iter().map(String::as_str));
+        }
+    }
+    found
+}
+
+/// The views a statement naming `names` needs, each after the views it reads. A view that
+/// reads itself (possible only through `CREATE OR REPLACE`, which [`reads_itself`] refuses)
+/// is an error rather than a loop.
+pub(crate) fn views_needed<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    relations: &StreamRelations,
+) -> Result<Vec<String>, EngineError> {
+    fn visit(
+        name: &str,
+        relations: &StreamRelations,
+        visiting: &mut Vec<String>,
+        order: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let Some(view) = relations.views.get(name) else {
+            return Ok(());
+        };
+        if order.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        if visiting.iter().any(|n| n == name) {
+            return Err(not_supported(format!(
+                "view {name} reads itself ({} → {name})",
+                visiting.join(" → ")
+            )));
+        }
+        visiting.push(name.to_string());
+        for read in &view.reads {
+            visit(read, relations, visiting, order)?;
+        }
+        visiting.pop();
+        order.push(name.to_string());
+        Ok(())
+    }
+    let mut order = Vec::new();
+    for name in names {
+        visit(name, relations, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+/// Whether a view named `name` that reads `reads` would read itself.
+pub(crate) fn reads_itself(name: &str, reads: &[String], relations: &StreamRelations) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut pending: Vec<&str> = reads.iter().map(String::as_str).collect();
+    while let Some(next) = pending.pop() {
+        if next == name {
+            return true;
+        }
+        if seen.insert(next) {
+            if let Some(view) = relations.views.get(next) {
+                pending.extend(view.reads.iter().map(String::as_str));
+            }
+        }
+    }
+    false
+}
+
+/// Plans each view of `order` (as [`views_needed`] gives them) in `state` and adds it to the
+/// state's tables, where the streams they read are already micro-batch tables. Returns each
+/// view's plan by name.
+pub(crate) async fn register(
+    state: &SessionState,
+    order: &[String],
+    relations: &StreamRelations,
+) -> Result<HashMap<String, LogicalPlan>, EngineError> {
+    let options = state.config().options();
+    let schema = state
+        .catalog_list()
+        .catalog(&options.catalog.default_catalog)
+        .and_then(|catalog| catalog.schema(&options.catalog.default_schema))
+        .ok_or_else(|| EngineError::Internal {
+            message: "the query's default schema went missing".into(),
+            source: None,
+        })?;
+    let mut plans = HashMap::new();
+    for name in order {
+        let Some(view) = relations.views.get(name) else {
+            continue;
+        };
+        let (plan, definition) = plan_statement(state, &view.statement).await?;
+        let table: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan.clone(), definition));
+        schema.register_table(name.clone(), table)?;
+        plans.insert(name.clone(), plan);
+    }
+    Ok(plans)
+}
+
+/// A `CREATE VIEW` statement's query plan and definition, planned in `state`.
+async fn plan_statement(
+    state: &SessionState,
+    statement: &ParsedStatement,
+) -> Result<(LogicalPlan, Option<String>), EngineError> {
+    match state.statement_to_plan(statement.clone()).await? {
+        LogicalPlan::Ddl(DdlStatement::CreateView(create)) => {
+            Ok((create.input.as_ref().clone(), create.definition))
+        }
+        _ => Err(EngineError::Internal {
+            message: "a view's statement did not plan as CREATE VIEW".into(),
+            source: None,
+        }),
+    }
+}
+
+/// A per-query session state in which the streams `names` read are (empty) micro-batch
+/// tables and the views they need are planned: what a `CREATE VIEW` over streams is checked
+/// in, and what its schema comes from.
+pub(crate) async fn definition_schema(
+    ctx: &SessionContext,
+    statement: &ParsedStatement,
+    reads: &[String],
+    relations: &StreamRelations,
+) -> Result<(SchemaRef, String), EngineError> {
+    let mut slots: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+    for stream in streams_read(reads.iter().map(String::as_str), relations) {
+        let table = &relations.tables[&stream];
+        slots.insert(stream, Arc::new(MicroBatchTable::new(table.schema.clone())));
+    }
+    let state = query_state(ctx, slots)?;
+    register(
+        &state,
+        &views_needed(reads.iter().map(String::as_str), relations)?,
+        relations,
+    )
+    .await?;
+    let (plan, definition) = plan_statement(&state, statement).await?;
+    Ok((
+        Arc::new(plan.schema().as_arrow().clone()),
+        definition.unwrap_or_else(|| statement.to_string()),
+    ))
+}
+
+/// The session state a continuous query plans in, with `tables` over the session's own.
+pub(crate) fn query_state(
+    ctx: &SessionContext,
+    tables: HashMap<String, Arc<dyn TableProvider>>,
+) -> Result<SessionState, EngineError> {
+    let base = ctx.state();
+    let options = base.config().options().clone();
+    streaming_state(
+        base,
+        &options.catalog.default_catalog,
+        &options.catalog.default_schema,
+        tables,
+    )
+}
+
+/// A view a window function reads, run over each tick's rows of its stream before windows
+/// are assigned.
+pub(crate) struct ViewStage {
+    state: SessionState,
+    logical: LogicalPlan,
+    slot: Arc<MicroBatchTable>,
+}
+
+/// What a window over a view reads: the stage, and the view's rows' schema.
+pub(crate) struct StagedView {
+    pub(crate) stage: ViewStage,
+    pub(crate) schema: SchemaRef,
+}
+
+impl ViewStage {
+    /// Plans the stage for `view`, over the rows of `stream` (the one stream it reads),
+    /// checking that `time_column` is the stream's event time `event_time` passed through.
+    pub(crate) async fn plan(
+        ctx: &SessionContext,
+        view: &str,
+        stream: &str,
+        event_time: &str,
+        time_column: &str,
+        relations: &StreamRelations,
+    ) -> Result<StagedView, EngineError> {
+        let table = &relations.tables[stream];
+        let slot = Arc::new(MicroBatchTable::new(table.schema.clone()));
+        let mut tables: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
+        tables.insert(stream.to_string(), slot.clone());
+        let state = query_state(ctx, tables)?;
+        let plans = register(&state, &views_needed([view], relations)?, relations).await?;
+        let plan = plans.get(view).ok_or_else(|| EngineError::Internal {
+            message: format!("view {view} went missing while planning"),
+            source: None,
+        })?;
+        // What the view does to rows first (an aggregate has no rows to window), then
+        // whether its time column is the stream's.
+        let logical = state.optimize(plan)?;
+        let probe = physical_plan(&state, &logical).await?;
+        if aggregate::find(&probe)?.is_some() {
+            return Err(not_supported(format!(
+                "a window over view {view}, whose rows change (it aggregates): window the \
+                 stream it reads ({stream}) and aggregate in the same query"
+            )));
+        }
+        check_per_batch(&probe, &format!("in view {view}, which a window reads,"))?;
+        let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+        if schema.index_of(time_column).is_err() {
+            return Err(EngineError::Plan {
+                message: format!("view {view} has no column {time_column}"),
+                position: None,
+                hint: None,
+            });
+        }
+        match passed_through(plan, &Column::from_name(time_column)) {
+            Some((table, column)) if table == stream && column == event_time => {}
+            _ => {
+                return Err(EngineError::Plan {
+                    message: format!(
+                        "DESCRIPTOR({time_column}) must name an event-time column: view \
+                         {view}'s {time_column} is not {stream}'s event time {event_time} \
+                         as it is"
+                    ),
+                    position: None,
+                    hint: Some(format!(
+                        "select {event_time} unchanged in the view (SELECT …, {event_time} \
+                         FROM {stream}) and name it in DESCRIPTOR"
+                    )),
+                })
+            }
+        }
+        Ok(StagedView {
+            stage: ViewStage {
+                state,
+                logical,
+                slot,
+            },
+            schema,
+        })
+    }
+
+    /// The view's rows for a tick's rows of its stream.
+    pub(crate) async fn rows(
+        &self,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(Vec::new());
+        }
+        self.slot.set(batches);
+        let plan = physical_plan(&self.state, &self.logical).await;
+        self.slot.set(Vec::new());
+        let out = collect(plan?, self.state.task_ctx()).await?;
+        Ok(out.into_iter().filter(|b| b.num_rows() > 0).collect())
+    }
+}
+
+/// The table and column that `column` of `plan`'s output is, when the plan passes it
+/// through unchanged (projections, renames, filters, joins); `None` when it is computed.
+fn passed_through(plan: &LogicalPlan, column: &Column) -> Option<(String, String)> {
+    match plan {
+        LogicalPlan::Projection(projection) => {
+            let index = projection.schema.index_of_column(column).ok()?;
+            let mut expr = projection.expr.get(index)?;
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            match expr {
+                Expr::Column(inner) => passed_through(&projection.input, inner),
+                _ => None,
+            }
+        }
+        LogicalPlan::Filter(filter) => passed_through(&filter.input, column),
+        LogicalPlan::SubqueryAlias(alias) => {
+            let index = alias.schema.index_of_column(column).ok()?;
+            let (qualifier, field) = alias.input.schema().qualified_field(index);
+            passed_through(&alias.input, &Column::new(qualifier.cloned(), field.name()))
+        }
+        LogicalPlan::Join(join) => [&join.left, &join.right]
+            .into_iter()
+            .find(|side| side.schema().has_column(column))
+            .and_then(|side| passed_through(side, column)),
+        LogicalPlan::TableScan(scan) => {
+            let index = scan.projected_schema.index_of_column(column).ok()?;
+            let name = scan.projected_schema.field(index).name().clone();
+            Some((scan.table_name.table().to_string(), name))
+        }
+        _ => None,
+    }
+}
