@@ -134,6 +134,55 @@ async fn directories_globs_json_and_parquet_are_tables_too() {
     assert!(run.text().contains("| 30 "), "{}", run.text());
 }
 
+/// Nested JSON as Flink declares it: a ROW column, its fields selected and named after the
+/// field, and the column's type shown as Flink writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_rows_are_declared_selected_and_shown_as_in_flink() {
+    let kernel = Kernel::start();
+    let json = write(
+        kernel.dir.path(),
+        "bids.json",
+        "{\"event_type\": 2, \"bid\": {\"auction\": 7, \"price\": 120}, \"tags\": [\"a\"]}\n\
+         {\"event_type\": 2, \"bid\": {\"auction\": 8, \"price\": 150}, \"tags\": []}\n",
+    );
+    let mut client = kernel.client().await;
+    let create = client
+        .execute(&format!(
+            "CREATE TABLE events (event_type INT, bid ROW<auction BIGINT, price BIGINT>, \
+             tags ARRAY<STRING>) WITH ('connector' = 'filesystem', 'path' = '{json}', \
+             'format' = 'json')"
+        ))
+        .await;
+    assert_eq!(
+        create.reply.content["status"],
+        "ok",
+        "{}",
+        create.all_text()
+    );
+
+    let run = client
+        .execute("SELECT bid.auction, bid.price FROM events ORDER BY bid.price")
+        .await;
+    let text = run.text();
+    assert!(text.contains("| auction | price |"), "{text}");
+    assert!(text.contains("| 8       | 150   |"), "{text}");
+
+    let whole = client
+        .execute("SELECT * FROM events ORDER BY bid.price")
+        .await;
+    let text = whole.text();
+    assert!(text.contains("{auction: 7, price: 120}"), "{text}");
+    let html = whole.of_type("execute_result")[0].content["data"]["text/html"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        html.contains("ROW&lt;auction BIGINT, price BIGINT&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("ARRAY&lt;STRING&gt;"), "{html}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_options_change_how_the_file_is_read() {
     let kernel = Kernel::start();

@@ -2,6 +2,7 @@
 
 use super::Engine;
 use crate::error::EngineError;
+use crate::sql::field_names;
 use crate::sql::flink_syntax::{self, FlinkParts};
 use crate::sql::limits;
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
@@ -42,8 +43,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
             .parse_statements()?;
         return statements
             .into_iter()
-            .map(|parsed| {
+            .map(|mut parsed| {
                 check_shape(&parsed)?;
+                field_names::name_selected_fields(&mut parsed);
                 Ok(Statement {
                     parsed,
                     flink: FlinkParts::default(),
@@ -94,11 +96,14 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
     }
     let mut statements = Vec::with_capacity(segments.len());
     for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
+        let tokens = flink_syntax::rewrite_nested_types(tokens);
         let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
         let Some(parsed) = parsed.pop_front() else {
             continue;
         };
         check_shape(&parsed)?;
+        let mut parsed = parsed;
+        field_names::name_selected_fields(&mut parsed);
         statements.push(Statement { parsed, flink });
     }
     Ok(statements)

@@ -1,12 +1,15 @@
 //! Flink SQL's type names (STRING, BIGINT, TIMESTAMP(3), DECIMAL(p,s), …) as Arrow types.
 
 use crate::error::EngineError;
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::sql::sqlparser::ast::{DataType as SqlType, ExactNumberInfo, TimezoneInfo};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use datafusion::sql::sqlparser::ast::{
+    ArrayElemTypeDef, DataType as SqlType, ExactNumberInfo, TimezoneInfo,
+};
+use std::sync::Arc;
 
 const SUPPORTED: &str = "the column types are STRING, VARCHAR(n), CHAR(n), BOOLEAN, TINYINT, \
     SMALLINT, INT, BIGINT, FLOAT, DOUBLE, DECIMAL(p,s), DATE, TIMESTAMP(p), TIMESTAMP_LTZ(p), \
-    BYTES";
+    BYTES, ROW<name TYPE, …>, ARRAY<T>, MAP<K, V>";
 
 /// The Arrow type a column declared as `declared` holds.
 pub(crate) fn arrow_type(declared: &SqlType) -> Result<DataType, EngineError> {
@@ -60,6 +63,37 @@ pub(crate) fn arrow_type(declared: &SqlType) -> Result<DataType, EngineError> {
                 None => None,
             };
             timestamp(precision, true).ok_or_else(|| precision_error(declared))?
+        }
+        // `ROW<…>` and `ROW(…)` reach here as STRUCT (sql/flink_syntax/types.rs).
+        SqlType::Struct(fields, _) => {
+            let fields = fields
+                .iter()
+                .enumerate()
+                .map(|(i, field)| {
+                    let name = match &field.field_name {
+                        Some(name) => super::names::column_name(name),
+                        // Flink names an unnamed field f0, f1, …
+                        None => format!("f{i}"),
+                    };
+                    Ok(Field::new(name, arrow_type(&field.field_type)?, true))
+                })
+                .collect::<Result<Fields, EngineError>>()?;
+            DataType::Struct(fields)
+        }
+        SqlType::Array(
+            ArrayElemTypeDef::AngleBracket(element)
+            | ArrayElemTypeDef::SquareBracket(element, _)
+            | ArrayElemTypeDef::Parenthesis(element),
+        ) => DataType::List(Arc::new(Field::new_list_field(arrow_type(element)?, true))),
+        SqlType::Map(key, value) => {
+            let entries = Fields::from(vec![
+                Field::new("key", arrow_type(key)?, false),
+                Field::new("value", arrow_type(value)?, true),
+            ]);
+            DataType::Map(
+                Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+                false,
+            )
         }
         _ => return Err(unsupported(declared, SUPPORTED)),
     })
@@ -126,6 +160,61 @@ mod tests {
             DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
         );
         assert_eq!(arrow("VARCHAR(20)").unwrap(), DataType::Utf8);
+    }
+
+    /// A column type as a CREATE TABLE column list has it, after Flink's nested type names
+    /// are rewritten on its tokens.
+    fn declared(name: &str) -> DataType {
+        let sql = format!("CREATE TABLE t (c {name})");
+        let tokens =
+            datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&GenericDialect {}, &sql)
+                .tokenize_with_location()
+                .unwrap();
+        let tokens = crate::sql::flink_syntax::rewrite_nested_types(tokens);
+        let parsed = datafusion::sql::parser::DFParserBuilder::new(tokens)
+            .build()
+            .unwrap()
+            .parse_statements()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let Some(datafusion::sql::parser::Statement::Statement(statement)) = parsed.front() else {
+            panic!("{name}: not a statement");
+        };
+        let datafusion::sql::sqlparser::ast::Statement::CreateTable(create) = statement.as_ref()
+        else {
+            panic!("{name}: not CREATE TABLE");
+        };
+        arrow_type(&create.columns[0].data_type).unwrap()
+    }
+
+    #[test]
+    fn nested_flink_types_map_to_arrow() {
+        let person = declared("ROW<id BIGINT, `dateTime` TIMESTAMP(3)>");
+        assert_eq!(
+            person,
+            DataType::Struct(Fields::from(vec![
+                Field::new("id", DataType::Int64, true),
+                Field::new(
+                    "dateTime",
+                    DataType::Timestamp(TimeUnit::Millisecond, None),
+                    true
+                ),
+            ]))
+        );
+        assert_eq!(declared("ROW(id BIGINT, `dateTime` TIMESTAMP(3))"), person);
+        assert_eq!(
+            declared("ARRAY<STRING>"),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+        );
+        let DataType::Map(entries, false) = declared("MAP<STRING, ARRAY<ROW<x INT>>>") else {
+            panic!("not a map");
+        };
+        let DataType::Struct(kv) = entries.data_type() else {
+            panic!("no entries");
+        };
+        assert_eq!(kv[0].data_type(), &DataType::Utf8);
+        assert!(
+            matches!(kv[1].data_type(), DataType::List(item) if matches!(item.data_type(), DataType::Struct(_)))
+        );
     }
 
     #[test]

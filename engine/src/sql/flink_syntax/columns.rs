@@ -6,8 +6,7 @@
 //! a kept column stays when another kept column follows, every other comma goes.
 
 use super::{
-    blank, closing_paren, identifier, source_text, split_arguments, syntax, ComputedColumn, Tok,
-    WatermarkDecl,
+    blank, closing_paren, identifier, source_text, syntax, ComputedColumn, Tok, WatermarkDecl,
 };
 use crate::error::EngineError;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -43,7 +42,7 @@ pub(super) fn cut_column_clauses(
         return Ok(found);
     };
     let original = text.clone();
-    let parts = split_arguments(&segment[open + 1..close]);
+    let parts = split_columns(&segment[open + 1..close]);
     // Whether each entry stays for DataFusion's parser (a column or a constraint).
     let mut kept = Vec::with_capacity(parts.len());
     let mut declared_columns = 0;
@@ -95,6 +94,38 @@ pub(super) fn cut_column_clauses(
         comma_after += 1;
     }
     Ok(found)
+}
+
+/// Splits a column list at its commas: those outside parentheses and outside the angle
+/// brackets of a nested type (`ROW<a INT, b INT>`). A `<` opens a bracket only after a type
+/// name, so a comparison in a computed column's expression does not.
+fn split_columns(toks: &[Tok]) -> Vec<&[Tok]> {
+    let mut parts = Vec::new();
+    let (mut parens, mut angles) = (0i32, 0i32);
+    let mut from = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.token {
+            Token::LParen => parens += 1,
+            Token::RParen => parens -= 1,
+            Token::Lt
+                if i > 0
+                    && ["ROW", "ARRAY", "MAP", "MULTISET", "STRUCT"]
+                        .iter()
+                        .any(|w| toks[i - 1].is_word(w)) =>
+            {
+                angles += 1
+            }
+            Token::Gt if angles > 0 => angles -= 1,
+            Token::ShiftRight if angles > 0 => angles = (angles - 2).max(0),
+            Token::Comma if parens == 0 && angles == 0 => {
+                parts.push(&toks[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&toks[from..]);
+    parts
 }
 
 /// `WATERMARK FOR ts AS expr`.
@@ -217,6 +248,13 @@ mod tests {
         }
         let out = rewrite("CREATE TABLE t (a INT, PRIMARY KEY (a), b AS a + 1)").unwrap();
         assert_eq!(out.statements[0].computed[0].index, 1);
+        // Commas inside a nested type do not part columns; a comparison opens no bracket.
+        let out = rewrite(
+            "CREATE TABLE t (p ROW<a INT, b ARRAY<MAP<STRING, INT>>>, c AS a < 1, d INT, e AS d > 2)",
+        )
+        .unwrap();
+        let indexes: Vec<usize> = out.statements[0].computed.iter().map(|c| c.index).collect();
+        assert_eq!(indexes, [1, 3]);
         // Not a column list: the statement stays as it is.
         for sql in [
             "CREATE TABLE t AS SELECT CAST(a AS INT) FROM s",

@@ -1,6 +1,7 @@
 //! Flink SQL that DataFusion's parser does not know: `WATERMARK FOR ts AS …` and computed
-//! columns in a CREATE TABLE (`columns.rs`), and the window table functions
-//! `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …))` (`windows.rs`).
+//! columns in a CREATE TABLE (`columns.rs`), the window table functions
+//! `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …))` (`windows.rs`), and nested type names
+//! `ROW<…>`, `MAP<K, V>` (`types.rs`, rewritten on each statement's tokens).
 //!
 //! They are cut out of the cell's text before it is parsed and kept beside the statement
 //! they belong to. The text keeps its length and line breaks (a clause is blanked, a window
@@ -8,6 +9,7 @@
 //! plan errors still point into what the user typed.
 
 mod columns;
+mod types;
 mod windows;
 
 use crate::error::{EngineError, Position};
@@ -16,6 +18,7 @@ use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Span;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+pub(crate) use types::rewrite_nested_types;
 use windows::cut_windows;
 
 /// `WATERMARK FOR column AS expression`, as written.
