@@ -9,6 +9,7 @@ pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
 mod lenient_csv;
 pub(crate) mod lines;
+mod nexmark;
 mod print;
 mod registry;
 pub(crate) mod replay;

@@ -2,7 +2,7 @@
 //! is one module implementing [`Connector`] and one line in [`CONNECTORS`].
 
 use super::connector::Connector;
-use super::{blackhole, datagen, filesystem, print, socket};
+use super::{blackhole, datagen, filesystem, nexmark, print, socket};
 use crate::error::EngineError;
 
 /// Every connector, in the order errors list them.
@@ -10,6 +10,7 @@ const CONNECTORS: &[&dyn Connector] = &[
     &filesystem::Filesystem,
     &datagen::Datagen,
     &socket::Socket,
+    &nexmark::Nexmark,
     &blackhole::Blackhole,
     &print::Print,
 ];
@@ -49,9 +50,9 @@ mod tests {
             panic!("kafka is not a connector yet");
         };
         assert!(
-            error
-                .to_string()
-                .contains("the connectors are: filesystem, datagen, socket, blackhole, print"),
+            error.to_string().contains(
+                "the connectors are: filesystem, datagen, socket, nexmark, blackhole, print"
+            ),
             "{error}"
         );
     }

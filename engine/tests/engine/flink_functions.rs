@@ -46,6 +46,7 @@ const CALLS: &[(&str, &str)] = &[
         "split_index",
         "SPLIT_INDEX('a,b,c,d,e', ',', CAST(id AS INT) - 1)",
     ),
+    ("mod", "MOD(id * 7, 3)"),
     // The clock differs between the two runs; that it is read in both is what is compared.
     ("proctime", "PROCTIME() > TIMESTAMP '2024-01-01 00:00:00'"),
 ];

@@ -8,6 +8,7 @@
 //!   which take Java `SimpleDateFormat` patterns (translated by [`pattern`]).
 //! - [`conditional`] has `IF`.
 //! - [`strings`] has `SPLIT_INDEX`.
+//! - [`numeric`] has `MOD`.
 //! - [`proctime`] has `PROCTIME()`, the processing time.
 //! - [`fault`] has `eddy_fault_panic`, which panics on purpose: registered only when
 //!   `EngineConfig::fault_functions` asks (the kernel's tests), never in a user's session.
@@ -19,6 +20,7 @@
 mod conditional;
 pub(crate) mod fault;
 mod format;
+mod numeric;
 mod pattern;
 mod proctime;
 mod strings;
@@ -38,6 +40,7 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(format::functions(options));
     udfs.extend(conditional::functions());
     udfs.extend(strings::functions());
+    udfs.extend(numeric::functions());
     udfs.extend(proctime::functions());
     udfs
 }
