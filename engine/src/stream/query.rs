@@ -109,6 +109,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         }
         other => (other, None),
     };
+    check_one_scan(&query_plan, &input.relation)?;
     let logical = state.optimize(&query_plan)?;
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
 
@@ -190,6 +191,32 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         skipped,
         task: Some(task),
     })
+}
+
+/// Refuses a plan that reads the stream's relation more than once: a join of the stream
+/// with itself (directly, through two views, or in a subquery) would meet only rows of the
+/// same tick, a wrong answer. Joining two streams needs state across ticks.
+fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut scans = 0;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if scan.table_name.table() == relation {
+                scans += 1;
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if scans > 1 {
+        return Err(EngineError::NotSupported {
+            message: format!(
+                "this query reads the stream {relation} {scans} times (a join of the stream \
+                 with itself, of two views over it, or a subquery over it); joining streams \
+                 needs state kept across micro-batches, which Eddy does not have yet"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The relation a query reads the stream through, and how rows get there.
