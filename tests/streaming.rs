@@ -423,9 +423,9 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 }
 
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
-/// `ddl_views.sql` do: Nexmark's stateless queries and a window over its bids give over the
-/// stream what the same SQL gives as batch queries over the same events, written to files
-/// by the stream and read back.
+/// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids and q11's
+/// sessions give over the stream what the same SQL gives as batch queries over the same
+/// events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
     let kernel = Kernel::start();
@@ -479,6 +479,8 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT window_start, MAX(price) AS top, COUNT(*) AS bids FROM TABLE(TUMBLE(TABLE bid{s}, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
         // Auctions per category.
         "SELECT category, COUNT(*) AS auctions FROM auction{s} GROUP BY category",
+        // q11: each bidder's sessions, in Flink's legacy group window syntax.
+        "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {
         let streamed = ok(&mut client, &query.replace("{s}", "")).await;
         let batch = ok(&mut client, &query.replace("{s}", "_file")).await;

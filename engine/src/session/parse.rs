@@ -2,9 +2,9 @@
 
 use super::Engine;
 use crate::error::EngineError;
-use crate::sql::field_names;
 use crate::sql::flink_syntax::{self, FlinkParts};
 use crate::sql::limits;
+use crate::sql::{field_names, group_windows};
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -46,10 +46,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
             .map(|mut parsed| {
                 check_shape(&parsed)?;
                 field_names::name_selected_fields(&mut parsed);
-                Ok(Statement {
-                    parsed,
-                    flink: FlinkParts::default(),
-                })
+                let mut flink = FlinkParts::default();
+                group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
+                Ok(Statement { parsed, flink })
             })
             .collect();
     }
@@ -102,8 +101,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
             continue;
         };
         check_shape(&parsed)?;
-        let mut parsed = parsed;
+        let (mut parsed, mut flink) = (parsed, flink);
         field_names::name_selected_fields(&mut parsed);
+        group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
         statements.push(Statement { parsed, flink });
     }
     Ok(statements)

@@ -7,6 +7,7 @@ pub(crate) mod completeness;
 pub(crate) mod field_names;
 pub(crate) mod flink_syntax;
 pub(crate) mod functions;
+pub(crate) mod group_windows;
 pub(crate) mod introspect;
 pub mod limits;
 pub(crate) mod names;
