@@ -479,6 +479,8 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT window_start, MAX(price) AS top, COUNT(*) AS bids FROM TABLE(TUMBLE(TABLE bid{s}, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY window_start, window_end",
         // Auctions per category.
         "SELECT category, COUNT(*) AS auctions FROM auction{s} GROUP BY category",
+        // q21 (a channel's id, from its name or the URL), summed up.
+        "SELECT COUNT(*) AS bids, COUNT(DISTINCT channel_id) AS ids, MAX(channel_id) AS top FROM (SELECT auction, channel, CASE WHEN lower(channel) = 'apple' THEN '0' WHEN lower(channel) = 'google' THEN '1' WHEN lower(channel) = 'facebook' THEN '2' WHEN lower(channel) = 'baidu' THEN '3' ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) END AS channel_id FROM bid{s} WHERE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) IS NOT NULL OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')) AS q21",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

@@ -47,6 +47,10 @@ const CALLS: &[(&str, &str)] = &[
         "SPLIT_INDEX('a,b,c,d,e', ',', CAST(id AS INT) - 1)",
     ),
     ("mod", "MOD(id * 7, 3)"),
+    (
+        "regexp_extract",
+        "REGEXP_EXTRACT(CONCAT('a=', CAST(id AS STRING), '&b=2'), '(&|^)a=([^&]*)', 2)",
+    ),
     // The clock differs between the two runs; that it is read in both is what is compared.
     ("proctime", "PROCTIME() > TIMESTAMP '2024-01-01 00:00:00'"),
 ];

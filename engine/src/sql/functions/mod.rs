@@ -9,6 +9,7 @@
 //! - [`conditional`] has `IF`.
 //! - [`strings`] has `SPLIT_INDEX`.
 //! - [`numeric`] has `MOD`.
+//! - [`regex`] has `REGEXP_EXTRACT`.
 //! - [`proctime`] has `PROCTIME()`, the processing time.
 //! - [`fault`] has `eddy_fault_panic`, which panics on purpose: registered only when
 //!   `EngineConfig::fault_functions` asks (the kernel's tests), never in a user's session.
@@ -23,6 +24,7 @@ mod format;
 mod numeric;
 mod pattern;
 mod proctime;
+mod regex;
 mod strings;
 mod temporal;
 
@@ -41,6 +43,7 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(conditional::functions());
     udfs.extend(strings::functions());
     udfs.extend(numeric::functions());
+    udfs.extend(regex::functions());
     udfs.extend(proctime::functions());
     udfs
 }

@@ -1,0 +1,213 @@
+"""Nexmark on Eddy, through the kernel: events per second per core for each Nexmark query Eddy
+runs, beside Flink's published per-core figures.
+
+A measurement, not a test: it prints one row per query and exits 0 whatever the figures are.
+Run it through dev/bench-nexmark, which builds the release binary and installs its kernelspec
+into a throwaway Jupyter path.
+
+Each query runs as the benchmark runs it: the `nexmark` source (Nexmark's ddl_gen.sql, with
+--events events, as fast as they are taken), Nexmark's views, and the query's result written
+into a `blackhole` table. Each query gets a fresh kernel, so the peak memory printed (the
+kernel's VmHWM) is that query's. Seconds run from sending the cell to its reply; events/s per
+core divides the events by those seconds and by the cores the machine has (Eddy generates
+and runs on all of them).
+
+`source only` writes the events' kind into a blackhole: the cost of generating the events
+and assembling the nested rows, which every query pays; its share of each query's time is
+printed beside it.
+
+Flink's figures are the nexmark/nexmark README's "Flink V1" per-core throughput (8 cores per
+TaskManager, 10M events/s source). The target is at least 3x Flink per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import queue
+import time
+
+from jupyter_client.manager import KernelManager
+
+FLINK_PER_CORE = {
+    "q0": 155.0e3,
+    "q1": 157.9e3,
+    "q2": 175.2e3,
+    "q11": 39.7e3,
+    "q17": 116.8e3,
+    "q21": 98.5e3,
+    "q22": 130.0e3,
+}
+
+ROWS = """event_type INT,
+    person ROW<id BIGINT, name VARCHAR, emailAddress VARCHAR, creditCard VARCHAR, city VARCHAR,
+        state VARCHAR, `dateTime` TIMESTAMP(3), extra VARCHAR>,
+    auction ROW<id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT,
+        reserve BIGINT, `dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT,
+        category BIGINT, extra VARCHAR>,
+    bid ROW<auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
+        `dateTime` TIMESTAMP(3), extra VARCHAR>"""
+
+VIEWS = """CREATE VIEW person AS SELECT person.id, person.name, person.emailAddress,
+    person.creditCard, person.city, person.state, `dateTime`, person.extra
+    FROM datagen WHERE event_type = 0;
+CREATE VIEW auction AS SELECT auction.id, auction.itemName, auction.description,
+    auction.initialBid, auction.reserve, `dateTime`, auction.expires, auction.seller,
+    auction.category, auction.extra FROM datagen WHERE event_type = 1;
+CREATE VIEW bid AS SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url,
+    `dateTime`, bid.extra FROM datagen WHERE event_type = 2"""
+
+# name -> (the sink's columns, the query)
+QUERIES = {
+    "source only": ("event_type INT", "SELECT event_type FROM datagen"),
+    "q0": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR",
+        "SELECT auction, bidder, price, `dateTime`, extra FROM bid",
+    ),
+    "q1": (
+        "auction BIGINT, bidder BIGINT, price DECIMAL(23, 3), `dateTime` TIMESTAMP(3), extra VARCHAR",
+        "SELECT auction, bidder, 0.908 * price AS price, `dateTime`, extra FROM bid",
+    ),
+    "q2": (
+        "auction BIGINT, price BIGINT",
+        "SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0",
+    ),
+    "q11": (
+        "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)",
+        "SELECT B.bidder, count(*) AS bid_count, "
+        "SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, "
+        "SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime "
+        "FROM bid B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
+    ),
+    "q17": (
+        "auction BIGINT, `day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, "
+        "rank3_bids BIGINT, min_price BIGINT, max_price BIGINT, avg_price BIGINT, sum_price BIGINT",
+        "SELECT auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') AS `day`, count(*) AS total_bids, "
+        "count(*) FILTER (WHERE price < 10000) AS rank1_bids, "
+        "count(*) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bids, "
+        "count(*) FILTER (WHERE price >= 1000000) AS rank3_bids, "
+        "min(price) AS min_price, max(price) AS max_price, CAST(avg(price) AS BIGINT) AS avg_price, "
+        "sum(price) AS sum_price FROM bid GROUP BY auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+    ),
+    "q21": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, channel_id VARCHAR",
+        "SELECT auction, bidder, price, channel, CASE WHEN lower(channel) = 'apple' THEN '0' "
+        "WHEN lower(channel) = 'google' THEN '1' WHEN lower(channel) = 'facebook' THEN '2' "
+        "WHEN lower(channel) = 'baidu' THEN '3' "
+        "ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) END AS channel_id FROM bid "
+        "WHERE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) IS NOT NULL "
+        "OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')",
+    ),
+    "q22": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, dir1 VARCHAR, dir2 VARCHAR, "
+        "dir3 VARCHAR",
+        "SELECT auction, bidder, price, channel, SPLIT_INDEX(url, '/', 3) AS dir1, "
+        "SPLIT_INDEX(url, '/', 4) AS dir2, SPLIT_INDEX(url, '/', 5) AS dir3 FROM bid",
+    ),
+}
+
+
+class Kernel:
+    def __init__(self) -> None:
+        self.km = KernelManager(kernel_name="eddy")
+        self.km.start_kernel()
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float) -> tuple[float, str]:
+        """Runs a cell; returns the seconds to its reply and its last text. Fails on error."""
+        started = time.perf_counter()
+        msg_id = self.kc.execute(code, store_history=False)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        seconds = time.perf_counter() - started
+        text = ""
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                break
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            data = msg["content"].get("data", {})
+            if "text/plain" in data:
+                text = data["text/plain"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"{code[:80]}…: {reply['content'].get('evalue')}")
+        return seconds, text
+
+    def peak_memory(self) -> int:
+        """The kernel process's peak resident memory, in bytes."""
+        pid = self.km.provisioner.pid  # type: ignore[union-attr]
+        for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+def run_query(name: str, events: int, timeout: float) -> tuple[float, int, str]:
+    columns, query = QUERIES[name]
+    kernel = Kernel()
+    try:
+        kernel.run(
+            f"CREATE TABLE datagen ({ROWS},\n"
+            "    `dateTime` AS CASE WHEN event_type = 0 THEN person.`dateTime`\n"
+            "        WHEN event_type = 1 THEN auction.`dateTime` ELSE bid.`dateTime` END,\n"
+            "    WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND\n"
+            ") WITH ('connector' = 'nexmark', 'first-event.rate' = '10000000',\n"
+            f"    'next-event.rate' = '10000000', 'events.num' = '{events}')",
+            timeout,
+        )
+        kernel.run(VIEWS, timeout)
+        kernel.run(f"CREATE TABLE sink ({columns}) WITH ('connector' = 'blackhole')", timeout)
+        seconds, text = kernel.run(f"INSERT INTO sink {query}", timeout)
+        return seconds, kernel.peak_memory(), text.splitlines()[-1] if text else ""
+    finally:
+        kernel.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("queries", nargs="*", default=list(QUERIES))
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"{args.events:,} events per query, {cores} cores; Flink: nexmark/nexmark's V1 per-core figures")
+    print(
+        f"{'query':<12} {'seconds':>8} {'events/s/core':>14} {'Flink/core':>11} {'x Flink':>8} "
+        f"{'source share':>12} {'peak MiB':>9}  sink"
+    )
+    source_seconds = None
+    for name in args.queries:
+        try:
+            seconds, peak, sunk = run_query(name, args.events, args.timeout)
+        except Exception as error:  # a query that fails is a figure too
+            print(f"{name:<12} failed: {error}")
+            continue
+        per_core = args.events / seconds / cores
+        if name == "source only":
+            source_seconds = seconds
+        flink = FLINK_PER_CORE.get(name)
+        ratio = f"{per_core / flink:.2f}" if flink else "-"
+        flink_text = f"{flink / 1e3:.1f}K" if flink else "-"
+        share = f"{source_seconds / seconds:.0%}" if source_seconds and name != "source only" else "-"
+        print(
+            f"{name:<12} {seconds:>8.2f} {per_core / 1e3:>13.1f}K {flink_text:>11} {ratio:>8} "
+            f"{share:>12} {peak / 2**20:>9.0f}  {sunk}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
