@@ -33,10 +33,12 @@ pub(crate) fn rewrite_nested_types(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithS
     let significant: Vec<usize> = (0..tokens.len())
         .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
         .collect();
-    // The next significant token after each token.
+    // The next and previous significant token of each token.
     let mut next_of = vec![None; tokens.len()];
+    let mut previous_of = vec![None; tokens.len()];
     for pair in significant.windows(2) {
         next_of[pair[0]] = Some(pair[1]);
+        previous_of[pair[1]] = Some(pair[0]);
     }
     let mut out = Vec::with_capacity(tokens.len());
     let mut stack: Vec<Open> = Vec::new();
@@ -50,7 +52,12 @@ pub(crate) fn rewrite_nested_types(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithS
             })
         };
         match &item.token {
-            Token::Word(_) if next == Some(&Token::Lt) && type_word(&item.token).is_some() => {
+            Token::Word(_)
+                if next == Some(&Token::Lt)
+                    && type_word(&item.token).is_some()
+                    && (!stack.is_empty()
+                        || in_type_position(previous_of[i].map(|p| &tokens[p].token))) =>
+            {
                 let (word, open) = type_word(&item.token).unwrap_or(("STRUCT", Open::Angle));
                 pending = Some(open);
                 emit(Token::make_keyword(word));
@@ -113,6 +120,37 @@ pub(crate) fn rewrite_nested_types(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithS
         }
     }
     out
+}
+
+/// Whether a type name can stand after `previous`: after a column's name (a CREATE TABLE's
+/// column list) or `AS` (a CAST), not where an expression starts — so a column named `map`
+/// compared with `<` (`WHERE map < 3`) stays a comparison.
+fn in_type_position(previous: Option<&Token>) -> bool {
+    const EXPRESSION_STARTS: &[Keyword] = &[
+        Keyword::SELECT,
+        Keyword::WHERE,
+        Keyword::AND,
+        Keyword::OR,
+        Keyword::NOT,
+        Keyword::ON,
+        Keyword::WHEN,
+        Keyword::THEN,
+        Keyword::ELSE,
+        Keyword::HAVING,
+        Keyword::BY,
+        Keyword::RETURN,
+        Keyword::DISTINCT,
+        Keyword::ALL,
+        Keyword::CASE,
+        Keyword::IN,
+        Keyword::IS,
+        Keyword::LIKE,
+        Keyword::BETWEEN,
+    ];
+    match previous {
+        Some(Token::Word(w)) => w.quote_style.is_some() || !EXPRESSION_STARTS.contains(&w.keyword),
+        _ => false,
+    }
 }
 
 fn close_angle(open: Option<Open>) -> Token {
@@ -199,6 +237,8 @@ mod tests {
             "SELECT ROW(1, 'a'), ROW(a, b) FROM t",
             "SELECT * FROM t WHERE (a, b) IN (ROW(1, 2))",
             "SELECT x < 3, y > 2 FROM t",
+            "SELECT map < 3, map > 2 FROM t WHERE map < 4 AND (map < 5)",
+            "SELECT ARRAY[1] FROM t WHERE row < 2",
         ] {
             assert_eq!(rewritten(sql), sql);
         }
