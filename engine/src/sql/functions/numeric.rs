@@ -107,6 +107,11 @@ mod tests {
         assert_eq!(one("SELECT MOD(CAST(246 AS INT), 123)").await, "0");
         assert_eq!(one("SELECT MOD(NULL, 3)").await, "NULL");
         assert!(error("SELECT MOD(7, 0)").await.contains("Divide by zero"));
+        // The quotient overflows, the remainder does not: 0, not a panic.
+        assert_eq!(
+            one("SELECT MOD(CAST(-9223372036854775808 AS BIGINT), -1)").await,
+            "0"
+        );
         assert!(error("SELECT MOD(7.5, 2)")
             .await
             .contains("MOD() takes integers"));
