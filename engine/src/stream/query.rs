@@ -71,11 +71,13 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         streams,
         sinks,
     } = request;
-    let input = stream_input(ctx, tables, parts, &streams).await?;
+    // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
+    let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
+    let input = stream_input(ctx, tables, parts, &streams, watermark_now.clone()).await?;
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
     extra.insert(input.relation.clone(), slot.clone());
-    let state = views::query_state(ctx, extra)?;
+    let state = views::query_state(ctx, extra, watermark_now.clone())?;
     // The views the query names, planned over the stream's micro-batch table.
     let named = tables.iter().map(ToString::to_string).collect::<Vec<_>>();
     views::register(
@@ -170,6 +172,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         sessions: input.sessions,
         watermark: input.watermark,
         time_index: input.time_index,
+        watermark_now,
         view: input.view,
         sink: sink.map(|(_, sink)| sink),
         key_columns,
@@ -242,6 +245,7 @@ async fn stream_input(
     tables: &[TableReference],
     parts: &FlinkParts,
     streams: &StreamRelations,
+    watermark_now: Arc<AtomicI64>,
 ) -> Result<StreamInput, EngineError> {
     if parts.windows.len() > 1 {
         return Err(EngineError::NotSupported {
@@ -292,7 +296,7 @@ async fn stream_input(
     }
     let name = crate::sql::names::table_reference_from_text(&call.table);
     let key = name.to_string();
-    let windowed = windowed_source(ctx, call, &key, streams).await?;
+    let windowed = windowed_source(ctx, call, &key, streams, watermark_now).await?;
     let schema = windowed.schema;
     let time_index = schema
         .index_of(&call.time_column)
@@ -403,6 +407,7 @@ async fn windowed_source(
     call: &WindowCall,
     name: &str,
     streams: &StreamRelations,
+    watermark_now: Arc<AtomicI64>,
 ) -> Result<WindowedSource, EngineError> {
     let stream = if streams.views.contains_key(name) {
         let under: Vec<String> = views::streams_read([name], streams).into_iter().collect();
@@ -468,6 +473,7 @@ async fn windowed_source(
             &watermark.column,
             &call.time_column,
             streams,
+            watermark_now,
         )
         .await?;
         (staged.schema, Some(staged.stage))

@@ -70,6 +70,8 @@ pub(crate) struct Runner {
     pub(crate) watermark: Option<WatermarkSpec>,
     /// The event-time column in the source's rows.
     pub(crate) time_index: Option<usize>,
+    /// What CURRENT_WATERMARK reads: the watermark before the tick's rows moved it.
+    pub(crate) watermark_now: Arc<std::sync::atomic::AtomicI64>,
     /// The view a window function reads: it runs over the source's rows before windows are
     /// assigned.
     pub(crate) view: Option<ViewStage>,
@@ -199,6 +201,7 @@ impl Runner {
         if rows > 0 {
             progress.last_row_at = Instant::now();
         }
+        let watermark_before = progress.watermark;
         self.observe_event_times(progress, &batches)?;
         let batches = match &self.view {
             Some(view) => view.rows(batches).await?,
@@ -213,6 +216,8 @@ impl Runner {
             }
         }
         if !input.is_empty() {
+            self.watermark_now
+                .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
             self.run_plan(progress, input).await?;
         }
         self.emit(progress, effective, ended).await

@@ -5,11 +5,14 @@
 use super::micro_batch::overlay_catalogs;
 use crate::error::EngineError;
 use crate::sql::functions::restore_flink_functions;
+use crate::sql::functions::watermark::current_watermark;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 /// Optimizer rules that are right for one bounded input but wrong when a plan is run once
@@ -43,6 +46,7 @@ pub(crate) fn streaming_state(
     default_catalog: &str,
     default_schema: &str,
     extra: HashMap<String, Arc<dyn TableProvider>>,
+    watermark: Arc<AtomicI64>,
 ) -> Result<SessionState, EngineError> {
     let catalogs = overlay_catalogs(base.catalog_list(), default_catalog, default_schema, extra)?;
     let config = base
@@ -70,6 +74,8 @@ pub(crate) fn streaming_state(
         .with_physical_optimizer_rules(physical_rules)
         .build();
     restore_flink_functions(&mut state)?;
+    // CURRENT_WATERMARK reads this query's watermark.
+    state.register_udf(Arc::new(current_watermark(Some(watermark))))?;
     Ok(state)
 }
 

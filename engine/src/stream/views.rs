@@ -29,6 +29,7 @@ use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan};
 use datafusion::physical_plan::collect;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 /// A view whose query reads a stream (directly or through another such view).
@@ -182,7 +183,7 @@ pub(crate) async fn definition_schema(
         let table = &relations.tables[&stream];
         slots.insert(stream, Arc::new(MicroBatchTable::new(table.schema.clone())));
     }
-    let state = query_state(ctx, slots)?;
+    let state = query_state(ctx, slots, Arc::new(AtomicI64::new(i64::MIN)))?;
     register(
         &state,
         &views_needed(reads.iter().map(String::as_str), relations)?,
@@ -196,10 +197,12 @@ pub(crate) async fn definition_schema(
     ))
 }
 
-/// The session state a continuous query plans in, with `tables` over the session's own.
+/// The session state a continuous query plans in, with `tables` over the session's own and
+/// `CURRENT_WATERMARK` reading `watermark`.
 pub(crate) fn query_state(
     ctx: &SessionContext,
     tables: HashMap<String, Arc<dyn TableProvider>>,
+    watermark: Arc<AtomicI64>,
 ) -> Result<SessionState, EngineError> {
     let base = ctx.state();
     let options = base.config().options().clone();
@@ -208,6 +211,7 @@ pub(crate) fn query_state(
         &options.catalog.default_catalog,
         &options.catalog.default_schema,
         tables,
+        watermark,
     )
 }
 
@@ -235,12 +239,13 @@ impl ViewStage {
         event_time: &str,
         time_column: &str,
         relations: &StreamRelations,
+        watermark: Arc<AtomicI64>,
     ) -> Result<StagedView, EngineError> {
         let table = &relations.tables[stream];
         let slot = Arc::new(MicroBatchTable::new(table.schema.clone()));
         let mut tables: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
         tables.insert(stream.to_string(), slot.clone());
-        let state = query_state(ctx, tables)?;
+        let state = query_state(ctx, tables, watermark)?;
         let plans = register(&state, &views_needed([view], relations)?, relations).await?;
         let plan = plans.get(view).ok_or_else(|| EngineError::Internal {
             message: format!("view {view} went missing while planning"),

@@ -51,6 +51,11 @@ const CALLS: &[(&str, &str)] = &[
         "regexp_extract",
         "REGEXP_EXTRACT(CONCAT('a=', CAST(id AS STRING), '&b=2'), '(&|^)a=([^&]*)', 2)",
     ),
+    // NULL in a batch query; in the first micro-batch of a stream too.
+    (
+        "current_watermark",
+        "CURRENT_WATERMARK(TIMESTAMP '2024-01-01 00:00:00') IS NULL",
+    ),
     // The clock differs between the two runs; that it is read in both is what is compared.
     ("proctime", "PROCTIME() > TIMESTAMP '2024-01-01 00:00:00'"),
 ];

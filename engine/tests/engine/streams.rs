@@ -161,3 +161,63 @@ async fn a_hop_with_too_many_windows_per_row_is_refused() {
     let error = engine.run(statement, 10).await.unwrap_err();
     assert!(error.to_string().contains("86400 windows"), "{error}");
 }
+
+/// `CURRENT_WATERMARK(ts)` is the watermark the query had when a row's micro-batch arrived:
+/// NULL in the first, then the latest event time seen before (the watermark trails it by
+/// nothing here), so always behind the rows it goes with. 40 rows at 100 a second make
+/// several micro-batches of 50 ms.
+#[tokio::test]
+async fn current_watermark_is_the_watermark_before_each_micro_batch() {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::TimestampMillisecondType;
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    run_done(
+        &engine,
+        "CREATE TABLE events (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
+           'connector' = 'datagen', 'rows-per-second' = '100', 'number-of-rows' = '40',
+           'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '40',
+           'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00',
+           'fields.ts.step' = '1 s')",
+    )
+    .await;
+    let statement = engine
+        .parse("SELECT id, ts, CURRENT_WATERMARK(ts) AS wm FROM events")
+        .unwrap()
+        .remove(0);
+    let StatementResult::Stream(mut query) = engine.run(statement, 100).await.unwrap() else {
+        panic!("not a stream");
+    };
+    let (mut rows, mut with_watermark) = (0, 0);
+    let mut last_watermark = i64::MIN;
+    while let Some(update) = query.next_update().await {
+        let StreamUpdate::Rows(batches) = update else {
+            continue;
+        };
+        for batch in batches {
+            let ts = batch.column(1).as_primitive::<TimestampMillisecondType>();
+            let wm = batch.column(2).as_primitive::<TimestampMillisecondType>();
+            for i in 0..batch.num_rows() {
+                rows += 1;
+                if wm.is_null(i) {
+                    assert_eq!(with_watermark, 0, "a NULL watermark after a real one");
+                    continue;
+                }
+                with_watermark += 1;
+                assert!(
+                    wm.value(i) < ts.value(i),
+                    "row {i}: {} ≥ {}",
+                    wm.value(i),
+                    ts.value(i)
+                );
+                assert!(wm.value(i) >= last_watermark, "the watermark went back");
+                last_watermark = wm.value(i);
+            }
+        }
+    }
+    assert_eq!(query.finish().await.unwrap(), StreamEnd::Finished);
+    assert_eq!(rows, 40);
+    assert!(
+        with_watermark > 0,
+        "every row came in the first micro-batch"
+    );
+}

@@ -10,6 +10,8 @@
 //! - [`strings`] has `SPLIT_INDEX`.
 //! - [`numeric`] has `MOD`.
 //! - [`regex`] has `REGEXP_EXTRACT`.
+//! - [`watermark`] has `CURRENT_WATERMARK`, which each continuous query binds to its own
+//!   watermark.
 //! - [`proctime`] has `PROCTIME()`, the processing time.
 //! - [`fault`] has `eddy_fault_panic`, which panics on purpose: registered only when
 //!   `EngineConfig::fault_functions` asks (the kernel's tests), never in a user's session.
@@ -27,6 +29,7 @@ mod proctime;
 mod regex;
 mod strings;
 mod temporal;
+pub(crate) mod watermark;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::error::Result;
@@ -44,6 +47,7 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(strings::functions());
     udfs.extend(numeric::functions());
     udfs.extend(regex::functions());
+    udfs.extend(watermark::functions());
     udfs.extend(proctime::functions());
     udfs
 }
