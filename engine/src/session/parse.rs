@@ -15,6 +15,8 @@ pub struct Statement {
     pub(super) parsed: ParsedStatement,
     /// The Flink parts the parser does not know (a WATERMARK, window functions).
     pub(super) flink: FlinkParts,
+    /// The statement as the user wrote it (a view's definition shows it).
+    pub(super) text: String,
 }
 
 impl std::fmt::Display for Statement {
@@ -47,8 +49,13 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
                 check_shape(&parsed)?;
                 field_names::name_selected_fields(&mut parsed);
                 let mut flink = FlinkParts::default();
+                let text = parsed.to_string();
                 group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
-                Ok(Statement { parsed, flink })
+                Ok(Statement {
+                    parsed,
+                    flink,
+                    text,
+                })
             })
             .collect();
     }
@@ -94,7 +101,11 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         });
     }
     let mut statements = Vec::with_capacity(segments.len());
-    for (tokens, flink) in segments.into_iter().zip(rewritten.statements) {
+    for ((tokens, flink), range) in segments
+        .into_iter()
+        .zip(rewritten.statements)
+        .zip(rewritten.ranges)
+    {
         let tokens = flink_syntax::rewrite_nested_types(tokens);
         let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
         let Some(parsed) = parsed.pop_front() else {
@@ -104,7 +115,15 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         let (mut parsed, mut flink) = (parsed, flink);
         field_names::name_selected_fields(&mut parsed);
         group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
-        statements.push(Statement { parsed, flink });
+        // The rewritten text keeps every byte where it was, so the range is the user's text.
+        let text = sql
+            .get(range)
+            .map_or_else(|| parsed.to_string(), |t| t.trim().to_string());
+        statements.push(Statement {
+            parsed,
+            flink,
+            text,
+        });
     }
     Ok(statements)
 }

@@ -24,6 +24,7 @@ impl Engine {
         mentioned: &[TableReference],
         relations: &StreamRelations,
     ) -> Result<StatementResult, EngineError> {
+        let text = statement.text;
         let ParsedStatement::Statement(sql) = statement.parsed else {
             return Err(internal("a CREATE VIEW that is not a SQL statement"));
         };
@@ -95,15 +96,15 @@ impl Engine {
         // DataFusion plans no IF NOT EXISTS; it has been dealt with above.
         create.if_not_exists = false;
         let statement = ParsedStatement::Statement(Box::new(SqlStatement::CreateView(create)));
-        let (schema, definition) =
-            views::definition_schema(&self.ctx, &statement, &reads, relations).await?;
+        let schema = views::view_schema(&self.ctx, &statement, &reads, relations).await?;
         self.ctx.deregister_table(name.clone())?;
         self.ctx.register_table(
             name.clone(),
             Arc::new(StreamPlaceholder {
                 name: key.clone(),
                 schema,
-                definition: Some(definition),
+                // `%table` shows the view as the user wrote it.
+                definition: Some(text),
             }),
         )?;
         self.catalog

@@ -169,15 +169,15 @@ async fn plan_statement(
     }
 }
 
-/// A per-query session state in which the streams `names` read are (empty) micro-batch
-/// tables and the views they need are planned: what a `CREATE VIEW` over streams is checked
-/// in, and what its schema comes from.
-pub(crate) async fn definition_schema(
+/// The schema of a `CREATE VIEW` over streams, planned as a query would plan it: every stream
+/// it reads an (empty) micro-batch table, the views it needs planned over them. Planning it
+/// is also the check that the view is sound.
+pub(crate) async fn view_schema(
     ctx: &SessionContext,
     statement: &ParsedStatement,
     reads: &[String],
     relations: &StreamRelations,
-) -> Result<(SchemaRef, String), EngineError> {
+) -> Result<SchemaRef, EngineError> {
     let mut slots: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     for stream in streams_read(reads.iter().map(String::as_str), relations) {
         let table = &relations.tables[&stream];
@@ -190,11 +190,8 @@ pub(crate) async fn definition_schema(
         relations,
     )
     .await?;
-    let (plan, definition) = plan_statement(&state, statement).await?;
-    Ok((
-        Arc::new(plan.schema().as_arrow().clone()),
-        definition.unwrap_or_else(|| statement.to_string()),
-    ))
+    let (plan, _) = plan_statement(&state, statement).await?;
+    Ok(Arc::new(plan.schema().as_arrow().clone()))
 }
 
 /// The session state a continuous query plans in, with `tables` over the session's own and
