@@ -57,6 +57,7 @@ impl Connector for Nexmark {
             None => 600,
         }
         .max(1);
+        check_rate_shape(&config)?;
         config.person_proportion = count(options, "person.proportion", 1)?;
         config.auction_proportion = count(options, "auction.proportion", 3)?;
         config.bid_proportion = count(options, "bid.proportion", 46)?;
@@ -96,6 +97,35 @@ impl Connector for Nexmark {
             skipped: None,
         }))
     }
+}
+
+/// Rates the generator's rate shape cannot take: it computes a sine's amplitude as
+/// `first - next` in unsigned arithmetic, and counts each step's events in whole numbers, so a
+/// rising sine or a step of fewer than two events would overflow or give events the time 0.
+fn check_rate_shape(config: &NexmarkConfig) -> Result<(), EngineError> {
+    if config.first_rate == config.next_rate {
+        return Ok(());
+    }
+    if config.rate_shape == RateShape::Sine && config.next_rate > config.first_rate {
+        return Err(bad_option(
+            "rate.shape",
+            "a sine goes from first-event.rate down to next-event.rate: make next-event.rate \
+             the lower one",
+        ));
+    }
+    let steps = match config.rate_shape {
+        RateShape::Square => 2,
+        RateShape::Sine => config.sine_approx_steps,
+    };
+    let step_seconds = config.rate_period.div_ceil(steps);
+    if step_seconds.saturating_mul(config.first_rate.min(config.next_rate)) < 2 {
+        return Err(bad_option(
+            "rate.period",
+            "each step of the rate shape must hold at least 2 events: a longer rate.period \
+             or higher rates",
+        ));
+    }
+    Ok(())
 }
 
 /// A positive whole number option.
