@@ -36,8 +36,38 @@ use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF};
 use std::sync::Arc;
+
+/// A row-by-row function's arguments as arrays: of the batch's rows, or of one row when every
+/// argument is a constant (then the result is one too, see [`result_value`]).
+pub(super) fn argument_arrays(
+    args: &ScalarFunctionArgs,
+) -> Result<(Vec<datafusion::arrow::array::ArrayRef>, bool)> {
+    let constant = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let rows = if constant { 1 } else { args.number_rows };
+    let arrays = args
+        .args
+        .iter()
+        .map(|a| a.to_array(rows))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((arrays, constant))
+}
+
+/// The result computed over [`argument_arrays`]: a constant when the arguments were.
+pub(super) fn result_value(
+    result: datafusion::arrow::array::ArrayRef,
+    constant: bool,
+) -> Result<ColumnarValue> {
+    Ok(if constant {
+        ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&result, 0)?)
+    } else {
+        ColumnarValue::Array(result)
+    })
+}
 
 /// Every Flink function of this module, ready to register.
 pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {

@@ -1,10 +1,10 @@
 //! Flink numeric functions DataFusion lacks: `MOD` (Nexmark's q2 filters bids by
 //! `MOD(auction, 123) = 0`; DataFusion has only the `%` operator).
 
-use datafusion::arrow::array::ArrayRef;
+use super::{argument_arrays, result_value};
 use datafusion::arrow::compute::kernels::numeric::rem;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_MATH;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -70,25 +70,11 @@ impl ScalarUDFImpl for ModFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let (arrays, constant) = argument_arrays(&args)?;
         let [a, b] = arrays.as_slice() else {
             return exec_err!("MOD() takes two arguments");
         };
-        let result: ArrayRef = rem(a, b)?;
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)
-        } else {
-            ColumnarValue::Array(result)
-        })
+        result_value(rem(a, b)?, constant)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -7,7 +7,8 @@
 //! back-references: a pattern that uses those fails the query naming the pattern, where
 //! Flink (Java) would match it — never a silent NULL for every row.
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use super::{argument_arrays, result_value};
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_REGEX;
@@ -93,11 +94,6 @@ impl ScalarUDFImpl for RegexpExtractFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
         // The pattern is compiled once when it is the same for every row (the usual case).
         let fixed = match args.args.get(1) {
             Some(ColumnarValue::Scalar(ScalarValue::Utf8(Some(pattern)))) => {
@@ -105,11 +101,8 @@ impl ScalarUDFImpl for RegexpExtractFunc {
             }
             _ => None,
         };
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let (arrays, constant) = argument_arrays(&args)?;
+        let rows = arrays.first().map_or(0, |a| a.len());
         let (strings, patterns) = match arrays.as_slice() {
             [s, p] | [s, p, _] => (s.as_string::<i32>(), p.as_string::<i32>()),
             _ => return exec_err!("REGEXP_EXTRACT() takes two or three arguments"),
@@ -142,12 +135,7 @@ impl ScalarUDFImpl for RegexpExtractFunc {
             });
             builder.append_option(group);
         }
-        let result: ArrayRef = Arc::new(builder.finish());
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)
-        } else {
-            ColumnarValue::Array(result)
-        })
+        result_value(Arc::new(builder.finish()), constant)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use super::{argument_arrays, result_value};
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -83,16 +84,8 @@ impl ScalarUDFImpl for SplitIndexFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let rows = if scalar { 1 } else { args.number_rows };
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let (arrays, constant) = argument_arrays(&args)?;
+        let rows = arrays.first().map_or(0, |a| a.len());
         let [strings, delimiters, indexes] = arrays.as_slice() else {
             return exec_err!("SPLIT_INDEX() takes three arguments");
         };
@@ -110,12 +103,7 @@ impl ScalarUDFImpl for SplitIndexFunc {
                 .and_then(|index| split(strings.value(i), delimiters.value(i), index));
             builder.append_option(part);
         }
-        let result: ArrayRef = Arc::new(builder.finish());
-        Ok(if scalar {
-            ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)
-        } else {
-            ColumnarValue::Array(result)
-        })
+        result_value(Arc::new(builder.finish()), constant)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
