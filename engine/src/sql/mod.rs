@@ -12,4 +12,5 @@ pub(crate) mod introspect;
 pub mod limits;
 pub(crate) mod names;
 pub(crate) mod time_grouping;
+pub(crate) mod time_units;
 pub(crate) mod types;

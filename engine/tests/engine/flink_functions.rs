@@ -51,6 +51,11 @@ const CALLS: &[(&str, &str)] = &[
         "regexp_extract",
         "REGEXP_EXTRACT(CONCAT('a=', CAST(id AS STRING), '&b=2'), '(&|^)a=([^&]*)', 2)",
     ),
+    ("timestampadd", "TIMESTAMPADD(MONTH, CAST(id AS INT), {ts})"),
+    (
+        "timestampdiff",
+        "TIMESTAMPDIFF(HOUR, {ts}, TIMESTAMPADD(MINUTE, id * 100, {ts}))",
+    ),
     // NULL in a batch query; in the first micro-batch of a stream too.
     (
         "current_watermark",

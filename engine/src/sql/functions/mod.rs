@@ -10,6 +10,7 @@
 //! - [`strings`] has `SPLIT_INDEX`.
 //! - [`numeric`] has `MOD`.
 //! - [`regex`] has `REGEXP_EXTRACT`.
+//! - [`timestamp_units`] has `TIMESTAMPDIFF` and `TIMESTAMPADD`.
 //! - [`watermark`] has `CURRENT_WATERMARK`, which each continuous query binds to its own
 //!   watermark.
 //! - [`proctime`] has `PROCTIME()`, the processing time.
@@ -29,6 +30,7 @@ mod proctime;
 mod regex;
 mod strings;
 mod temporal;
+mod timestamp_units;
 pub(crate) mod watermark;
 
 use datafusion::common::config::ConfigOptions;
@@ -78,6 +80,7 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(numeric::functions());
     udfs.extend(regex::functions());
     udfs.extend(watermark::functions());
+    udfs.extend(timestamp_units::functions());
     udfs.extend(proctime::functions());
     udfs
 }
