@@ -4,7 +4,7 @@ use super::Engine;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{self, FlinkParts};
 use crate::sql::limits;
-use crate::sql::{field_names, group_windows, time_units};
+use crate::sql::{field_names, group_windows, similar_to, time_units};
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -49,6 +49,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
                 check_shape(&parsed)?;
                 field_names::name_selected_fields(&mut parsed);
                 time_units::quote_time_units(&mut parsed);
+                similar_to::rewrite_similar_to(&mut parsed)?;
                 let mut flink = FlinkParts::default();
                 let text = parsed.to_string();
                 group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
@@ -116,6 +117,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         let (mut parsed, mut flink) = (parsed, flink);
         field_names::name_selected_fields(&mut parsed);
         time_units::quote_time_units(&mut parsed);
+        similar_to::rewrite_similar_to(&mut parsed)?;
         group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
         // The rewritten text keeps every byte where it was, so the range is the user's text.
         let text = sql
