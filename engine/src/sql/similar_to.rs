@@ -63,6 +63,18 @@ impl VisitorMut for SimilarTo {
             }
         };
         let regex = to_regex(&text, escape);
+        // A malformed pattern (an unclosed parenthesis) is the user's mistake: say so here,
+        // not as the matcher's internal error when the query runs.
+        if let Err(error) = regex::Regex::new(&regex) {
+            let reason = error.to_string();
+            let reason = reason.lines().last().unwrap_or_default().trim().to_string();
+            self.error = Some(EngineError::Plan {
+                message: format!("the SIMILAR TO pattern '{text}' is malformed ({reason})"),
+                position: None,
+                hint: Some("balance ( ) and [ ]; escape a literal % or _ with ESCAPE".into()),
+            });
+            return ControlFlow::Break(());
+        }
         let matched = Expr::BinaryOp {
             left: subject.clone(),
             op: BinaryOperator::PGRegexMatch,
