@@ -20,12 +20,6 @@ impl Connector for Blackhole {
         declaration: &Declaration<'_>,
         options: &mut ConnectorOptions,
     ) -> Result<Declared, EngineError> {
-        options.get("connector");
-        options.finish("blackhole")?;
-        Ok(Declared::Sink(SinkTable::new(
-            declaration.table,
-            "blackhole",
-            declaration.schema.clone(),
-        )))
+        SinkTable::declare(declaration, options, "blackhole", &[])
     }
 }

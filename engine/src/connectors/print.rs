@@ -22,14 +22,8 @@ impl Connector for Print {
         declaration: &Declaration<'_>,
         options: &mut ConnectorOptions,
     ) -> Result<Declared, EngineError> {
-        options.get("connector");
-        options.get("print-identifier");
+        // 'standard-error' is read to be checked; the lines go to the cell either way.
         options.flag("standard-error", false)?;
-        options.finish("print")?;
-        Ok(Declared::Sink(SinkTable::new(
-            declaration.table,
-            "print",
-            declaration.schema.clone(),
-        )))
+        SinkTable::declare(declaration, options, "print", &["print-identifier"])
     }
 }

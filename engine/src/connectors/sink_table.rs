@@ -3,6 +3,9 @@
 //! that counts the rows and drops them. A continuous `INSERT INTO` does not come here: it
 //! opens the connector's sink in `stream/sink`.
 
+use super::connector::{Declaration, Declared};
+use super::ConnectorOptions;
+use crate::error::EngineError;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
@@ -24,12 +27,24 @@ pub(crate) struct SinkTable {
 }
 
 impl SinkTable {
-    pub(crate) fn new(name: &str, connector: &'static str, schema: SchemaRef) -> Self {
-        SinkTable {
-            name: name.to_string(),
-            connector,
-            schema,
+    /// The table `declaration` declares for `connector`, which takes the options `known`
+    /// besides `'connector'` (checked, so that a typo is an error).
+    pub(crate) fn declare(
+        declaration: &Declaration<'_>,
+        options: &mut ConnectorOptions,
+        connector: &'static str,
+        known: &[&str],
+    ) -> Result<Declared, EngineError> {
+        options.get("connector");
+        for key in known {
+            options.get(key);
         }
+        options.finish(connector)?;
+        Ok(Declared::Sink(SinkTable {
+            name: declaration.table.to_string(),
+            connector,
+            schema: declaration.schema.clone(),
+        }))
     }
 }
 

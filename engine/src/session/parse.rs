@@ -45,19 +45,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
             .parse_statements()?;
         return statements
             .into_iter()
-            .map(|mut parsed| {
-                check_shape(&parsed)?;
-                field_names::name_selected_fields(&mut parsed);
-                time_units::quote_time_units(&mut parsed);
-                similar_to::rewrite_similar_to(&mut parsed)?;
-                let mut flink = FlinkParts::default();
+            .map(|parsed| {
                 let text = parsed.to_string();
-                group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
-                Ok(Statement {
-                    parsed,
-                    flink,
-                    text,
-                })
+                finish_statement(parsed, FlinkParts::default(), text)
             })
             .collect();
     }
@@ -113,23 +103,33 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         let Some(parsed) = parsed.pop_front() else {
             continue;
         };
-        check_shape(&parsed)?;
-        let (mut parsed, mut flink) = (parsed, flink);
-        field_names::name_selected_fields(&mut parsed);
-        time_units::quote_time_units(&mut parsed);
-        similar_to::rewrite_similar_to(&mut parsed)?;
-        group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
         // The rewritten text keeps every byte where it was, so the range is the user's text.
         let text = sql
             .get(range)
             .map_or_else(|| parsed.to_string(), |t| t.trim().to_string());
-        statements.push(Statement {
-            parsed,
-            flink,
-            text,
-        });
+        statements.push(finish_statement(parsed, flink, text)?);
     }
     Ok(statements)
+}
+
+/// A parsed statement checked against the limits, with the Flink forms DataFusion reads
+/// differently rewritten: ROW fields named after the field, time-unit words quoted, SIMILAR
+/// TO patterns made regular expressions, legacy group windows made window functions.
+fn finish_statement(
+    mut parsed: ParsedStatement,
+    mut flink: FlinkParts,
+    text: String,
+) -> Result<Statement, EngineError> {
+    check_shape(&parsed)?;
+    field_names::name_selected_fields(&mut parsed);
+    time_units::quote_time_units(&mut parsed);
+    similar_to::rewrite_similar_to(&mut parsed)?;
+    group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
+    Ok(Statement {
+        parsed,
+        flink,
+        text,
+    })
 }
 
 /// The limits on a parsed statement's shape (the operator chains were counted on its text).

@@ -15,6 +15,7 @@
 
 use crate::error::{EngineError, Position};
 use crate::sql::flink_syntax::{WindowCall, WindowKind};
+use crate::sql::names::function_name;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use datafusion::sql::sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident,
@@ -74,16 +75,6 @@ fn window_kind(name: &str) -> Option<WindowKind> {
         "SESSION" => Some(WindowKind::Session),
         _ => None,
     }
-}
-
-fn function_name(function: &Function) -> String {
-    function
-        .name
-        .0
-        .last()
-        .and_then(|part| part.as_ident())
-        .map(|ident| ident.value.clone())
-        .unwrap_or_default()
 }
 
 fn arguments(function: &Function) -> Vec<&Expr> {

@@ -31,6 +31,17 @@ pub(crate) fn column_name(ident: &Ident) -> String {
     }
 }
 
+/// A called function's name, its last part as written (`TUMBLE`, `timestampdiff`).
+pub(crate) fn function_name(function: &datafusion::sql::sqlparser::ast::Function) -> String {
+    function
+        .name
+        .0
+        .last()
+        .and_then(|part| part.as_ident())
+        .map(|ident| ident.value.clone())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

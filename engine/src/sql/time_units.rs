@@ -3,6 +3,7 @@
 //! a string literal (`'DAY'`), which Flink's functions (`sql/functions/timestamp_units.rs`)
 //! read.
 
+use crate::sql::names::function_name;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, VisitMut, VisitorMut,
@@ -34,13 +35,7 @@ impl VisitorMut for TimeUnits {
         let Expr::Function(function) = expr else {
             return ControlFlow::Continue(());
         };
-        let name = function
-            .name
-            .0
-            .last()
-            .and_then(|part| part.as_ident())
-            .map(|ident| ident.value.to_ascii_uppercase())
-            .unwrap_or_default();
+        let name = function_name(function).to_ascii_uppercase();
         if name != "TIMESTAMPDIFF" && name != "TIMESTAMPADD" {
             return ControlFlow::Continue(());
         }

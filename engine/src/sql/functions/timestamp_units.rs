@@ -189,7 +189,7 @@ impl ScalarUDFImpl for TimestampUnits {
                             .checked_sub(starts.value(row))
                             .map(|d| d / ms),
                         Unit::Months(k) => {
-                            months_between(starts.value(row), times.value(row))?.map(|m| m / k)
+                            months_between(starts.value(row), times.value(row)).map(|m| m / k)
                         }
                     };
                     match units_between.and_then(|n| i32::try_from(n).ok()) {
@@ -245,20 +245,18 @@ fn add_months(millis: i64, months: i64) -> Option<i64> {
 
 /// Whole calendar months from `from` to `to`: the largest m with `from` + m months ≤ `to`
 /// (negated when `to` is earlier).
-fn months_between(from: i64, to: i64) -> Result<Option<i64>> {
+fn months_between(from: i64, to: i64) -> Option<i64> {
     if to < from {
-        return Ok(months_between(to, from)?.map(|m| -m));
+        return months_between(to, from).map(|m| -m);
     }
-    let (Some(a), Some(b)) = (naive(from), naive(to)) else {
-        return Ok(None);
-    };
+    let (a, b) = (naive(from)?, naive(to)?);
     use chrono::Datelike;
     let mut m = (i64::from(b.year()) * 12 + i64::from(b.month0()))
         - (i64::from(a.year()) * 12 + i64::from(a.month0()));
     if add_months(from, m).is_some_and(|moved| moved > to) {
         m -= 1;
     }
-    Ok(Some(m))
+    Some(m)
 }
 
 #[cfg(test)]
