@@ -16,40 +16,53 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '.'
 }
 
-/// The word ending at `cursor` (code points), and its span.
+/// The byte offset of code point `cursor` in `code` (its length when the cursor is past the end).
+fn byte_offset(code: &str, cursor: usize) -> usize {
+    code.char_indices()
+        .nth(cursor)
+        .map_or(code.len(), |(at, _)| at)
+}
+
+/// The word ending at `cursor` (code points), and its span. Only the text before the cursor is
+/// walked, once: a frontend asks at every keystroke, and the fuzzer at every position.
 pub fn word_before(code: &str, cursor: usize) -> (String, Span) {
-    let chars: Vec<char> = code.chars().collect();
-    let end = cursor.min(chars.len());
+    let before = &code[..byte_offset(code, cursor)];
+    let end = before.chars().count();
+    let mut start_byte = before.len();
     let mut start = end;
-    while start > 0 && is_word_char(chars[start - 1]) {
+    for (at, c) in before.char_indices().rev() {
+        if !is_word_char(c) {
+            break;
+        }
+        start_byte = at;
         start -= 1;
     }
-    if start > 0 && chars[start - 1] == '%' {
-        start -= 1;
-        if start > 0 && chars[start - 1] == '%' {
+    // A magic's one or two leading percent signs belong to the word.
+    for _ in 0..2 {
+        if before[..start_byte].ends_with('%') {
+            start_byte -= 1;
             start -= 1;
+        } else {
+            break;
         }
     }
-    (chars[start..end].iter().collect(), Span { start, end })
+    (before[start_byte..].to_string(), Span { start, end })
 }
 
 /// The whole word around `cursor` (for inspection).
 pub fn word_around(code: &str, cursor: usize) -> String {
-    let chars: Vec<char> = code.chars().collect();
-    let cursor = cursor.min(chars.len());
-    let mut start = cursor;
-    while start > 0 && is_word_char(chars[start - 1]) {
-        start -= 1;
-    }
-    let mut end = cursor;
-    while end < chars.len() && is_word_char(chars[end]) {
-        end += 1;
-    }
-    chars[start..end]
-        .iter()
-        .collect::<String>()
-        .trim_matches('.')
-        .to_string()
+    let at = byte_offset(code, cursor);
+    let start = code[..at]
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word_char(c))
+        .last()
+        .map_or(at, |(start, _)| start);
+    let end = code[at..]
+        .char_indices()
+        .find(|&(_, c)| !is_word_char(c))
+        .map_or(code.len(), |(end, _)| at + end);
+    code[start..end].trim_matches('.').to_string()
 }
 
 struct Candidate {
@@ -118,7 +131,6 @@ fn candidates(
             .collect();
         return (found, start);
     }
-    let mentioned = mentioned_words(code);
     let mut found: Vec<Candidate> = Vec::new();
     let push = |text: String, kind: &'static str, found: &mut Vec<Candidate>| {
         if !found.iter().any(|c| c.text == text) {
@@ -126,10 +138,7 @@ fn candidates(
         }
     };
     for table in &vocabulary.tables {
-        if mentioned
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(&table.name))
-        {
+        if mentions(code, &table.name) {
             for field in table.schema.fields() {
                 if starts_with_ignore_case(field.name(), word) && field.name() != word {
                     push(field.name().clone(), "column", &mut found);
@@ -170,10 +179,10 @@ fn starts_with_ignore_case(candidate: &str, prefix: &str) -> bool {
         && candidate[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-fn mentioned_words(code: &str) -> Vec<&str> {
+/// Whether `code` names `table` as a whole word.
+fn mentions(code: &str, table: &str) -> bool {
     code.split(|c: char| !is_word_char(c))
-        .filter(|w| !w.is_empty())
-        .collect()
+        .any(|word| word.eq_ignore_ascii_case(table))
 }
 
 #[cfg(test)]
@@ -253,5 +262,31 @@ mod tests {
     fn the_word_around_the_cursor_is_inspected() {
         assert_eq!(word_around("SELECT sqrt(2)", 9), "sqrt");
         assert_eq!(word_around("SELECT * FROM movies", 20), "movies");
+    }
+
+    #[test]
+    fn the_word_before_the_cursor_is_measured_in_code_points() {
+        let code = "SELECT été_x, %%ta";
+        assert_eq!(
+            word_before(code, 12),
+            ("été_x".to_string(), Span { start: 7, end: 12 })
+        );
+        // Both percent signs of a cell magic belong to the word; a third does not.
+        assert_eq!(word_before(code, 18).0, "%%ta");
+        assert_eq!(word_before("%%%ta", 5).0, "%%ta");
+        // A cursor past the end (a client may send one) is the end.
+        assert_eq!(word_before(code, 99).1, Span { start: 14, end: 18 });
+        assert_eq!(
+            word_before("", 3),
+            (String::new(), Span { start: 0, end: 0 })
+        );
+    }
+
+    #[test]
+    fn the_word_around_a_cursor_spans_both_sides() {
+        assert_eq!(word_around("SELECT été_x + 1", 9), "été_x");
+        assert_eq!(word_around("SELECT movies.", 10), "movies");
+        assert_eq!(word_around("a b", 99), "b");
+        assert_eq!(word_around("", 0), "");
     }
 }
