@@ -326,6 +326,57 @@ async fn print_and_blackhole_sinks_show_what_went_in() {
     );
 }
 
+/// A table declared LIKE another (Flink's own example: a watermark added, an option
+/// overwritten) is windowed as written out in full would be; an OPTIONS hint changes one
+/// query's source only; `%table` shows the declared primary key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_like_another_and_options_hints_change_what_a_query_reads() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        "CREATE TABLE orders (id BIGINT, ts TIMESTAMP(3), PRIMARY KEY (id) NOT ENFORCED) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '1000000000', 'number-of-rows' = '100',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100',
+            'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00',
+            'fields.ts.step' = '1 s')",
+    )
+    .await;
+    ok(
+        &mut client,
+        "CREATE TABLE orders_with_watermark (WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+         WITH ('number-of-rows' = '60') LIKE orders",
+    )
+    .await;
+    let described = ok(&mut client, "%table orders_with_watermark").await;
+    assert!(
+        described
+            .all_text()
+            .contains("PRIMARY KEY (id) NOT ENFORCED"),
+        "{}",
+        described.all_text()
+    );
+    let windowed = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE orders_with_watermark, DESCRIPTOR(ts), INTERVAL '20' SECOND)) GROUP BY window_start, window_end",
+    )
+    .await;
+    assert_eq!(
+        last_column(&final_table(&windowed)),
+        [20, 20, 20],
+        "{}",
+        windowed.text()
+    );
+    let hinted = ok(
+        &mut client,
+        "SELECT COUNT(*) AS n FROM orders /*+ OPTIONS('number-of-rows' = '7') */",
+    )
+    .await;
+    assert_eq!(last_column(&final_table(&hinted)), [7], "{}", hinted.text());
+    let plain = ok(&mut client, "SELECT COUNT(*) AS n FROM orders").await;
+    assert_eq!(last_column(&final_table(&plain)), [100], "{}", plain.text());
+}
+
 /// The shape of a Nexmark pipeline, as Flink users write it: a computed event time with a
 /// WATERMARK on it, a view that picks the bids, a window over the view, and the result
 /// written into a blackhole. The window's rows equal those of the same SELECT over the

@@ -31,35 +31,48 @@ pub(crate) struct ConnectorOptions {
     read: Vec<String>,
 }
 
+/// The `WITH ('key' = 'value', …)` of a CREATE TABLE, keys in lower case; empty without one.
+pub(crate) fn given_options(
+    options: &CreateTableOptions,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    let CreateTableOptions::With(list) = options else {
+        return Ok(BTreeMap::new());
+    };
+    let mut given = BTreeMap::new();
+    for option in list {
+        let SqlOption::KeyValue { key, value } = option else {
+            return Err(bad_option(
+                &option.to_string(),
+                "write options as 'key' = 'value'",
+            ));
+        };
+        let value = literal(value).ok_or_else(|| {
+            bad_option(
+                &key.value,
+                "option values are quoted strings, numbers or booleans",
+            )
+        })?;
+        given.insert(key.value.to_ascii_lowercase(), value);
+    }
+    Ok(given)
+}
+
 impl ConnectorOptions {
     /// The options of a `CREATE TABLE … WITH (…)`, if they name a connector.
     pub(crate) fn from_create(options: &CreateTableOptions) -> Result<Option<Self>, EngineError> {
-        let CreateTableOptions::With(list) = options else {
-            return Ok(None);
-        };
-        let mut given = BTreeMap::new();
-        for option in list {
-            let SqlOption::KeyValue { key, value } = option else {
-                return Err(bad_option(
-                    &option.to_string(),
-                    "write options as 'key' = 'value'",
-                ));
-            };
-            let value = literal(value).ok_or_else(|| {
-                bad_option(
-                    &key.value,
-                    "option values are quoted strings, numbers or booleans",
-                )
-            })?;
-            given.insert(key.value.to_ascii_lowercase(), value);
-        }
+        let given = given_options(options)?;
         if !given.contains_key("connector") {
             return Ok(None);
         }
-        Ok(Some(ConnectorOptions {
+        Ok(Some(ConnectorOptions::new(given)))
+    }
+
+    /// Options put together elsewhere (a LIKE clause's merge), none read yet.
+    pub(crate) fn new(given: BTreeMap<String, String>) -> Self {
+        ConnectorOptions {
             given,
             read: Vec::new(),
-        }))
+        }
     }
 
     /// Everything given, for showing a table's source.

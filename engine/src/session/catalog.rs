@@ -3,6 +3,7 @@
 //! over streams, its cached rows, and the count of malformed rows its reading skipped. One
 //! lock over one map, so a table's parts come and go together.
 
+use super::table_like::TableDdl;
 use crate::batch::cache::Cached;
 use crate::stream::catalog::{StreamRelations, StreamTable};
 use crate::stream::views::StreamView;
@@ -15,6 +16,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 struct Entry {
     /// The `WITH` options of a table declared with a connector.
     options: Option<BTreeMap<String, String>>,
+    /// The declaration of a table declared with a connector, for `CREATE TABLE … LIKE` it.
+    ddl: Option<Arc<TableDdl>>,
     /// Set for a table whose rows arrive over time.
     stream: Option<StreamTable>,
     /// Set for a view over streams.
@@ -28,6 +31,7 @@ struct Entry {
 impl Entry {
     fn is_empty(&self) -> bool {
         self.options.is_none()
+            && self.ddl.is_none()
             && self.stream.is_none()
             && self.view.is_none()
             && self.cached.is_none()
@@ -84,6 +88,21 @@ impl Catalog {
             ..Entry::default()
         };
         self.write().insert(name.to_string(), entry);
+    }
+
+    /// Keeps the declaration `name` was made from (after [`Self::declare_table`] or
+    /// [`Self::declare_stream`]).
+    pub(crate) fn keep_ddl(&self, name: &str, ddl: TableDdl) {
+        if let Some(entry) = self.write().get_mut(name) {
+            entry.ddl = Some(Arc::new(ddl));
+        }
+    }
+
+    /// The declaration of a table declared with a connector, and its options.
+    pub(crate) fn ddl(&self, name: &str) -> Option<(Arc<TableDdl>, BTreeMap<String, String>)> {
+        let tables = self.read();
+        let entry = tables.get(name)?;
+        Some((entry.ddl.clone()?, entry.options.clone()?))
     }
 
     /// A view over streams; replaces all that was known of `name`.

@@ -2,6 +2,7 @@
 //! `CREATE TABLE … WITH ('connector' = …)`, a table from inline CSV, and
 //! `CACHE TABLE` / `UNCACHE TABLE`.
 
+use super::table_like::TableDdl;
 use super::Engine;
 use crate::batch::cache::{self, Cached};
 use crate::batch::inline_csv::read_inline_csv;
@@ -91,6 +92,18 @@ impl Engine {
         let schema = computed
             .as_ref()
             .map_or_else(|| declared_schema.clone(), |c| c.schema());
+        if let Some(key) = super::table_like::primary_key(create)
+            .into_iter()
+            .find(|key| schema.index_of(key).is_err())
+        {
+            return Err(EngineError::Plan {
+                message: format!(
+                    "the PRIMARY KEY of {name} names {key}, which is not one of its columns"
+                ),
+                position: None,
+                hint: None,
+            });
+        }
         let source = options.all().clone();
         let connector = options.get("connector").unwrap_or_default();
         let idle_timeout = options
@@ -120,6 +133,11 @@ impl Engine {
         };
         let declared = connectors::connector(&connector)?.declare(&declaration, &mut options)?;
         let key = name.to_string();
+        // What a later `CREATE TABLE … LIKE` copies.
+        let ddl = || TableDdl {
+            create: create.clone(),
+            flink: flink.clone(),
+        };
         match declared {
             Declared::Stream(CountedSource { factory, skipped }) => {
                 let factory: Arc<dyn SourceFactory> = match computed {
@@ -145,6 +163,7 @@ impl Engine {
                     skipped,
                 };
                 self.catalog.declare_stream(&key, source, stream);
+                self.catalog.keep_ddl(&key, ddl());
                 Ok(StatementResult::Done {
                     message: format!("Created stream table {name}."),
                 })
@@ -171,6 +190,7 @@ impl Engine {
                 self.ctx.deregister_table(name.clone())?;
                 self.ctx.register_table(name.clone(), Arc::new(table))?;
                 self.catalog.declare_table(&key, source, None);
+                self.catalog.keep_ddl(&key, ddl());
                 Ok(StatementResult::Done {
                     message: format!("Created table {name} ({connector}: rows go in only)."),
                 })
@@ -183,6 +203,7 @@ impl Engine {
                 self.ctx.deregister_table(name.clone())?;
                 self.ctx.register_table(name.clone(), provider)?;
                 self.catalog.declare_table(&key, source, table.skipped);
+                self.catalog.keep_ddl(&key, ddl());
                 Ok(StatementResult::Done {
                     message: format!("Created table {name}."),
                 })

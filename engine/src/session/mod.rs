@@ -6,8 +6,10 @@ mod catalog;
 mod context;
 mod ddl;
 pub(crate) mod kept_state;
+mod options_hints;
 mod parse;
 mod stream_view;
+mod table_like;
 
 pub use parse::{parse, Statement};
 
@@ -87,9 +89,14 @@ impl Engine {
         max_rows: usize,
         progress: ScanProgress,
     ) -> Result<StatementResult, EngineError> {
+        // Dropped when the statement is done, taking the hints' relations with it.
+        let _hinted = self.declare_hinted_tables(&statement.flink.hints, &statement.parsed)?;
         if let ParsedStatement::Statement(sql) = &statement.parsed {
             match sql.as_ref() {
                 SqlStatement::CreateTable(create) => {
+                    if let Some(like) = &statement.flink.like {
+                        return self.create_table_like(create, like, &statement.flink);
+                    }
                     if let Some(options) = ConnectorOptions::from_create(&create.table_options)? {
                         return self.create_connector_table(create, options, &statement.flink);
                     }
@@ -246,6 +253,16 @@ impl Engine {
     /// The `WITH` options a table was declared with (empty for other tables).
     pub fn table_source(&self, name: &str) -> BTreeMap<String, String> {
         self.catalog.options(name)
+    }
+
+    /// The columns of a table's `PRIMARY KEY (…) NOT ENFORCED`, as declared (empty without
+    /// one). Flink does not check a key either: it tells upsert sinks and temporal joins
+    /// which columns identify a row.
+    pub fn primary_key(&self, name: &str) -> Vec<String> {
+        self.catalog
+            .ddl(name)
+            .map(|(ddl, _)| table_like::primary_key(&ddl.create))
+            .unwrap_or_default()
     }
 
     /// Whether `sql` is a complete statement list.

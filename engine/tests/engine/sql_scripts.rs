@@ -8,7 +8,8 @@
 //! instead, one row per change with the change kind (`+I`, `-U`, `+U`, `-D`) first.
 //!
 //! `EDDY_SLT_COMPLETE=1 cargo test --workspace --test engine sql_scripts` writes the actual results into
-//! the files, to review before committing (as DataFusion's `--complete`).
+//! the files, to review before committing (as DataFusion's `--complete`). `EDDY_SLT=nexmark`
+//! runs only the scripts whose file name contains `nexmark`.
 
 use async_trait::async_trait;
 use eddy_engine::arrow::array::{Array, RecordBatch};
@@ -147,10 +148,15 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
 
 fn scripts() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
+    let only = std::env::var("EDDY_SLT").unwrap_or_default();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|e| e == "slt"))
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().contains(only.as_str()))
+        })
         .collect();
     files.sort();
     files

@@ -54,10 +54,18 @@ pub fn view_summary(name: &str, definition: &str, row_count: &str) -> MimeBundle
 pub fn table_summary(
     name: &str,
     source: &std::collections::BTreeMap<String, String>,
+    primary_key: &[String],
     row_count: &str,
     cached_bytes: Option<usize>,
 ) -> MimeBundle {
     let mut rows = rows_text(row_count);
+    if !primary_key.is_empty() {
+        // Flink's keys are declared, never checked: said as the user wrote it.
+        rows.push_str(&format!(
+            " · PRIMARY KEY ({}) NOT ENFORCED",
+            primary_key.join(", ")
+        ));
+    }
     if let Some(bytes) = cached_bytes {
         rows.push_str(&format!(
             " · cached ({:.1} MiB in memory)",

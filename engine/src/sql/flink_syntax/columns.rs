@@ -31,7 +31,7 @@ pub(super) fn cut_column_clauses(
     // CAST or a subquery in `CREATE TABLE t AS SELECT …` holds no column list.
     let head = &segment[..open];
     let is_column_list = head.iter().any(|t| t.is_word("TABLE"))
-        && !head.iter().any(|t| t.is_word("AS"))
+        && !head.iter().any(|t| t.is_word("AS") || t.is_word("WITH"))
         && head
             .iter()
             .all(|t| matches!(t.token, Token::Word(_) | Token::Period));

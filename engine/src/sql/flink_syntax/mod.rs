@@ -9,6 +9,8 @@
 //! plan errors still point into what the user typed.
 
 mod columns;
+mod hints;
+mod like;
 mod types;
 mod windows;
 
@@ -18,6 +20,10 @@ use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::Span;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+pub(crate) use hints::OptionsHint;
+use hints::{cut_hints, HintComment};
+use like::cut_like;
+pub(crate) use like::{LikeClause, LikeFeature, LikeStrategy};
 pub(crate) use types::rewrite_nested_types;
 use windows::cut_windows;
 
@@ -119,6 +125,10 @@ pub(crate) struct FlinkParts {
     /// Computed columns, in the order declared.
     pub(crate) computed: Vec<ComputedColumn>,
     pub(crate) windows: Vec<WindowCall>,
+    /// `CREATE TABLE … LIKE source (…)`.
+    pub(crate) like: Option<LikeClause>,
+    /// `FROM t /*+ OPTIONS(…) */`, in the order written.
+    pub(crate) hints: Vec<OptionsHint>,
 }
 
 /// A cell's text with the Flink parts cut out, and those parts for each non-empty statement
@@ -158,11 +168,12 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
             })
         }
     };
-    let toks = with_byte_ranges(sql, tokens);
+    let (toks, comments) = with_byte_ranges(sql, tokens);
     let mut text = sql.to_string();
     let mut statements = Vec::new();
     let mut ranges = Vec::new();
     let mut window_count = 0;
+    let mut hint_count = 0;
     let mut start = 0;
     while start < toks.len() {
         let end = toks[start..]
@@ -176,8 +187,10 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
                 let clauses = cut_column_clauses(segment, &mut text)?;
                 parts.watermark = clauses.watermark;
                 parts.computed = clauses.computed;
+                parts.like = cut_like(segment, &mut text)?;
             }
             parts.windows = cut_windows(segment, &mut text, &mut window_count)?;
+            parts.hints = cut_hints(&toks, start..end, &comments, &mut text, &mut hint_count)?;
             statements.push(parts);
             ranges.push(segment[0].start..segment[segment.len() - 1].end);
         }
@@ -191,8 +204,8 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
 }
 
 /// Tokens without whitespace and comments, each with its byte range: a token ends where
-/// the next one (whitespace included) starts.
-fn with_byte_ranges(sql: &str, tokens: Vec<TokenWithSpan>) -> Vec<Tok> {
+/// the next one (whitespace included) starts. Hint comments (`/*+ … */`) come apart.
+fn with_byte_ranges(sql: &str, tokens: Vec<TokenWithSpan>) -> (Vec<Tok>, Vec<HintComment>) {
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
@@ -228,20 +241,33 @@ fn with_byte_ranges(sql: &str, tokens: Vec<TokenWithSpan>) -> Vec<Tok> {
         .iter()
         .map(|t| byte_of(t.span.start.line, t.span.start.column))
         .collect();
-    tokens
-        .into_iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
-        .map(|(i, t)| Tok {
-            position: Position {
-                line: t.span.start.line as usize,
-                column: t.span.start.column as usize,
-            },
-            start: starts[i],
-            end: starts.get(i + 1).copied().unwrap_or(sql.len()),
+    let mut toks = Vec::new();
+    let mut comments = Vec::new();
+    for (i, t) in tokens.into_iter().enumerate() {
+        let position = Position {
+            line: t.span.start.line as usize,
+            column: t.span.start.column as usize,
+        };
+        let (start, end) = (starts[i], starts.get(i + 1).copied().unwrap_or(sql.len()));
+        if let Some(body) = HintComment::of(&t.token) {
+            comments.push(HintComment {
+                body,
+                end,
+                position,
+                after_tokens: toks.len(),
+            });
+        }
+        if matches!(t.token, Token::Whitespace(_) | Token::EOF) {
+            continue;
+        }
+        toks.push(Tok {
+            position,
+            start,
+            end,
             token: t.token,
-        })
-        .collect()
+        });
+    }
+    (toks, comments)
 }
 
 /// Replaces `text[start..end]` with `replacement` padded by spaces, keeping line breaks.
