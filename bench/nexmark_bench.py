@@ -58,6 +58,33 @@ CREATE VIEW auction AS SELECT auction.id, auction.itemName, auction.description,
 CREATE VIEW bid AS SELECT bid.auction, bid.bidder, bid.price, bid.channel, bid.url,
     `dateTime`, bid.extra FROM datagen WHERE event_type = 2"""
 
+# q13's side input: Nexmark reads 10,000 keys and values from a file.
+SIDE_INPUT = (
+    "CREATE TABLE side_input AS SELECT value AS `key`, CAST(value * 7 AS VARCHAR) AS `value` "
+    "FROM generate_series(0, 9999)"
+)
+
+# q15 and q16 count bids, bidders and auctions in three price ranges.
+RANK_COLUMNS = [
+    f"{rank}_{what}"
+    for what in ("bids", "bidders", "auctions")
+    for rank in ("total", "rank1", "rank2", "rank3")
+]
+RANK_COUNTS = (
+    "count(*) AS total_bids, "
+    "count(*) FILTER (WHERE price < 10000) AS rank1_bids, "
+    "count(*) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bids, "
+    "count(*) FILTER (WHERE price >= 1000000) AS rank3_bids, "
+    "count(DISTINCT bidder) AS total_bidders, "
+    "count(DISTINCT bidder) FILTER (WHERE price < 10000) AS rank1_bidders, "
+    "count(DISTINCT bidder) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_bidders, "
+    "count(DISTINCT bidder) FILTER (WHERE price >= 1000000) AS rank3_bidders, "
+    "count(DISTINCT auction) AS total_auctions, "
+    "count(DISTINCT auction) FILTER (WHERE price < 10000) AS rank1_auctions, "
+    "count(DISTINCT auction) FILTER (WHERE price >= 10000 AND price < 1000000) AS rank2_auctions, "
+    "count(DISTINCT auction) FILTER (WHERE price >= 1000000) AS rank3_auctions "
+)
+
 # name -> (the sink's columns, the query)
 QUERIES = {
     "source only": ("event_type INT", "SELECT event_type FROM datagen"),
@@ -79,6 +106,24 @@ QUERIES = {
         "SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, "
         "SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime "
         "FROM bid B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
+    ),
+    "q13": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), `value` VARCHAR",
+        "SELECT B.auction, B.bidder, B.price, B.`dateTime`, S.`value` "
+        "FROM (SELECT *, PROCTIME() AS p_time FROM bid) B "
+        "JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.`key`",
+    ),
+    "q15": (
+        "`day` VARCHAR, " + ", ".join(f"{c} BIGINT" for c in RANK_COLUMNS),
+        "SELECT DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') AS `day`, " + RANK_COUNTS
+        + "FROM bid GROUP BY DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+    ),
+    "q16": (
+        "channel VARCHAR, `day` VARCHAR, `minute` VARCHAR, "
+        + ", ".join(f"{c} BIGINT" for c in RANK_COLUMNS),
+        "SELECT channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') AS `day`, "
+        "max(DATE_FORMAT(`dateTime`, 'HH:mm')) AS `minute`, " + RANK_COUNTS
+        + "FROM bid GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
     ),
     "q17": (
         "auction BIGINT, `day` VARCHAR, total_bids BIGINT, rank1_bids BIGINT, rank2_bids BIGINT, "
@@ -169,6 +214,7 @@ def run_query(name: str, events: int, timeout: float) -> tuple[float, int, str]:
             timeout,
         )
         kernel.run(VIEWS, timeout)
+        kernel.run(SIDE_INPUT, timeout)
         kernel.run(f"CREATE TABLE sink ({columns}) WITH ('connector' = 'blackhole')", timeout)
         seconds, text = kernel.run(f"INSERT INTO sink {query}", timeout)
         return seconds, kernel.peak_memory(), text.splitlines()[-1] if text else ""

@@ -474,9 +474,9 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 }
 
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
-/// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids and q11's
-/// sessions give over the stream what the same SQL gives as batch queries over the same
-/// events, written to files by the stream and read back.
+/// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
+/// q13's lookup join and q15/q16's counts give over the stream what the same SQL gives as
+/// batch queries over the same events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
     let kernel = Kernel::start();
@@ -518,6 +518,13 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
     .await;
     ok(&mut client, &nexmark_views("datagen", "")).await;
     ok(&mut client, &nexmark_views("events_file", "_file")).await;
+    // q13's side input: Nexmark reads its 10,000 keys and values from a file.
+    ok(
+        &mut client,
+        "CREATE TABLE side_input AS SELECT value AS `key`, CAST(value * 7 AS VARCHAR) AS `value`
+    FROM generate_series(0, 9999)",
+    )
+    .await;
 
     for query in [
         // q0 and q1, summed up.
@@ -532,6 +539,12 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT category, COUNT(*) AS auctions FROM auction{s} GROUP BY category",
         // q21 (a channel's id, from its name or the URL), summed up.
         "SELECT COUNT(*) AS bids, COUNT(DISTINCT channel_id) AS ids, MAX(channel_id) AS top FROM (SELECT auction, channel, CASE WHEN lower(channel) = 'apple' THEN '0' WHEN lower(channel) = 'google' THEN '1' WHEN lower(channel) = 'facebook' THEN '2' WHEN lower(channel) = 'baidu' THEN '3' ELSE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) END AS channel_id FROM bid{s} WHERE REGEXP_EXTRACT(url, '(&|^)channel_id=([^&]*)', 2) IS NOT NULL OR lower(channel) IN ('apple', 'google', 'facebook', 'baidu')) AS q21",
+        // q15: bids, bidders and auctions per day by price range, with FILTER and DISTINCT.
+        "SELECT DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, count(*) AS total_bids, count(*) filter (where price < 10000) AS rank1_bids, count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids, count(*) filter (where price >= 1000000) AS rank3_bids, count(distinct bidder) AS total_bidders, count(distinct bidder) filter (where price < 10000) AS rank1_bidders, count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders, count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders, count(distinct auction) AS total_auctions, count(distinct auction) filter (where price < 10000) AS rank1_auctions, count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions, count(distinct auction) filter (where price >= 1000000) AS rank3_auctions FROM bid{s} GROUP BY DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+        // q16 (per channel and day, with the last minute seen), for the four named channels.
+        "SELECT channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, max(DATE_FORMAT(`dateTime`, 'HH:mm')) as `minute`, count(*) AS total_bids, count(*) filter (where price < 10000) AS rank1_bids, count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids, count(*) filter (where price >= 1000000) AS rank3_bids, count(distinct bidder) AS total_bidders, count(distinct bidder) filter (where price < 10000) AS rank1_bidders, count(distinct auction) AS total_auctions, count(distinct auction) filter (where price >= 1000000) AS rank3_auctions FROM bid{s} WHERE lower(channel) IN ('apple', 'google', 'facebook', 'baidu') GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+        // q13: each bid joined with the side input as of its processing time, summed up.
+        "SELECT COUNT(*) AS bids, SUM(CAST(S.`value` AS BIGINT)) AS total FROM (SELECT *, PROCTIME() as p_time FROM bid{s}) B JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.`key`",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

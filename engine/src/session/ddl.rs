@@ -18,7 +18,7 @@ use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
-use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable};
+use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, HiveDistributionStyle};
 use std::sync::Arc;
 
 impl Engine {
@@ -36,6 +36,20 @@ impl Engine {
                 message: "CREATE TABLE … WITH (connector) AS SELECT is not supported; \
                           declare the columns"
                     .to_string(),
+            });
+        }
+        // Flink writes a partitioned table's files into a directory per partition value; the
+        // filesystem connector here writes and reads one directory, so the clause is refused
+        // rather than dropped.
+        if !matches!(create.hive_distribution, HiveDistributionStyle::NONE)
+            || create.partition_by.is_some()
+        {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "PARTITIONED BY (table {name}) is not supported: Eddy's filesystem \
+                     connector writes and reads the files of one directory; leave the clause \
+                     out, and the partition columns are columns of every row"
+                ),
             });
         }
         if create.columns.is_empty() {

@@ -20,7 +20,9 @@ use crate::connectors::ConnectorOptions;
 use crate::error::EngineError;
 use crate::result::{RowSet, StatementResult};
 use crate::sql::completeness::{self, Completeness};
+use crate::sql::flink_syntax::FlinkParts;
 use crate::sql::{introspect, names};
+use crate::stream::catalog::StreamRelations;
 use crate::stream::query::{self as stream_query, StreamRequest};
 use crate::{ObjectInfo, Vocabulary};
 use catalog::Catalog;
@@ -28,7 +30,7 @@ use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::sql::parser::Statement as ParsedStatement;
-use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::ast::{ObjectName, Statement as SqlStatement};
 use futures::StreamExt;
 use kept_state::KeptState;
 use std::collections::BTreeMap;
@@ -145,6 +147,7 @@ impl Engine {
             .resolve_table_references(&statement.parsed)
             .unwrap_or_default();
         let streams = self.catalog.streams();
+        check_temporal_joins(&statement.flink, &streams)?;
         if stream_query::is_continuous(&mentioned, &statement.flink, &streams) {
             self.planning.give_back(planning);
             if is_create_view(&statement.parsed) {
@@ -291,6 +294,26 @@ fn replaced_table(plan: &LogicalPlan) -> Option<TableReference> {
         LogicalPlan::Ddl(DdlStatement::DropView(drop)) => Some(drop.name.clone()),
         _ => None,
     }
+}
+
+/// `JOIN t FOR SYSTEM_TIME AS OF …` against a bounded table is a lookup join, which every
+/// micro-batch runs against the table as it is. Against a stream it is Flink's event-time
+/// join with a versioned table, which needs state kept across micro-batches: refused.
+fn check_temporal_joins(flink: &FlinkParts, streams: &StreamRelations) -> Result<(), EngineError> {
+    for join in &flink.temporal_joins {
+        let table = names::table_reference(ObjectName::from(join.table.clone()))?;
+        if streams.contains(&table.to_string()) {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "a temporal join against the stream {table} (FOR SYSTEM_TIME AS OF {}) \
+                     needs a versioned table kept across micro-batches, which Eddy does not \
+                     have yet; a stream joins bounded tables only (lookup joins)",
+                    join.time
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn is_create_view(statement: &ParsedStatement) -> bool {

@@ -92,9 +92,7 @@ impl Engine {
         let merged_flink = FlinkParts {
             watermark,
             computed,
-            windows: Vec::new(),
-            like: None,
-            hints: Vec::new(),
+            ..FlinkParts::default()
         };
         self.create_connector_table(&merged, ConnectorOptions::new(options), &merged_flink)
     }

@@ -1,7 +1,9 @@
 //! Flink SQL that DataFusion's parser does not know: `WATERMARK FOR ts AS …` and computed
 //! columns in a CREATE TABLE (`columns.rs`), the window table functions
 //! `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …))` (`windows.rs`), and nested type names
-//! `ROW<…>`, `MAP<K, V>` (`types.rs`, rewritten on each statement's tokens).
+//! `ROW<…>`, `MAP<K, V>` (`types.rs`, rewritten on each statement's tokens), a CREATE
+//! TABLE's `LIKE source (…)` (`like.rs`), `/*+ OPTIONS(…) */` hints (`hints.rs`) and
+//! `FOR SYSTEM_TIME AS OF` (`temporal_joins.rs`).
 //!
 //! They are cut out of the cell's text before it is parsed and kept beside the statement
 //! they belong to. The text keeps its length and line breaks (a clause is blanked, a window
@@ -11,6 +13,7 @@
 mod columns;
 mod hints;
 mod like;
+mod temporal_joins;
 mod types;
 mod windows;
 
@@ -24,6 +27,8 @@ pub(crate) use hints::OptionsHint;
 use hints::{cut_hints, HintComment};
 use like::cut_like;
 pub(crate) use like::{LikeClause, LikeFeature, LikeStrategy};
+use temporal_joins::cut_temporal_joins;
+pub(crate) use temporal_joins::TemporalJoin;
 pub(crate) use types::rewrite_nested_types;
 use windows::cut_windows;
 
@@ -129,6 +134,8 @@ pub(crate) struct FlinkParts {
     pub(crate) like: Option<LikeClause>,
     /// `FROM t /*+ OPTIONS(…) */`, in the order written.
     pub(crate) hints: Vec<OptionsHint>,
+    /// `JOIN t FOR SYSTEM_TIME AS OF …`.
+    pub(crate) temporal_joins: Vec<TemporalJoin>,
 }
 
 /// A cell's text with the Flink parts cut out, and those parts for each non-empty statement
@@ -190,6 +197,7 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
                 parts.like = cut_like(segment, &mut text)?;
             }
             parts.windows = cut_windows(segment, &mut text, &mut window_count)?;
+            parts.temporal_joins = cut_temporal_joins(segment, &mut text)?;
             parts.hints = cut_hints(&toks, start..end, &comments, &mut text, &mut hint_count)?;
             statements.push(parts);
             ranges.push(segment[0].start..segment[segment.len() - 1].end);
