@@ -53,6 +53,14 @@ const CALLS: &[(&str, &str)] = &[
     ),
     ("timestampadd", "TIMESTAMPADD(MONTH, CAST(id AS INT), {ts})"),
     (
+        "str_to_map",
+        "STR_TO_MAP(CONCAT('a=', CAST(id AS STRING), ',b=2'))['a']",
+    ),
+    (
+        "convert_tz",
+        "CONVERT_TZ(DATE_FORMAT({ts}, 'yyyy-MM-dd HH:mm:ss'), 'UTC', 'Asia/Tokyo')",
+    ),
+    (
         "timestampdiff",
         "TIMESTAMPDIFF(HOUR, {ts}, TIMESTAMPADD(MINUTE, id * 100, {ts}))",
     ),

@@ -28,8 +28,10 @@ mod numeric;
 mod pattern;
 mod proctime;
 mod regex;
+mod str_to_map;
 mod strings;
 mod temporal;
+mod time_zones;
 mod timestamp_units;
 pub(crate) mod watermark;
 
@@ -82,6 +84,8 @@ pub(crate) fn flink_functions(options: &ConfigOptions) -> Vec<ScalarUDF> {
     udfs.extend(watermark::functions());
     udfs.extend(timestamp_units::functions());
     udfs.extend(proctime::functions());
+    udfs.extend(str_to_map::functions());
+    udfs.extend(time_zones::functions());
     udfs
 }
 
