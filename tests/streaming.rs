@@ -830,6 +830,92 @@ async fn background_queries_keep_updating_and_cancel_by_id() {
     assert_eq!(again.reply.content["status"], "error");
 }
 
+/// Nexmark q10's shape: a stream written into a table `PARTITIONED BY (dt, hm)`, one
+/// directory per day and minute as Flink names them (`hm=00%3A03`, the colon escaped), the
+/// partition columns in the directory names and not in the files, each partition committed
+/// with a `_SUCCESS` file; the same table read back has every row in its partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_sink_writes_a_directory_per_partition_and_commits_each() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Created by the INSERT, as Flink does.
+    let out = dir.path().join("bids");
+    ok(
+        &mut client,
+        "CREATE TABLE bids (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '1000000000', 'number-of-rows' = '60',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '60',
+            'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00',
+            'fields.ts.step' = '10 s')",
+    )
+    .await;
+    let declare = |name: &str| {
+        format!(
+            "CREATE TABLE {name} (id BIGINT, ts TIMESTAMP(3), dt STRING, hm STRING)
+             PARTITIONED BY (dt, hm) WITH (
+                'connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
+                'sink.partition-commit.trigger' = 'partition-time',
+                'partition.time-extractor.timestamp-pattern' = '$dt $hm:00',
+                'sink.partition-commit.delay' = '1 min',
+                'sink.partition-commit.policy.kind' = 'success-file',
+                'sink.rolling-policy.rollover-interval' = '1 min',
+                'sink.rolling-policy.check-interval' = '1 min')",
+            out.display()
+        )
+    };
+    ok(&mut client, &declare("bids_out")).await;
+    let written = ok(
+        &mut client,
+        "INSERT INTO bids_out SELECT id, ts, DATE_FORMAT(ts, 'yyyy-MM-dd'), DATE_FORMAT(ts, 'HH:mm') FROM bids",
+    )
+    .await;
+    assert!(written.text().contains("60 rows"), "{}", written.text());
+
+    let day = out.join("dt=2024-01-01");
+    let mut minutes: Vec<String> = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    minutes.sort();
+    let expected: Vec<String> = (0..10).map(|m| format!("hm=00%3A{m:02}")).collect();
+    assert_eq!(minutes, expected);
+    for minute in &minutes {
+        let partition = day.join(minute);
+        assert!(
+            partition.join("_SUCCESS").is_file(),
+            "{minute} is not committed"
+        );
+        let mut rows = 0;
+        for file in std::fs::read_dir(&partition).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "csv") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut lines = text.lines();
+                assert_eq!(lines.next(), Some("id,ts"), "{}", path.display());
+                rows += lines.count();
+            }
+        }
+        assert_eq!(rows, 6, "{minute}");
+    }
+
+    ok(&mut client, &declare("bids_back")).await;
+    let back = ok(
+        &mut client,
+        "SELECT dt, hm, COUNT(*) AS n, MIN(id) AS first_id FROM bids_back GROUP BY dt, hm ORDER BY hm",
+    )
+    .await;
+    let text = back.text();
+    assert!(text.contains("| 2024-01-01 | 00:03 | 6 "), "{text}");
+    assert_eq!(sorted_rows(&text).len(), 10, "{text}");
+    let filtered = ok(
+        &mut client,
+        "SELECT COUNT(*) AS n FROM bids_back WHERE hm = '00:09'",
+    )
+    .await;
+    assert_eq!(last_column(&filtered.text()), [6], "{}", filtered.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_inserted_into_files_shows_only_complete_files() {
     let kernel = Kernel::start();

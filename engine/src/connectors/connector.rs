@@ -18,6 +18,8 @@ pub(crate) struct Declaration<'a> {
     pub(crate) table: &'a str,
     /// The declared columns.
     pub(crate) schema: SchemaRef,
+    /// The `PARTITIONED BY` columns (filesystem tables only).
+    pub(crate) partition_by: &'a [String],
     /// The event-time column of the table's WATERMARK, if it declares one.
     pub(crate) event_time: Option<&'a str>,
 }

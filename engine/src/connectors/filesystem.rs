@@ -5,6 +5,7 @@ use super::connector::{Connector, Declaration, Declared, FileTable};
 use super::declared_table::DeclaredTable;
 use super::{bad_option, file_monitor, lenient_csv, replay, ConnectorOptions};
 use crate::error::EngineError;
+use crate::stream::sink::partitions::{PartitionSpec, SINK_OPTIONS};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -40,8 +41,19 @@ impl Connector for Filesystem {
             ctx,
             table,
             schema,
+            partition_by,
             event_time,
         } = declaration;
+        let streamed = ["source.monitor-interval", "source.replay-speed"]
+            .into_iter()
+            .find(|key| options.has(key));
+        if let (Some(key), false) = (streamed, partition_by.is_empty()) {
+            return Err(bad_option(
+                key,
+                "a partitioned table is read as a whole, not streamed: leave PARTITIONED BY \
+                 out to stream its files",
+            ));
+        }
         if options.has("source.monitor-interval") {
             let source = file_monitor::source(table, schema.clone(), options)?;
             return Ok(Declared::Stream(source));
@@ -54,7 +66,7 @@ impl Connector for Filesystem {
                     "a replay orders rows by event time: declare WATERMARK FOR ts AS ts",
                 ));
             };
-            let files = self::table(ctx, table, schema.clone(), options)?;
+            let files = self::table(ctx, table, schema.clone(), &[], options)?;
             let source = replay::source(table, files.provider, schema.clone(), event_time, &speed)?;
             return Ok(Declared::Stream(source));
         }
@@ -62,6 +74,7 @@ impl Connector for Filesystem {
             ctx,
             table,
             schema.clone(),
+            partition_by,
             options,
         )?))
     }
@@ -71,6 +84,7 @@ pub(crate) fn table(
     ctx: &SessionContext,
     name: &str,
     schema: SchemaRef,
+    partition_by: &[String],
     options: &mut ConnectorOptions,
 ) -> Result<FileTable, EngineError> {
     // DataFusion's CSV reader uses a null regex only to infer schemas, not to read; so
@@ -97,6 +111,12 @@ pub(crate) fn table(
                 ))
             }
         };
+    // What only a streaming INSERT into the table reads: checked now, used then.
+    PartitionSpec::from_options(partition_by, options.all())?;
+    let writes_here = SINK_OPTIONS.iter().any(|key| options.has(key)) || !partition_by.is_empty();
+    for key in SINK_OPTIONS {
+        options.get(key);
+    }
     options.finish("filesystem")?;
     let is_csv = format.eq_ignore_ascii_case("csv");
     if !is_csv && (lenient || null_literal.is_some()) {
@@ -112,7 +132,9 @@ pub(crate) fn table(
 
     let is_glob = path.contains(['*', '?', '[']);
     let local = Path::new(&path);
-    if !is_glob && !path.contains("://") && !local.exists() {
+    // A table a query writes into (partitioned, or with sink options) may name a directory
+    // its first INSERT creates; until then it has no rows.
+    if !is_glob && !path.contains("://") && !local.exists() && !writes_here {
         return Err(EngineError::Io {
             message: format!(
                 "no file or directory at '{path}' (relative paths start at the notebook's folder)"
@@ -120,7 +142,16 @@ pub(crate) fn table(
             source: None,
         });
     }
-    let is_dir = local.is_dir();
+    let is_dir = local.is_dir() || (writes_here && !local.exists());
+    if !partition_by.is_empty() && (lenient || null_literal.is_some() || !is_dir) {
+        return Err(EngineError::NotSupported {
+            message: format!(
+                "table {name} is partitioned: it reads a directory of partition directories \
+                 ('path' names a directory), without csv.ignore-parse-errors or \
+                 csv.null-literal"
+            ),
+        });
+    }
     // A directory is read whole, for the files of the format's extension; a file named
     // explicitly is read whatever its name ends with.
     let url = if is_dir && !path.ends_with('/') {
@@ -130,7 +161,20 @@ pub(crate) fn table(
     };
     let url = ListingTableUrl::parse(&url)?;
     let extension = if is_dir || is_glob { extension } else { "" };
-    let listing = ListingOptions::new(file_format).with_file_extension(extension);
+    let mut listing = ListingOptions::new(file_format).with_file_extension(extension);
+    // Partition columns are read from the directory names (`dt=2024-01-01/`), not the files.
+    let partition_columns = partition_by
+        .iter()
+        .map(|key| {
+            Ok((
+                key.clone(),
+                schema.field_with_name(key)?.data_type().clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>, EngineError>>()?;
+    if !partition_columns.is_empty() {
+        listing = listing.with_table_partition_cols(partition_columns);
+    }
     let read_as_text = null_literal.is_some() || lenient;
     let file_schema = match read_as_text {
         true => Arc::new(Schema::new(
@@ -140,7 +184,14 @@ pub(crate) fn table(
                 .map(|f| Field::new(f.name(), DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         )),
-        false => schema.clone(),
+        false => Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| !partition_by.contains(f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )),
     };
     let skipped = Arc::new(AtomicU64::new(0));
     let files: Arc<dyn TableProvider> = match (lenient, csv_syntax) {
@@ -161,8 +212,22 @@ pub(crate) fn table(
         }
     };
     if !read_as_text {
+        // The listing gives partition columns last; the table has them where declared.
+        let provider = match files.schema().fields() == schema.fields() {
+            true => files,
+            false => {
+                let declared = schema
+                    .fields()
+                    .iter()
+                    .map(|f| ident(f.name()))
+                    .collect::<Vec<_>>();
+                Arc::new(DeclaredTable::new(
+                    ctx.read_table(files)?.select(declared)?.into_view(),
+                ))
+            }
+        };
         return Ok(FileTable {
-            provider: files,
+            provider,
             skipped: None,
         });
     }

@@ -188,6 +188,17 @@ impl Catalog {
             .collect()
     }
 
+    /// The `PARTITIONED BY` columns of every partitioned table, by name.
+    pub(crate) fn all_partition_keys(&self) -> HashMap<String, Vec<String>> {
+        self.read()
+            .iter()
+            .filter_map(|(name, entry)| {
+                let keys = super::table_like::partition_keys(&entry.ddl.as_ref()?.create);
+                (!keys.is_empty()).then(|| (name.clone(), keys))
+            })
+            .collect()
+    }
+
     /// The `WITH` options `name` was declared with (empty for other tables).
     pub(crate) fn options(&self, name: &str) -> BTreeMap<String, String> {
         self.read()

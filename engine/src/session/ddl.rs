@@ -18,7 +18,7 @@ use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
-use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, HiveDistributionStyle};
+use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable};
 use std::sync::Arc;
 
 impl Engine {
@@ -38,17 +38,12 @@ impl Engine {
                     .to_string(),
             });
         }
-        // Flink writes a partitioned table's files into a directory per partition value; the
-        // filesystem connector here writes and reads one directory, so the clause is refused
-        // rather than dropped.
-        if !matches!(create.hive_distribution, HiveDistributionStyle::NONE)
-            || create.partition_by.is_some()
-        {
+        // BigQuery's `PARTITION BY expression`; Flink's `PARTITIONED BY (columns)` is below.
+        if create.partition_by.is_some() {
             return Err(EngineError::NotSupported {
                 message: format!(
-                    "PARTITIONED BY (table {name}) is not supported: Eddy's filesystem \
-                     connector writes and reads the files of one directory; leave the clause \
-                     out, and the partition columns are columns of every row"
+                    "PARTITION BY an expression (table {name}) is not supported; Flink's \
+                     PARTITIONED BY (column, …) is"
                 ),
             });
         }
@@ -135,10 +130,33 @@ impl Engine {
                 "it applies to tables with a WATERMARK",
             ));
         }
+        let partition_by = super::table_like::partition_keys(create);
+        if let Some(key) = partition_by
+            .iter()
+            .find(|key| declared_schema.index_of(key).is_err())
+        {
+            return Err(EngineError::Plan {
+                message: format!(
+                    "PARTITIONED BY names {key}, which is not a declared column of {name} \
+                     (computed columns cannot part files)"
+                ),
+                position: None,
+                hint: None,
+            });
+        }
+        if !partition_by.is_empty() && !connector.eq_ignore_ascii_case("filesystem") {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "PARTITIONED BY applies to filesystem tables, whose files it parts into \
+                     directories; {name} is a {connector} table"
+                ),
+            });
+        }
         let declaration = Declaration {
             ctx: &self.ctx,
             table: name.table(),
             schema: declared_schema.clone(),
+            partition_by: &partition_by,
             // A replay orders the connector's rows: by a declared column only.
             event_time: watermark
                 .as_ref()

@@ -156,6 +156,7 @@ impl Engine {
                     .await;
             }
             let sinks = self.catalog.all_options();
+            let partitions = self.catalog.all_partition_keys();
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
                 statement: statement.parsed,
@@ -163,6 +164,7 @@ impl Engine {
                 tables: &mentioned,
                 streams,
                 sinks,
+                partitions,
             })
             .await?;
             return Ok(StatementResult::Stream(query));

@@ -11,7 +11,7 @@ use crate::result::StatementResult;
 use crate::sql::flink_syntax::{ComputedColumn, FlinkParts, LikeClause, LikeFeature, LikeStrategy};
 use crate::sql::names;
 use datafusion::sql::sqlparser::ast::{
-    ColumnDef, ColumnOption, CreateTable, Expr, ObjectName, TableConstraint,
+    ColumnDef, ColumnOption, CreateTable, Expr, HiveDistributionStyle, ObjectName, TableConstraint,
 };
 use std::collections::BTreeMap;
 
@@ -89,6 +89,7 @@ impl Engine {
         let mut merged = create.clone();
         merged.columns = columns;
         merged.constraints = constraints;
+        merged.hive_distribution = merge_partitions(&base, create, like, &source)?;
         let merged_flink = FlinkParts {
             watermark,
             computed,
@@ -264,6 +265,39 @@ pub(super) fn primary_key(create: &CreateTable) -> Vec<String> {
             .map(|c| names::column_name(&c.name))
             .collect()
     })
+}
+
+/// The columns of a declaration's `PARTITIONED BY (…)`, in order.
+pub(super) fn partition_keys(create: &CreateTable) -> Vec<String> {
+    match &create.hive_distribution {
+        HiveDistributionStyle::PARTITIONED { columns } => columns
+            .iter()
+            .map(|column| names::column_name(&column.name))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn merge_partitions(
+    base: &TableDdl,
+    create: &CreateTable,
+    like: &LikeClause,
+    source: &impl std::fmt::Display,
+) -> Result<HiveDistributionStyle, EngineError> {
+    let theirs = &base.create.hive_distribution;
+    let ours = &create.hive_distribution;
+    let none = |d: &HiveDistributionStyle| matches!(d, HiveDistributionStyle::NONE);
+    match like.strategy(LikeFeature::Partitions) {
+        LikeStrategy::Including if !none(theirs) && !none(ours) => Err(EngineError::Plan {
+            message: format!("{source} is PARTITIONED BY already, and a table is partitioned once"),
+            position: Some(like.position),
+            hint: Some(format!(
+                "write LIKE {source} (EXCLUDING PARTITIONS) to part it otherwise"
+            )),
+        }),
+        LikeStrategy::Including if none(ours) => Ok(theirs.clone()),
+        _ => Ok(ours.clone()),
+    }
 }
 
 fn merge_constraints(

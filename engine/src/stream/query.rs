@@ -42,6 +42,8 @@ pub(crate) struct StreamRequest<'a> {
     pub(crate) streams: StreamRelations,
     /// The `WITH` options of tables declared with a connector (an INSERT's sink).
     pub(crate) sinks: HashMap<String, BTreeMap<String, String>>,
+    /// The `PARTITIONED BY` columns of partitioned tables (a filesystem sink's directories).
+    pub(crate) partitions: HashMap<String, Vec<String>>,
 }
 
 /// Whether a statement, naming `tables`, must run as a continuous query.
@@ -70,6 +72,7 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
         tables,
         streams,
         sinks,
+        partitions,
     } = request;
     // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
@@ -124,7 +127,14 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
     };
     let sink = match target {
         Some((table, rows)) => {
-            let opened = sink::open(&table, sinks.get(&table), rows, updating_key.is_some())?;
+            let partition_by = partitions.get(&table).map_or(&[][..], Vec::as_slice);
+            let opened = sink::open(
+                &table,
+                sinks.get(&table),
+                partition_by,
+                rows,
+                updating_key.is_some(),
+            )?;
             Some((table, opened))
         }
         None => None,

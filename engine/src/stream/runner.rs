@@ -426,7 +426,9 @@ impl Runner {
                 .store(keyed.keys() as u64, Ordering::Relaxed);
         }
         if let Some(sink) = &mut self.sink {
-            if let Some(update) = sink.flush(ended).await? {
+            let watermark = self.stats.watermark.load(Ordering::Relaxed);
+            let watermark = (watermark != i64::MIN).then_some(watermark);
+            if let Some(update) = sink.flush(ended, watermark).await? {
                 self.send(update).await?;
             }
         }
@@ -448,10 +450,7 @@ impl Runner {
             .rows_out
             .fetch_add(rows as u64, Ordering::Relaxed);
         match &mut self.sink {
-            Some(sink) => {
-                sink.append(out);
-                Ok(())
-            }
+            Some(sink) => Ok(sink.append(out)?),
             None => self.send(StreamUpdate::Rows(out)).await,
         }
     }

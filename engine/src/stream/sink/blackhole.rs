@@ -15,15 +15,20 @@ pub(super) struct Blackhole {
 
 #[async_trait]
 impl Sink for Blackhole {
-    fn append(&mut self, batches: Vec<RecordBatch>) {
+    fn append(&mut self, batches: Vec<RecordBatch>) -> Result<(), EngineError> {
         self.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        Ok(())
     }
 
     fn change(&mut self, changes: RecordBatch) {
         self.rows += changes.num_rows() as u64;
     }
 
-    async fn flush(&mut self, _end: bool) -> Result<Option<StreamUpdate>, EngineError> {
+    async fn flush(
+        &mut self,
+        _end: bool,
+        _watermark: Option<i64>,
+    ) -> Result<Option<StreamUpdate>, EngineError> {
         if self.rows == self.reported {
             return Ok(None);
         }

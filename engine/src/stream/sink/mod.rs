@@ -5,6 +5,7 @@
 
 mod blackhole;
 mod files;
+pub(crate) mod partitions;
 mod print;
 
 use super::StreamUpdate;
@@ -22,21 +23,27 @@ pub(crate) const SINK_CONNECTORS: &[&str] = &["filesystem", "blackhole", "print"
 #[async_trait]
 pub(crate) trait Sink: Send + Sync {
     /// New rows of an append-only result.
-    fn append(&mut self, batches: Vec<RecordBatch>);
+    fn append(&mut self, batches: Vec<RecordBatch>) -> Result<(), EngineError>;
 
     /// Changes of an updating result: rows of [`super::changelog_schema`], `op` first.
     fn change(&mut self, changes: RecordBatch);
 
-    /// Writes out what is due (everything, at the end of a bounded stream). Returns what the
-    /// query's display shows of it, when there is something new.
-    async fn flush(&mut self, end: bool) -> Result<Option<StreamUpdate>, EngineError>;
+    /// Writes out what is due (everything, at the end of a bounded stream), given the query's
+    /// watermark (milliseconds, when it has one). Returns what the query's display shows of
+    /// it, when there is something new.
+    async fn flush(
+        &mut self,
+        end: bool,
+        watermark: Option<i64>,
+    ) -> Result<Option<StreamUpdate>, EngineError>;
 }
 
-/// Opens the sink of `table`, declared with `options`, for rows of `schema`; `updating`
-/// when the query's result changes rather than only grows.
+/// Opens the sink of `table`, declared with `options` (and partitioned by `partition_by`), for
+/// rows of `schema`; `updating` when the query's result changes rather than only grows.
 pub(crate) fn open(
     table: &str,
     options: Option<&BTreeMap<String, String>>,
+    partition_by: &[String],
     schema: SchemaRef,
     updating: bool,
 ) -> Result<Box<dyn Sink>, EngineError> {
@@ -62,12 +69,30 @@ pub(crate) fn open(
                 .get("format")
                 .and_then(|f| files::FileFormat::parse(f))
                 .ok_or_else(not_a_file_table)?;
-            let roll_every = Duration::from_millis(1000);
+            // A file a second by default, so a notebook sees rows arrive; Flink's rolling
+            // options, when given, say otherwise.
+            let roll_every = options
+                .get("sink.rolling-policy.rollover-interval")
+                .map(|v| {
+                    crate::connectors::parse_duration("sink.rolling-policy.rollover-interval", v)
+                })
+                .transpose()?
+                .unwrap_or(Duration::from_millis(1000));
+            let roll_bytes = match options.get("sink.rolling-policy.file-size") {
+                Some(size) => parse_size("sink.rolling-policy.file-size", size)?,
+                None => 128 << 20,
+            };
+            let partitions = match partition_by {
+                [] => None,
+                keys => Some(partitions::PartitionSpec::from_options(keys, &options)?),
+            };
             Ok(Box::new(files::FileSink::new(
                 std::path::Path::new(path),
                 format,
                 schema,
+                partitions,
                 roll_every,
+                roll_bytes,
             )?))
         }
         Some("blackhole") => Ok(Box::new(blackhole::Blackhole::default())),
@@ -86,5 +111,31 @@ pub(crate) fn open(
                     .join(", ")
             ),
         }),
+    }
+}
+
+/// `128MB`, `1 kb`, `4096`: a size as Flink's MemorySize reads it.
+pub(crate) fn parse_size(key: &str, value: &str) -> Result<usize, EngineError> {
+    let compact: String = value
+        .split_whitespace()
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let digits_end = compact
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(compact.len());
+    let (number, unit) = compact.split_at(digits_end);
+    let scale: usize = match unit {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" | "kibibytes" => 1 << 10,
+        "m" | "mb" | "mebibytes" => 1 << 20,
+        "g" | "gb" | "gibibytes" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<usize>() {
+        Ok(n) if scale > 0 && n > 0 => Ok(n.saturating_mul(scale)),
+        _ => Err(crate::connectors::bad_option(
+            key,
+            &format!("'{value}' is not a size; write e.g. '128MB' or '64 kb'"),
+        )),
     }
 }

@@ -67,10 +67,11 @@ impl Print {
 
 #[async_trait]
 impl Sink for Print {
-    fn append(&mut self, batches: Vec<RecordBatch>) {
+    fn append(&mut self, batches: Vec<RecordBatch>) -> Result<(), EngineError> {
         for batch in &batches {
             self.print(batch, 0, None);
         }
+        Ok(())
     }
 
     fn change(&mut self, changes: RecordBatch) {
@@ -82,7 +83,11 @@ impl Sink for Print {
         self.print(&changes, 1, kinds.as_ref());
     }
 
-    async fn flush(&mut self, _end: bool) -> Result<Option<StreamUpdate>, EngineError> {
+    async fn flush(
+        &mut self,
+        _end: bool,
+        _watermark: Option<i64>,
+    ) -> Result<Option<StreamUpdate>, EngineError> {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
