@@ -3,7 +3,8 @@
 //! `TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), …))` (`windows.rs`), and nested type names
 //! `ROW<…>`, `MAP<K, V>` (`types.rs`, rewritten on each statement's tokens), a CREATE
 //! TABLE's `LIKE source (…)` (`like.rs`), `/*+ OPTIONS(…) */` hints (`hints.rs`) and
-//! `FOR SYSTEM_TIME AS OF` (`temporal_joins.rs`).
+//! `FOR SYSTEM_TIME AS OF` (`temporal_joins.rs`). Flink statements Eddy cannot run (Java
+//! functions, jars) are refused by name (`unsupported.rs`).
 //!
 //! They are cut out of the cell's text before it is parsed and kept beside the statement
 //! they belong to. The text keeps its length and line breaks (a clause is blanked, a window
@@ -15,6 +16,7 @@ mod hints;
 mod like;
 mod temporal_joins;
 mod types;
+mod unsupported;
 mod windows;
 
 use crate::error::{EngineError, Position};
@@ -189,6 +191,7 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
             .map_or(toks.len(), |i| start + i);
         let segment = &toks[start..end];
         if !segment.is_empty() {
+            unsupported::refuse(segment)?;
             let mut parts = FlinkParts::default();
             if segment.first().is_some_and(|t| t.is_word("CREATE")) {
                 let clauses = cut_column_clauses(segment, &mut text)?;
