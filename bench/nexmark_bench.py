@@ -37,6 +37,7 @@ FLINK_PER_CORE = {
     "q2": 175.2e3,
     "q10": 57.8e3,
     "q11": 39.7e3,
+    "q12": 75.7e3,
     "q13": 130.7e3,
     "q15": 72.4e3,
     "q16": 18.7e3,
@@ -127,6 +128,14 @@ QUERIES = {
         "SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, "
         "SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime "
         "FROM bid B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
+    ),
+    "q12": (
+        "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), endtime TIMESTAMP(3)",
+        "SELECT B.bidder, count(*) AS bid_count, "
+        "TUMBLE_START(B.p_time, INTERVAL '10' SECOND) AS starttime, "
+        "TUMBLE_END(B.p_time, INTERVAL '10' SECOND) AS endtime "
+        "FROM (SELECT *, PROCTIME() AS p_time FROM bid) B "
+        "GROUP BY B.bidder, TUMBLE(B.p_time, INTERVAL '10' SECOND)",
     ),
     "q13": (
         "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), `value` VARCHAR",

@@ -830,6 +830,44 @@ async fn background_queries_keep_updating_and_cancel_by_id() {
     assert_eq!(again.reply.content["status"], "error");
 }
 
+/// Windows on processing time, `pt AS PROCTIME()`: over the table's computed column, and over
+/// Nexmark q12's subquery (`FROM (SELECT *, PROCTIME() AS p_time FROM bid) B … GROUP BY
+/// TUMBLE(B.p_time, …)`). Rows arrive over 1.5 s of the clock; each window closes once the
+/// clock has passed it, and every row is counted in one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processing_time_windows_count_every_row_as_the_clock_passes() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        "CREATE TABLE paced (id BIGINT, pt AS PROCTIME()) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '20', 'number-of-rows' = '30',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '30')",
+    )
+    .await;
+    let windowed = ok(
+        &mut client,
+        "SELECT window_start, window_end, COUNT(*) AS n
+         FROM TABLE(TUMBLE(TABLE paced, DESCRIPTOR(pt), INTERVAL '1' SECOND))
+         GROUP BY window_start, window_end",
+    )
+    .await;
+    let counts = last_column(&final_table(&windowed));
+    assert!(counts.len() >= 2, "{}", windowed.text());
+    assert_eq!(counts.iter().sum::<i64>(), 30, "{}", windowed.text());
+    let q12 = ok(
+        &mut client,
+        "SELECT B.id % 2 AS parity, TUMBLE_START(B.p_time, INTERVAL '1' SECOND) AS starttime,
+                count(*) AS bid_count
+         FROM (SELECT *, PROCTIME() AS p_time FROM paced) B
+         GROUP BY B.id % 2, TUMBLE(B.p_time, INTERVAL '1' SECOND)",
+    )
+    .await;
+    let counts = last_column(&final_table(&q12));
+    assert!(counts.len() >= 4, "{}", q12.text());
+    assert_eq!(counts.iter().sum::<i64>(), 30, "{}", q12.text());
+}
+
 /// Nexmark q10's shape: a stream written into a table `PARTITIONED BY (dt, hm)`, one
 /// directory per day and minute as Flink names them (`hm=00%3A03`, the colon escaped), the
 /// partition columns in the directory names and not in the files, each partition committed

@@ -188,9 +188,16 @@ impl Engine {
                         definition: None,
                     }),
                 )?;
+                let proctime = flink
+                    .computed
+                    .iter()
+                    .filter(|c| is_proctime(&c.expression))
+                    .map(|c| c.name.clone())
+                    .collect();
                 let stream = StreamTable {
                     schema,
                     watermark,
+                    proctime,
                     factory,
                     skipped,
                 };
@@ -319,4 +326,10 @@ impl Engine {
             message: format!("Uncached table {name}."),
         })
     }
+}
+
+/// Whether a computed column's expression is `PROCTIME()` (however spaced or cased).
+fn is_proctime(expression: &str) -> bool {
+    let compact: String = expression.split_whitespace().collect();
+    compact.eq_ignore_ascii_case("PROCTIME()")
 }

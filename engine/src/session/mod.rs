@@ -8,8 +8,10 @@ mod ddl;
 pub(crate) mod kept_state;
 mod options_hints;
 mod parse;
+mod statement_relations;
 mod stream_view;
 mod table_like;
+mod windowed_subqueries;
 
 pub use parse::{parse, Statement};
 
@@ -91,8 +93,11 @@ impl Engine {
         max_rows: usize,
         progress: ScanProgress,
     ) -> Result<StatementResult, EngineError> {
-        // Dropped when the statement is done, taking the hints' relations with it.
-        let _hinted = self.declare_hinted_tables(&statement.flink.hints, &statement.parsed)?;
+        // Dropped when the statement is done, taking the relations it declared with it.
+        let mut declared = statement_relations::StatementRelations::new(self);
+        self.declare_hinted_tables(&statement.flink.hints, &statement.parsed, &mut declared)?;
+        self.declare_windowed_subqueries(&statement.flink.windowed_subqueries, &mut declared)
+            .await?;
         if let ParsedStatement::Statement(sql) = &statement.parsed {
             match sql.as_ref() {
                 SqlStatement::CreateTable(create) => {

@@ -1,52 +1,26 @@
 //! `FROM t /*+ OPTIONS('k' = 'v') */`: Flink's dynamic table options. For each hint the
 //! statement reads (or writes) a relation declared like `t` with the hint's options put in
-//! place of `t`'s, for that statement only: the relation is gone when the statement is done
-//! (a continuous query keeps the source it started with).
+//! place of `t`'s, for that statement only (`statement_relations.rs`).
 
+use super::statement_relations::StatementRelations;
 use super::{is_create_view, Engine};
 use crate::connectors::ConnectorOptions;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::OptionsHint;
 use crate::sql::names;
-use datafusion::common::TableReference;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName};
 
-/// The relations a statement's hints declared; dropping this takes them away.
-pub(super) struct HintedTables<'a> {
-    engine: &'a Engine,
-    relations: Vec<String>,
-}
-
-impl Drop for HintedTables<'_> {
-    fn drop(&mut self) {
-        if self.relations.is_empty() {
-            return;
-        }
-        for relation in &self.relations {
-            let _ = self
-                .engine
-                .ctx
-                .deregister_table(TableReference::bare(relation.as_str()));
-            self.engine.catalog.forget(relation);
-        }
-        self.engine.planning.invalidate();
-    }
-}
-
 impl Engine {
-    /// Declares the relation of every OPTIONS hint of a statement.
+    /// Declares the relation of every OPTIONS hint of a statement into `declared`.
     pub(super) fn declare_hinted_tables(
         &self,
         hints: &[OptionsHint],
         parsed: &ParsedStatement,
-    ) -> Result<HintedTables<'_>, EngineError> {
-        let mut declared = HintedTables {
-            engine: self,
-            relations: Vec::new(),
-        };
+        declared: &mut StatementRelations<'_>,
+    ) -> Result<(), EngineError> {
         let Some(first) = hints.first() else {
-            return Ok(declared);
+            return Ok(());
         };
         if is_create_view(parsed) {
             return Err(EngineError::Plan {
@@ -89,9 +63,9 @@ impl Engine {
                             .replace(&hint.relation, &table.to_string()),
                     )
                 })?;
-            declared.relations.push(hint.relation.clone());
+            declared.declared(&hint.relation);
         }
         self.planning.invalidate();
-        Ok(declared)
+        Ok(())
     }
 }

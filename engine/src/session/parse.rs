@@ -124,7 +124,11 @@ fn finish_statement(
     field_names::name_selected_fields(&mut parsed);
     time_units::quote_time_units(&mut parsed);
     similar_to::rewrite_similar_to(&mut parsed)?;
-    group_windows::rewrite_group_windows(&mut parsed, &mut flink.windows)?;
+    group_windows::rewrite_group_windows(
+        &mut parsed,
+        &mut flink.windows,
+        &mut flink.windowed_subqueries,
+    )?;
     Ok(Statement {
         parsed,
         flink,

@@ -10,8 +10,9 @@
 //! `window_start, window_end, window_time`, with `SESSION_START(…)` read as `window_start`, `_END` as
 //! `window_end` and `_ROWTIME`/`_PROCTIME` as `window_time`. `TUMBLE(ts, size [, offset])`,
 //! `HOP(ts, slide, size)` and `SESSION(ts, gap)` take Flink's arguments; a SESSION is kept
-//! per key of the other GROUP BY columns, as Flink keeps it. The window reads one table or
-//! view: a group window over a join or a subquery is refused, naming it.
+//! per key of the other GROUP BY columns, as Flink keeps it. The window reads one table, view
+//! or subquery (Nexmark's q12: `FROM (SELECT *, PROCTIME() AS p_time FROM bid) B`), which the
+//! session declares as a view for the statement; a group window over a join is refused.
 
 use crate::error::{EngineError, Position};
 use crate::sql::flink_syntax::{WindowCall, WindowKind};
@@ -23,14 +24,25 @@ use datafusion::sql::sqlparser::ast::{
 };
 use std::ops::ControlFlow;
 
+/// A subquery a group window reads, to be declared as the view `name` while the statement
+/// runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct WindowedSubquery {
+    pub(crate) name: String,
+    /// The subquery's SQL.
+    pub(crate) query: String,
+}
+
 /// Rewrites every legacy group window of `statement`; the window calls it made are added
-/// to `windows`.
+/// to `windows`, the subqueries they read to `subqueries`.
 pub(crate) fn rewrite_group_windows(
     statement: &mut ParsedStatement,
     windows: &mut Vec<WindowCall>,
+    subqueries: &mut Vec<WindowedSubquery>,
 ) -> Result<(), EngineError> {
     let mut rewriter = GroupWindows {
         windows,
+        subqueries,
         error: None,
     };
     match statement {
@@ -38,7 +50,11 @@ pub(crate) fn rewrite_group_windows(
             let _ = statement.visit(&mut rewriter);
         }
         ParsedStatement::Explain(explain) => {
-            return rewrite_group_windows(&mut explain.statement, rewriter.windows)
+            return rewrite_group_windows(
+                &mut explain.statement,
+                rewriter.windows,
+                rewriter.subqueries,
+            )
         }
         _ => {}
     }
@@ -50,6 +66,7 @@ pub(crate) fn rewrite_group_windows(
 
 struct GroupWindows<'a> {
     windows: &'a mut Vec<WindowCall>,
+    subqueries: &'a mut Vec<WindowedSubquery>,
     error: Option<EngineError>,
 }
 
@@ -58,7 +75,7 @@ impl VisitorMut for GroupWindows<'_> {
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         if let SetExpr::Select(select) = query.body.as_mut() {
-            if let Err(error) = rewrite_select(select, self.windows) {
+            if let Err(error) = rewrite_select(select, self.windows, self.subqueries) {
                 self.error = Some(error);
                 return ControlFlow::Break(());
             }
@@ -95,7 +112,11 @@ fn not_supported(message: String) -> EngineError {
     EngineError::NotSupported { message }
 }
 
-fn rewrite_select(select: &mut Select, windows: &mut Vec<WindowCall>) -> Result<(), EngineError> {
+fn rewrite_select(
+    select: &mut Select,
+    windows: &mut Vec<WindowCall>,
+    subqueries: &mut Vec<WindowedSubquery>,
+) -> Result<(), EngineError> {
     let GroupByExpr::Expressions(keys, _) = &mut select.group_by else {
         return Ok(());
     };
@@ -157,13 +178,35 @@ fn rewrite_select(select: &mut Select, windows: &mut Vec<WindowCall>) -> Result<
             "a {name} group window over a join; window one table or view, then join"
         )));
     }
+    // A subquery is read as a view of its own, under its alias.
+    if let TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias,
+        ..
+    } = &mut from.relation
+    {
+        let view = format!("__eddy_windowed_subquery_{}", subqueries.len());
+        subqueries.push(WindowedSubquery {
+            name: view.clone(),
+            query: subquery.to_string(),
+        });
+        let written = match alias.take() {
+            Some(alias) => format!("{view} {alias}"),
+            None => view.clone(),
+        };
+        from.relation = parse_relation(&written).ok_or_else(|| EngineError::Internal {
+            message: format!("the relation {written} did not parse"),
+            source: None,
+        })?;
+    }
     let TableFactor::Table {
         name: table, alias, ..
     } = &mut from.relation
     else {
         return Err(not_supported(format!(
-            "a {name} group window over a subquery; make the subquery a view and window \
-             the view"
+            "a {name} group window over this FROM clause; window a table, a view or a \
+             subquery"
         )));
     };
     // Sessions are kept per key of the other grouping columns.
@@ -232,6 +275,23 @@ fn rewrite_select(select: &mut Select, windows: &mut Vec<WindowCall>) -> Result<
     Ok(())
 }
 
+/// The relation `FROM name` parses to, for a subquery's view to take its place.
+fn parse_relation(name: &str) -> Option<TableFactor> {
+    let sql = format!("SELECT * FROM {name}");
+    let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::GenericDialect {},
+        &sql,
+    )
+    .ok()?;
+    let datafusion::sql::sqlparser::ast::Statement::Query(query) = parsed.pop()? else {
+        return None;
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    select.from.into_iter().next().map(|from| from.relation)
+}
+
 /// Replaces `<PREFIX>_START(…)`, `_END`, `_ROWTIME`, `_PROCTIME` by the window's columns.
 struct Helpers {
     prefix: String,
@@ -263,6 +323,12 @@ mod tests {
     use datafusion::sql::parser::DFParserBuilder;
 
     fn rewritten(sql: &str) -> Result<(String, Vec<WindowCall>), EngineError> {
+        rewritten_with_subqueries(sql).map(|(sql, windows, _)| (sql, windows))
+    }
+
+    fn rewritten_with_subqueries(
+        sql: &str,
+    ) -> Result<(String, Vec<WindowCall>, Vec<WindowedSubquery>), EngineError> {
         let mut statement = DFParserBuilder::new(sql)
             .build()
             .unwrap()
@@ -271,8 +337,9 @@ mod tests {
             .pop_front()
             .unwrap();
         let mut windows = Vec::new();
-        rewrite_group_windows(&mut statement, &mut windows)?;
-        Ok((statement.to_string(), windows))
+        let mut subqueries = Vec::new();
+        rewrite_group_windows(&mut statement, &mut windows, &mut subqueries)?;
+        Ok((statement.to_string(), windows, subqueries))
     }
 
     #[test]
@@ -324,13 +391,33 @@ mod tests {
     }
 
     #[test]
+    fn a_subquery_is_windowed_as_a_view_of_its_own() {
+        let (sql, windows, subqueries) = rewritten_with_subqueries(
+            "SELECT B.bidder, COUNT(*) FROM (SELECT *, PROCTIME() AS p_time FROM bid) B \
+             GROUP BY B.bidder, TUMBLE(B.p_time, INTERVAL '10' SECOND)",
+        )
+        .unwrap();
+        assert_eq!(
+            subqueries,
+            [WindowedSubquery {
+                name: "__eddy_windowed_subquery_0".into(),
+                query: "SELECT *, PROCTIME() AS p_time FROM bid".into(),
+            }]
+        );
+        assert_eq!(windows[0].table, "__eddy_windowed_subquery_0");
+        assert!(
+            sql.contains("FROM __eddy_group_window_0 B GROUP BY"),
+            "{sql}"
+        );
+    }
+
+    #[test]
     fn what_a_group_window_cannot_read_is_named() {
         let error = rewritten(
-            "SELECT COUNT(*) FROM (SELECT *, PROCTIME() AS p FROM bid) \
-             GROUP BY TUMBLE(p, INTERVAL '10' SECOND)",
+            "SELECT COUNT(*) FROM a JOIN b ON a.k = b.k GROUP BY TUMBLE(ts, INTERVAL '10' SECOND)",
         )
         .unwrap_err();
-        assert!(error.to_string().contains("over a subquery"), "{error}");
+        assert!(error.to_string().contains("over a join"), "{error}");
         let error = rewritten("SELECT COUNT(*) FROM t GROUP BY TUMBLE(ts)").unwrap_err();
         assert!(
             error.to_string().contains("TUMBLE(time_column, <size>"),

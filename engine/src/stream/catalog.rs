@@ -29,6 +29,8 @@ pub(crate) trait SourceFactory: Send + Sync {
 pub(crate) struct StreamTable {
     pub(crate) schema: SchemaRef,
     pub(crate) watermark: Option<WatermarkSpec>,
+    /// Its computed columns `pt AS PROCTIME()`: processing-time attributes windows may use.
+    pub(crate) proctime: Vec<String>,
     pub(crate) factory: Arc<dyn SourceFactory>,
     /// Rows its sources skipped as malformed, over all queries of the table.
     pub(crate) skipped: Option<Arc<std::sync::atomic::AtomicU64>>,

@@ -359,9 +359,10 @@ async fn stream_input(
     let sessions = (call.kind == WindowKind::Session)
         .then(|| SessionBuffer::new(spec.clone(), schema.clone(), relation_schema.clone()));
     let source_schema = windowed.source_schema;
-    // The watermark follows the source's event time, whatever the view does with the rows.
+    // The watermark follows the source's event time, whatever the view does with the rows;
+    // a processing time is read from the rows the window gets.
     let source_time_index = match (&windowed.watermark, &windowed.view) {
-        (Some(w), Some(_)) => source_schema.index_of(&w.column)?,
+        (Some(w), Some(_)) if !w.processing_time => source_schema.index_of(&w.column)?,
         _ => time_index,
     };
     Ok(StreamInput {
@@ -452,47 +453,60 @@ async fn windowed_source(
             view: None,
         });
     };
-    let Some(watermark) = &table.watermark else {
-        return Err(plan_error(
+    let no_event_time = || {
+        plan_error(
             format!(
-                "{} windows need an event time, and {stream} declares none",
+                "{} windows need an event time (a WATERMARK) or a processing time \
+                 (PROCTIME()), and {stream} declares neither",
                 call.kind.name()
             ),
             Some(format!(
-                "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND",
+                "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND, or \
+                 pt AS PROCTIME()",
                 call.time_column, call.time_column
             )),
-        ));
+        )
     };
-    let (schema, view) = if stream == name {
-        if watermark.column != call.time_column {
-            return Err(plan_error(
-                format!(
-                    "DESCRIPTOR({}) must name {name}'s event-time column {}",
-                    call.time_column, watermark.column
-                ),
-                Some(format!("write DESCRIPTOR({})", watermark.column)),
-            ));
-        }
-        (table.schema.clone(), None)
+    let (schema, view, watermark) = if stream == name {
+        let watermark = if table.proctime.contains(&call.time_column) {
+            WatermarkSpec::processing_time(&call.time_column)
+        } else {
+            let watermark = table.watermark.as_ref().ok_or_else(no_event_time)?;
+            if watermark.column != call.time_column {
+                return Err(plan_error(
+                    format!(
+                        "DESCRIPTOR({}) must name {name}'s event-time column {}",
+                        call.time_column, watermark.column
+                    ),
+                    Some(format!("write DESCRIPTOR({})", watermark.column)),
+                ));
+            }
+            watermark.clone()
+        };
+        (table.schema.clone(), None, watermark)
     } else {
+        let event_time = table.watermark.as_ref().map(|w| w.column.as_str());
         let staged = ViewStage::plan(
             ctx,
             name,
             &stream,
-            &watermark.column,
+            event_time,
             &call.time_column,
             streams,
             watermark_now,
         )
         .await?;
-        (staged.schema, Some(staged.stage))
+        let watermark = match staged.processing_time {
+            true => WatermarkSpec::processing_time(&call.time_column),
+            false => table.watermark.clone().ok_or_else(no_event_time)?,
+        };
+        (staged.schema, Some(staged.stage), watermark)
     };
     Ok(WindowedSource {
         schema,
         source_schema: table.schema.clone(),
         source: table.factory.open(ctx)?,
-        watermark: Some(watermark.clone()),
+        watermark: Some(watermark),
         skipped: table.skipped.clone(),
         view,
     })

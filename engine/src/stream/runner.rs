@@ -202,11 +202,17 @@ impl Runner {
             progress.last_row_at = Instant::now();
         }
         let watermark_before = progress.watermark;
-        self.observe_event_times(progress, &batches)?;
+        let processing_time = self.watermark.as_ref().is_some_and(|w| w.processing_time);
+        if !processing_time {
+            self.observe_event_times(progress, &batches)?;
+        }
         let batches = match &self.view {
             Some(view) => view.rows(batches).await?,
             None => batches,
         };
+        if processing_time {
+            self.observe_processing_times(progress, &batches)?;
+        }
         let mut input = self.admit(progress, batches)?;
         let effective = self.advance_watermark(progress, rows, ended);
         if let (Some(sessions), Some(w)) = (&mut self.sessions, effective) {
@@ -236,6 +242,26 @@ impl Runner {
                 if let Some(m) = max(&times) {
                     progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the latest processing time of the rows the window gets (a `PROCTIME()` column
+    /// of the table, or of the view the window reads).
+    fn observe_processing_times(
+        &self,
+        progress: &mut Progress,
+        batches: &[RecordBatch],
+    ) -> Result<(), StepError> {
+        let Some(spec) = &self.watermark else {
+            return Ok(());
+        };
+        for batch in batches {
+            let column = batch.schema().index_of(&spec.column)?;
+            let times = millis(batch.column(column))?;
+            if let Some(m) = max(&times) {
+                progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
             }
         }
         Ok(())
@@ -297,6 +323,26 @@ impl Runner {
         rows: usize,
         ended: bool,
     ) -> Option<i64> {
+        // Processing time: the latest row's, or, once no row has come for a moment, the
+        // clock (less that moment, for rows already stamped and on their way), so windows
+        // close when their time has passed although no row comes to say so.
+        if self.watermark.as_ref().is_some_and(|w| w.processing_time) {
+            let mut next = progress.max_time;
+            if rows == 0 && progress.last_row_at.elapsed() >= PROCESSING_TIME_SETTLE {
+                let clock = clock_ms() - PROCESSING_TIME_SETTLE.as_millis() as i64;
+                next = Some(next.map_or(clock, |t| t.max(clock)));
+            }
+            if let Some(next) = next {
+                let w = progress.watermark.map_or(next, |w| w.max(next));
+                progress.watermark = Some(w);
+                self.stats.watermark.store(w, Ordering::Relaxed);
+            }
+            return if ended {
+                Some(i64::MAX)
+            } else {
+                progress.watermark
+            };
+        }
         // The watermark trails the largest event time by the declared delay. A source
         // quiet for its idle timeout closes every window holding a row seen so far (rows
         // for those windows that come later are late).
@@ -479,4 +525,15 @@ impl From<datafusion::arrow::error::ArrowError> for StepError {
     fn from(error: datafusion::arrow::error::ArrowError) -> Self {
         StepError::Failed(error.into())
     }
+}
+
+/// How long a processing-time window waits, once rows stop coming, for rows already stamped
+/// with a processing time to arrive before the clock closes their window.
+const PROCESSING_TIME_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Milliseconds since the epoch, by the system clock (what `PROCTIME()` reads).
+fn clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }

@@ -224,16 +224,20 @@ pub(crate) struct ViewStage {
 pub(crate) struct StagedView {
     pub(crate) stage: ViewStage,
     pub(crate) schema: SchemaRef,
+    /// Whether the window's time column is a processing-time attribute (`PROCTIME()` in
+    /// the view, or a table's `pt AS PROCTIME()` passed through) rather than event time.
+    pub(crate) processing_time: bool,
 }
 
 impl ViewStage {
     /// Plans the stage for `view`, over the rows of `stream` (the one stream it reads),
-    /// checking that `time_column` is the stream's event time `event_time` passed through.
+    /// checking that `time_column` is the stream's event time `event_time` passed through,
+    /// or a processing time.
     pub(crate) async fn plan(
         ctx: &SessionContext,
         view: &str,
         stream: &str,
-        event_time: &str,
+        event_time: Option<&str>,
         time_column: &str,
         relations: &StreamRelations,
         watermark: Arc<AtomicI64>,
@@ -267,23 +271,35 @@ impl ViewStage {
                 hint: None,
             });
         }
-        match passed_through(plan, &Column::from_name(time_column)) {
-            Some((table, column)) if table == stream && column == event_time => {}
+        let processing_time = match time_origin(plan, &Column::from_name(time_column)) {
+            Some(TimeOrigin::ProcessingTime) => true,
+            Some(TimeOrigin::Column { table: t, column })
+                if t == stream && table.proctime.contains(&column) =>
+            {
+                true
+            }
+            Some(TimeOrigin::Column { table: t, column })
+                if t == stream && Some(column.as_str()) == event_time =>
+            {
+                false
+            }
             _ => {
+                let event_time = event_time.unwrap_or("(none declared)");
                 return Err(EngineError::Plan {
                     message: format!(
-                        "DESCRIPTOR({time_column}) must name an event-time column: view \
-                         {view}'s {time_column} is not {stream}'s event time {event_time} \
-                         as it is"
+                        "DESCRIPTOR({time_column}) must name a time attribute: view \
+                         {view}'s {time_column} is neither {stream}'s event time {event_time} \
+                         as it is nor PROCTIME()"
                     ),
                     position: None,
                     hint: Some(format!(
                         "select {event_time} unchanged in the view (SELECT …, {event_time} \
-                         FROM {stream}) and name it in DESCRIPTOR"
+                         FROM {stream}), or PROCTIME() AS {time_column}, and name it in \
+                         DESCRIPTOR"
                     )),
-                })
+                });
             }
-        }
+        };
         Ok(StagedView {
             stage: ViewStage {
                 state,
@@ -291,6 +307,7 @@ impl ViewStage {
                 slot,
             },
             schema,
+            processing_time,
         })
     }
 
@@ -310,9 +327,18 @@ impl ViewStage {
     }
 }
 
+/// Where a view's time column comes from.
+enum TimeOrigin {
+    /// A table's column, passed through unchanged.
+    Column { table: String, column: String },
+    /// `PROCTIME()`, computed in the view.
+    ProcessingTime,
+}
+
 /// The table and column that `column` of `plan`'s output is, when the plan passes it
-/// through unchanged (projections, renames, filters, joins); `None` when it is computed.
-fn passed_through(plan: &LogicalPlan, column: &Column) -> Option<(String, String)> {
+/// through unchanged (projections, renames, filters, joins), or `PROCTIME()` when the view
+/// computes it so; `None` when it is computed otherwise.
+fn time_origin(plan: &LogicalPlan, column: &Column) -> Option<TimeOrigin> {
     match plan {
         LogicalPlan::Projection(projection) => {
             let index = projection.schema.index_of_column(column).ok()?;
@@ -321,24 +347,30 @@ fn passed_through(plan: &LogicalPlan, column: &Column) -> Option<(String, String
                 expr = &alias.expr;
             }
             match expr {
-                Expr::Column(inner) => passed_through(&projection.input, inner),
+                Expr::Column(inner) => time_origin(&projection.input, inner),
+                Expr::ScalarFunction(call) if call.name() == "proctime" => {
+                    Some(TimeOrigin::ProcessingTime)
+                }
                 _ => None,
             }
         }
-        LogicalPlan::Filter(filter) => passed_through(&filter.input, column),
+        LogicalPlan::Filter(filter) => time_origin(&filter.input, column),
         LogicalPlan::SubqueryAlias(alias) => {
             let index = alias.schema.index_of_column(column).ok()?;
             let (qualifier, field) = alias.input.schema().qualified_field(index);
-            passed_through(&alias.input, &Column::new(qualifier.cloned(), field.name()))
+            time_origin(&alias.input, &Column::new(qualifier.cloned(), field.name()))
         }
         LogicalPlan::Join(join) => [&join.left, &join.right]
             .into_iter()
             .find(|side| side.schema().has_column(column))
-            .and_then(|side| passed_through(side, column)),
+            .and_then(|side| time_origin(side, column)),
         LogicalPlan::TableScan(scan) => {
             let index = scan.projected_schema.index_of_column(column).ok()?;
             let name = scan.projected_schema.field(index).name().clone();
-            Some((scan.table_name.table().to_string(), name))
+            Some(TimeOrigin::Column {
+                table: scan.table_name.table().to_string(),
+                column: name,
+            })
         }
         _ => None,
     }

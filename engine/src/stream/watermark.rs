@@ -1,5 +1,6 @@
 //! Event time: `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND` and the watermark a running
-//! query derives from the rows it has seen.
+//! query derives from the rows it has seen; processing time (`PROCTIME()`) as a watermark
+//! that follows the clock.
 
 /// A table's declared watermark: its time column (the rowtime attribute) and how far
 /// behind the largest time seen the watermark trails.
@@ -11,6 +12,9 @@ pub(crate) struct WatermarkSpec {
     /// `'scan.watermark.idle-timeout'`: after this long without rows, the watermark
     /// follows the wall clock from the last row, so the last windows close.
     pub(crate) idle_timeout: Option<std::time::Duration>,
+    /// A processing-time attribute (`PROCTIME()`): the watermark is the latest processing
+    /// time seen, and the wall clock when no rows come, so windows close on time.
+    pub(crate) processing_time: bool,
 }
 
 impl WatermarkSpec {
@@ -73,6 +77,17 @@ impl WatermarkSpec {
             column: decl.column.clone(),
             delay_ms,
             idle_timeout,
+            processing_time: false,
         })
+    }
+
+    /// Windows over `column`, a `PROCTIME()` attribute.
+    pub(crate) fn processing_time(column: &str) -> Self {
+        WatermarkSpec {
+            column: column.to_string(),
+            delay_ms: 0,
+            idle_timeout: None,
+            processing_time: true,
+        }
     }
 }

@@ -138,6 +138,8 @@ pub(crate) struct FlinkParts {
     pub(crate) hints: Vec<OptionsHint>,
     /// `JOIN t FOR SYSTEM_TIME AS OF …`.
     pub(crate) temporal_joins: Vec<TemporalJoin>,
+    /// Subqueries that legacy group windows read, declared as views while the statement runs.
+    pub(crate) windowed_subqueries: Vec<crate::sql::group_windows::WindowedSubquery>,
 }
 
 /// A cell's text with the Flink parts cut out, and those parts for each non-empty statement
