@@ -518,6 +518,16 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
     .await;
     ok(&mut client, &nexmark_views("datagen", "")).await;
     ok(&mut client, &nexmark_views("events_file", "_file")).await;
+    for s in ["", "_file"] {
+        ok(
+            &mut client,
+            &format!(
+                "CREATE VIEW new_ids{s} AS SELECT 'person' AS kind, id, `dateTime` FROM person{s}
+    UNION ALL SELECT 'auction' AS kind, id, `dateTime` FROM auction{s}"
+            ),
+        )
+        .await;
+    }
     // q13's side input: Nexmark reads its 10,000 keys and values from a file.
     ok(
         &mut client,
@@ -545,6 +555,8 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, max(DATE_FORMAT(`dateTime`, 'HH:mm')) as `minute`, count(*) AS total_bids, count(*) filter (where price < 10000) AS rank1_bids, count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids, count(*) filter (where price >= 1000000) AS rank3_bids, count(distinct bidder) AS total_bidders, count(distinct bidder) filter (where price < 10000) AS rank1_bidders, count(distinct auction) AS total_auctions, count(distinct auction) filter (where price >= 1000000) AS rank3_auctions FROM bid{s} WHERE lower(channel) IN ('apple', 'google', 'facebook', 'baidu') GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
         // q13: each bid joined with the side input as of its processing time, summed up.
         "SELECT COUNT(*) AS bids, SUM(CAST(S.`value` AS BIGINT)) AS total FROM (SELECT *, PROCTIME() as p_time FROM bid{s}) B JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.`key`",
+        // People and auctions per second, from a UNION ALL of two views over the stream.
+        "SELECT kind, window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE new_ids{s}, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY kind, window_start, window_end",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

@@ -206,24 +206,43 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
     })
 }
 
-/// Refuses a plan that reads the stream's relation more than once: a join of the stream
-/// with itself (directly, through two views, or in a subquery) would meet only rows of the
-/// same tick, a wrong answer. Joining two streams needs state across ticks.
+/// Refuses a plan whose reads of the stream's relation meet in a join or a subquery: a join
+/// of the stream with itself (directly, through two views, or in a subquery) would meet only
+/// rows of the same tick, a wrong answer; joining streams needs state across ticks. Reads
+/// that meet in a UNION ALL are right: each tick's rows go through both branches.
 fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError> {
     use datafusion::common::tree_node::TreeNodeRecursion;
-    let mut scans = 0;
-    plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            if scan.table_name.table() == relation {
-                scans += 1;
+    let scans = |plan: &LogicalPlan| {
+        let mut scans = 0;
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                if scan.table_name.table() == relation {
+                    scans += 1;
+                }
             }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        scans
+    };
+    let total = scans(plan);
+    if total <= 1 {
+        return Ok(());
+    }
+    let mut meet = false;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Join(join) = node {
+            meet |= scans(&join.left) > 0 && scans(&join.right) > 0;
         }
+        node.apply_subqueries(|subquery| {
+            meet |= scans(subquery) > 0;
+            Ok(TreeNodeRecursion::Continue)
+        })?;
         Ok(TreeNodeRecursion::Continue)
     })?;
-    if scans > 1 {
+    if meet {
         return Err(EngineError::NotSupported {
             message: format!(
-                "this query reads the stream {relation} {scans} times (a join of the stream \
+                "this query reads the stream {relation} {total} times (a join of the stream \
                  with itself, of two views over it, or a subquery over it); joining streams \
                  needs state kept across micro-batches, which Eddy does not have yet"
             ),

@@ -328,6 +328,7 @@ impl ViewStage {
 }
 
 /// Where a view's time column comes from.
+#[derive(PartialEq)]
 enum TimeOrigin {
     /// A table's column, passed through unchanged.
     Column { table: String, column: String },
@@ -364,6 +365,18 @@ fn time_origin(plan: &LogicalPlan, column: &Column) -> Option<TimeOrigin> {
             .into_iter()
             .find(|side| side.schema().has_column(column))
             .and_then(|side| time_origin(side, column)),
+        // A UNION ALL's column is each branch's column at its place, the same in every one.
+        LogicalPlan::Union(union) => {
+            let index = union.schema.index_of_column(column).ok()?;
+            let mut origins = union.inputs.iter().map(|input| {
+                let (qualifier, field) = input.schema().qualified_field(index);
+                time_origin(input, &Column::new(qualifier.cloned(), field.name()))
+            });
+            let first = origins.next()??;
+            origins
+                .all(|origin| origin.as_ref() == Some(&first))
+                .then_some(first)
+        }
         LogicalPlan::TableScan(scan) => {
             let index = scan.projected_schema.index_of_column(column).ok()?;
             let name = scan.projected_schema.field(index).name().clone();
