@@ -162,6 +162,19 @@ impl Engine {
             }
             let sinks = self.catalog.all_options();
             let partitions = self.catalog.all_partition_keys();
+            if let ParsedStatement::Explain(explain) = &statement.parsed {
+                let text = stream_query::explain(StreamRequest {
+                    ctx: &self.ctx,
+                    statement: explain.statement.as_ref().clone(),
+                    parts: &statement.flink,
+                    tables: &mentioned,
+                    streams,
+                    sinks,
+                    partitions,
+                })
+                .await?;
+                return Ok(StatementResult::Rows(explained(&text)?));
+            }
             let query = stream_query::start(StreamRequest {
                 ctx: &self.ctx,
                 statement: statement.parsed,
@@ -301,6 +314,39 @@ fn replaced_table(plan: &LogicalPlan) -> Option<TableReference> {
         LogicalPlan::Ddl(DdlStatement::DropView(drop)) => Some(drop.name.clone()),
         _ => None,
     }
+}
+
+/// EXPLAIN's result for a continuous query: its stages, then each micro-batch's plan, as
+/// DataFusion shows a plan (`plan_type`, `plan`).
+fn explained(text: &str) -> Result<RowSet, EngineError> {
+    use datafusion::arrow::array::{RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let (stages, micro_batch) = text
+        .split_once("\n\n== Each micro-batch ==\n")
+        .unwrap_or((text, ""));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("plan_type", DataType::Utf8, false),
+        Field::new("plan", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![
+                "continuous_plan",
+                "micro_batch_plan",
+            ])),
+            Arc::new(StringArray::from(vec![
+                stages.trim_start_matches("== Continuous query ==\n"),
+                micro_batch,
+            ])),
+        ],
+    )?;
+    Ok(RowSet {
+        schema,
+        batches: vec![batch],
+        total_rows: 2,
+        skipped_rows: 0,
+    })
 }
 
 /// `JOIN t FOR SYSTEM_TIME AS OF …` against a bounded table is a lookup join, which every

@@ -8,6 +8,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod catalog;
 pub(crate) mod changelog;
+mod explain;
 mod interval;
 pub(crate) mod micro_batch;
 pub(crate) mod query;

@@ -65,6 +65,31 @@ fn plan_error(message: String, hint: Option<String>) -> EngineError {
 
 /// Starts the continuous query for a statement [`is_continuous`] accepted.
 pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery, EngineError> {
+    plan(request).await?.start()
+}
+
+/// What `EXPLAIN` shows of a continuous query: its stages, the state each keeps and whether
+/// its output is append-only or updating; then the plan each micro-batch runs.
+pub(crate) async fn explain(request: StreamRequest<'_>) -> Result<String, EngineError> {
+    Ok(plan(request).await?.explain())
+}
+
+/// A continuous query planned and not started: its source is opened, not run.
+struct Planned {
+    input: StreamInput,
+    state: datafusion::execution::session_state::SessionState,
+    logical: LogicalPlan,
+    schema: SchemaRef,
+    slot: Arc<MicroBatchTable>,
+    shape: Shape,
+    watermark_now: Arc<AtomicI64>,
+    /// An INSERT INTO's table and the schema of the rows it takes.
+    target: Option<(String, SchemaRef)>,
+    sinks: HashMap<String, BTreeMap<String, String>>,
+    partitions: HashMap<String, Vec<String>>,
+}
+
+async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
     let StreamRequest {
         ctx,
         statement,
@@ -121,89 +146,143 @@ pub(crate) async fn start(request: StreamRequest<'_>) -> Result<ContinuousQuery,
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(&state, &logical).await?;
     let shape = shape_of(&probe, &input, &schema)?;
-    let updating_key = match &shape {
-        Shape::Updating { key, .. } => Some(key.clone()),
-        _ => None,
-    };
-    let sink = match target {
-        Some((table, rows)) => {
-            let partition_by = partitions.get(&table).map_or(&[][..], Vec::as_slice);
-            let opened = sink::open(
-                &table,
-                sinks.get(&table),
-                partition_by,
-                rows,
-                updating_key.is_some(),
-            )?;
-            Some((table, opened))
-        }
-        None => None,
-    };
-    let kind = match (&sink, &updating_key) {
-        (Some((table, _)), _) => StreamKind::Sink {
-            table: table.clone(),
-        },
-        (None, Some(key)) => StreamKind::Updating { key: key.clone() },
-        (None, None) => StreamKind::Append,
-    };
-    // The columns that pair an updating result's old and new rows.
-    let key_columns = updating_key
-        .iter()
-        .flatten()
-        .filter_map(|k| schema.index_of(k).ok())
-        .collect();
-
-    let source = input.source;
-    let skipped = input.skipped.map(|count| {
-        let before = count.load(std::sync::atomic::Ordering::Relaxed);
-        (count, before)
-    });
-    if source.schema().fields() != input.source_schema.fields() {
-        return Err(EngineError::Internal {
-            message: "the stream's source gives rows of another shape than its table".into(),
-            source: None,
-        });
-    }
-    let bounded = source.is_bounded();
-    let cancel = CancellationToken::new();
-    let stats = Arc::new(StreamStats {
-        watermark: AtomicI64::new(i64::MIN),
-        ..StreamStats::default()
-    });
-    let emit_interval = Arc::new(AtomicU64::new(500));
-    let (updates_tx, updates_rx) = mpsc::channel(16);
-    let runner = Runner {
+    Ok(Planned {
+        input,
         state,
         logical,
-        schema: schema.clone(),
+        schema,
         slot,
         shape,
-        window: input.window,
-        sessions: input.sessions,
-        watermark: input.watermark,
-        time_index: input.time_index,
         watermark_now,
-        view: input.view,
-        sink: sink.map(|(_, sink)| sink),
-        key_columns,
-        stats: stats.clone(),
-        emit_interval: emit_interval.clone(),
-        updates: updates_tx,
-        cancel: cancel.clone(),
-    };
-    let task = tokio::spawn(runner.run(source));
-    Ok(ContinuousQuery {
-        schema,
-        kind,
-        bounded,
-        updates: updates_rx,
-        cancel,
-        stats,
-        started: Instant::now(),
-        emit_interval,
-        skipped,
-        task: Some(task),
+        target,
+        sinks,
+        partitions,
     })
+}
+
+impl Planned {
+    fn start(self) -> Result<ContinuousQuery, EngineError> {
+        let Planned {
+            input,
+            state,
+            logical,
+            schema,
+            slot,
+            shape,
+            watermark_now,
+            target,
+            sinks,
+            partitions,
+        } = self;
+        let updating_key = match &shape {
+            Shape::Updating { key, .. } => Some(key.clone()),
+            _ => None,
+        };
+        let sink = match target {
+            Some((table, rows)) => {
+                let partition_by = partitions.get(&table).map_or(&[][..], Vec::as_slice);
+                let opened = sink::open(
+                    &table,
+                    sinks.get(&table),
+                    partition_by,
+                    rows,
+                    updating_key.is_some(),
+                )?;
+                Some((table, opened))
+            }
+            None => None,
+        };
+        let kind = match (&sink, &updating_key) {
+            (Some((table, _)), _) => StreamKind::Sink {
+                table: table.clone(),
+            },
+            (None, Some(key)) => StreamKind::Updating { key: key.clone() },
+            (None, None) => StreamKind::Append,
+        };
+        // The columns that pair an updating result's old and new rows.
+        let key_columns = updating_key
+            .iter()
+            .flatten()
+            .filter_map(|k| schema.index_of(k).ok())
+            .collect();
+
+        let source = input.source;
+        let skipped = input.skipped.map(|count| {
+            let before = count.load(std::sync::atomic::Ordering::Relaxed);
+            (count, before)
+        });
+        if source.schema().fields() != input.source_schema.fields() {
+            return Err(EngineError::Internal {
+                message: "the stream's source gives rows of another shape than its table".into(),
+                source: None,
+            });
+        }
+        let bounded = source.is_bounded();
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(StreamStats {
+            watermark: AtomicI64::new(i64::MIN),
+            ..StreamStats::default()
+        });
+        let emit_interval = Arc::new(AtomicU64::new(500));
+        let (updates_tx, updates_rx) = mpsc::channel(16);
+        let runner = Runner {
+            state,
+            logical,
+            schema: schema.clone(),
+            slot,
+            shape,
+            window: input.window,
+            sessions: input.sessions,
+            watermark: input.watermark,
+            time_index: input.time_index,
+            watermark_now,
+            view: input.view,
+            sink: sink.map(|(_, sink)| sink),
+            key_columns,
+            stats: stats.clone(),
+            emit_interval: emit_interval.clone(),
+            updates: updates_tx,
+            cancel: cancel.clone(),
+        };
+        let task = tokio::spawn(runner.run(source));
+        Ok(ContinuousQuery {
+            schema,
+            kind,
+            bounded,
+            updates: updates_rx,
+            cancel,
+            stats,
+            started: Instant::now(),
+            emit_interval,
+            skipped,
+            task: Some(task),
+        })
+    }
+}
+
+impl Planned {
+    fn explain(&self) -> String {
+        let input = &self.input;
+        let target = self.target.as_ref().map(|(table, _)| {
+            let connector = self
+                .sinks
+                .get(table)
+                .and_then(|options| options.get("connector"))
+                .cloned()
+                .unwrap_or_default();
+            (table.clone(), connector)
+        });
+        super::explain::describe(&super::explain::Stages {
+            stream: &input.stream,
+            bounded: input.source.is_bounded(),
+            watermark: input.watermark.as_ref(),
+            view: input.view.is_some(),
+            window: input.window.as_ref(),
+            shape: &self.shape,
+            target,
+            micro_batch: &self.logical,
+        })
+    }
 }
 
 /// Refuses a plan whose reads of the stream's relation meet in a join or a subquery: a join
@@ -253,6 +332,8 @@ fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError>
 
 /// The relation a query reads the stream through, and how rows get there.
 struct StreamInput {
+    /// The stream (or, for a window over one, the table) the rows come from.
+    stream: String,
     /// The table name (or window relation) the query's SQL reads.
     relation: String,
     relation_schema: SchemaRef,
@@ -301,6 +382,7 @@ async fn stream_input(
             None => None,
         };
         return Ok(StreamInput {
+            stream: name.clone(),
             relation: name.clone(),
             relation_schema: table.schema.clone(),
             source_schema: table.schema.clone(),
@@ -385,6 +467,7 @@ async fn stream_input(
         _ => time_index,
     };
     Ok(StreamInput {
+        stream: windowed.stream,
         relation: call.relation.clone(),
         relation_schema,
         source_schema,
@@ -420,6 +503,8 @@ fn too_many_streams(named: &[String], read: &[String]) -> EngineError {
 
 /// What a window function reads its rows from, before windows are assigned.
 struct WindowedSource {
+    /// The stream read (or the table, for a window over one).
+    stream: String,
     /// The rows' schema (a view's, when the window is over a view).
     schema: SchemaRef,
     /// The source's rows' schema, as its table declares it.
@@ -461,6 +546,7 @@ async fn windowed_source(
             .table_provider(crate::sql::names::table_reference_from_text(name))
             .await?;
         return Ok(WindowedSource {
+            stream: name.to_string(),
             schema: provider.schema(),
             source_schema: provider.schema(),
             source: Box::new(TableScan {
@@ -522,6 +608,7 @@ async fn windowed_source(
         (staged.schema, Some(staged.stage), watermark)
     };
     Ok(WindowedSource {
+        stream: stream.clone(),
         schema,
         source_schema: table.schema.clone(),
         source: table.factory.open(ctx)?,

@@ -92,7 +92,8 @@ impl sqllogictest::AsyncDB for EngineDb {
 }
 
 /// Rows as sqllogictest compares them: every value as text, `NULL` for nulls and
-/// `(empty)` for an empty string (which a line of text could not show).
+/// `(empty)` for an empty string (which a line of text could not show), a value of several
+/// lines spread over as many rows.
 fn rows_output(batches: &[RecordBatch]) -> Result<DBOutput<DefaultColumnType>, SqlError> {
     let Some(first) = batches.first() else {
         return Ok(DBOutput::Rows {
@@ -127,8 +128,25 @@ fn rows_output(batches: &[RecordBatch]) -> Result<DBOutput<DefaultColumnType>, S
                         text => text,
                     },
                 })
-                .collect();
-            rows.push(values);
+                .collect::<Vec<String>>();
+            // A value of several lines (an EXPLAIN's plan) takes a row per line, the other
+            // columns repeated: sqllogictest compares a file line by line.
+            let height = values.iter().map(|v| v.lines().count()).max().unwrap_or(1);
+            if height <= 1 {
+                rows.push(values);
+                continue;
+            }
+            for line in 0..height {
+                rows.push(
+                    values
+                        .iter()
+                        .map(|value| match value.lines().count() {
+                            0 | 1 => value.clone(),
+                            _ => value.lines().nth(line).unwrap_or_default().to_string(),
+                        })
+                        .collect(),
+                );
+            }
         }
     }
     Ok(DBOutput::Rows { types, rows })

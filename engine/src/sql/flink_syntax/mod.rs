@@ -12,6 +12,7 @@
 //! plan errors still point into what the user typed.
 
 mod columns;
+mod explain_details;
 mod hints;
 mod like;
 mod temporal_joins;
@@ -194,6 +195,7 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
         let segment = &toks[start..end];
         if !segment.is_empty() {
             unsupported::refuse(segment)?;
+            explain_details::cut_explain_details(segment, &mut text)?;
             let mut parts = FlinkParts::default();
             if segment.first().is_some_and(|t| t.is_word("CREATE")) {
                 let clauses = cut_column_clauses(segment, &mut text)?;

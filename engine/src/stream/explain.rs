@@ -1,0 +1,169 @@
+//! `EXPLAIN` of a continuous query: the stages it runs (source and watermark, a view run
+//! first, windows, the aggregate, the sink), the state each keeps, and whether what each
+//! gives is append-only or updating, in Flink's words (`changelogMode=[I]`, `[I,UB,UA,D]`);
+//! then the plan DataFusion runs over each micro-batch.
+
+use super::runner::Shape;
+use super::watermark::WatermarkSpec;
+use super::window::WindowSpec;
+use crate::sql::flink_syntax::WindowKind;
+use datafusion::logical_expr::LogicalPlan;
+use std::fmt::Write;
+
+/// What a planned continuous query is made of.
+pub(crate) struct Stages<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) bounded: bool,
+    pub(crate) watermark: Option<&'a WatermarkSpec>,
+    /// Whether a view runs over each micro-batch before the windows.
+    pub(crate) view: bool,
+    pub(crate) window: Option<&'a WindowSpec>,
+    pub(crate) shape: &'a Shape,
+    /// An INSERT's table and its connector.
+    pub(crate) target: Option<(String, String)>,
+    pub(crate) micro_batch: &'a LogicalPlan,
+}
+
+const APPEND: &str = "changelogMode=[I]";
+const UPDATING: &str = "changelogMode=[I,UB,UA,D]";
+
+/// The text of `EXPLAIN`: one line per stage, from the source down.
+pub(crate) fn describe(stages: &Stages<'_>) -> String {
+    let mut out = String::from("== Continuous query ==\n");
+    let mut line = |stage: &str, what: String, mode: &str| {
+        let _ = writeln!(out, "{stage:<10} {what}  {mode}");
+    };
+    let time = match stages.watermark {
+        Some(w) if w.processing_time => format!("; processing time {}", w.column),
+        Some(w) if w.delay_ms > 0 => format!(
+            "; event time {}, watermark {} - {}",
+            w.column,
+            w.column,
+            duration(w.delay_ms)
+        ),
+        Some(w) => format!("; event time {}, watermark {}", w.column, w.column),
+        None => String::new(),
+    };
+    let bound = if stages.bounded {
+        "bounded"
+    } else {
+        "unbounded"
+    };
+    line(
+        "Source",
+        format!("{} ({bound}){time}", stages.stream),
+        APPEND,
+    );
+    if stages.view {
+        line(
+            "View",
+            "the view the window reads, run over each micro-batch first; no state".into(),
+            APPEND,
+        );
+    }
+    if let Some(window) = stages.window {
+        let what = match window.kind {
+            WindowKind::Session => format!(
+                "SESSION gap {}; state: the rows of each open session, until the watermark \
+                 passes its end",
+                duration(window.size_ms)
+            ),
+            kind => {
+                let mut what = format!("{} size {}", kind.name(), duration(window.size_ms));
+                if window.step_ms != window.size_ms {
+                    let step = if kind == WindowKind::Hop {
+                        "slide"
+                    } else {
+                        "step"
+                    };
+                    let _ = write!(what, ", {step} {}", duration(window.step_ms));
+                }
+                if window.offset_ms != 0 {
+                    let _ = write!(what, ", offset {}", duration(window.offset_ms));
+                }
+                what.push_str("; assigns each row its windows, no state");
+                what
+            }
+        };
+        line("Window", what, APPEND);
+    }
+    match stages.shape {
+        Shape::Stateless => line(
+            "Calc",
+            "projections and filters over each micro-batch (and lookups in tables); no state"
+                .into(),
+            APPEND,
+        ),
+        Shape::Windowed { .. } => line(
+            "Aggregate",
+            format!(
+                "GROUP BY {} per window; state: a row per window and key, emitted once and \
+                 dropped when the watermark passes the window's end",
+                group_keys(stages.micro_batch)
+            ),
+            APPEND,
+        ),
+        Shape::Updating { .. } => line(
+            "Aggregate",
+            format!(
+                "GROUP BY {} without windows; state: a row per key, kept while the query \
+                 runs; each change to a key's row is emitted",
+                group_keys(stages.micro_batch)
+            ),
+            UPDATING,
+        ),
+    }
+    let output_mode = match stages.shape {
+        Shape::Updating { .. } => UPDATING,
+        _ => APPEND,
+    };
+    match &stages.target {
+        Some((table, connector)) => line(
+            "Sink",
+            format!("INSERT INTO {table} ({connector})"),
+            output_mode,
+        ),
+        None => line("Result", "shown in the cell, live".into(), output_mode),
+    }
+    let _ = write!(
+        out,
+        "\n== Each micro-batch ==\n{}",
+        stages.micro_batch.display_indent()
+    );
+    out
+}
+
+/// The grouping keys of the micro-batch plan's aggregate, as DataFusion names them.
+fn group_keys(plan: &LogicalPlan) -> String {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut keys = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::Aggregate(aggregate) = node {
+            keys = aggregate
+                .group_expr
+                .iter()
+                .map(|e| match e {
+                    // The window relation's name says nothing to the user: its columns do.
+                    datafusion::logical_expr::Expr::Column(column) => column.name.clone(),
+                    other => other.schema_name().to_string(),
+                })
+                .collect();
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    match keys.as_slice() {
+        [] => "()".to_string(),
+        keys => keys.join(", "),
+    }
+}
+
+/// `5 s`, `250 ms`, `1 min`.
+fn duration(ms: i64) -> String {
+    match ms {
+        ms if ms % 3_600_000 == 0 && ms != 0 => format!("{} h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 && ms != 0 => format!("{} min", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        ms => format!("{ms} ms"),
+    }
+}
