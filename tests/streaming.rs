@@ -880,6 +880,94 @@ async fn processing_time_windows_count_every_row_as_the_clock_passes() {
     assert_eq!(counts.iter().sum::<i64>(), 30, "{}", q12.text());
 }
 
+/// A statement set runs its INSERTs as one job that reads each source once: two print
+/// tables fed from one generator of random values print the same values (two generators
+/// would not), shown in one cell with a line per table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_set_reads_its_source_once_for_every_insert() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        "CREATE TABLE randoms (v BIGINT) WITH ('connector' = 'datagen',
+            'number-of-rows' = '10', 'rows-per-second' = '1000000000')",
+    )
+    .await;
+    for name in ["copy_a", "copy_b"] {
+        ok(
+            &mut client,
+            &format!(
+                "CREATE TABLE {name} (v BIGINT) WITH ('connector' = 'print', 'print-identifier' = '{name}')"
+            ),
+        )
+        .await;
+    }
+    let run = ok(
+        &mut client,
+        "EXECUTE STATEMENT SET
+BEGIN
+INSERT INTO copy_a SELECT v FROM randoms;
+INSERT INTO copy_b SELECT v FROM randoms;
+END;",
+    )
+    .await;
+    let text = run.text();
+    assert!(
+        text.contains("INSERT INTO copy_a: 10 rows printed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("INSERT INTO copy_b: 10 rows printed"),
+        "{text}"
+    );
+    let values = |name: &str| {
+        let mut values: Vec<String> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix(&format!("{name}> +I[")))
+            .map(|rest| rest.trim_end_matches(']').to_string())
+            .collect();
+        values.sort();
+        values
+    };
+    assert_eq!(values("copy_a").len(), 10, "{text}");
+    assert_eq!(values("copy_a"), values("copy_b"), "{text}");
+
+    // Over an endless source the set runs until stopped, and stops as a whole.
+    ok(&mut client, TICKS).await;
+    for name in ["all_ticks", "some_ticks"] {
+        ok(
+            &mut client,
+            &format!("CREATE TABLE {name} (user_id INT, ts TIMESTAMP(3)) WITH ('connector' = 'blackhole')"),
+        )
+        .await;
+    }
+    let stopped = ok(
+        &mut client,
+        "%sql --duration 1s
+BEGIN STATEMENT SET;
+INSERT INTO all_ticks SELECT user_id, ts FROM ticks;
+INSERT INTO some_ticks SELECT user_id, ts FROM ticks WHERE user_id = 1;
+END;",
+    )
+    .await;
+    assert!(
+        final_status(&stopped).starts_with("stopped after its --duration"),
+        "{}",
+        stopped.text()
+    );
+    assert!(
+        stopped.text().contains("INSERT INTO some_ticks: "),
+        "{}",
+        stopped.text()
+    );
+    let jobs = ok(&mut client, "%jobs").await;
+    assert!(
+        !jobs.displayed().contains("running"),
+        "{}",
+        jobs.displayed()
+    );
+}
+
 /// Nexmark q10's shape: a stream written into a table `PARTITIONED BY (dt, hm)`, one
 /// directory per day and minute as Flink names them (`hm=00%3A03`, the colon escaped), the
 /// partition columns in the directory names and not in the files, each partition committed

@@ -9,6 +9,7 @@ pub(crate) mod kept_state;
 mod options_hints;
 mod parse;
 mod statement_relations;
+mod statement_set;
 mod stream_view;
 mod table_like;
 mod windowed_subqueries;
@@ -93,6 +94,9 @@ impl Engine {
         max_rows: usize,
         progress: ScanProgress,
     ) -> Result<StatementResult, EngineError> {
+        if !statement.set.is_empty() {
+            return self.run_statement_set(statement.set).await;
+        }
         // Dropped when the statement is done, taking the relations it declared with it.
         let mut declared = statement_relations::StatementRelations::new(self);
         self.declare_hinted_tables(&statement.flink.hints, &statement.parsed, &mut declared)?;

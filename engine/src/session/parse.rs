@@ -2,10 +2,11 @@
 
 use super::Engine;
 use crate::error::EngineError;
-use crate::sql::flink_syntax::{self, FlinkParts};
+use crate::sql::flink_syntax::{self, FlinkParts, SetMarker};
 use crate::sql::limits;
 use crate::sql::{field_names, group_windows, similar_to, time_units};
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -17,6 +18,8 @@ pub struct Statement {
     pub(super) flink: FlinkParts,
     /// The statement as the user wrote it (a view's definition shows it).
     pub(super) text: String,
+    /// A statement set's INSERTs (empty for any other statement).
+    pub(super) set: Vec<Statement>,
 }
 
 impl std::fmt::Display for Statement {
@@ -93,11 +96,41 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         });
     }
     let mut statements = Vec::with_capacity(segments.len());
+    // The open statement set: where it starts and its INSERTs so far.
+    let mut set: Option<(usize, Vec<Statement>)> = None;
     for ((tokens, flink), range) in segments
         .into_iter()
         .zip(rewritten.statements)
         .zip(rewritten.ranges)
     {
+        let marker = flink.set_marker;
+        match marker {
+            Some(SetMarker::Begin | SetMarker::BeginWith) if set.is_some() => {
+                return Err(set_error(
+                    "a statement set cannot hold another",
+                    &range,
+                    sql,
+                ));
+            }
+            Some(SetMarker::Begin) => {
+                set = Some((range.start, Vec::new()));
+                continue;
+            }
+            Some(SetMarker::End) => {
+                let Some((start, inserts)) = set.take() else {
+                    return Err(set_error(
+                        "END closes a statement set, and none is open (BEGIN STATEMENT SET)",
+                        &range,
+                        sql,
+                    ));
+                };
+                let text = sql.get(start..range.end).unwrap_or_default().to_string();
+                statements.push(statement_set(inserts, text)?);
+                continue;
+            }
+            Some(SetMarker::BeginWith) => set = Some((range.start, Vec::new())),
+            None => {}
+        }
         let tokens = flink_syntax::rewrite_nested_types(tokens);
         let mut parsed = DFParserBuilder::new(tokens).build()?.parse_statements()?;
         let Some(parsed) = parsed.pop_front() else {
@@ -107,9 +140,59 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, EngineError> {
         let text = sql
             .get(range)
             .map_or_else(|| parsed.to_string(), |t| t.trim().to_string());
-        statements.push(finish_statement(parsed, flink, text)?);
+        let statement = finish_statement(parsed, flink, text)?;
+        match &mut set {
+            Some((_, inserts)) => inserts.push(statement),
+            None => statements.push(statement),
+        }
+    }
+    if let Some((start, _)) = set {
+        return Err(set_error(
+            "the statement set is not closed: END; ends it",
+            &(start..sql.len()),
+            sql,
+        ));
     }
     Ok(statements)
+}
+
+/// One statement running a statement set's INSERTs, which must all be INSERTs.
+fn statement_set(inserts: Vec<Statement>, text: String) -> Result<Statement, EngineError> {
+    let Some(first) = inserts.first() else {
+        return Err(EngineError::Plan {
+            message:
+                "the statement set is empty: put INSERT INTO statements between its BEGIN and END"
+                    .into(),
+            position: None,
+            hint: None,
+        });
+    };
+    if let Some(other) = inserts.iter().find(|s| {
+        !matches!(&s.parsed, ParsedStatement::Statement(sql) if matches!(sql.as_ref(), SqlStatement::Insert(_)))
+    }) {
+        return Err(EngineError::Plan {
+            message: format!(
+                "a statement set holds INSERT INTO statements; this is not one: {}",
+                other.text
+            ),
+            position: None,
+            hint: None,
+        });
+    }
+    Ok(Statement {
+        parsed: first.parsed.clone(),
+        flink: FlinkParts::default(),
+        text,
+        set: inserts,
+    })
+}
+
+fn set_error(message: &str, range: &std::ops::Range<usize>, sql: &str) -> EngineError {
+    let line = sql[..range.start.min(sql.len())].matches('\n').count() + 1;
+    EngineError::Syntax {
+        message: format!("{message} (line {line})"),
+        position: None,
+    }
 }
 
 /// A parsed statement checked against the limits, with the Flink forms DataFusion reads
@@ -133,6 +216,7 @@ fn finish_statement(
         parsed,
         flink,
         text,
+        set: Vec::new(),
     })
 }
 

@@ -15,6 +15,8 @@ pub(crate) mod query;
 mod runner;
 pub(crate) mod sink;
 pub(crate) mod source;
+pub(crate) mod statement_set;
+pub(crate) mod tee;
 mod tick_plan;
 pub(crate) mod views;
 pub(crate) mod watermark;
@@ -43,6 +45,9 @@ pub enum StreamKind {
     /// `INSERT INTO table SELECT …`: rows go into the table's sink (files, a blackhole,
     /// printed lines), not to the caller as a result.
     Sink { table: String },
+    /// A statement set: several INSERTs run as one job reading each source once. Its
+    /// updates are [`StreamUpdate::Into`] one of `tables`.
+    StatementSet { tables: Vec<String> },
 }
 
 /// What a running query reports.
@@ -62,6 +67,11 @@ pub enum StreamUpdate {
     Discarded { rows: u64 },
     /// A print sink's new lines (`+I[…]`), and the rows printed so far.
     Printed { lines: Vec<String>, rows: u64 },
+    /// What one INSERT of a statement set reports of its table.
+    Into {
+        table: String,
+        update: Box<StreamUpdate>,
+    },
 }
 
 /// Figures of a running query, updated as it runs.
@@ -129,6 +139,9 @@ pub struct ContinuousQuery {
     /// The table's count of skipped rows, and its value when the query started.
     skipped: Option<(Arc<AtomicU64>, u64)>,
     task: Option<JoinHandle<Result<StreamEnd, EngineError>>>,
+    /// A statement set's queries, whose figures are the set's (their updates and ends go
+    /// through `updates` and `task`).
+    parts: Vec<ContinuousQuery>,
 }
 
 impl ContinuousQuery {
@@ -155,6 +168,9 @@ impl ContinuousQuery {
     pub fn set_emit_interval(&self, interval: Duration) {
         self.emit_interval
             .store(interval.as_millis() as u64, Ordering::Relaxed);
+        for part in &self.parts {
+            part.set_emit_interval(interval);
+        }
     }
 
     pub fn canceller(&self) -> Canceller {
@@ -162,6 +178,9 @@ impl ContinuousQuery {
     }
 
     pub fn figures(&self) -> StreamFigures {
+        if !self.parts.is_empty() {
+            return statement_set::figures(&self.parts, self.started);
+        }
         let watermark = self.stats.watermark.load(Ordering::Relaxed);
         StreamFigures {
             elapsed: self.started.elapsed(),

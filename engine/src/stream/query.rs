@@ -256,6 +256,7 @@ impl Planned {
             emit_interval,
             skipped,
             task: Some(task),
+            parts: Vec::new(),
         })
     }
 }

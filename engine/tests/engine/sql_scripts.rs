@@ -50,6 +50,7 @@ impl sqllogictest::AsyncDB for EngineDb {
                     let mut kept: Vec<RecordBatch> = Vec::new();
                     let mut written = 0;
                     let mut printed = Vec::new();
+                    let mut written_into = std::collections::HashMap::new();
                     while let Some(update) = query.next_update().await {
                         match update {
                             StreamUpdate::Rows(rows) => kept.extend(rows),
@@ -61,9 +62,19 @@ impl sqllogictest::AsyncDB for EngineDb {
                             | StreamUpdate::Discarded { rows } => written = rows,
                             // A print sink's lines are the statement's rows, one text column.
                             StreamUpdate::Printed { lines, .. } => printed.extend(lines),
+                            // A statement set's INSERTs: rows written into all its tables.
+                            StreamUpdate::Into { table, update } => match *update {
+                                StreamUpdate::Written { rows, .. }
+                                | StreamUpdate::Discarded { rows } => {
+                                    written_into.insert(table, rows);
+                                }
+                                StreamUpdate::Printed { lines, .. } => printed.extend(lines),
+                                _ => {}
+                            },
                         }
                     }
                     query.finish().await?;
+                    written += written_into.values().sum::<u64>();
                     if !printed.is_empty() {
                         DBOutput::Rows {
                             types: vec![DefaultColumnType::Text],

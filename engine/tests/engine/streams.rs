@@ -43,7 +43,8 @@ async fn run_stream(engine: &Engine, sql: &str) -> (StreamKind, Vec<String>) {
             StreamUpdate::Snapshot { rows, .. } => rows,
             StreamUpdate::Written { .. }
             | StreamUpdate::Discarded { .. }
-            | StreamUpdate::Printed { .. } => continue,
+            | StreamUpdate::Printed { .. }
+            | StreamUpdate::Into { .. } => continue,
         };
         printed.push(pretty_format_batches(&batches).unwrap().to_string());
     }

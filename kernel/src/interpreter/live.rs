@@ -73,6 +73,8 @@ pub struct LiveView {
     current: Vec<RecordBatch>,
     /// What an `INSERT INTO` has put into its table so far.
     sunk: Sunk,
+    /// A statement set: what each INSERT has put into its table so far, in the set's order.
+    sunk_into: Vec<(String, Sunk)>,
 }
 
 /// What a sink reported last.
@@ -92,6 +94,47 @@ enum Sunk {
     },
 }
 
+impl Sunk {
+    /// A sink's report (written files, dropped rows, printed lines) taken in.
+    fn apply(&mut self, update: StreamUpdate, max_rows: usize) {
+        match update {
+            StreamUpdate::Written { files, rows } => *self = Sunk::Files { files, rows },
+            StreamUpdate::Discarded { rows } => *self = Sunk::Discarded { rows },
+            StreamUpdate::Printed { lines, rows } => {
+                let mut kept = match std::mem::replace(self, Sunk::Nothing) {
+                    Sunk::Printed { lines, .. } => lines,
+                    _ => VecDeque::new(),
+                };
+                kept.extend(lines);
+                while kept.len() > max_rows {
+                    kept.pop_front();
+                }
+                *self = Sunk::Printed { lines: kept, rows };
+            }
+            // Rows and snapshots are not a sink's, nor a set's updates a single sink's.
+            StreamUpdate::Rows(_) | StreamUpdate::Snapshot { .. } | StreamUpdate::Into { .. } => {}
+        }
+    }
+
+    /// What the sink has taken, as the status line says it.
+    fn describe(&self) -> String {
+        match self {
+            Sunk::Nothing => "no rows yet".to_string(),
+            Sunk::Files { files, rows } => format!("{rows} rows in {files} files"),
+            Sunk::Discarded { rows } => format!("{rows} rows, dropped (blackhole)"),
+            Sunk::Printed { lines, rows } => {
+                let shown = if (lines.len() as u64) < *rows {
+                    format!(", the last {}", lines.len())
+                } else {
+                    String::new()
+                };
+                let lines = lines.iter().map(String::as_str).collect::<Vec<_>>();
+                format!("{rows} rows printed{shown}:\n{}", lines.join("\n"))
+            }
+        }
+    }
+}
+
 impl LiveView {
     pub fn new(
         mode: LiveMode,
@@ -104,6 +147,10 @@ impl LiveView {
             LiveMode::Changelog => changelog_schema(&schema),
             _ => schema,
         };
+        let kind_tables = match &kind {
+            StreamKind::StatementSet { tables } => Some(tables.clone()),
+            _ => None,
+        };
         LiveView {
             mode,
             kind,
@@ -115,6 +162,10 @@ impl LiveView {
             received: 0,
             current: Vec::new(),
             sunk: Sunk::Nothing,
+            sunk_into: match &kind_tables {
+                Some(tables) => tables.iter().map(|t| (t.clone(), Sunk::Nothing)).collect(),
+                None => Vec::new(),
+            },
         }
     }
 
@@ -150,19 +201,18 @@ impl LiveView {
                     _ => self.current = rows,
                 }
             }
-            StreamUpdate::Written { files, rows } => self.sunk = Sunk::Files { files, rows },
-            StreamUpdate::Discarded { rows } => self.sunk = Sunk::Discarded { rows },
-            StreamUpdate::Printed { lines, rows } => {
-                let mut kept = match std::mem::replace(&mut self.sunk, Sunk::Nothing) {
-                    Sunk::Printed { lines, .. } => lines,
-                    _ => VecDeque::new(),
+            StreamUpdate::Into { table, update } => {
+                let max_rows = self.max_rows;
+                let at = match self.sunk_into.iter().position(|(t, _)| *t == table) {
+                    Some(at) => at,
+                    None => {
+                        self.sunk_into.push((table, Sunk::Nothing));
+                        self.sunk_into.len() - 1
+                    }
                 };
-                kept.extend(lines);
-                while kept.len() > self.max_rows {
-                    kept.pop_front();
-                }
-                self.sunk = Sunk::Printed { lines: kept, rows };
+                self.sunk_into[at].1.apply(*update, max_rows);
             }
+            sink_update => self.sunk.apply(sink_update, self.max_rows),
         }
         Ok(())
     }
@@ -215,21 +265,16 @@ impl LiveView {
 
     pub fn render(&self, status: &str) -> MimeBundle {
         if let StreamKind::Sink { table } = &self.kind {
-            let done = match &self.sunk {
-                Sunk::Nothing => "no rows yet".to_string(),
-                Sunk::Files { files, rows } => format!("{rows} rows in {files} files"),
-                Sunk::Discarded { rows } => format!("{rows} rows, dropped (blackhole)"),
-                Sunk::Printed { lines, rows } => {
-                    let shown = if (lines.len() as u64) < *rows {
-                        format!(", the last {}", lines.len())
-                    } else {
-                        String::new()
-                    };
-                    let lines = lines.iter().map(String::as_str).collect::<Vec<_>>();
-                    format!("{rows} rows printed{shown}:\n{}", lines.join("\n"))
-                }
-            };
+            let done = self.sunk.describe();
             return render::plain(format!("{status}\nINSERT INTO {table}: {done}"));
+        }
+        if let StreamKind::StatementSet { .. } = &self.kind {
+            let lines: Vec<String> = self
+                .sunk_into
+                .iter()
+                .map(|(table, sunk)| format!("INSERT INTO {table}: {}", sunk.describe()))
+                .collect();
+            return render::plain(format!("{status}\n{}", lines.join("\n")));
         }
         let shown = self.shown();
         let kept: usize = shown.iter().map(RecordBatch::num_rows).sum();

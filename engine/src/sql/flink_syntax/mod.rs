@@ -15,6 +15,7 @@ mod columns;
 mod explain_details;
 mod hints;
 mod like;
+mod statement_sets;
 mod temporal_joins;
 mod types;
 mod unsupported;
@@ -30,6 +31,7 @@ pub(crate) use hints::OptionsHint;
 use hints::{cut_hints, HintComment};
 use like::cut_like;
 pub(crate) use like::{LikeClause, LikeFeature, LikeStrategy};
+pub(crate) use statement_sets::SetMarker;
 use temporal_joins::cut_temporal_joins;
 pub(crate) use temporal_joins::TemporalJoin;
 pub(crate) use types::rewrite_nested_types;
@@ -139,6 +141,8 @@ pub(crate) struct FlinkParts {
     pub(crate) hints: Vec<OptionsHint>,
     /// `JOIN t FOR SYSTEM_TIME AS OF …`.
     pub(crate) temporal_joins: Vec<TemporalJoin>,
+    /// Where the statement stands in a statement set (`statement_sets.rs`).
+    pub(crate) set_marker: Option<SetMarker>,
     /// Subqueries that legacy group windows read, declared as views while the statement runs.
     pub(crate) windowed_subqueries: Vec<crate::sql::group_windows::WindowedSubquery>,
 }
@@ -196,7 +200,10 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
         if !segment.is_empty() {
             unsupported::refuse(segment)?;
             explain_details::cut_explain_details(segment, &mut text)?;
-            let mut parts = FlinkParts::default();
+            let mut parts = FlinkParts {
+                set_marker: statement_sets::cut_set_marker(segment, &mut text),
+                ..FlinkParts::default()
+            };
             if segment.first().is_some_and(|t| t.is_word("CREATE")) {
                 let clauses = cut_column_clauses(segment, &mut text)?;
                 parts.watermark = clauses.watermark;

@@ -34,9 +34,6 @@ pub(super) fn refuse(segment: &[Tok]) -> Result<(), EngineError> {
         || starts(&["USE", "MODULES"])
     {
         "Flink's modules are Java classes, which Eddy (one native process, no JVM) cannot load"
-    } else if starts(&["BEGIN", "STATEMENT", "SET"]) || starts(&["EXECUTE", "STATEMENT", "SET"]) {
-        "statement sets are not supported yet: run each INSERT in a cell of its own (each \
-         reads its sources anew)"
     } else {
         return Ok(());
     };
@@ -62,11 +59,6 @@ mod tests {
             ),
             ("ADD JAR '/tmp/udf.jar'", "a jar holds Java classes"),
             ("LOAD MODULE hive WITH ('hive-version' = '3.1')", "modules are Java classes"),
-            ("BEGIN STATEMENT SET", "statement sets are not supported yet"),
-            (
-                "EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END",
-                "statement sets are not supported yet",
-            ),
         ] {
             let error = rewrite(sql).unwrap_err().to_string();
             assert!(error.contains(expected), "{sql}: {error}");
