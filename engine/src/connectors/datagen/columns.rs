@@ -1,21 +1,24 @@
-//! A generator per kind of column: random or sequence numbers, strings, booleans, clocks.
+//! A generator per kind of column: random or sequence numbers, strings, booleans, clocks, and
+//! ROW, ARRAY and MAP columns of random values.
 
 use super::options::{ColumnPlan, Spec};
 use super::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use crate::error::EngineError;
 use datafusion::arrow::array::{
-    ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Float32Array, Float64Array,
-    PrimitiveArray, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
-    TimestampNanosecondArray, TimestampSecondArray,
+    ArrayRef, ArrowPrimitiveType, BooleanArray, Date32Array, Float32Array, Float64Array, ListArray,
+    MapArray, PrimitiveArray, StringArray, StructArray, TimestampMicrosecondArray,
+    TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray, UInt32Array,
 };
 use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{
-    DataType, Decimal128Type, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
+    DataType, Decimal128Type, FieldRef, Fields, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
 };
+use datafusion::arrow::row::{RowConverter, SortField};
 use rand::distr::uniform::SampleUniform;
 use rand::distr::{Distribution, Uniform};
 use rand::rngs::SmallRng;
-use rand::{Rng, RngCore};
+use rand::{Rng, RngCore, SeedableRng};
 use std::sync::Arc;
 
 /// Makes one column's values.
@@ -26,7 +29,7 @@ pub(super) trait Column: Send {
 
 pub(super) fn generator(
     column: &ColumnPlan,
-    rng: SmallRng,
+    mut rng: SmallRng,
 ) -> Result<Box<dyn Column>, EngineError> {
     let data_type = column.data_type.clone();
     let null_rate = column.null_rate;
@@ -104,6 +107,30 @@ pub(super) fn generator(
             },
             data_type,
         }),
+        (Spec::Row(children), DataType::Struct(fields)) => Box::new(RandomRows {
+            fields: fields.clone(),
+            children: nested_generators(children, &mut rng)?,
+            null_rate,
+            rng,
+        }),
+        (Spec::List { length, element }, DataType::List(field)) => Box::new(RandomLists {
+            field: field.clone(),
+            length: *length,
+            element: generator(element, child_rng(&mut rng))?,
+            null_rate,
+            rng,
+        }),
+        (Spec::Map { length, key, value }, DataType::Map(entries, sorted)) => {
+            Box::new(RandomMaps {
+                entries: entries.clone(),
+                sorted: *sorted,
+                length: *length,
+                key: generator(key, child_rng(&mut rng))?,
+                value: generator(value, child_rng(&mut rng))?,
+                null_rate,
+                rng,
+            })
+        }
         (spec, data_type) => {
             return Err(EngineError::Internal {
                 message: format!("datagen has no generator of {spec:?} for {data_type}"),
@@ -111,6 +138,133 @@ pub(super) fn generator(
             })
         }
     })
+}
+
+/// A nested column's own random numbers, drawn from its parent's.
+fn child_rng(parent: &mut SmallRng) -> SmallRng {
+    SmallRng::seed_from_u64(parent.next_u64())
+}
+
+fn nested_generators(
+    children: &[ColumnPlan],
+    rng: &mut SmallRng,
+) -> Result<Vec<Box<dyn Column>>, EngineError> {
+    children
+        .iter()
+        .map(|child| generator(child, child_rng(rng)))
+        .collect()
+}
+
+/// Which rows are NULL, a fraction `null_rate` of them.
+fn null_rows(rng: &mut SmallRng, rows: usize, null_rate: f64) -> Option<NullBuffer> {
+    (null_rate > 0.0).then(|| {
+        (0..rows)
+            .map(|_| rng.random::<f64>() >= null_rate)
+            .collect::<Vec<bool>>()
+            .into()
+    })
+}
+
+/// ROW columns: each field from its own generator.
+pub(super) struct RandomRows {
+    fields: Fields,
+    children: Vec<Box<dyn Column>>,
+    null_rate: f64,
+    rng: SmallRng,
+}
+
+impl Column for RandomRows {
+    fn generate(&mut self, first: u64, rows: usize, now: i64) -> Result<ArrayRef, EngineError> {
+        let columns = self
+            .children
+            .iter_mut()
+            .map(|child| child.generate(first, rows, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let nulls = null_rows(&mut self.rng, rows, self.null_rate);
+        Ok(Arc::new(StructArray::try_new(
+            self.fields.clone(),
+            columns,
+            nulls,
+        )?))
+    }
+}
+
+/// ARRAY columns: `length` elements a row.
+pub(super) struct RandomLists {
+    field: FieldRef,
+    length: usize,
+    element: Box<dyn Column>,
+    null_rate: f64,
+    rng: SmallRng,
+}
+
+impl Column for RandomLists {
+    fn generate(&mut self, first: u64, rows: usize, now: i64) -> Result<ArrayRef, EngineError> {
+        let values = self.element.generate(first, rows * self.length, now)?;
+        let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(self.length, rows));
+        let nulls = null_rows(&mut self.rng, rows, self.null_rate);
+        Ok(Arc::new(ListArray::try_new(
+            self.field.clone(),
+            offsets,
+            values,
+            nulls,
+        )?))
+    }
+}
+
+/// MAP columns: `length` entries a row, a repeated key kept once (its last value).
+pub(super) struct RandomMaps {
+    entries: FieldRef,
+    sorted: bool,
+    length: usize,
+    key: Box<dyn Column>,
+    value: Box<dyn Column>,
+    null_rate: f64,
+    rng: SmallRng,
+}
+
+impl Column for RandomMaps {
+    fn generate(&mut self, first: u64, rows: usize, now: i64) -> Result<ArrayRef, EngineError> {
+        let keys = self.key.generate(first, rows * self.length, now)?;
+        let values = self.value.generate(first, rows * self.length, now)?;
+        // A map's keys are distinct: of entries with equal keys the last stays.
+        let converter = RowConverter::new(vec![SortField::new(keys.data_type().clone())])?;
+        let encoded = converter.convert_columns(std::slice::from_ref(&keys))?;
+        let mut kept: Vec<u32> = Vec::with_capacity(rows * self.length);
+        let mut lengths = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let start = row * self.length;
+            let before = kept.len();
+            for at in start..start + self.length {
+                let repeated = (at + 1..start + self.length)
+                    .any(|later| encoded.row(later) == encoded.row(at));
+                if !repeated {
+                    kept.push(at as u32);
+                }
+            }
+            lengths.push(kept.len() - before);
+        }
+        let indices = UInt32Array::from(kept);
+        let DataType::Struct(pair) = self.entries.data_type() else {
+            return Err(EngineError::Internal {
+                message: "a MAP's entries are not a struct".into(),
+                source: None,
+            });
+        };
+        let entries = StructArray::try_new(
+            pair.clone(),
+            vec![take(&keys, &indices, None)?, take(&values, &indices, None)?],
+            None,
+        )?;
+        let nulls = null_rows(&mut self.rng, rows, self.null_rate);
+        Ok(Arc::new(MapArray::try_new(
+            self.entries.clone(),
+            OffsetBuffer::from_lengths(lengths),
+            entries,
+            nulls,
+            self.sorted,
+        )?))
+    }
 }
 
 /// `rows` values from `value`, with a fraction `null_rate` of them NULL (drawn per row,

@@ -62,7 +62,8 @@ const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 const TYPES: &str = "datagen makes TINYINT, SMALLINT, INT, BIGINT, FLOAT, DOUBLE, DECIMAL, \
-    BOOLEAN, STRING/VARCHAR, TIMESTAMP(p), TIMESTAMP_LTZ(p) and DATE columns";
+    BOOLEAN, STRING/VARCHAR, TIMESTAMP(p), TIMESTAMP_LTZ(p), DATE, and ROW, ARRAY and MAP of \
+    those";
 
 /// `'connector' = 'datagen'`.
 pub(crate) struct Datagen;

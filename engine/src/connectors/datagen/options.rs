@@ -141,6 +141,8 @@ pub(super) fn allowed_options(data_type: &DataType) -> &'static [&'static str] {
         DataType::Timestamp(..) | DataType::Date32 => {
             &["kind", "start", "step", "max-past", "null-rate"]
         }
+        DataType::Struct(_) => &["kind", "null-rate"],
+        DataType::List(_) | DataType::Map(..) => &["kind", "length", "null-rate"],
         _ => &[],
     }
 }
@@ -176,6 +178,7 @@ pub(super) struct Plan {
     pub(super) max_batch: usize,
 }
 
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct ColumnPlan {
     pub(super) data_type: DataType,
     pub(super) spec: Spec,
@@ -221,6 +224,19 @@ pub(super) enum Spec {
         step_den: i64,
         max_past: i64,
     },
+    /// A ROW of random fields.
+    Row(Vec<ColumnPlan>),
+    /// An ARRAY of `length` random elements.
+    List {
+        length: usize,
+        element: Box<ColumnPlan>,
+    },
+    /// A MAP of `length` random entries (fewer when a key repeats).
+    Map {
+        length: usize,
+        key: Box<ColumnPlan>,
+        value: Box<ColumnPlan>,
+    },
 }
 
 impl Spec {
@@ -240,6 +256,11 @@ impl Spec {
         match self {
             Spec::RandomString { length, .. } => *length,
             Spec::SequenceString { .. } => 20,
+            Spec::Row(fields) => fields.iter().map(|f| f.spec.text_bytes()).sum(),
+            Spec::List { length, element } => length * element.spec.text_bytes(),
+            Spec::Map { length, key, value } => {
+                length * (key.spec.text_bytes() + value.spec.text_bytes())
+            }
             _ => 0,
         }
     }
@@ -499,6 +520,42 @@ pub(super) fn column_plan(
                 max_past,
             }
         }
+        (DataType::Struct(_) | DataType::List(_) | DataType::Map(..), Kind::Sequence) => {
+            return Err(bad_option(
+                &key("kind"),
+                "ROW, ARRAY and MAP columns are random; sequences are for numbers, strings \
+                 and times",
+            ))
+        }
+        (DataType::Struct(fields), Kind::Random) => Spec::Row(
+            fields
+                .iter()
+                .map(|f| nested_plan(field, f, rate))
+                .collect::<Result<_, _>>()?,
+        ),
+        (DataType::List(element), Kind::Random) => Spec::List {
+            length: collection_length(options, &key("length"))?,
+            element: Box::new(nested_plan(field, element, rate)?),
+        },
+        (DataType::Map(entries, _), Kind::Random) => {
+            let DataType::Struct(pair) = entries.data_type() else {
+                return Err(EngineError::Internal {
+                    message: format!("the MAP column {} has no key and value", field.name()),
+                    source: None,
+                });
+            };
+            let (Some(key_field), Some(value_field)) = (pair.first(), pair.get(1)) else {
+                return Err(EngineError::Internal {
+                    message: format!("the MAP column {} has no key and value", field.name()),
+                    source: None,
+                });
+            };
+            Spec::Map {
+                length: collection_length(options, &key("length"))?,
+                key: Box::new(nested_plan(field, key_field, rate)?),
+                value: Box::new(nested_plan(field, value_field, rate)?),
+            }
+        }
         _ => {
             return Err(EngineError::NotSupported {
                 message: format!(
@@ -513,6 +570,32 @@ pub(super) fn column_plan(
         spec,
         null_rate,
     })
+}
+
+/// A ROW's field, an ARRAY's element or a MAP's key and value: random, with the defaults of
+/// its type (Flink's datagen takes no options for them either).
+fn nested_plan(parent: &Field, field: &Field, rate: f64) -> Result<ColumnPlan, EngineError> {
+    let named = Field::new(
+        format!("{}.{}", parent.name(), field.name()),
+        field.data_type().clone(),
+        field.is_nullable(),
+    );
+    let mut none = ConnectorOptions::new(std::collections::BTreeMap::new());
+    column_plan(&mut none, &named, rate)
+}
+
+/// `fields.<column>.length`: the entries of an ARRAY or MAP (Flink's default, 3).
+fn collection_length(options: &mut ConnectorOptions, key: &str) -> Result<usize, EngineError> {
+    match options.get(key) {
+        None => Ok(3),
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n <= 1000 => Ok(n),
+            _ => Err(bad_option(
+                key,
+                "the length of an ARRAY or MAP is a whole number from 0 to 1000",
+            )),
+        },
+    }
 }
 
 pub(super) fn ordered<T: PartialOrd + std::fmt::Display>(
