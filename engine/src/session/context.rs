@@ -17,10 +17,6 @@ pub(super) fn session_setup(
     let mut session_config = SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.sql_parser.collect_spans", true)
-        // `0.908` is DECIMAL(3, 3), as in Flink, not a DOUBLE: `0.908 * price` is exact
-        // (Nexmark's q1 writes it into a DECIMAL(23, 3) column), where a double would give
-        // 1120986.8359999999 for 0.908 * 1234567.
-        .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
         // Names as Flink reads them (see `sql::names`).
         .set_bool(
             "datafusion.sql_parser.enable_ident_normalization",

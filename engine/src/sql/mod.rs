@@ -11,7 +11,6 @@ pub(crate) mod group_windows;
 pub(crate) mod introspect;
 pub mod limits;
 pub(crate) mod names;
-pub(crate) mod number_literals;
 pub(crate) mod similar_to;
 pub(crate) mod time_grouping;
 pub(crate) mod time_units;
