@@ -13,6 +13,19 @@ use tokio_util::sync::CancellationToken;
 
 /// One query for the INSERTs `queries` (by target table), started in that order.
 pub(crate) fn combine(queries: Vec<(String, ContinuousQuery)>) -> ContinuousQuery {
+    // Two INSERTs into one table are told apart: `t`, then `t (2)`.
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let queries: Vec<(String, ContinuousQuery)> = queries
+        .into_iter()
+        .map(|(table, query)| {
+            let count = seen.entry(table.clone()).or_default();
+            *count += 1;
+            match *count {
+                1 => (table, query),
+                n => (format!("{table} ({n})"), query),
+            }
+        })
+        .collect();
     let tables = queries.iter().map(|(table, _)| table.clone()).collect();
     let bounded = queries.iter().all(|(_, query)| query.bounded);
     let schema = queries
