@@ -1038,6 +1038,14 @@ async fn a_partitioned_sink_writes_a_directory_per_partition_and_commits_each() 
     }
 
     ok(&mut client, &declare("bids_back")).await;
+    let described = ok(&mut client, "%table bids_back").await;
+    assert!(
+        described
+            .all_text()
+            .contains("60 rows · PARTITIONED BY (dt, hm)"),
+        "{}",
+        described.all_text()
+    );
     let back = ok(
         &mut client,
         "SELECT dt, hm, COUNT(*) AS n, MIN(id) AS first_id FROM bids_back GROUP BY dt, hm ORDER BY hm",

@@ -292,6 +292,14 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The `PARTITIONED BY` columns of a filesystem table (empty for other tables).
+    pub fn partition_keys(&self, name: &str) -> Vec<String> {
+        self.catalog
+            .ddl(name)
+            .map(|(ddl, _)| table_like::partition_keys(&ddl.create))
+            .unwrap_or_default()
+    }
+
     /// Whether `sql` is a complete statement list.
     pub fn completeness(&self, sql: &str) -> Completeness {
         completeness::completeness(sql)

@@ -51,14 +51,28 @@ pub fn view_summary(name: &str, definition: &str, row_count: &str) -> MimeBundle
     bundle
 }
 
+/// What a declaration says beside its columns and options.
+#[derive(Debug, Default)]
+pub struct Declared {
+    pub primary_key: Vec<String>,
+    pub partitioned_by: Vec<String>,
+}
+
 pub fn table_summary(
     name: &str,
     source: &std::collections::BTreeMap<String, String>,
-    primary_key: &[String],
+    declared: &Declared,
     row_count: &str,
     cached_bytes: Option<usize>,
 ) -> MimeBundle {
     let mut rows = rows_text(row_count);
+    let primary_key = &declared.primary_key;
+    if !declared.partitioned_by.is_empty() {
+        rows.push_str(&format!(
+            " · PARTITIONED BY ({})",
+            declared.partitioned_by.join(", ")
+        ));
+    }
     if !primary_key.is_empty() {
         // Flink's keys are declared, never checked: said as the user wrote it.
         rows.push_str(&format!(

@@ -54,10 +54,13 @@ pub(super) async fn run(
         });
     };
     let source = interpreter.engine.table_source(&table.name);
-    let primary_key = interpreter.engine.primary_key(&table.name);
+    let declared = render::Declared {
+        primary_key: interpreter.engine.primary_key(&table.name),
+        partitioned_by: interpreter.engine.partition_keys(&table.name),
+    };
     let summary = |count: &str, cached| match &table.definition {
         Some(definition) => render::view_summary(&table.name, definition, count),
-        None => render::table_summary(&table.name, &source, &primary_key, count, cached),
+        None => render::table_summary(&table.name, &source, &declared, count, cached),
     };
     if interpreter.engine.is_stream(&table.name) {
         // A stream has no row count and no "first rows": show what it is and how to
