@@ -166,29 +166,25 @@ impl Engine {
             }
             let sinks = self.catalog.all_options();
             let partitions = self.catalog.all_partition_keys();
-            if let ParsedStatement::Explain(explain) = &statement.parsed {
-                let text = stream_query::explain(StreamRequest {
-                    ctx: &self.ctx,
-                    statement: explain.statement.as_ref().clone(),
-                    parts: &statement.flink,
-                    tables: &mentioned,
-                    streams,
-                    sinks,
-                    partitions,
-                })
-                .await?;
-                return Ok(StatementResult::Rows(explained(&text)?));
-            }
-            let query = stream_query::start(StreamRequest {
+            // EXPLAIN plans the continuous query without starting it.
+            let (explain, parsed) = match statement.parsed {
+                ParsedStatement::Explain(explain) => (true, *explain.statement),
+                parsed => (false, parsed),
+            };
+            let request = StreamRequest {
                 ctx: &self.ctx,
-                statement: statement.parsed,
+                statement: parsed,
                 parts: &statement.flink,
                 tables: &mentioned,
                 streams,
                 sinks,
                 partitions,
-            })
-            .await?;
+            };
+            if explain {
+                let text = stream_query::explain(request).await?;
+                return Ok(StatementResult::Rows(explained(&text)?));
+            }
+            let query = stream_query::start(request).await?;
             return Ok(StatementResult::Stream(query));
         }
         let skipped_before = self.catalog.skipped_total();

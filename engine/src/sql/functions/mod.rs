@@ -35,6 +35,7 @@ mod time_zones;
 mod timestamp_units;
 pub(crate) mod watermark;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
@@ -59,6 +60,23 @@ pub(super) fn argument_arrays(
         .map(|a| a.to_array(rows))
         .collect::<Result<Vec<_>>>()?;
     Ok((arrays, constant))
+}
+
+/// Whether a function argument of this type is taken as a string.
+pub(super) fn is_string(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    )
+}
+
+/// Argument types as an error lists them: `Int64, Utf8`.
+pub(super) fn type_list(arg_types: &[DataType]) -> String {
+    arg_types
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The result computed over [`argument_arrays`]: a constant when the arguments were.

@@ -7,7 +7,7 @@
 //! back-references: a pattern that uses those fails the query naming the pattern, where
 //! Flink (Java) would match it — never a silent NULL for every row.
 
-use super::{argument_arrays, result_value};
+use super::{argument_arrays, is_string, result_value, type_list};
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -53,13 +53,6 @@ impl RegexpExtractFunc {
     }
 }
 
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
-}
-
 impl ScalarUDFImpl for RegexpExtractFunc {
     fn name(&self) -> &str {
         "regexp_extract"
@@ -80,11 +73,7 @@ impl ScalarUDFImpl for RegexpExtractFunc {
             _ => plan_err!(
                 "REGEXP_EXTRACT() takes (string, regex [, index]) with an integer index, got \
                  ({})",
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                type_list(arg_types)
             ),
         }
     }

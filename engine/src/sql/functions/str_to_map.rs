@@ -3,7 +3,7 @@
 //! `=`); a pair without the key-value delimiter maps its key to NULL; a repeated key keeps its
 //! last value. NULL text gives a NULL map.
 
-use super::{argument_arrays, result_value};
+use super::{argument_arrays, is_string, result_value, type_list};
 use datafusion::arrow::array::{Array, AsArray, MapBuilder, MapFieldNames, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
@@ -51,13 +51,6 @@ impl StrToMapFunc {
     }
 }
 
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
-}
-
 /// `MAP<STRING, STRING>`, laid out as a declared `MAP<K, V>` column is.
 fn map_type() -> DataType {
     let entries = Fields::from(vec![
@@ -88,11 +81,7 @@ impl ScalarUDFImpl for StrToMapFunc {
             _ => plan_err!(
                 "STR_TO_MAP() takes (text) or (text, listDelimiter, keyValueDelimiter), all \
                  strings; got ({})",
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                type_list(arg_types)
             ),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{argument_arrays, result_value};
+use super::{argument_arrays, is_string, result_value};
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{exec_err, plan_err, Result};
@@ -14,13 +14,6 @@ use datafusion::logical_expr::{
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
     vec![ScalarUDF::new_from_impl(SplitIndexFunc::new())]
-}
-
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
 }
 
 /// `SPLIT_INDEX(string, delimiter, index)`.

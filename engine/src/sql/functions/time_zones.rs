@@ -5,7 +5,7 @@
 //! three-letter short IDs (`PST`, `CTT`, `EST`). Where Java falls back to GMT for a name it
 //! does not know, Eddy fails naming it; a text that is not such a time gives NULL, as in Flink.
 
-use super::{argument_arrays, result_value};
+use super::{argument_arrays, is_string, result_value, type_list};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, AsArray, StringBuilder};
@@ -165,13 +165,6 @@ impl ConvertTzFunc {
     }
 }
 
-fn is_string(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    )
-}
-
 impl ScalarUDFImpl for ConvertTzFunc {
     fn name(&self) -> &str {
         "convert_tz"
@@ -188,11 +181,7 @@ impl ScalarUDFImpl for ConvertTzFunc {
             }
             _ => plan_err!(
                 "CONVERT_TZ() takes (text, fromZone, toZone), all strings; got ({})",
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                type_list(arg_types)
             ),
         }
     }

@@ -8,7 +8,7 @@
 //! milliseconds, truncated toward zero. TIMESTAMPDIFF returns INT, as Flink does; a
 //! difference too large for it is an error.
 
-use super::{argument_arrays, result_value};
+use super::{argument_arrays, result_value, type_list};
 use crate::sql::time_units::UNITS;
 use chrono::{DateTime, Months, NaiveDateTime};
 use datafusion::arrow::array::{Array, AsArray, Int32Builder, TimestampMillisecondBuilder};
@@ -150,11 +150,7 @@ impl ScalarUDFImpl for TimestampUnits {
             _ => plan_err!(
                 "{}, got ({}); write the unit as a word: TIMESTAMPDIFF(DAY, t1, t2)",
                 self.usage(),
-                arg_types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                type_list(arg_types)
             ),
         }
     }
