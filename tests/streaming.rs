@@ -968,6 +968,32 @@ END;",
     );
 }
 
+/// A UNION ALL of two streams reads both as their rows come: an updating count over it ends
+/// with every row of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_union_all_of_two_streams_counts_the_rows_of_both() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    ok(
+        &mut client,
+        "CREATE TABLE late_clicks (user_id INT, url STRING, ts TIMESTAMP(3)) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '1000000000', 'number-of-rows' = '40',
+            'fields.user_id.min' = '7', 'fields.user_id.max' = '7')",
+    )
+    .await;
+    let counted = ok(
+        &mut client,
+        "SELECT user_id = 7 AS late, COUNT(*) AS n
+         FROM (SELECT user_id FROM clicks UNION ALL SELECT user_id FROM late_clicks)
+         GROUP BY user_id = 7",
+    )
+    .await;
+    let mut counts = last_column(&final_table(&counted));
+    counts.sort();
+    assert_eq!(counts, [40, 600], "{}", counted.text());
+}
+
 /// Nexmark q10's shape: a stream written into a table `PARTITIONED BY (dt, hm)`, one
 /// directory per day and minute as Flink names them (`hm=00%3A03`, the colon escaped), the
 /// partition columns in the directory names and not in the files, each partition committed

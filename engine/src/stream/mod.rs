@@ -10,6 +10,7 @@ pub(crate) mod catalog;
 pub(crate) mod changelog;
 mod explain;
 mod interval;
+mod merged_source;
 pub(crate) mod micro_batch;
 pub(crate) mod query;
 mod runner;

@@ -81,6 +81,8 @@ struct Planned {
     logical: LogicalPlan,
     schema: SchemaRef,
     slot: Arc<MicroBatchTable>,
+    /// The micro-batch tables of the other streams a query over several reads.
+    other_slots: Vec<Arc<MicroBatchTable>>,
     shape: Shape,
     watermark_now: Arc<AtomicI64>,
     /// An INSERT INTO's table and the schema of the rows it takes.
@@ -105,6 +107,12 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
     extra.insert(input.relation.clone(), slot.clone());
+    let mut other_slots = Vec::with_capacity(input.others.len());
+    for (relation, schema) in &input.others {
+        let other = Arc::new(MicroBatchTable::new(schema.clone()));
+        extra.insert(relation.clone(), other.clone());
+        other_slots.push(other);
+    }
     let state = views::query_state(ctx, extra, watermark_now.clone())?;
     // The views the query names, planned over the stream's micro-batch table.
     let named = tables.iter().map(ToString::to_string).collect::<Vec<_>>();
@@ -139,7 +147,10 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         }
         other => (other, None),
     };
-    check_one_scan(&query_plan, &input.relation)?;
+    let relations: Vec<&str> = std::iter::once(input.relation.as_str())
+        .chain(input.others.iter().map(|(r, _)| r.as_str()))
+        .collect();
+    check_one_scan(&query_plan, &relations)?;
     let logical = state.optimize(&query_plan)?;
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
 
@@ -152,6 +163,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         logical,
         schema,
         slot,
+        other_slots,
         shape,
         watermark_now,
         target,
@@ -168,6 +180,7 @@ impl Planned {
             logical,
             schema,
             slot,
+            other_slots,
             shape,
             watermark_now,
             target,
@@ -230,6 +243,7 @@ impl Planned {
             logical,
             schema: schema.clone(),
             slot,
+            other_slots,
             shape,
             window: input.window,
             sessions: input.sessions,
@@ -290,13 +304,13 @@ impl Planned {
 /// of the stream with itself (directly, through two views, or in a subquery) would meet only
 /// rows of the same tick, a wrong answer; joining streams needs state across ticks. Reads
 /// that meet in a UNION ALL are right: each tick's rows go through both branches.
-fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError> {
+fn check_one_scan(plan: &LogicalPlan, relations: &[&str]) -> Result<(), EngineError> {
     use datafusion::common::tree_node::TreeNodeRecursion;
     let scans = |plan: &LogicalPlan| {
         let mut scans = 0;
         let _ = plan.apply_with_subqueries(|node| {
             if let LogicalPlan::TableScan(scan) = node {
-                if scan.table_name.table() == relation {
+                if relations.contains(&scan.table_name.table()) {
                     scans += 1;
                 }
             }
@@ -320,11 +334,15 @@ fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError>
         Ok(TreeNodeRecursion::Continue)
     })?;
     if meet {
+        let what = match relations {
+            [one] => format!("the stream {one} {total} times"),
+            several => format!("the streams {} {total} times", several.join(", ")),
+        };
         return Err(EngineError::NotSupported {
             message: format!(
-                "this query reads the stream {relation} {total} times (a join of the stream \
-                 with itself, of two views over it, or a subquery over it); joining streams \
-                 needs state kept across micro-batches, which Eddy does not have yet"
+                "this query reads {what} (a join of streams, of a stream with itself, of two \
+                 views over it, or a subquery over it); joining streams needs state kept \
+                 across micro-batches, which Eddy does not have yet"
             ),
         });
     }
@@ -335,6 +353,9 @@ fn check_one_scan(plan: &LogicalPlan, relation: &str) -> Result<(), EngineError>
 struct StreamInput {
     /// The stream (or, for a window over one, the table) the rows come from.
     stream: String,
+    /// The other streams a query over several reads (a UNION ALL of two streams), with their
+    /// schemas; their rows come through the same source, tagged (`merged_source.rs`).
+    others: Vec<(String, SchemaRef)>,
     /// The table name (or window relation) the query's SQL reads.
     relation: String,
     relation_schema: SchemaRef,
@@ -374,6 +395,9 @@ async fn stream_input(
         .into_iter()
         .collect();
     let Some(call) = parts.windows.first() else {
+        if read.len() > 1 {
+            return several_streams(ctx, &read, streams);
+        }
         let [name] = read.as_slice() else {
             return Err(too_many_streams(&named, &read));
         };
@@ -384,6 +408,7 @@ async fn stream_input(
         };
         return Ok(StreamInput {
             stream: name.clone(),
+            others: Vec::new(),
             relation: name.clone(),
             relation_schema: table.schema.clone(),
             source_schema: table.schema.clone(),
@@ -469,6 +494,7 @@ async fn stream_input(
     };
     Ok(StreamInput {
         stream: windowed.stream,
+        others: Vec::new(),
         relation: call.relation.clone(),
         relation_schema,
         source_schema,
@@ -479,6 +505,40 @@ async fn stream_input(
         window: Some(spec),
         sessions,
         view: windowed.view,
+    })
+}
+
+/// A query over several streams and no window (a UNION ALL of two streams): their sources run
+/// side by side. Without a window, no watermark is needed: each tick's rows go through.
+fn several_streams(
+    ctx: &SessionContext,
+    read: &[String],
+    streams: &StreamRelations,
+) -> Result<StreamInput, EngineError> {
+    let tables: Vec<&crate::stream::catalog::StreamTable> =
+        read.iter().map(|name| &streams.tables[name]).collect();
+    let sources = tables
+        .iter()
+        .map(|table| table.factory.open(ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = tables[0];
+    Ok(StreamInput {
+        stream: read.join(", "),
+        others: read[1..]
+            .iter()
+            .zip(&tables[1..])
+            .map(|(name, table)| (name.clone(), table.schema.clone()))
+            .collect(),
+        relation: read[0].clone(),
+        relation_schema: first.schema.clone(),
+        source_schema: first.schema.clone(),
+        skipped: None,
+        source: Box::new(super::merged_source::MergedSource::new(sources)),
+        watermark: None,
+        time_index: None,
+        window: None,
+        sessions: None,
+        view: None,
     })
 }
 

@@ -64,6 +64,9 @@ pub(crate) struct Runner {
     pub(crate) logical: LogicalPlan,
     pub(crate) schema: SchemaRef,
     pub(crate) slot: Arc<MicroBatchTable>,
+    /// The other streams' micro-batch tables, for a query over several (their rows are
+    /// tagged with their input, `merged_source.rs`).
+    pub(crate) other_slots: Vec<Arc<MicroBatchTable>>,
     pub(crate) shape: Shape,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
@@ -378,9 +381,12 @@ impl Runner {
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
-        self.slot.set(input);
+        self.fill_slots(input)?;
         let plan = physical_plan(&self.state, &self.logical).await;
         self.slot.set(Vec::new());
+        for other in &self.other_slots {
+            other.set(Vec::new());
+        }
         let plan = plan?;
         match &self.shape {
             Shape::Stateless => {
@@ -477,6 +483,32 @@ impl Runner {
             if let Some(update) = sink.flush(ended, watermark).await? {
                 self.send(update).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Puts a tick's rows in the micro-batch table of the stream each came from.
+    fn fill_slots(&self, input: Vec<RecordBatch>) -> Result<(), StepError> {
+        use datafusion::catalog::TableProvider;
+        if self.other_slots.is_empty() {
+            self.slot.set(input);
+            return Ok(());
+        }
+        let mut by_input: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.other_slots.len() + 1];
+        for batch in input {
+            let at = super::merged_source::input_of(&batch);
+            let slot = match at {
+                0 => &self.slot,
+                n => self.other_slots.get(n - 1).unwrap_or(&self.slot),
+            };
+            // The tag is dropped: the table's schema has no metadata.
+            let untagged = RecordBatch::try_new(slot.schema(), batch.columns().to_vec())?;
+            by_input[at.min(self.other_slots.len())].push(untagged);
+        }
+        let mut by_input = by_input.into_iter();
+        self.slot.set(by_input.next().unwrap_or_default());
+        for (other, rows) in self.other_slots.iter().zip(by_input) {
+            other.set(rows);
         }
         Ok(())
     }

@@ -1,0 +1,95 @@
+//! The sources of a query that reads several streams (`SELECT … FROM a UNION ALL SELECT … FROM
+//! b`), run side by side into one channel. Each batch is tagged with the stream it came from
+//! (in its schema's metadata), so that each tick puts it in that stream's micro-batch table.
+
+use super::source::{BatchSender, StreamSource};
+use crate::error::EngineError;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The schema metadata key that says which input a batch is from.
+const INPUT: &str = "eddy.stream.input";
+
+/// Which of the query's inputs a batch came from (0 for an untagged batch).
+pub(crate) fn input_of(batch: &RecordBatch) -> usize {
+    batch
+        .schema()
+        .metadata()
+        .get(INPUT)
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Several sources as one.
+pub(crate) struct MergedSource {
+    sources: Vec<Box<dyn StreamSource>>,
+}
+
+impl MergedSource {
+    pub(crate) fn new(sources: Vec<Box<dyn StreamSource>>) -> Self {
+        MergedSource { sources }
+    }
+}
+
+impl StreamSource for MergedSource {
+    /// The first input's schema: the query checks its own inputs' schemas.
+    fn schema(&self) -> SchemaRef {
+        self.sources
+            .first()
+            .map_or_else(|| Arc::new(Schema::empty()), |s| s.schema())
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.sources.iter().all(|s| s.is_bounded())
+    }
+
+    fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
+        Box::pin(async move {
+            let mut running = Vec::with_capacity(self.sources.len());
+            for (input, source) in self.sources.into_iter().enumerate() {
+                let out = out.clone();
+                let tagged = Arc::new(Schema::new_with_metadata(
+                    source.schema().fields().clone(),
+                    HashMap::from([(INPUT.to_string(), input.to_string())]),
+                ));
+                let (tx, mut rx) = mpsc::channel::<RecordBatch>(4);
+                let producer = tokio::spawn(source.run(tx));
+                running.push(tokio::spawn(async move {
+                    while let Some(batch) = rx.recv().await {
+                        let batch = batch.with_schema(tagged.clone())?;
+                        if out.send(batch).await.is_err() {
+                            break;
+                        }
+                    }
+                    drop(rx);
+                    match producer.await {
+                        Ok(outcome) => outcome,
+                        Err(error) => Err(EngineError::Internal {
+                            message: format!("a stream's source stopped: {error}"),
+                            source: Some(Box::new(error)),
+                        }),
+                    }
+                }));
+            }
+            drop(out);
+            // Every input runs to its end; the first error ends the query.
+            for task in running {
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return Err(error),
+                    Err(error) => {
+                        return Err(EngineError::Internal {
+                            message: format!("a stream's source stopped: {error}"),
+                            source: Some(Box::new(error)),
+                        })
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
