@@ -9,11 +9,11 @@
 //! Flink runs a join, not its result, and are left alone; a hint that would change results and
 //! that Eddy does not apply (`STATE_TTL`, `LOOKUP`) fails the statement, naming it.
 
-use super::{blank, syntax, Tok};
+use super::{blank, name_ending_at, syntax, Tok};
 use crate::error::{EngineError, Position};
 use datafusion::sql::sqlparser::ast::Ident;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Span, Token, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use std::collections::BTreeMap;
 
 /// A `/*+ … */` comment, where it is in the text.
@@ -132,27 +132,8 @@ fn table_before(
             comment.position,
         )
     };
-    let mut at = comment.after_tokens;
-    let mut parts = Vec::new();
-    loop {
-        if at <= segment_start {
-            return Err(misplaced());
-        }
-        let Token::Word(word) = &toks[at - 1].token else {
-            return Err(misplaced());
-        };
-        parts.push(Ident {
-            value: word.value.clone(),
-            quote_style: word.quote_style,
-            span: Span::empty(),
-        });
-        at -= 1;
-        if at > segment_start && toks[at - 1].token == Token::Period {
-            at -= 1;
-        } else {
-            break;
-        }
-    }
+    let (parts, at) =
+        name_ending_at(toks, segment_start, comment.after_tokens).ok_or_else(misplaced)?;
     let before_ok = at > segment_start
         && (["FROM", "JOIN", "INTO"]
             .iter()
@@ -161,7 +142,6 @@ fn table_before(
     if !before_ok {
         return Err(misplaced());
     }
-    parts.reverse();
     Ok((parts, at))
 }
 

@@ -4,10 +4,10 @@
 //! the clause is cut out here and kept beside the statement; the session merges the two
 //! declarations (`session/table_like.rs`).
 
-use super::{blank, closing_paren, syntax, Tok};
+use super::{blank, closing_paren, syntax, word_ident, Tok};
 use crate::error::{EngineError, Position};
 use datafusion::sql::sqlparser::ast::Ident;
-use datafusion::sql::sqlparser::tokenizer::{Span, Token};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// What a LIKE clause does with one feature of its source table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,13 +136,9 @@ pub(super) fn cut_like(
     let mut source = Vec::new();
     let mut next = at + 1;
     loop {
-        match segment.get(next).map(|t| &t.token) {
-            Some(Token::Word(word)) => source.push(Ident {
-                value: word.value.clone(),
-                quote_style: word.quote_style,
-                span: Span::empty(),
-            }),
-            _ => return Err(syntax(USAGE.into(), position)),
+        match segment.get(next).and_then(word_ident) {
+            Some(ident) => source.push(ident),
+            None => return Err(syntax(USAGE.into(), position)),
         }
         next += 1;
         if segment.get(next).is_some_and(|t| t.token == Token::Period) {

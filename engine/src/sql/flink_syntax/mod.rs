@@ -366,6 +366,39 @@ fn source_text<'a>(sql: &'a str, toks: &[Tok]) -> &'a str {
     }
 }
 
+/// A word token as an identifier, its quotes kept.
+fn word_ident(tok: &Tok) -> Option<Ident> {
+    match &tok.token {
+        Token::Word(word) => Some(Ident {
+            value: word.value.clone(),
+            quote_style: word.quote_style,
+            span: Span::empty(),
+        }),
+        _ => None,
+    }
+}
+
+/// The dotted name (`db.t`) whose last word is `toks[end - 1]`, not reaching before `from`:
+/// its parts and the index of its first token.
+fn name_ending_at(toks: &[Tok], from: usize, end: usize) -> Option<(Vec<Ident>, usize)> {
+    let mut parts = Vec::new();
+    let mut at = end;
+    loop {
+        if at <= from {
+            return None;
+        }
+        parts.push(word_ident(&toks[at - 1])?);
+        at -= 1;
+        if at > from && toks[at - 1].token == Token::Period {
+            at -= 1;
+        } else {
+            break;
+        }
+    }
+    parts.reverse();
+    Some((parts, at))
+}
+
 fn identifier(tok: &Tok) -> Option<String> {
     match &tok.token {
         Token::Word(w) => Some(super::names::column_name(&Ident {

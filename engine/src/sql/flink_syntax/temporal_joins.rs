@@ -6,10 +6,10 @@
 //! joined as of event time) it needs state kept across micro-batches, and the session
 //! refuses it, naming the construct.
 
-use super::{blank, source_text, syntax, Tok};
+use super::{blank, name_ending_at, source_text, syntax, Tok};
 use crate::error::{EngineError, Position};
 use datafusion::sql::sqlparser::ast::Ident;
-use datafusion::sql::sqlparser::tokenizer::{Span, Token};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// `table FOR SYSTEM_TIME AS OF time`.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ pub(super) fn cut_temporal_joins(
                 position,
             )
         };
-        let table = table_before(segment, i).ok_or_else(usage)?;
+        let (table, _) = name_ending_at(segment, 0, i).ok_or_else(usage)?;
         // The time expression: up to the alias, the condition or the next clause.
         let mut depth = 0i32;
         let mut end = i + 4;
@@ -82,30 +82,6 @@ pub(super) fn cut_temporal_joins(
         i = end;
     }
     Ok(joins)
-}
-
-/// The table name before `FOR` at `at`: words joined by periods.
-fn table_before(segment: &[Tok], at: usize) -> Option<Vec<Ident>> {
-    let mut parts = Vec::new();
-    let mut i = at;
-    loop {
-        let Token::Word(word) = &segment.get(i.checked_sub(1)?)?.token else {
-            return None;
-        };
-        parts.push(Ident {
-            value: word.value.clone(),
-            quote_style: word.quote_style,
-            span: Span::empty(),
-        });
-        i -= 1;
-        if i > 0 && segment[i - 1].token == Token::Period {
-            i -= 1;
-        } else {
-            break;
-        }
-    }
-    parts.reverse();
-    Some(parts)
 }
 
 #[cfg(test)]
