@@ -3,13 +3,18 @@
 //!
 //! After each `.` of a name, sqlparser first tries to read what follows as an expression and,
 //! when that fails, reads it again as a plain identifier. The try stays open until the whole
-//! name ends, subscripts `[…]` included, and those may hold names of their own. So when a
+//! name ends, subscripts `[…]` included, and those may hold names of their own; so does
+//! whatever follows a `.` that is not a plain word: a parenthesised expression (`a.b.(…`), a
+//! signed operand (`a.-b`), a literal of any kind (`a.r''`). So when a
 //! statement fails inside a name (an unclosed `[`, a typo in a subscript), each open try
 //! reads the rest again: twice the work per open `.`. Measured on a release build, a name of
 //! 22 parts followed by `[` took 9 s to be refused, and a 468-byte cell the fuzzer found
 //! (`tests/fuzz/seeds/sql_parse/slow_parse_nested_subscripts`) 10.6 s. With this bound
 //! (`dev/bench-limits --debug`), 14 parts and a `[` are refused by the parser in 0.02 s;
-//! 15 and more, and the fuzzer's cell, by this check in under 0.01 s.
+//! 15 and more, and the fuzzer's cell, by this check in under 0.01 s. The `complete`
+//! campaign's slow cells (`tests/fuzz/seeds/complete/slow_*`, 150 to 237 bytes of
+//! `-a.b.(…`, `.-`, `r''` shapes) took 10 to 34 s each in the engine's debug build before the
+//! bound counted those shapes; they are now refused by it in under a millisecond.
 //!
 //! The bound is counted on tokens, in one pass that keeps a stack of open brackets and of the
 //! tries open around the current token. A failure at a token with k tries open makes the
@@ -57,8 +62,9 @@ pub(super) fn check(
                 previous = Previous::Period;
             }
             Token::LParen | Token::LBracket | Token::LBrace => {
-                // `a.b[` and `a.f(` continue the name inside the bracket; `+ (` does not.
-                if previous != Previous::Part {
+                // `a.b[`, `a.f(` and `a.(` continue the name inside the bracket (after a `.`
+                // the parser tries the bracket as the name's next part); `+ (` does not.
+                if previous == Previous::Other {
                     names.end_name();
                 }
                 names.open_bracket();
@@ -74,6 +80,9 @@ pub(super) fn check(
                 }
                 previous = Previous::Part;
             }
+            // After a `.`, the parser reads whatever expression follows as the name's next
+            // part (`a.-b`, `a.~b`), inside the same try.
+            _ if previous == Previous::Period => {}
             _ => {
                 names.end_name();
                 previous = Previous::Other;
@@ -146,15 +155,33 @@ impl OpenNames {
     }
 }
 
-/// A token that can be a part of a name, or the expression a name starts from.
+/// A token that can be a part of a name, or the expression a name starts from: a word or a
+/// literal of any kind (after a `.`, the parser reads any literal as the next part).
 fn is_part(token: &Token) -> bool {
     matches!(
         token,
         Token::Word(_)
             | Token::Number(..)
+            | Token::Placeholder(_)
             | Token::SingleQuotedString(_)
             | Token::DoubleQuotedString(_)
-            | Token::Placeholder(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::TripleSingleQuotedByteStringLiteral(_)
+            | Token::TripleDoubleQuotedByteStringLiteral(_)
+            | Token::SingleQuotedRawStringLiteral(_)
+            | Token::DoubleQuotedRawStringLiteral(_)
+            | Token::TripleSingleQuotedRawStringLiteral(_)
+            | Token::TripleDoubleQuotedRawStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::QuoteDelimitedStringLiteral(_)
+            | Token::NationalQuoteDelimitedStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
     )
 }
 
@@ -239,6 +266,15 @@ mod tests {
         // fail inside them, and sqlparser's own recursion limit is near anyway.
         let closed = format!("{open}{}", "]".repeat(8));
         assert!(check_default(&closed).is_err());
+        // The shape of the `complete` campaign's slow cells: a `.` followed by `(` tries
+        // the parenthesised text as the name's next part, so the name stays open inside it.
+        let parenthesised = format!("SELECT -a{}", ".b.(a".repeat(12));
+        assert!(check_default(&parenthesised).is_err());
+        assert!(check_default("SELECT a.b.(c.d) FROM t").is_ok());
+        // A signed part (`a.-b`) and a literal of any kind (`a.r''.b`) go on with the name too.
+        assert!(check_default(&format!("SELECT -a{}", ".b.-c".repeat(12))).is_err());
+        assert!(check_default(&format!("SELECT -a{}", ".b.r''".repeat(12))).is_err());
+        assert!(check_default("SELECT a.b - c.d, DATE '2024-01-01' FROM t").is_ok());
         // Two levels are ordinary.
         assert!(check_default("SELECT a.b[c.d.e[f.g]].h FROM t").is_ok());
     }
