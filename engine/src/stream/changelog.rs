@@ -6,7 +6,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The schema of changelog rows: `op`, then the result's columns.
@@ -81,14 +81,19 @@ pub(crate) fn diff(
     };
     let removed_keys = key_set(&old_keys, &removed);
     let added_keys = key_set(&new_keys, &added);
-    let updated = |k: &Vec<u8>, others: &[Vec<u8>]| !key.is_empty() && others.contains(k);
+    // A key both removed and added is an update. (Looked up by hash: a tick of a million
+    // changed keys must not compare each with each.)
+    let removed_set: HashSet<&[u8]> = removed_keys.iter().map(Vec::as_slice).collect();
+    let added_set: HashSet<&[u8]> = added_keys.iter().map(Vec::as_slice).collect();
+    let updated =
+        |k: &Vec<u8>, others: &HashSet<&[u8]>| !key.is_empty() && others.contains(k.as_slice());
     let mut ops: Vec<&str> = Vec::with_capacity(removed.len() + added.len());
     for i in 0..removed.len() {
-        let is_update = removed_keys.get(i).is_some_and(|k| updated(k, &added_keys));
+        let is_update = removed_keys.get(i).is_some_and(|k| updated(k, &added_set));
         ops.push(if is_update { "-U" } else { "-D" });
     }
     for i in 0..added.len() {
-        let is_update = added_keys.get(i).is_some_and(|k| updated(k, &removed_keys));
+        let is_update = added_keys.get(i).is_some_and(|k| updated(k, &removed_set));
         ops.push(if is_update { "+U" } else { "+I" });
     }
     let out_schema = changelog_schema(schema);
