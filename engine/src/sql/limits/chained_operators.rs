@@ -10,6 +10,7 @@
 //! and a parenthesised group adds its own deepest item. That is never less than the tree's
 //! depth, so a statement under the limit is safe to plan.
 
+use super::is_string_literal;
 use crate::error::{EngineError, Position};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
@@ -111,28 +112,10 @@ fn is_operator(token: &Token) -> bool {
                         | Keyword::OVERLAPS
                 )
         }
+        token if is_string_literal(token) => false,
         Token::EOF
         | Token::Number(..)
         | Token::Char(_)
-        | Token::SingleQuotedString(_)
-        | Token::DoubleQuotedString(_)
-        | Token::TripleSingleQuotedString(_)
-        | Token::TripleDoubleQuotedString(_)
-        | Token::DollarQuotedString(_)
-        | Token::SingleQuotedByteStringLiteral(_)
-        | Token::DoubleQuotedByteStringLiteral(_)
-        | Token::TripleSingleQuotedByteStringLiteral(_)
-        | Token::TripleDoubleQuotedByteStringLiteral(_)
-        | Token::SingleQuotedRawStringLiteral(_)
-        | Token::DoubleQuotedRawStringLiteral(_)
-        | Token::TripleSingleQuotedRawStringLiteral(_)
-        | Token::TripleDoubleQuotedRawStringLiteral(_)
-        | Token::NationalStringLiteral(_)
-        | Token::QuoteDelimitedStringLiteral(_)
-        | Token::NationalQuoteDelimitedStringLiteral(_)
-        | Token::EscapedStringLiteral(_)
-        | Token::UnicodeStringLiteral(_)
-        | Token::HexStringLiteral(_)
         | Token::Placeholder(_)
         | Token::Comma
         | Token::Whitespace(_)

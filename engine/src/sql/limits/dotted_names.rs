@@ -25,6 +25,7 @@
 //! Ordinary SQL is far below that: its names have a few parts, and each try is settled as
 //! soon as its name ends.
 
+use super::is_string_literal;
 use crate::error::{EngineError, Position};
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
@@ -160,29 +161,8 @@ impl OpenNames {
 fn is_part(token: &Token) -> bool {
     matches!(
         token,
-        Token::Word(_)
-            | Token::Number(..)
-            | Token::Placeholder(_)
-            | Token::SingleQuotedString(_)
-            | Token::DoubleQuotedString(_)
-            | Token::TripleSingleQuotedString(_)
-            | Token::TripleDoubleQuotedString(_)
-            | Token::DollarQuotedString(_)
-            | Token::SingleQuotedByteStringLiteral(_)
-            | Token::DoubleQuotedByteStringLiteral(_)
-            | Token::TripleSingleQuotedByteStringLiteral(_)
-            | Token::TripleDoubleQuotedByteStringLiteral(_)
-            | Token::SingleQuotedRawStringLiteral(_)
-            | Token::DoubleQuotedRawStringLiteral(_)
-            | Token::TripleSingleQuotedRawStringLiteral(_)
-            | Token::TripleDoubleQuotedRawStringLiteral(_)
-            | Token::NationalStringLiteral(_)
-            | Token::QuoteDelimitedStringLiteral(_)
-            | Token::NationalQuoteDelimitedStringLiteral(_)
-            | Token::EscapedStringLiteral(_)
-            | Token::UnicodeStringLiteral(_)
-            | Token::HexStringLiteral(_)
-    )
+        Token::Word(_) | Token::Number(..) | Token::Placeholder(_)
+    ) || is_string_literal(token)
 }
 
 fn too_much_work(open_tries: usize, at: Location) -> EngineError {

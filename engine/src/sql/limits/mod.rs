@@ -56,6 +56,32 @@ pub(crate) fn check_text(sql: &str) -> Result<(), EngineError> {
     dotted_names::check(&tokens, PARSE_WORK_PER_TOKEN, SPARE_PARSE_WORK)
 }
 
+/// A string literal of any of the tokenizer's kinds (quoted, raw, byte, national, …).
+fn is_string_literal(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::TripleSingleQuotedByteStringLiteral(_)
+            | Token::TripleDoubleQuotedByteStringLiteral(_)
+            | Token::SingleQuotedRawStringLiteral(_)
+            | Token::DoubleQuotedRawStringLiteral(_)
+            | Token::TripleSingleQuotedRawStringLiteral(_)
+            | Token::TripleDoubleQuotedRawStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::QuoteDelimitedStringLiteral(_)
+            | Token::NationalQuoteDelimitedStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+    )
+}
+
 /// The cell's tokens without whitespace and comments, or `None` when the tokenizer rejects it.
 fn tokens(sql: &str) -> Option<Vec<TokenWithSpan>> {
     let dialect = GenericDialect {};
