@@ -475,8 +475,9 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
 /// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
-/// q13's lookup join and q15/q16's counts give over the stream what the same SQL gives as
-/// batch queries over the same events, written to files by the stream and read back.
+/// q13's lookup join, q15/q16's counts, q18/q19's Top-N and q3/q20's joins of two streams give
+/// over the stream what the same SQL gives as batch queries over the same events, written to
+/// files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
     let kernel = Kernel::start();
@@ -557,6 +558,16 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT COUNT(*) AS bids, SUM(CAST(S.`value` AS BIGINT)) AS total FROM (SELECT *, PROCTIME() as p_time FROM bid{s}) B JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.`key`",
         // People and auctions per second, from a UNION ALL of two views over the stream.
         "SELECT kind, window_start, COUNT(*) AS n FROM TABLE(TUMBLE(TABLE new_ids{s}, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND)) GROUP BY kind, window_start, window_end",
+        // q19: the three highest bids of every twentieth auction, a Top-N (the columns that
+        // ties in price cannot change).
+        "%sql --max-rows 5000\nSELECT auction, price, rank_number FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rank_number FROM bid{s} WHERE MOD(auction, 20) = 0) WHERE rank_number <= 3",
+        // q18: the last bid of each bidder on every twentieth auction, a deduplication.
+        "%sql --max-rows 5000\nSELECT bidder, auction, `dateTime` FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY `dateTime` DESC) AS rank_number FROM bid{s} WHERE MOD(auction, 20) = 0) WHERE rank_number <= 1",
+        // q3: sellers in three states of the auctions in category 10, a join of two streams.
+        "SELECT P.name, P.city, P.state, A.id FROM auction{s} AS A INNER JOIN person{s} AS P ON A.seller = P.id WHERE A.category = 10 AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')",
+        // q20: the bids on auctions in category 10 with their auction, for every twentieth
+        // auction.
+        "%sql --max-rows 5000\nSELECT B.auction, B.bidder, B.price, B.`dateTime` AS bid_time, A.seller, A.`dateTime` AS auction_time FROM bid{s} AS B INNER JOIN auction{s} AS A ON B.auction = A.id WHERE A.category = 10 AND MOD(B.auction, 20) = 0",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

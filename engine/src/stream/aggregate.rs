@@ -1,15 +1,18 @@
 //! Keyed aggregate state across micro-batches, on DataFusion's aggregate modes.
 //!
 //! Each tick's plan has a `Final` aggregate over a `Partial` one. The engine runs the
-//! `Partial` part over the tick's rows only, folds the partial states into the kept state
-//! with a `PartialReduce` aggregate (so each key keeps one row of accumulator state), and
-//! computes results by running the `Final` aggregate, and whatever the query does after it,
-//! over the kept state.
+//! `Partial` part over the tick's rows only, folds the partial states of the keys they
+//! touched into the kept state with a `PartialReduce` aggregate (so each key keeps one row of
+//! accumulator state, found by its key in `keyed_rows`), and computes results by running the
+//! `Final` aggregate, and whatever the query does after it, over state rows: those of the
+//! keys that changed when the query maps result rows one by one, all of them otherwise.
 
+use super::keyed_rows::KeyedRows;
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, not};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::row::Rows;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::TaskContext;
@@ -89,38 +92,107 @@ pub(crate) fn group_names(plan: &AggregatePlan) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The accumulator state of every key seen (and not yet emitted, for windows).
+/// The accumulator state of every key seen (and not yet emitted, for windows): one row per
+/// key, found by its grouping columns, so a tick folds in the keys it touched and leaves the
+/// others where they are.
 pub(crate) struct KeyedState {
     schema: SchemaRef,
-    rows: Vec<RecordBatch>,
+    rows: StateRows,
+}
+
+enum StateRows {
+    /// Before the first tick: how many grouping columns there are is not known yet.
+    Empty,
+    /// An aggregate without GROUP BY: its one row.
+    Single(Vec<RecordBatch>),
+    /// An aggregate by key.
+    Keyed(KeyedRows),
+}
+
+/// The state rows a fold replaced and the ones it put in their place.
+pub(crate) struct Folded {
+    /// The state before the fold of the keys it touched that had one.
+    pub(crate) before: RecordBatch,
+    /// The state after the fold of every key it touched.
+    pub(crate) after: Vec<RecordBatch>,
 }
 
 impl KeyedState {
     pub(crate) fn new(schema: SchemaRef) -> Self {
         KeyedState {
             schema,
-            rows: Vec::new(),
+            rows: StateRows::Empty,
         }
     }
 
     pub(crate) fn keys(&self) -> usize {
-        self.rows.iter().map(RecordBatch::num_rows).sum()
+        match &self.rows {
+            StateRows::Empty => 0,
+            StateRows::Single(rows) => rows.iter().map(RecordBatch::num_rows).sum(),
+            StateRows::Keyed(rows) => rows.len(),
+        }
     }
 
-    /// Folds the partial states of a tick into the kept state.
+    /// Whether the state is found by key (an aggregate with GROUP BY).
+    pub(crate) fn is_keyed(&self) -> bool {
+        matches!(self.rows, StateRows::Keyed(_))
+    }
+
+    /// The grouping-column keys of state rows, as [`KeyedState::get`] finds them.
+    pub(crate) fn keys_of(&self, rows: &RecordBatch) -> Result<Option<Rows>, EngineError> {
+        match &self.rows {
+            StateRows::Keyed(keyed) => Ok(Some(keyed.keys_of(rows)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The state rows of `keys`.
+    pub(crate) fn get<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        match &self.rows {
+            StateRows::Keyed(keyed) => Ok(vec![keyed.get(keys)?]),
+            _ => self.all(),
+        }
+    }
+
+    /// Folds the partial states of a tick into the kept state: the state rows of the keys
+    /// the tick touched are taken out, reduced with the tick's, and put back.
     pub(crate) async fn fold(
         &mut self,
         plan: &AggregatePlan,
         partials: Vec<RecordBatch>,
         task: Arc<TaskContext>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Folded, EngineError> {
         let Some(final_agg) = aggregate(&plan.final_agg) else {
             return Err(EngineError::Internal {
                 message: "the final aggregate went missing".into(),
                 source: None,
             });
         };
-        let mut input = std::mem::take(&mut self.rows);
+        if matches!(self.rows, StateRows::Empty) {
+            let groups = final_agg.group_expr().num_group_exprs();
+            self.rows = match groups {
+                0 => StateRows::Single(Vec::new()),
+                n => StateRows::Keyed(KeyedRows::new(self.schema.clone(), (0..n).collect())?),
+            };
+        }
+        let partials: Vec<RecordBatch> =
+            partials.into_iter().filter(|b| b.num_rows() > 0).collect();
+        let before = match &mut self.rows {
+            StateRows::Empty => RecordBatch::new_empty(self.schema.clone()),
+            StateRows::Single(rows) => concat_batches(&self.schema, &std::mem::take(rows))?,
+            StateRows::Keyed(keyed) => {
+                let mut before = Vec::with_capacity(partials.len());
+                for partial in &partials {
+                    let keys = keyed.keys_of(partial)?;
+                    before.push(keyed.take(keys.iter().map(|k| k.data()))?);
+                }
+                concat_batches(&self.schema, &before)?
+            }
+        };
+        let mut input = vec![before.clone()];
         input.extend(partials);
         let source = MemorySourceConfig::try_new_exec(&[input], self.schema.clone(), None)?;
         let reduce = AggregateExec::try_new(
@@ -131,8 +203,21 @@ impl KeyedState {
             source,
             final_agg.input_schema(),
         )?;
-        self.rows = collect(Arc::new(reduce), task).await?;
-        Ok(())
+        let after: Vec<RecordBatch> = collect(Arc::new(reduce), task)
+            .await?
+            .into_iter()
+            .filter(|b| b.num_rows() > 0)
+            .collect();
+        match &mut self.rows {
+            StateRows::Empty => {}
+            StateRows::Single(rows) => rows.extend(after.iter().cloned()),
+            StateRows::Keyed(keyed) => {
+                for batch in &after {
+                    keyed.insert(batch.clone())?;
+                }
+            }
+        }
+        Ok(Folded { before, after })
     }
 
     /// Takes out the keys `closed` selects (windows the watermark passed), leaving the rest.
@@ -140,25 +225,66 @@ impl KeyedState {
         &mut self,
         closed: impl Fn(&RecordBatch) -> Result<BooleanArray, EngineError>,
     ) -> Result<Vec<RecordBatch>, EngineError> {
-        let mut taken = Vec::new();
-        let mut kept = Vec::new();
-        for batch in std::mem::take(&mut self.rows) {
-            let mask = closed(&batch)?;
-            let out = filter_record_batch(&batch, &mask)?;
-            let rest = filter_record_batch(&batch, &datafusion::arrow::compute::not(&mask)?)?;
-            if out.num_rows() > 0 {
-                taken.push(out);
-            }
-            if rest.num_rows() > 0 {
-                kept.push(rest);
+        match &mut self.rows {
+            StateRows::Empty => Ok(Vec::new()),
+            StateRows::Keyed(keyed) => keyed.take_where(closed),
+            StateRows::Single(rows) => {
+                let mut taken = Vec::new();
+                let mut kept = Vec::new();
+                for batch in std::mem::take(rows) {
+                    let mask = closed(&batch)?;
+                    let out = filter_record_batch(&batch, &mask)?;
+                    let rest = filter_record_batch(&batch, &not(&mask)?)?;
+                    if out.num_rows() > 0 {
+                        taken.push(out);
+                    }
+                    if rest.num_rows() > 0 {
+                        kept.push(rest);
+                    }
+                }
+                *rows = kept;
+                Ok(taken)
             }
         }
-        self.rows = kept;
-        Ok(taken)
     }
 
-    pub(crate) fn all(&self) -> Vec<RecordBatch> {
-        self.rows.clone()
+    pub(crate) fn all(&self) -> Result<Vec<RecordBatch>, EngineError> {
+        match &self.rows {
+            StateRows::Empty => Ok(Vec::new()),
+            StateRows::Single(rows) => Ok(rows.clone()),
+            StateRows::Keyed(keyed) => keyed.batches(),
+        }
+    }
+}
+
+/// Whether the plan above the `Final` aggregate maps each of its rows on its own
+/// (projections, filters such as HAVING): then the result rows of the keys a tick touched
+/// can be worked out from their state rows alone. A sort, a limit, another aggregate or a
+/// window over the result needs all of it.
+pub(crate) fn row_wise_above_final(plan: &AggregatePlan) -> bool {
+    row_wise_above(&plan.root, &plan.final_agg)
+}
+
+/// Whether every node from `root` down to `target` maps rows one by one.
+pub(crate) fn row_wise_above(
+    root: &Arc<dyn ExecutionPlan>,
+    target: &Arc<dyn ExecutionPlan>,
+) -> bool {
+    if Arc::ptr_eq(root, target) {
+        return true;
+    }
+    let per_row = matches!(
+        root.name(),
+        "ProjectionExec"
+            | "FilterExec"
+            | "CoalesceBatchesExec"
+            | "CoalescePartitionsExec"
+            | "RepartitionExec"
+            | "CooperativeExec"
+    );
+    match root.children().as_slice() {
+        [child] if per_row => row_wise_above(child, target),
+        _ => false,
     }
 }
 

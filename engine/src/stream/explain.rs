@@ -112,9 +112,24 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             ),
             UPDATING,
         ),
+        Shape::StreamJoin => line(
+            "Join",
+            "INNER join of two streams on equal keys; state: every row of each side, by key, \
+             kept while the query runs; each tick's rows meet the other side's so far"
+                .to_string(),
+            APPEND,
+        ),
+        Shape::TopN { .. } => line(
+            "Rank",
+            "Top-N: ROW_NUMBER() OVER (PARTITION BY …) and a filter keeping the first ranks; \
+             state: the rows kept per partition; each change to a partition's first rows is \
+             emitted"
+                .to_string(),
+            UPDATING,
+        ),
     }
     let output_mode = match stages.shape {
-        Shape::Updating { .. } => UPDATING,
+        Shape::Updating { .. } | Shape::TopN { .. } => UPDATING,
         _ => APPEND,
     };
     match &stages.target {

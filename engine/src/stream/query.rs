@@ -9,7 +9,9 @@ use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
 use super::sink;
 use super::source::{BatchSender, StreamSource};
+use super::stream_join::{self, StreamJoin};
 use super::tick_plan::{check_per_batch, physical_plan};
+use super::top_n;
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, SessionBuffer, WindowSpec};
@@ -84,6 +86,8 @@ struct Planned {
     /// The micro-batch tables of the other streams a query over several reads.
     other_slots: Vec<Arc<MicroBatchTable>>,
     shape: Shape,
+    /// The sides of a join of two streams.
+    join: Option<StreamJoin>,
     watermark_now: Arc<AtomicI64>,
     /// An INSERT INTO's table and the schema of the rows it takes.
     target: Option<(String, SchemaRef)>,
@@ -150,13 +154,31 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
     let relations: Vec<&str> = std::iter::once(input.relation.as_str())
         .chain(input.others.iter().map(|(r, _)| r.as_str()))
         .collect();
-    check_one_scan(&query_plan, &relations)?;
-    let logical = state.optimize(&query_plan)?;
+    // A join of two streams: its sides (optimized first, so filters on a side run before
+    // its rows are kept) run on their own, the query over what they meet.
+    let (logical, join) = stream_join::split(state.optimize(&query_plan)?, &relations)?;
+    match &join {
+        None => check_one_scan(&query_plan, &relations)?,
+        Some(join) => {
+            check_one_scan(&logical, &relations)?;
+            for side in [&join.left, &join.right] {
+                check_one_scan(&side.plan, &relations)?;
+                let probe = physical_plan(&state, &side.plan).await?;
+                check_per_batch(&probe, "on a side of a join of streams")?;
+            }
+        }
+    }
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
 
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(&state, &logical).await?;
-    let shape = shape_of(&probe, &input, &schema)?;
+    let shape = match &join {
+        Some(_) => {
+            check_per_batch(&probe, "over a join of streams")?;
+            Shape::StreamJoin
+        }
+        None => shape_of(&probe, &input, &schema)?,
+    };
     Ok(Planned {
         input,
         state,
@@ -165,6 +187,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         slot,
         other_slots,
         shape,
+        join,
         watermark_now,
         target,
         sinks,
@@ -182,13 +205,14 @@ impl Planned {
             slot,
             other_slots,
             shape,
+            join,
             watermark_now,
             target,
             sinks,
             partitions,
         } = self;
         let updating_key = match &shape {
-            Shape::Updating { key, .. } => Some(key.clone()),
+            Shape::Updating { key, .. } | Shape::TopN { key } => Some(key.clone()),
             _ => None,
         };
         let sink = match target {
@@ -245,6 +269,7 @@ impl Planned {
             slot,
             other_slots,
             shape,
+            join,
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,
@@ -685,9 +710,24 @@ fn shape_of(
     output: &SchemaRef,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
+        if let Some(top) = top_n::find(probe)? {
+            check_per_batch(&top.lower, "below a Top-N over a stream")?;
+            return Ok(Shape::TopN {
+                key: top_n::key_names(&top),
+            });
+        }
         check_per_batch(probe, "over a stream without GROUP BY")?;
         return Ok(Shape::Stateless);
     };
+    let aggregated = found.partial.children().first().map(|c| (*c).clone());
+    if aggregated.is_some_and(|input| top_n::find(&input).is_ok_and(|top| top.is_some())) {
+        return Err(EngineError::NotSupported {
+            message: "a GROUP BY over a Top-N is an aggregate over an updating result (its \
+                      rows are retracted when they drop out of the first ranks), which Eddy \
+                      does not run yet"
+                .into(),
+        });
+    }
     check_per_batch(&found.partial, "before a stream's GROUP BY")?;
     let groups = aggregate::group_names(&found);
     let grouped = |name: &str| groups.iter().any(|g| g == name);

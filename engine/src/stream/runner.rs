@@ -3,23 +3,27 @@
 //! watermark, runs the tick's bounded plan, folds aggregate state, and emits closed
 //! windows, snapshots or sink files.
 
-use super::aggregate::{self, AggregatePlan, KeyedState};
+use super::aggregate::{self, AggregatePlan, Folded, KeyedState};
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
+use super::shown_result::ShownResult;
 use super::sink::Sink;
 use super::source::StreamSource;
+use super::stream_join::StreamJoin;
 use super::tick_plan::physical_plan;
+use super::top_n::{self, TopNState};
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{filter_record_batch, max, take_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::collect;
+use hashbrown::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +61,13 @@ pub(crate) enum Shape {
         state_schema: SchemaRef,
         key: Vec<String>,
     },
+    /// A Top-N (`ROW_NUMBER() OVER (PARTITION BY …)` and a filter on it): the first rows of
+    /// each partition, the result updated in place; `key` names the output's partition and
+    /// rank columns.
+    TopN { key: Vec<String> },
+    /// A join of two streams (`stream_join.rs`): each tick's rows of either side meet the
+    /// other side's rows so far; the output is append-only.
+    StreamJoin,
 }
 
 pub(crate) struct Runner {
@@ -68,6 +79,8 @@ pub(crate) struct Runner {
     /// tagged with their input, `merged_source.rs`).
     pub(crate) other_slots: Vec<Arc<MicroBatchTable>>,
     pub(crate) shape: Shape,
+    /// The sides of a join of two streams, and the rows each kept.
+    pub(crate) join: Option<StreamJoin>,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
@@ -99,7 +112,13 @@ impl Drop for AbortOnDrop {
 struct Progress {
     aggregate: Option<AggregatePlan>,
     keyed: Option<KeyedState>,
+    /// An updating result worked out key by key: the keys changed since it was last shown.
+    pending: Pending,
+    /// The updating result as last shown, when it is worked out key by key.
+    results: ShownResult,
+    /// The updating result as last shown, when it is worked out whole.
     previous: Vec<RecordBatch>,
+    top_n: TopNState,
     dirty: bool,
     last_snapshot: Instant,
     /// The largest event time seen, in ms.
@@ -120,12 +139,15 @@ impl Runner {
         let mut progress = Progress {
             aggregate: None,
             keyed: match &self.shape {
-                Shape::Stateless => None,
+                Shape::Stateless | Shape::TopN { .. } | Shape::StreamJoin => None,
                 Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema, .. } => {
                     Some(KeyedState::new(state_schema.clone()))
                 }
             },
+            pending: Pending::default(),
+            results: ShownResult::default(),
             previous: Vec::new(),
+            top_n: TopNState::new(),
             dirty: false,
             last_snapshot: Instant::now(),
             max_time: None,
@@ -381,6 +403,9 @@ impl Runner {
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
+        if matches!(self.shape, Shape::StreamJoin) {
+            return self.run_join(input).await;
+        }
         self.fill_slots(input)?;
         let plan = physical_plan(&self.state, &self.logical).await;
         self.slot.set(Vec::new());
@@ -389,11 +414,35 @@ impl Runner {
         }
         let plan = plan?;
         match &self.shape {
+            // Run by `run_join`.
+            Shape::StreamJoin => {}
             Shape::Stateless => {
                 let out = collect(plan, task.clone())
                     .await
                     .map_err(EngineError::from)?;
                 self.emit_rows(out).await?;
+            }
+            Shape::TopN { .. } => {
+                let found = top_n::find(&plan)?.ok_or_else(|| EngineError::Internal {
+                    message: "the stream's Top-N went missing from its plan".into(),
+                    source: None,
+                })?;
+                let rows = collect(found.lower.clone(), task.clone())
+                    .await
+                    .map_err(EngineError::from)?;
+                let keep_result = self.sink.is_none();
+                progress
+                    .top_n
+                    .step(
+                        &found,
+                        rows,
+                        &self.schema,
+                        &self.key_columns,
+                        keep_result,
+                        task.clone(),
+                    )
+                    .await?;
+                progress.dirty = true;
             }
             Shape::Windowed { .. } | Shape::Updating { .. } => {
                 let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
@@ -404,13 +453,72 @@ impl Runner {
                     .await
                     .map_err(EngineError::from)?;
                 if let Some(keyed) = &mut progress.keyed {
-                    keyed.fold(&found, partials, task.clone()).await?;
+                    let folded = keyed.fold(&found, partials, task.clone()).await?;
+                    // Only a result worked out key by key needs to know which keys changed.
+                    if matches!(self.shape, Shape::Updating { .. })
+                        && keyed.is_keyed()
+                        && aggregate::row_wise_above_final(&found)
+                    {
+                        progress.pending.note(keyed, folded)?;
+                    }
                 }
                 progress.aggregate = Some(found);
                 progress.dirty = true;
             }
         }
         Ok(())
+    }
+
+    /// A tick of a join of streams: each side's new rows, then the query over what they
+    /// meet (new left rows with the right rows so far, the left rows kept with the new right
+    /// rows).
+    async fn run_join(&mut self, input: Vec<RecordBatch>) -> Result<(), StepError> {
+        let task = self.state.task_ctx();
+        if self.join.is_none() {
+            return Err(EngineError::Internal {
+                message: "the stream join's sides went missing".into(),
+                source: None,
+            }
+            .into());
+        }
+        self.fill_slots(input)?;
+        let Some(join) = &mut self.join else {
+            return Ok(());
+        };
+        let mut sides = Vec::with_capacity(2);
+        for side in [&join.left, &join.right] {
+            let plan = physical_plan(&self.state, &side.plan).await;
+            let rows = match plan {
+                Ok(plan) => collect(plan, task.clone()).await.map_err(EngineError::from),
+                Err(e) => Err(e),
+            };
+            sides.push(rows);
+        }
+        self.slot.set(Vec::new());
+        for other in &self.other_slots {
+            other.set(Vec::new());
+        }
+        let right = sides.pop().unwrap_or(Ok(Vec::new()))?;
+        let left = sides.pop().unwrap_or(Ok(Vec::new()))?;
+        let pairs = join.inputs(left, right)?;
+
+        let mut out = Vec::new();
+        for (left, right) in pairs {
+            join.left.table.set(left);
+            join.right.table.set(right);
+            let plan = physical_plan(&self.state, &self.logical).await;
+            join.left.table.set(Vec::new());
+            join.right.table.set(Vec::new());
+            out.extend(
+                collect(plan?, task.clone())
+                    .await
+                    .map_err(EngineError::from)?,
+            );
+        }
+        self.stats
+            .keys
+            .store(join.rows_kept() as u64, Ordering::Relaxed);
+        self.emit_rows(out).await
     }
 
     /// What the tick has to show: windows the watermark closed, a snapshot of an updating
@@ -423,7 +531,24 @@ impl Runner {
     ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
         match &self.shape {
-            Shape::Stateless => {}
+            Shape::Stateless | Shape::StreamJoin => {}
+            Shape::TopN { .. } => {
+                let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
+                let due = ended || progress.last_snapshot.elapsed() >= interval;
+                if progress.dirty && due {
+                    progress.dirty = false;
+                    progress.last_snapshot = Instant::now();
+                    if let Some((changes, rows)) = progress.top_n.take_changes(&self.schema)? {
+                        self.stats
+                            .rows_out
+                            .fetch_add(changes.num_rows() as u64, Ordering::Relaxed);
+                        match &mut self.sink {
+                            Some(sink) => sink.change(changes),
+                            None => self.send(StreamUpdate::Snapshot { rows, changes }).await?,
+                        }
+                    }
+                }
+            }
             Shape::Windowed {
                 state_schema,
                 close,
@@ -448,25 +573,49 @@ impl Runner {
                 if let (true, true, Some(found), Some(keyed)) =
                     (progress.dirty, due, &progress.aggregate, &progress.keyed)
                 {
-                    let rows =
-                        aggregate::results(found, state_schema.clone(), keyed.all(), task.clone())
+                    let by_key = keyed.is_keyed() && aggregate::row_wise_above_final(found);
+                    let (rows, changes) = if by_key {
+                        let changed = self
+                            .changed_results(
+                                found,
+                                keyed,
+                                &mut progress.pending,
+                                &mut progress.results,
+                                state_schema,
+                            )
                             .await?;
-                    let changes = changelog::diff(
-                        &self.schema,
-                        &progress.previous,
-                        &rows,
-                        &self.key_columns,
-                    )?;
+                        (changed.rows, changed.changes)
+                    } else {
+                        let rows = aggregate::results(
+                            found,
+                            state_schema.clone(),
+                            keyed.all()?,
+                            task.clone(),
+                        )
+                        .await?;
+                        let changes = changelog::diff(
+                            &self.schema,
+                            &progress.previous,
+                            &rows,
+                            &self.key_columns,
+                        )?;
+                        if changes.num_rows() > 0 {
+                            progress.previous = rows.clone();
+                        }
+                        (Some(rows), changes)
+                    };
                     progress.dirty = false;
                     progress.last_snapshot = Instant::now();
                     if changes.num_rows() > 0 {
                         self.stats
                             .rows_out
                             .fetch_add(changes.num_rows() as u64, Ordering::Relaxed);
-                        progress.previous = rows.clone();
-                        match &mut self.sink {
-                            Some(sink) => sink.change(changes),
-                            None => self.send(StreamUpdate::Snapshot { rows, changes }).await?,
+                        match (&mut self.sink, rows) {
+                            (Some(sink), _) => sink.change(changes),
+                            (None, Some(rows)) => {
+                                self.send(StreamUpdate::Snapshot { rows, changes }).await?
+                            }
+                            (None, None) => {}
                         }
                     }
                 }
@@ -477,6 +626,11 @@ impl Runner {
                 .keys
                 .store(keyed.keys() as u64, Ordering::Relaxed);
         }
+        if matches!(self.shape, Shape::TopN { .. }) {
+            self.stats
+                .keys
+                .store(progress.top_n.rows_kept() as u64, Ordering::Relaxed);
+        }
         if let Some(sink) = &mut self.sink {
             let watermark = self.stats.watermark.load(Ordering::Relaxed);
             let watermark = (watermark != i64::MIN).then_some(watermark);
@@ -485,6 +639,43 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// The changes of an updating result since it was last shown, worked out from the state
+    /// rows of the keys that changed only, and the whole result for a display (a sink
+    /// needs only the changes).
+    async fn changed_results(
+        &self,
+        found: &AggregatePlan,
+        keyed: &KeyedState,
+        pending: &mut Pending,
+        shown: &mut ShownResult,
+        state_schema: &SchemaRef,
+    ) -> Result<ChangedResults, StepError> {
+        let task = self.state.task_ctx();
+        let after = keyed.get(pending.keys.iter().map(|k| k.as_ref()))?;
+        let before = std::mem::take(&mut pending.before);
+        pending.keys.clear();
+        let old = aggregate::results(found, state_schema.clone(), before, task.clone()).await?;
+        let new = aggregate::results(found, state_schema.clone(), after, task.clone()).await?;
+        let changes = changelog::diff(&self.schema, &old, &new, &self.key_columns)?;
+        if self.sink.is_some() {
+            // A sink takes the changes only.
+            return Ok(ChangedResults {
+                rows: None,
+                changes,
+            });
+        }
+        // The result as shown: the changed keys' old rows out, their new rows in.
+        let result_schema = found.root.schema();
+        if !shown.replace(&result_schema, &old, new)? {
+            let all = aggregate::results(found, state_schema.clone(), keyed.all()?, task).await?;
+            shown.reset(&result_schema, all)?;
+        }
+        Ok(ChangedResults {
+            rows: Some(shown.batches()?),
+            changes,
+        })
     }
 
     /// Puts a tick's rows in the micro-batch table of the stream each came from.
@@ -539,6 +730,50 @@ impl Runner {
             .await
             .map_err(|_| StepError::Abandoned)
     }
+}
+
+/// The keys of an updating result changed since it was last shown, and their state rows as
+/// they were then.
+#[derive(Default)]
+struct Pending {
+    keys: HashSet<Box<[u8]>>,
+    before: Vec<RecordBatch>,
+}
+
+impl Pending {
+    /// Notes the keys a fold touched; a key's first touch keeps its state row from before.
+    fn note(&mut self, keyed: &KeyedState, folded: Folded) -> Result<(), EngineError> {
+        let Some(before_keys) = keyed.keys_of(&folded.before)? else {
+            return Ok(());
+        };
+        let first: Vec<u32> = before_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| !self.keys.contains(key.data()))
+            .map(|(i, _)| i as u32)
+            .collect();
+        if !first.is_empty() {
+            let indices = UInt32Array::from(first);
+            self.before
+                .push(take_record_batch(&folded.before, &indices)?);
+        }
+        for batch in &folded.after {
+            if let Some(keys) = keyed.keys_of(batch)? {
+                for key in keys.iter() {
+                    if !self.keys.contains(key.data()) {
+                        self.keys.insert(key.data().into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ChangedResults {
+    /// The whole result, for a display.
+    rows: Option<Vec<RecordBatch>>,
+    changes: RecordBatch,
 }
 
 enum StepError {

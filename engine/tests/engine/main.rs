@@ -5,3 +5,4 @@ mod cached_tables;
 mod flink_functions;
 mod sql_scripts;
 mod streams;
+mod updating_results;

@@ -44,6 +44,17 @@ impl Connector for Nexmark {
         let columns = schema::columns(declaration.table, &declaration.schema)?;
         options.get("connector");
         let mut config = NexmarkConfig::default();
+        // Nexmark's Java generator writes these capitalised (q3 filters on `state = 'OR'`);
+        // the Rust generator's defaults are lower case. Same lists, same lengths: the
+        // events are otherwise the same.
+        let words = |text: &str| text.split(',').map(String::from).collect::<Vec<_>>();
+        config.us_states = words("AZ,CA,ID,OR,WA,WY");
+        config.us_cities = words(
+            "Phoenix,Los Angeles,San Francisco,Boise,Portland,Bend,Redmond,Seattle,Kent,Cheyenne",
+        );
+        config.first_names =
+            words("Peter,Paul,Luke,John,Saul,Vicky,Kate,Julie,Sarah,Deiter,Walter");
+        config.last_names = words("Shultz,Abrams,Spencer,White,Bartels,Walton,Smith,Jones,Noris");
         config.first_rate = count(options, "first-event.rate", 10_000)?;
         config.next_rate = count(options, "next-event.rate", config.first_rate)?;
         config.rate_shape = match options.get("rate.shape").as_deref().map(str::to_lowercase) {

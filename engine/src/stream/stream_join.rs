@@ -1,0 +1,283 @@
+//! A regular INNER join of two streams (or of two views over one stream), as Nexmark's q3
+//! and q20 write it: every row of either side meets every row of the other side with the
+//! same key, whenever each came.
+//!
+//! Both sides are append-only, so the join's output is too: a tick's new left rows meet the
+//! right rows kept so far and the tick's new right rows, and the tick's new right rows meet
+//! the left rows kept so far. Each side's rows are kept by their join key
+//! (`keyed_rows.rs`), so a tick looks up the rows its keys meet rather than joining with
+//! everything kept. As in Flink without a state TTL, the kept rows grow with the stream.
+//!
+//! The query is split on its logical plan, once: each side becomes a plan of its own over the
+//! stream's micro-batch table, and in the query the join reads two tables (one per side, with
+//! the side's columns and name) that each tick fills with the rows to join. Above the join,
+//! the query may only map rows one by one (projections and filters), so that running it over
+//! the two halves of a tick's joined rows gives the tick's output.
+
+use super::keyed_rows::KeyedRows;
+use super::micro_batch::MicroBatchTable;
+use crate::error::EngineError;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder};
+use std::sync::Arc;
+
+/// One side of the join: its plan over the stream, the table the join reads it from, and
+/// its rows kept so far by key.
+pub(crate) struct JoinSide {
+    pub(crate) plan: LogicalPlan,
+    pub(crate) table: Arc<MicroBatchTable>,
+    key_columns: Vec<usize>,
+    kept: Option<KeyedRows>,
+}
+
+/// What the join reads in one run: its left table's rows and its right table's.
+pub(crate) type JoinInput = (Vec<RecordBatch>, Vec<RecordBatch>);
+
+/// The two sides of a stream join.
+pub(crate) struct StreamJoin {
+    pub(crate) left: JoinSide,
+    pub(crate) right: JoinSide,
+}
+
+/// Whether `plan` reads one of the stream relations.
+pub(crate) fn reads_stream(plan: &LogicalPlan, relations: &[&str]) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            found |= relations.contains(&scan.table_name.table());
+        }
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+fn not_supported(why: &str) -> EngineError {
+    EngineError::NotSupported {
+        message: format!(
+            "this query joins streams (or two views over one): Eddy runs a regular INNER join \
+             of two streams on equal keys, with only projections and filters over it; {why}"
+        ),
+    }
+}
+
+/// Splits a query whose only meeting of stream reads is one join: returns the query with
+/// the join's sides replaced by their tables, and the sides. `None` when no join meets
+/// streams on both sides.
+pub(crate) fn split(
+    plan: LogicalPlan,
+    relations: &[&str],
+) -> Result<(LogicalPlan, Option<StreamJoin>), EngineError> {
+    let mut joins = 0;
+    plan.apply(|node| {
+        if let LogicalPlan::Join(join) = node {
+            if reads_stream(&join.left, relations) && reads_stream(&join.right, relations) {
+                joins += 1;
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match joins {
+        0 => return Ok((plan, None)),
+        1 => {}
+        _ => return Err(not_supported("this one has more than one such join")),
+    }
+    // Above the join: rows mapped one by one, nothing else.
+    let mut above_ok = true;
+    let mut found: Option<StreamJoin> = None;
+    let mut error: Option<EngineError> = None;
+    let rewritten = plan
+        .transform_down(|node| {
+            if found.is_some() || error.is_some() {
+                return Ok(Transformed::no(node));
+            }
+            match &node {
+                LogicalPlan::Join(join)
+                    if reads_stream(&join.left, relations)
+                        && reads_stream(&join.right, relations) =>
+                {
+                    match join_sides(join) {
+                        Ok((sides, replaced)) => {
+                            found = Some(sides);
+                            Ok(Transformed::new(replaced, true, TreeNodeRecursion::Jump))
+                        }
+                        Err(e) => {
+                            error = Some(e);
+                            Ok(Transformed::no(node))
+                        }
+                    }
+                }
+                LogicalPlan::Projection(_)
+                | LogicalPlan::Filter(_)
+                | LogicalPlan::SubqueryAlias(_) => Ok(Transformed::no(node)),
+                _ => {
+                    above_ok = false;
+                    Ok(Transformed::new(node, false, TreeNodeRecursion::Stop))
+                }
+            }
+        })?
+        .data;
+    if let Some(error) = error {
+        return Err(error);
+    }
+    if !above_ok || found.is_none() {
+        return Err(not_supported(
+            "over the join this query aggregates, sorts, limits, ranks or unions, which Eddy \
+             does not run over a join of streams yet",
+        ));
+    }
+    Ok((rewritten, found))
+}
+
+/// The sides of a join of streams, and the join reading them from their tables.
+fn join_sides(
+    join: &datafusion::logical_expr::logical_plan::Join,
+) -> Result<(StreamJoin, LogicalPlan), EngineError> {
+    match join.join_type {
+        JoinType::Inner => {}
+        JoinType::Left | JoinType::Right | JoinType::Full => {
+            return Err(not_supported(&format!(
+                "a {} join would have to retract the rows it pads with NULLs when a match \
+                 comes",
+                join.join_type
+            )))
+        }
+        _ => {
+            return Err(not_supported(
+                "IN, EXISTS or NOT IN over a stream (a semi or anti join) is not run yet",
+            ))
+        }
+    }
+    if join.on.is_empty() {
+        return Err(not_supported(
+            "this join has no condition of equal keys (`ON a.k = b.k`) to keep rows by",
+        ));
+    }
+    let key_index = |plan: &LogicalPlan, expr: &Expr| -> Result<usize, EngineError> {
+        match expr {
+            Expr::Column(column) => Ok(plan.schema().index_of_column(column)?),
+            other => Err(not_supported(&format!(
+                "its key `{other}` is an expression; compute it in a view or subquery of \
+                 the side first"
+            ))),
+        }
+    };
+    let mut left_keys = Vec::with_capacity(join.on.len());
+    let mut right_keys = Vec::with_capacity(join.on.len());
+    for (l, r) in &join.on {
+        left_keys.push(key_index(&join.left, l)?);
+        right_keys.push(key_index(&join.right, r)?);
+    }
+    let (left_scan, left) = side(&join.left, left_keys)?;
+    let (right_scan, right) = side(&join.right, right_keys)?;
+    let inputs = vec![left_scan, right_scan];
+    let replaced = LogicalPlan::Join(join.clone())
+        .with_new_exprs(LogicalPlan::Join(join.clone()).expressions(), inputs)?;
+    Ok((StreamJoin { left, right }, replaced))
+}
+
+/// A side's plan and the scan the join reads it through: a table of the side's columns,
+/// named as the side's columns are qualified (`B` in `FROM bid B JOIN …`).
+fn side(
+    plan: &LogicalPlan,
+    key_columns: Vec<usize>,
+) -> Result<(LogicalPlan, JoinSide), EngineError> {
+    let schema = plan.schema();
+    let mut qualifiers = schema.iter().map(|(q, _)| q.cloned());
+    let qualifier = qualifiers.next().flatten();
+    if qualifiers.any(|q| q != qualifier) {
+        return Err(not_supported(
+            "a side of it reads several tables; give it a view or a subquery of its own",
+        ));
+    }
+    let Some(qualifier) = qualifier else {
+        return Err(not_supported("a side of it has no name; give it an alias"));
+    };
+    let arrow: SchemaRef = Arc::new(schema.as_arrow().clone());
+    let table = Arc::new(MicroBatchTable::new(arrow));
+    let scan = LogicalPlanBuilder::scan(
+        qualifier,
+        provider_as_source(table.clone() as Arc<dyn TableProvider>),
+        None,
+    )?
+    .build()?;
+    Ok((
+        scan,
+        JoinSide {
+            plan: plan.clone(),
+            table,
+            key_columns,
+            kept: None,
+        },
+    ))
+}
+
+impl JoinSide {
+    /// The kept rows this side's join keys in `rows` (rows of the other side, keyed by
+    /// `their_keys`) meet.
+    fn meeting(
+        &self,
+        rows: &RecordBatch,
+        their_keys: &[usize],
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let Some(kept) = &self.kept else {
+            return Ok(Vec::new());
+        };
+        // The other side's keys, in this side's key form.
+        let probe = rows.project(their_keys)?;
+        let keys = kept.keys_of_columns(probe.columns())?;
+        // Each key once: many new rows may share one, and each kept row must come once.
+        let mut distinct = hashbrown::HashSet::new();
+        let keys = keys
+            .iter()
+            .map(|k| k.data())
+            .filter(|k| distinct.insert(*k));
+        Ok(vec![kept.get_all(keys)?])
+    }
+
+    fn keep(&mut self, rows: &RecordBatch) -> Result<(), EngineError> {
+        let kept = match &mut self.kept {
+            Some(kept) => kept,
+            None => self
+                .kept
+                .insert(KeyedRows::new(rows.schema(), self.key_columns.clone())?),
+        };
+        kept.insert(rows.clone())
+    }
+
+    pub(crate) fn rows_kept(&self) -> usize {
+        self.kept.as_ref().map_or(0, KeyedRows::len)
+    }
+}
+
+impl StreamJoin {
+    /// The pairs of tables the join reads for a tick's new rows of each side (`left`,
+    /// `right`): new left rows against the right rows they meet (kept and new), then the
+    /// left rows kept against the new right rows. Keeps the new rows afterwards.
+    pub(crate) fn inputs(
+        &mut self,
+        left: Vec<RecordBatch>,
+        right: Vec<RecordBatch>,
+    ) -> Result<[JoinInput; 2], EngineError> {
+        let left = concat_batches(&self.left.table.schema(), &left)?;
+        let right = concat_batches(&self.right.table.schema(), &right)?;
+        let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
+        right_met.push(right.clone());
+        let left_met = self.left.meeting(&right, &self.right.key_columns)?;
+        self.left.keep(&left)?;
+        self.right.keep(&right)?;
+        Ok([(vec![left], right_met), (left_met, vec![right])])
+    }
+
+    pub(crate) fn rows_kept(&self) -> usize {
+        self.left.rows_kept() + self.right.rows_kept()
+    }
+}

@@ -1,0 +1,197 @@
+//! Updating results over a stream, worked out key by key: an updating GROUP BY and a Top-N,
+//! over many micro-batches, with keys leaving and coming back through HAVING, results that
+//! repeat and rows that drop out of the first ranks. Each one's changelog replayed from empty
+//! gives its last snapshot, and both equal the answer computed from the stream's rows.
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::util::display::array_value_to_string;
+use eddy_engine::{Engine, EngineConfig, StatementResult, StreamEnd, StreamUpdate};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// 6,000 rows of 300 keys, 12,000 a second: about ten micro-batches of 50 ms, and several
+/// snapshots at the 100 ms the test asks for. Values from -5 to 5, so a key's sum goes up
+/// and down across zero.
+const EVENTS: &str = "CREATE TABLE events (k INT, v INT) WITH ('connector' = 'datagen', \
+    'seed' = '42', 'number-of-rows' = '6000', 'rows-per-second' = '12000', \
+    'fields.k.min' = '1', 'fields.k.max' = '300', 'fields.v.min' = '-5', 'fields.v.max' = '5')";
+
+async fn engine() -> Engine {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let statement = engine.parse(EVENTS).unwrap().remove(0);
+    assert!(matches!(
+        engine.run(statement, 10).await.unwrap(),
+        StatementResult::Done { .. }
+    ));
+    engine
+}
+
+/// What a continuous query sent: each snapshot and every change, as rows of text.
+struct Run {
+    snapshots: usize,
+    last: Vec<String>,
+    changes: Vec<(String, String)>,
+    rows: Vec<RecordBatch>,
+}
+
+async fn run(engine: &Engine, sql: &str) -> Run {
+    let statement = engine.parse(sql).unwrap().remove(0);
+    let StatementResult::Stream(mut query) = engine.run(statement, 100).await.unwrap() else {
+        panic!("{sql} did not start a stream");
+    };
+    query.set_emit_interval(Duration::from_millis(100));
+    let mut out = Run {
+        snapshots: 0,
+        last: Vec::new(),
+        changes: Vec::new(),
+        rows: Vec::new(),
+    };
+    while let Some(update) = query.next_update().await {
+        match update {
+            StreamUpdate::Snapshot { rows, changes } => {
+                out.snapshots += 1;
+                out.last = rows.iter().flat_map(|b| texts(b, 0)).collect();
+                let ops = changes.column(0).as_string::<i32>().clone();
+                for (i, row) in texts(&changes, 1).into_iter().enumerate() {
+                    out.changes.push((ops.value(i).to_string(), row));
+                }
+            }
+            StreamUpdate::Rows(rows) => out.rows.extend(rows),
+            _ => {}
+        }
+    }
+    assert_eq!(query.finish().await.unwrap(), StreamEnd::Finished);
+    out.last.sort();
+    out
+}
+
+/// Each row of `batch` from column `from` on, as `a|b|c`.
+fn texts(batch: &RecordBatch, from: usize) -> Vec<String> {
+    (0..batch.num_rows())
+        .map(|row| {
+            (from..batch.num_columns())
+                .map(|c| array_value_to_string(batch.column(c), row).unwrap())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+/// The rows a changelog leaves when applied from empty; a retraction of a row not there
+/// fails the test.
+fn replay(changes: &[(String, String)]) -> Vec<String> {
+    let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
+    for (op, row) in changes {
+        match op.as_str() {
+            "+I" | "+U" => *rows.entry(row).or_default() += 1,
+            "-U" | "-D" => {
+                let count = rows.get_mut(row.as_str());
+                let count = count.unwrap_or_else(|| panic!("{op} {row}: not in the result"));
+                *count -= 1;
+                if *count == 0 {
+                    rows.remove(row.as_str());
+                }
+            }
+            other => panic!("unknown change {other}"),
+        }
+    }
+    rows.into_iter()
+        .flat_map(|(row, n)| std::iter::repeat_n(row.to_string(), n))
+        .collect()
+}
+
+/// The values of `v` per `k`, from the stream's own rows.
+async fn values_by_key(engine: &Engine) -> BTreeMap<i32, Vec<i32>> {
+    let rows = run(engine, "SELECT k, v FROM events").await.rows;
+    let mut by_key: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for batch in &rows {
+        let k = batch.column(0).as_primitive::<Int32Type>();
+        let v = batch.column(1).as_primitive::<Int32Type>();
+        for i in 0..batch.num_rows() {
+            by_key.entry(k.value(i)).or_default().push(v.value(i));
+        }
+    }
+    assert_eq!(by_key.values().map(Vec::len).sum::<usize>(), 6_000);
+    by_key
+}
+
+/// Count and sum of `v` per `k`, from the stream's own rows.
+async fn sums_by_key(engine: &Engine) -> BTreeMap<i32, (i64, i64)> {
+    values_by_key(engine)
+        .await
+        .into_iter()
+        .map(|(k, vs)| (k, (vs.len() as i64, vs.iter().map(|&v| i64::from(v)).sum())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_leaving_and_coming_back_through_having_replay_to_the_batch_answer() {
+    let engine = engine().await;
+    let expected: Vec<String> = {
+        let mut rows: Vec<String> = sums_by_key(&engine)
+            .await
+            .into_iter()
+            .filter(|(_, (_, sum))| *sum > 0)
+            .map(|(k, (n, sum))| format!("{k}|{n}|{sum}"))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let run = run(
+        &engine,
+        "SELECT k, COUNT(*) AS n, SUM(v) AS total FROM events GROUP BY k HAVING SUM(v) > 0",
+    )
+    .await;
+    assert!(run.snapshots >= 3, "{} snapshots", run.snapshots);
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+    // Keys left the result (their sum fell to zero or below) and came back.
+    assert!(run.changes.iter().any(|(op, _)| op == "-D"));
+    assert!(run.changes.iter().any(|(op, _)| op == "-U"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_without_their_key_are_kept_as_a_multiset() {
+    let engine = engine().await;
+    let mut expected: Vec<String> = sums_by_key(&engine)
+        .await
+        .values()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    expected.sort();
+    // Many keys have the same count: the result holds the same row many times over.
+    let run = run(&engine, "SELECT COUNT(*) AS n FROM events GROUP BY k").await;
+    assert_eq!(run.last.len(), 300);
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_top_n_replays_to_the_first_ranks_of_every_key() {
+    let engine = engine().await;
+    let mut expected: Vec<String> = values_by_key(&engine)
+        .await
+        .into_iter()
+        .flat_map(|(k, mut vs)| {
+            vs.sort_by(|a, b| b.cmp(a));
+            vs.into_iter()
+                .take(3)
+                .enumerate()
+                .map(move |(rank, v)| format!("{k}|{v}|{}", rank + 1))
+        })
+        .collect();
+    expected.sort();
+    let run = run(
+        &engine,
+        "SELECT k, v, rn FROM (SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) \
+         AS rn FROM events) WHERE rn <= 3",
+    )
+    .await;
+    assert!(run.snapshots >= 3, "{} snapshots", run.snapshots);
+    assert_eq!(run.last.len(), 900);
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+    // A rank got another row (-U/+U on the same key and rank) as higher values came.
+    assert!(run.changes.iter().any(|(op, _)| op == "-U"));
+}
