@@ -35,6 +35,7 @@ FLINK_PER_CORE = {
     "q0": 155.0e3,
     "q1": 157.9e3,
     "q2": 175.2e3,
+    "q3": 152.1e3,
     "q10": 57.8e3,
     "q11": 39.7e3,
     "q12": 75.7e3,
@@ -42,6 +43,9 @@ FLINK_PER_CORE = {
     "q15": 72.4e3,
     "q16": 18.7e3,
     "q17": 116.8e3,
+    "q18": 53.7e3,
+    "q19": 44.0e3,
+    "q20": 19.0e3,
     "q21": 98.5e3,
     "q22": 130.0e3,
 }
@@ -116,6 +120,12 @@ QUERIES = {
         "auction BIGINT, price BIGINT",
         "SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0",
     ),
+    "q3": (
+        "name VARCHAR, city VARCHAR, state VARCHAR, id BIGINT",
+        "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P "
+        "ON A.seller = P.id WHERE A.category = 10 "
+        "AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')",
+    ),
     "q10": (
         "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR, "
         "dt STRING, hm STRING",
@@ -164,6 +174,28 @@ QUERIES = {
         "count(*) FILTER (WHERE price >= 1000000) AS rank3_bids, "
         "min(price) AS min_price, max(price) AS max_price, CAST(avg(price) AS BIGINT) AS avg_price, "
         "sum(price) AS sum_price FROM bid GROUP BY auction, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+    ),
+    "q18": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "
+        "`dateTime` TIMESTAMP(3), extra VARCHAR",
+        "SELECT auction, bidder, price, channel, url, `dateTime`, extra FROM (SELECT *, "
+        "ROW_NUMBER() OVER (PARTITION BY bidder, auction ORDER BY `dateTime` DESC) AS rank_number "
+        "FROM bid) WHERE rank_number <= 1",
+    ),
+    "q19": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "
+        "`dateTime` TIMESTAMP(3), extra VARCHAR, rank_number BIGINT",
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) "
+        "AS rank_number FROM bid) WHERE rank_number <= 10",
+    ),
+    "q20": (
+        "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR, "
+        "bid_dateTime TIMESTAMP(3), bid_extra VARCHAR, itemName VARCHAR, description VARCHAR, "
+        "initialBid BIGINT, reserve BIGINT, auction_dateTime TIMESTAMP(3), expires TIMESTAMP(3), "
+        "seller BIGINT, category BIGINT, auction_extra VARCHAR",
+        "SELECT auction, bidder, price, channel, url, B.`dateTime`, B.extra, itemName, description, "
+        "initialBid, reserve, A.`dateTime`, expires, seller, category, A.extra "
+        "FROM bid AS B INNER JOIN auction AS A ON B.auction = A.id WHERE A.category = 10",
     ),
     "q21": (
         "auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, channel_id VARCHAR",
