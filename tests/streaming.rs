@@ -475,9 +475,9 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
 /// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
-/// q13's lookup join, q15/q16's counts, q18/q19's Top-N and q3/q20's joins of two streams give
-/// over the stream what the same SQL gives as batch queries over the same events, written to
-/// files by the stream and read back.
+/// q13's lookup join, q15/q16's counts, q18/q19's Top-N, q3/q20's joins of two streams and
+/// q9's Top-N over a join give over the stream what the same SQL gives as batch queries over
+/// the same events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
     let kernel = Kernel::start();
@@ -568,6 +568,11 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         // q20: the bids on auctions in category 10 with their auction, for every twentieth
         // auction.
         "%sql --max-rows 5000\nSELECT B.auction, B.bidder, B.price, B.`dateTime` AS bid_time, A.seller, A.`dateTime` AS auction_time FROM bid{s} AS B INNER JOIN auction{s} AS A ON B.auction = A.id WHERE A.category = 10 AND MOD(B.auction, 20) = 0",
+        // Bids and their total per category: an aggregate over q20's join.
+        "SELECT A.category, COUNT(*) AS bids, SUM(B.price) AS total FROM bid{s} AS B INNER JOIN auction{s} AS A ON B.auction = A.id GROUP BY A.category",
+        // q9: the winning bid of every tenth auction (a Top-1 over a join with a time
+        // condition), as the columns ties in price and time cannot change.
+        "%sql --max-rows 5000\nSELECT id, price FROM (SELECT A.*, B.auction, B.bidder, B.price, B.`dateTime` AS bid_dateTime, B.extra AS bid_extra, ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.`dateTime` ASC) AS rownum FROM auction{s} A, bid{s} B WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires) WHERE rownum <= 1 AND MOD(id, 10) = 0",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

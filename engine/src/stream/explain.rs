@@ -19,6 +19,8 @@ pub(crate) struct Stages<'a> {
     pub(crate) view: bool,
     pub(crate) window: Option<&'a WindowSpec>,
     pub(crate) shape: &'a Shape,
+    /// Whether the query joins two streams.
+    pub(crate) join: bool,
     /// An INSERT's table and its connector.
     pub(crate) target: Option<(String, String)>,
     pub(crate) micro_batch: &'a LogicalPlan,
@@ -87,6 +89,15 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         };
         line("Window", what, APPEND);
     }
+    if stages.join {
+        line(
+            "Join",
+            "INNER join of two streams on equal keys; state: every row of each side, by key, \
+             kept while the query runs; each tick's rows meet the other side's so far"
+                .to_string(),
+            APPEND,
+        );
+    }
     match stages.shape {
         Shape::Stateless => line(
             "Calc",
@@ -111,13 +122,6 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
                 group_keys(stages.micro_batch)
             ),
             UPDATING,
-        ),
-        Shape::StreamJoin => line(
-            "Join",
-            "INNER join of two streams on equal keys; state: every row of each side, by key, \
-             kept while the query runs; each tick's rows meet the other side's so far"
-                .to_string(),
-            APPEND,
         ),
         Shape::TopN { .. } => line(
             "Rank",

@@ -65,9 +65,6 @@ pub(crate) enum Shape {
     /// each partition, the result updated in place; `key` names the output's partition and
     /// rank columns.
     TopN { key: Vec<String> },
-    /// A join of two streams (`stream_join.rs`): each tick's rows of either side meet the
-    /// other side's rows so far; the output is append-only.
-    StreamJoin,
 }
 
 pub(crate) struct Runner {
@@ -139,7 +136,7 @@ impl Runner {
         let mut progress = Progress {
             aggregate: None,
             keyed: match &self.shape {
-                Shape::Stateless | Shape::TopN { .. } | Shape::StreamJoin => None,
+                Shape::Stateless | Shape::TopN { .. } => None,
                 Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema, .. } => {
                     Some(KeyedState::new(state_schema.clone()))
                 }
@@ -396,26 +393,36 @@ impl Runner {
     }
 
     /// Runs the tick's plan over `input`: a stateless query's rows go out; an aggregate's
-    /// partial results are folded into the keyed state.
+    /// partial results are folded into the keyed state. Over a join of streams the plan runs
+    /// twice, once per half of what the tick's rows meet.
     async fn run_plan(
         &mut self,
         progress: &mut Progress,
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
+        let plans = match self.join.is_some() {
+            false => {
+                self.fill_slots(input)?;
+                let plan = physical_plan(&self.state, &self.logical).await;
+                self.clear_slots();
+                vec![plan?]
+            }
+            true => self.join_plans(input).await?,
+        };
+        for plan in plans {
+            self.run_one(progress, plan).await?;
+        }
+        Ok(())
+    }
+
+    /// One run of the tick's plan, as the query's shape wants it.
+    async fn run_one(
+        &mut self,
+        progress: &mut Progress,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
-        if matches!(self.shape, Shape::StreamJoin) {
-            return self.run_join(input).await;
-        }
-        self.fill_slots(input)?;
-        let plan = physical_plan(&self.state, &self.logical).await;
-        self.slot.set(Vec::new());
-        for other in &self.other_slots {
-            other.set(Vec::new());
-        }
-        let plan = plan?;
         match &self.shape {
-            // Run by `run_join`.
-            Shape::StreamJoin => {}
             Shape::Stateless => {
                 let out = collect(plan, task.clone())
                     .await
@@ -469,21 +476,17 @@ impl Runner {
         Ok(())
     }
 
-    /// A tick of a join of streams: each side's new rows, then the query over what they
-    /// meet (new left rows with the right rows so far, the left rows kept with the new right
-    /// rows).
-    async fn run_join(&mut self, input: Vec<RecordBatch>) -> Result<(), StepError> {
+    /// A tick of a join of streams: each side's new rows, then the query's plans over what
+    /// they meet (new left rows with the right rows so far, the left rows kept with the new
+    /// right rows).
+    async fn join_plans(
+        &mut self,
+        input: Vec<RecordBatch>,
+    ) -> Result<Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>, StepError> {
         let task = self.state.task_ctx();
-        if self.join.is_none() {
-            return Err(EngineError::Internal {
-                message: "the stream join's sides went missing".into(),
-                source: None,
-            }
-            .into());
-        }
         self.fill_slots(input)?;
         let Some(join) = &mut self.join else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let mut sides = Vec::with_capacity(2);
         for side in [&join.left, &join.right] {
@@ -494,31 +497,34 @@ impl Runner {
             };
             sides.push(rows);
         }
-        self.slot.set(Vec::new());
-        for other in &self.other_slots {
-            other.set(Vec::new());
-        }
+        self.clear_slots();
+        let Some(join) = &mut self.join else {
+            return Ok(Vec::new());
+        };
         let right = sides.pop().unwrap_or(Ok(Vec::new()))?;
         let left = sides.pop().unwrap_or(Ok(Vec::new()))?;
         let pairs = join.inputs(left, right)?;
-
-        let mut out = Vec::new();
+        let mut plans = Vec::with_capacity(2);
         for (left, right) in pairs {
+            // A plan reads its tables' rows when it is made.
             join.left.table.set(left);
             join.right.table.set(right);
             let plan = physical_plan(&self.state, &self.logical).await;
             join.left.table.set(Vec::new());
             join.right.table.set(Vec::new());
-            out.extend(
-                collect(plan?, task.clone())
-                    .await
-                    .map_err(EngineError::from)?,
-            );
+            plans.push(plan?);
         }
         self.stats
             .keys
             .store(join.rows_kept() as u64, Ordering::Relaxed);
-        self.emit_rows(out).await
+        Ok(plans)
+    }
+
+    fn clear_slots(&self) {
+        self.slot.set(Vec::new());
+        for other in &self.other_slots {
+            other.set(Vec::new());
+        }
     }
 
     /// What the tick has to show: windows the watermark closed, a snapshot of an updating
@@ -531,7 +537,7 @@ impl Runner {
     ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
         match &self.shape {
-            Shape::Stateless | Shape::StreamJoin => {}
+            Shape::Stateless => {}
             Shape::TopN { .. } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;

@@ -10,9 +10,10 @@
 //!
 //! The query is split on its logical plan, once: each side becomes a plan of its own over the
 //! stream's micro-batch table, and in the query the join reads two tables (one per side, with
-//! the side's columns and name) that each tick fills with the rows to join. Above the join,
-//! the query may only map rows one by one (projections and filters), so that running it over
-//! the two halves of a tick's joined rows gives the tick's output.
+//! the side's columns and name) that each tick fills with the rows to join. Over the join, the
+//! query may do what its shape keeps right when it runs twice a tick, once over each half of
+//! what the tick's rows meet: map rows one by one, aggregate them (the partial states of
+//! both halves are folded in), or rank them (a Top-N); not union or join them again.
 
 use super::keyed_rows::KeyedRows;
 use super::micro_batch::MicroBatchTable;
@@ -115,9 +116,16 @@ pub(crate) fn split(
                         }
                     }
                 }
+                // What the query's shape handles over the join's rows: rows mapped one by
+                // one, an aggregate, a Top-N (checked by the shape).
                 LogicalPlan::Projection(_)
                 | LogicalPlan::Filter(_)
-                | LogicalPlan::SubqueryAlias(_) => Ok(Transformed::no(node)),
+                | LogicalPlan::SubqueryAlias(_)
+                | LogicalPlan::Aggregate(_)
+                | LogicalPlan::Distinct(_)
+                | LogicalPlan::Window(_)
+                | LogicalPlan::Sort(_)
+                | LogicalPlan::Limit(_) => Ok(Transformed::no(node)),
                 _ => {
                     above_ok = false;
                     Ok(Transformed::new(node, false, TreeNodeRecursion::Stop))
@@ -130,8 +138,8 @@ pub(crate) fn split(
     }
     if !above_ok || found.is_none() {
         return Err(not_supported(
-            "over the join this query aggregates, sorts, limits, ranks or unions, which Eddy \
-             does not run over a join of streams yet",
+            "over the join this query unions or joins again, which Eddy does not run over a \
+             join of streams yet",
         ));
     }
     Ok((rewritten, found))
