@@ -36,6 +36,7 @@ FLINK_PER_CORE = {
     "q1": 157.9e3,
     "q2": 175.2e3,
     "q3": 152.1e3,
+    "q9": 14.2e3,
     "q10": 57.8e3,
     "q11": 39.7e3,
     "q12": 75.7e3,
@@ -125,6 +126,18 @@ QUERIES = {
         "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P "
         "ON A.seller = P.id WHERE A.category = 10 "
         "AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')",
+    ),
+    "q9": (
+        "id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, "
+        "`dateTime` TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, "
+        "extra VARCHAR, auction BIGINT, bidder BIGINT, price BIGINT, bid_dateTime TIMESTAMP(3), "
+        "bid_extra VARCHAR",
+        "SELECT id, itemName, description, initialBid, reserve, `dateTime`, expires, seller, "
+        "category, extra, auction, bidder, price, bid_dateTime, bid_extra FROM (SELECT A.*, "
+        "B.auction, B.bidder, B.price, B.`dateTime` AS bid_dateTime, B.extra AS bid_extra, "
+        "ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.`dateTime` ASC) AS rownum "
+        "FROM auction A, bid B WHERE A.id = B.auction "
+        "AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires) WHERE rownum <= 1",
     ),
     "q10": (
         "auction BIGINT, bidder BIGINT, price BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR, "
