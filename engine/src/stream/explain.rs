@@ -19,8 +19,8 @@ pub(crate) struct Stages<'a> {
     pub(crate) view: bool,
     pub(crate) window: Option<&'a WindowSpec>,
     pub(crate) shape: &'a Shape,
-    /// Whether the query joins two streams.
-    pub(crate) join: bool,
+    /// The sides of a join of two streams: each one's name and plan over the micro-batch.
+    pub(crate) join: Vec<(&'a str, &'a LogicalPlan)>,
     /// An INSERT's table and its connector.
     pub(crate) target: Option<(String, String)>,
     pub(crate) micro_batch: &'a LogicalPlan,
@@ -89,7 +89,7 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         };
         line("Window", what, APPEND);
     }
-    if stages.join {
+    if !stages.join.is_empty() {
         line(
             "Join",
             "INNER join of two streams on equal keys; state: every row of each side, by key, \
@@ -149,6 +149,15 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         "\n== Each micro-batch ==\n{}",
         stages.micro_batch.display_indent()
     );
+    // The tables the join reads hold what each side's plan gives over the micro-batch.
+    for (name, plan) in &stages.join {
+        let _ = write!(
+            out,
+            "\n{name}: this side's rows (new, and kept ones the other side's new rows meet), \
+             made each micro-batch by\n{}",
+            plan.display_indent()
+        );
+    }
     out
 }
 

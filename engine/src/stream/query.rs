@@ -321,7 +321,12 @@ impl Planned {
             view: input.view.is_some(),
             window: input.window.as_ref(),
             shape: &self.shape,
-            join: self.join.is_some(),
+            join: self
+                .join
+                .iter()
+                .flat_map(|j| [&j.left, &j.right])
+                .map(|side| (side.name.as_str(), &side.plan))
+                .collect(),
             target,
             micro_batch: &self.logical,
         })

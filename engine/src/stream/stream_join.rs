@@ -30,6 +30,8 @@ use std::sync::Arc;
 /// One side of the join: its plan over the stream, the table the join reads it from, and
 /// its rows kept so far by key.
 pub(crate) struct JoinSide {
+    /// The name the query gives the side (`B` in `FROM bid B JOIN …`).
+    pub(crate) name: String,
     pub(crate) plan: LogicalPlan,
     pub(crate) table: Arc<MicroBatchTable>,
     key_columns: Vec<usize>,
@@ -211,6 +213,7 @@ fn side(
     };
     let arrow: SchemaRef = Arc::new(schema.as_arrow().clone());
     let table = Arc::new(MicroBatchTable::new(arrow));
+    let name = qualifier.to_string();
     let scan = LogicalPlanBuilder::scan(
         qualifier,
         provider_as_source(table.clone() as Arc<dyn TableProvider>),
@@ -220,6 +223,7 @@ fn side(
     Ok((
         scan,
         JoinSide {
+            name,
             plan: plan.clone(),
             table,
             key_columns,
