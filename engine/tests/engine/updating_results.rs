@@ -1,7 +1,8 @@
-//! Updating results over a stream, worked out key by key: an updating GROUP BY and a Top-N,
-//! over many micro-batches, with keys leaving and coming back through HAVING, results that
-//! repeat and rows that drop out of the first ranks. Each one's changelog replayed from empty
-//! gives its last snapshot, and both equal the answer computed from the stream's rows.
+//! Results over a stream worked out key by key: an updating GROUP BY, a Top-N and a join of
+//! two streams, over many micro-batches, with keys leaving and coming back through HAVING,
+//! results that repeat, rows that drop out of the first ranks and rows that meet rows of
+//! other micro-batches. Each updating result's changelog replayed from empty gives its last
+//! snapshot, and each result equals the answer computed from the stream's rows.
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int32Type;
@@ -194,4 +195,44 @@ async fn a_top_n_replays_to_the_first_ranks_of_every_key() {
     assert_eq!(replay(&run.changes), expected);
     // A rank got another row (-U/+U on the same key and rank) as higher values came.
     assert!(run.changes.iter().any(|(op, _)| op == "-U"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_of_two_views_meets_rows_across_micro_batches_as_a_batch_join_does() {
+    let engine = engine().await;
+    for view in [
+        "CREATE VIEW lows AS SELECT k, v FROM events WHERE v < 0",
+        "CREATE VIEW highs AS SELECT k, v FROM events WHERE v > 3",
+    ] {
+        let statement = engine.parse(view).unwrap().remove(0);
+        engine.run(statement, 10).await.unwrap();
+    }
+    // Every low value of a key with every high value of the same key, from the stream's rows.
+    let mut expected: Vec<String> = values_by_key(&engine)
+        .await
+        .into_iter()
+        .flat_map(|(k, vs)| {
+            let lows: Vec<i32> = vs.iter().copied().filter(|v| *v < 0).collect();
+            let highs: Vec<i32> = vs.iter().copied().filter(|v| *v > 3).collect();
+            lows.into_iter()
+                .flat_map(move |l| {
+                    highs
+                        .clone()
+                        .into_iter()
+                        .map(move |h| format!("{k}|{l}|{h}"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 6_000, "{} pairs", expected.len());
+    let run = run(
+        &engine,
+        "SELECT l.k, l.v, h.v FROM lows l JOIN highs h ON l.k = h.k",
+    )
+    .await;
+    let mut got: Vec<String> = run.rows.iter().flat_map(|b| texts(b, 0)).collect();
+    got.sort();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
 }
