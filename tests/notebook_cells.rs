@@ -106,6 +106,30 @@ async fn a_set_statement_applies_to_every_statement_after_it() {
     assert!(!after.text().contains("logical_plan"), "{}", after.text());
 }
 
+/// A Flink notebook's first cell: its settings are answered, each saying what it does here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flink_settings_are_answered_as_flink_users_write_them() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let set = client
+        .execute("SET 'execution.runtime-mode' = 'streaming';\nSET 'parallelism.default' = '2';")
+        .await;
+    assert_eq!(set.reply.content["status"], "ok", "{:?}", set.reply.content);
+    assert!(
+        set.text()
+            .contains("'parallelism.default' = '2': accepted, with no effect here"),
+        "{}",
+        set.text()
+    );
+    let ttl = client.execute("SET 'table.exec.state.ttl' = '1 h'").await;
+    assert_eq!(ttl.reply.content["status"], "error");
+    let evalue = ttl.reply.content["evalue"].as_str().unwrap_or_default();
+    assert!(
+        evalue.contains("state TTL is not supported yet"),
+        "{evalue}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn now_is_the_time_each_statement_starts() {
     let kernel = Kernel::start();

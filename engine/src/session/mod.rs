@@ -5,6 +5,7 @@
 mod catalog;
 mod context;
 mod ddl;
+mod flink_settings;
 pub(crate) mod kept_state;
 mod options_hints;
 mod parse;
@@ -189,6 +190,10 @@ impl Engine {
         }
         let skipped_before = self.catalog.skipped_total();
         let plan = state.statement_to_plan(statement.parsed).await?;
+        if let Some(answer) = flink_setting(&plan) {
+            self.planning.give_back(planning);
+            return Ok(StatementResult::Done { message: answer? });
+        }
         if let Some(mut message) = done_message(&plan) {
             // Catalog and session changes are applied by the context, not by a statement's
             // view of it (which they make stale); there is nothing to stream.
@@ -383,6 +388,20 @@ fn is_create_view(statement: &ParsedStatement) -> bool {
 
 /// The acknowledgement for statements that change the catalog or session, `None` for
 /// statements with rows to show.
+/// Flink's `SET 'key' = 'value'` or `RESET 'key'` for a setting that is not DataFusion's.
+fn flink_setting(plan: &LogicalPlan) -> Option<Result<String, EngineError>> {
+    use datafusion::logical_expr::Statement;
+    match plan {
+        LogicalPlan::Statement(Statement::SetVariable(set)) => {
+            flink_settings::answer(&set.variable, Some(&set.value))
+        }
+        LogicalPlan::Statement(Statement::ResetVariable(reset)) => {
+            flink_settings::answer(&reset.variable, None)
+        }
+        _ => None,
+    }
+}
+
 fn done_message(plan: &LogicalPlan) -> Option<String> {
     let message = match plan {
         LogicalPlan::Ddl(ddl) => match ddl {
