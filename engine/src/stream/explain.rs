@@ -92,8 +92,9 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
     if !stages.join.is_empty() {
         line(
             "Join",
-            "INNER join of two streams on equal keys; state: every row of each side, by key, \
-             kept while the query runs; each tick's rows meet the other side's so far"
+            "join of two streams on equal keys (INNER, or IN/EXISTS); state: the rows of \
+             each side by key (for IN/EXISTS, the outer rows that met none yet), kept while \
+             the query runs; each tick's rows meet the other side's so far"
                 .to_string(),
             APPEND,
         );

@@ -18,9 +18,10 @@
 use super::keyed_rows::KeyedRows;
 use super::micro_batch::MicroBatchTable;
 use crate::error::EngineError;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::provider_as_source;
@@ -45,6 +46,9 @@ pub(crate) type JoinInput = (Vec<RecordBatch>, Vec<RecordBatch>);
 pub(crate) struct StreamJoin {
     pub(crate) left: JoinSide,
     pub(crate) right: JoinSide,
+    /// A semi join (`IN`, `EXISTS`): each left row goes out once, when it first meets a
+    /// right row; the left rows kept are those that have met none yet.
+    semi: bool,
 }
 
 /// Whether `plan` reads one of the stream relations.
@@ -151,8 +155,16 @@ pub(crate) fn split(
 fn join_sides(
     join: &datafusion::logical_expr::logical_plan::Join,
 ) -> Result<(StreamJoin, LogicalPlan), EngineError> {
-    match join.join_type {
-        JoinType::Inner => {}
+    let semi = match join.join_type {
+        JoinType::Inner => false,
+        // `IN (SELECT …)` and `EXISTS (…)`: the rows of the outer query that meet one.
+        JoinType::LeftSemi if join.filter.is_none() => true,
+        JoinType::LeftSemi => {
+            return Err(not_supported(
+                "an IN or EXISTS subquery over a stream is run on equal keys only; this one \
+                 has other conditions",
+            ))
+        }
         JoinType::Left | JoinType::Right | JoinType::Full => {
             return Err(not_supported(&format!(
                 "a {} join would have to retract the rows it pads with NULLs when a match \
@@ -162,10 +174,11 @@ fn join_sides(
         }
         _ => {
             return Err(not_supported(
-                "IN, EXISTS or NOT IN over a stream (a semi or anti join) is not run yet",
+                "NOT IN or NOT EXISTS over a stream (an anti join) would have to retract a \
+                 row when a match comes",
             ))
         }
-    }
+    };
     if join.on.is_empty() {
         return Err(not_supported(
             "this join has no condition of equal keys (`ON a.k = b.k`) to keep rows by",
@@ -191,7 +204,7 @@ fn join_sides(
     let inputs = vec![left_scan, right_scan];
     let replaced = LogicalPlan::Join(join.clone())
         .with_new_exprs(LogicalPlan::Join(join.clone()).expressions(), inputs)?;
-    Ok((StreamJoin { left, right }, replaced))
+    Ok((StreamJoin { left, right, semi }, replaced))
 }
 
 /// A side's plan and the scan the join reads it through: a table of the side's columns,
@@ -255,6 +268,19 @@ impl JoinSide {
         Ok(vec![kept.get_all(keys)?])
     }
 
+    /// Takes out the kept rows the keys of `rows` (the other side's, at `their_keys`) meet.
+    fn take_meeting(
+        &mut self,
+        rows: &RecordBatch,
+        their_keys: &[usize],
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(Vec::new());
+        };
+        let keys = kept.keys_of_columns(rows.project(their_keys)?.columns())?;
+        Ok(vec![kept.take_all(keys.iter().map(|k| k.data()))?])
+    }
+
     fn keep(&mut self, rows: &RecordBatch) -> Result<(), EngineError> {
         let kept = match &mut self.kept {
             Some(kept) => kept,
@@ -283,10 +309,51 @@ impl StreamJoin {
         let right = concat_batches(&self.right.table.schema(), &right)?;
         let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
         right_met.push(right.clone());
+        if self.semi {
+            // The kept left rows the new right rows meet go out now, and are kept no more;
+            // the new left rows that meet nothing yet are kept for right rows to come.
+            let left_met = self.left.take_meeting(&right, &self.right.key_columns)?;
+            let unmet = self.unmet(&left, &right_met)?;
+            self.left.keep(&unmet)?;
+            self.right.keep(&right)?;
+            return Ok([(vec![left], right_met), (left_met, vec![right])]);
+        }
         let left_met = self.left.meeting(&right, &self.right.key_columns)?;
         self.left.keep(&left)?;
         self.right.keep(&right)?;
         Ok([(vec![left], right_met), (left_met, vec![right])])
+    }
+
+    /// The rows of `left` whose key no row of `right` has (a NULL key meets nothing, and
+    /// is not kept either).
+    fn unmet(&self, left: &RecordBatch, right: &[RecordBatch]) -> Result<RecordBatch, EngineError> {
+        let fields = self
+            .left
+            .key_columns
+            .iter()
+            .map(|&i| SortField::new(left.schema().field(i).data_type().clone()))
+            .collect();
+        let converter = RowConverter::new(fields)?;
+        let mut right_keys = Vec::with_capacity(right.len());
+        for batch in right {
+            right_keys.push(
+                converter.convert_columns(batch.project(&self.right.key_columns)?.columns())?,
+            );
+        }
+        let mut met = hashbrown::HashSet::new();
+        for keys in &right_keys {
+            met.extend(keys.iter().map(|k| k.data()));
+        }
+        let left_keys =
+            converter.convert_columns(left.project(&self.left.key_columns)?.columns())?;
+        let key_columns = left.project(&self.left.key_columns)?;
+        let keep: BooleanArray = (0..left.num_rows())
+            .map(|row| {
+                let null = key_columns.columns().iter().any(|c| c.is_null(row));
+                Some(!null && !met.contains(left_keys.row(row).data()))
+            })
+            .collect();
+        Ok(filter_record_batch(left, &keep)?)
     }
 
     pub(crate) fn rows_kept(&self) -> usize {
