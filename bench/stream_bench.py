@@ -28,7 +28,6 @@ import datetime as dt
 import os
 import re
 import statistics
-import subprocess
 import time
 
 
@@ -166,16 +165,10 @@ def pyflink_throughput(python: str | None, events: int) -> float | None:
     pins its own pandas and pyarrow, so it usually lives in a venv of its own)."""
     if not python:
         return None
-    done = subprocess.run(
-        [python, __file__, "--pyflink-only", "--events", str(events)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith("PYFLINK_EVENTS_PER_SECOND "):
-            return float(line.split()[1])
-    raise RuntimeError(f"PyFlink failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    from pyflink_runner import pyflink_output
+
+    args = ["--events", str(events)]
+    return float(pyflink_output(python, __file__, args, "PYFLINK_EVENTS_PER_SECOND"))
 
 
 def main() -> None:

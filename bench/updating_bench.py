@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import time
 
 
@@ -74,16 +73,10 @@ def pyflink_rate(python: str | None, events: int, keys: int) -> float | None:
     """The PyFlink figure, from `python` (an interpreter with apache-flink installed)."""
     if not python:
         return None
-    done = subprocess.run(
-        [python, __file__, "--pyflink-only", "--events", str(events), "--keys", str(keys)],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    for line in done.stdout.splitlines():
-        if line.startswith("PYFLINK_EVENTS_PER_SECOND "):
-            return float(line.split()[1])
-    raise RuntimeError(f"PyFlink failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    from pyflink_runner import pyflink_output
+
+    args = ["--events", str(events), "--keys", str(keys)]
+    return float(pyflink_output(python, __file__, args, "PYFLINK_EVENTS_PER_SECOND"))
 
 
 def main() -> None:
