@@ -227,10 +227,13 @@ impl KeyedRows {
                     batch: at as u32,
                     row,
                 };
-                let key = self.stored[at].keys.row(row as usize);
-                let hash = self.hasher.hash_one(key.data());
-                if let Ok(entry) = self.index.find_entry(hash, |l| *l == location) {
-                    entry.remove();
+                // Rows without key columns (one partition) are not in the index.
+                if (row as usize) < self.stored[at].keys.num_rows() {
+                    let key = self.stored[at].keys.row(row as usize);
+                    let hash = self.hasher.hash_one(key.data());
+                    if let Ok(entry) = self.index.find_entry(hash, |l| *l == location) {
+                        entry.remove();
+                    }
                 }
                 self.mark_dead(location);
                 taken.push(location);

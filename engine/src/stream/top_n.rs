@@ -13,7 +13,7 @@
 use super::keyed_rows::KeyedRows;
 use super::shown_result::ShownResult;
 use crate::error::EngineError;
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -275,11 +275,16 @@ impl TopNState {
                 plan.partition_columns.clone(),
             )?),
         };
-        // The kept rows of the partitions the tick's rows fall in.
+        // The kept rows of the partitions the tick's rows fall in: all of them without
+        // PARTITION BY (one partition, the whole stream).
         let mut old = Vec::with_capacity(rows.len());
-        for batch in &rows {
-            let keys = kept.keys_of(batch)?;
-            old.push(kept.take_all(keys.iter().map(|k| k.data()))?);
+        if plan.partition_columns.is_empty() {
+            old = kept.take_where(|b| Ok(BooleanArray::from(vec![true; b.num_rows()])))?;
+        } else {
+            for batch in &rows {
+                let keys = kept.keys_of(batch)?;
+                old.push(kept.take_all(keys.iter().map(|k| k.data()))?);
+            }
         }
         let old = concat_batches(&window_schema, &old)?;
         // Ranked again with the new rows: the old rows without their rank, then the new.
