@@ -6,7 +6,8 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use std::collections::{HashMap, HashSet};
+// Hashed with DataFusion's hasher: a tick may change a million rows.
+use hashbrown::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The schema of changelog rows: `op`, then the result's columns.
@@ -24,6 +25,17 @@ fn rows_of(batch: &RecordBatch, columns: &[usize]) -> Result<Rows, EngineError> 
     let converter = RowConverter::new(fields)?;
     let arrays: Vec<ArrayRef> = columns.iter().map(|&i| batch.column(i).clone()).collect();
     Ok(converter.convert_columns(&arrays)?)
+}
+
+/// The keys at `indices`, or none.
+fn keys_at<'a>(keys: Option<&'a Rows>, indices: &[u32]) -> Vec<&'a [u8]> {
+    match keys {
+        Some(keys) => indices
+            .iter()
+            .map(|&i| keys.row(i as usize).data())
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// The changes that turn `old` into `new`. Rows are paired by `key` columns (the result's
@@ -70,30 +82,21 @@ pub(crate) fn diff(
     } else {
         (Some(rows_of(&old, key)?), Some(rows_of(&new, key)?))
     };
-    let key_set = |keys: &Option<Rows>, indices: &[u32]| -> Vec<Vec<u8>> {
-        match keys {
-            Some(keys) => indices
-                .iter()
-                .map(|&i| keys.row(i as usize).data().to_vec())
-                .collect(),
-            None => Vec::new(),
-        }
-    };
-    let removed_keys = key_set(&old_keys, &removed);
-    let added_keys = key_set(&new_keys, &added);
+    // The keys of the removed and of the added rows, borrowed from their row form (none
+    // when the result has no key: every change is then a delete or an insert).
+    let removed_keys: Vec<&[u8]> = keys_at(old_keys.as_ref(), &removed);
+    let added_keys: Vec<&[u8]> = keys_at(new_keys.as_ref(), &added);
     // A key both removed and added is an update. (Looked up by hash: a tick of a million
     // changed keys must not compare each with each.)
-    let removed_set: HashSet<&[u8]> = removed_keys.iter().map(Vec::as_slice).collect();
-    let added_set: HashSet<&[u8]> = added_keys.iter().map(Vec::as_slice).collect();
-    let updated =
-        |k: &Vec<u8>, others: &HashSet<&[u8]>| !key.is_empty() && others.contains(k.as_slice());
+    let removed_set: HashSet<&[u8]> = removed_keys.iter().copied().collect();
+    let added_set: HashSet<&[u8]> = added_keys.iter().copied().collect();
     let mut ops: Vec<&str> = Vec::with_capacity(removed.len() + added.len());
     for i in 0..removed.len() {
-        let is_update = removed_keys.get(i).is_some_and(|k| updated(k, &added_set));
+        let is_update = removed_keys.get(i).is_some_and(|k| added_set.contains(k));
         ops.push(if is_update { "-U" } else { "-D" });
     }
     for i in 0..added.len() {
-        let is_update = added_keys.get(i).is_some_and(|k| updated(k, &removed_set));
+        let is_update = added_keys.get(i).is_some_and(|k| removed_set.contains(k));
         ops.push(if is_update { "+U" } else { "+I" });
     }
     let out_schema = changelog_schema(schema);
