@@ -133,11 +133,6 @@ impl KeyedState {
         }
     }
 
-    /// Whether the state is found by key (an aggregate with GROUP BY).
-    pub(crate) fn is_keyed(&self) -> bool {
-        matches!(self.rows, StateRows::Keyed(_))
-    }
-
     /// The grouping-column keys of state rows, as [`KeyedState::get`] finds them.
     pub(crate) fn keys_of(&self, rows: &RecordBatch) -> Result<Option<Rows>, EngineError> {
         match &self.rows {

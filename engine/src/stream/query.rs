@@ -358,10 +358,11 @@ fn check_one_scan(plan: &LogicalPlan, relations: &[&str]) -> Result<(), EngineEr
     let mut meet = false;
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::Join(join) = node {
-            meet |= scans(&join.left) > 0 && scans(&join.right) > 0;
+            meet |= stream_join::reads_stream(&join.left, relations)
+                && stream_join::reads_stream(&join.right, relations);
         }
         node.apply_subqueries(|subquery| {
-            meet |= scans(subquery) > 0;
+            meet |= stream_join::reads_stream(subquery, relations);
             Ok(TreeNodeRecursion::Continue)
         })?;
         Ok(TreeNodeRecursion::Continue)
@@ -765,11 +766,17 @@ fn shape_of(
         }
     }
     // The output columns that identify an updating result's rows: its grouping columns.
+    let groups_empty = groups.is_empty();
     let key = groups
         .into_iter()
         .filter(|g| output.index_of(g).is_ok())
         .collect();
-    Ok(Shape::Updating { state_schema, key })
+    let by_key = !groups_empty && aggregate::row_wise_above_final(&found);
+    Ok(Shape::Updating {
+        state_schema,
+        key,
+        by_key,
+    })
 }
 
 /// An ordinary table read whole as a bounded stream (a window function over it).

@@ -56,10 +56,12 @@ pub(crate) enum Shape {
         close: WindowClose,
     },
     /// An aggregation without windows: state per key, the result updated in place; `key`
-    /// names the output's grouping columns.
+    /// names the output's grouping columns. `by_key`: the result is worked out for the keys
+    /// that changed only (a GROUP BY with only projections and filters over it).
     Updating {
         state_schema: SchemaRef,
         key: Vec<String>,
+        by_key: bool,
     },
     /// A Top-N (`ROW_NUMBER() OVER (PARTITION BY …)` and a filter on it): the first rows of
     /// each partition, the result updated in place; `key` names the output's partition and
@@ -430,10 +432,7 @@ impl Runner {
                 self.emit_rows(out).await?;
             }
             Shape::TopN { .. } => {
-                let found = top_n::find(&plan)?.ok_or_else(|| EngineError::Internal {
-                    message: "the stream's Top-N went missing from its plan".into(),
-                    source: None,
-                })?;
+                let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
                 let rows = collect(found.lower.clone(), task.clone())
                     .await
                     .map_err(EngineError::from)?;
@@ -452,20 +451,14 @@ impl Runner {
                 progress.dirty = true;
             }
             Shape::Windowed { .. } | Shape::Updating { .. } => {
-                let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
-                    message: "the stream's aggregation went missing from its plan".into(),
-                    source: None,
-                })?;
+                let found = aggregate::find(&plan)?.ok_or_else(|| missing("aggregation"))?;
                 let partials = collect(found.partial.clone(), task.clone())
                     .await
                     .map_err(EngineError::from)?;
                 if let Some(keyed) = &mut progress.keyed {
                     let folded = keyed.fold(&found, partials, task.clone()).await?;
                     // Only a result worked out key by key needs to know which keys changed.
-                    if matches!(self.shape, Shape::Updating { .. })
-                        && keyed.is_keyed()
-                        && aggregate::row_wise_above_final(&found)
-                    {
+                    if matches!(self.shape, Shape::Updating { by_key: true, .. }) {
                         progress.pending.note(keyed, folded)?;
                     }
                 }
@@ -573,14 +566,17 @@ impl Runner {
                     }
                 }
             }
-            Shape::Updating { state_schema, .. } => {
+            Shape::Updating {
+                state_schema,
+                by_key,
+                ..
+            } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;
                 if let (true, true, Some(found), Some(keyed)) =
                     (progress.dirty, due, &progress.aggregate, &progress.keyed)
                 {
-                    let by_key = keyed.is_keyed() && aggregate::row_wise_above_final(found);
-                    let (rows, changes) = if by_key {
+                    let (rows, changes) = if *by_key {
                         let changed = self
                             .changed_results(
                                 found,
@@ -797,6 +793,14 @@ impl From<EngineError> for StepError {
 impl From<datafusion::arrow::error::ArrowError> for StepError {
     fn from(error: datafusion::arrow::error::ArrowError) -> Self {
         StepError::Failed(error.into())
+    }
+}
+
+/// The operator a query's shape was planned around is not in a tick's plan of it.
+fn missing(what: &str) -> EngineError {
+    EngineError::Internal {
+        message: format!("the stream's {what} went missing from its plan"),
+        source: None,
     }
 }
 
