@@ -36,6 +36,7 @@ FLINK_PER_CORE = {
     "q1": 157.9e3,
     "q2": 175.2e3,
     "q3": 152.1e3,
+    "q4": 34.3e3,
     "q9": 14.2e3,
     "q10": 57.8e3,
     "q11": 39.7e3,
@@ -126,6 +127,13 @@ QUERIES = {
         "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P "
         "ON A.seller = P.id WHERE A.category = 10 "
         "AND (P.state = 'OR' OR P.state = 'ID' OR P.state = 'CA')",
+    ),
+    "q4": (
+        "category BIGINT, avg_final DOUBLE",
+        "SELECT Q.category, AVG(Q.final) FROM (SELECT MAX(B.price) AS final, A.category "
+        "FROM auction A, bid B WHERE A.id = B.auction "
+        "AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires GROUP BY A.id, A.category) Q "
+        "GROUP BY Q.category",
     ),
     "q9": (
         "id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT, "

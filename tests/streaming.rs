@@ -476,7 +476,7 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
 /// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
 /// q13's lookup join, q15/q16's counts, q18/q19's Top-N, q3/q20's joins of two streams and
-/// q9's Top-N over a join give over the stream what the same SQL gives as batch queries over
+/// q9's Top-N over a join and q4's aggregate over an aggregate give over the stream what the same SQL gives as batch queries over
 /// the same events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
@@ -573,6 +573,9 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         // q9: the winning bid of every tenth auction (a Top-1 over a join with a time
         // condition), as the columns ties in price and time cannot change.
         "%sql --max-rows 5000\nSELECT id, price FROM (SELECT A.*, B.auction, B.bidder, B.price, B.`dateTime` AS bid_dateTime, B.extra AS bid_extra, ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.`dateTime` ASC) AS rownum FROM auction{s} A, bid{s} B WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires) WHERE rownum <= 1 AND MOD(id, 10) = 0",
+        // q4: the average winning bid per category, an aggregate over each auction's highest
+        // bid (an updating result: an auction's maximum is retracted when a higher bid comes).
+        "SELECT Q.category, AVG(Q.final) AS avg_final FROM (SELECT MAX(B.price) AS final, A.category FROM auction{s} A, bid{s} B WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires GROUP BY A.id, A.category) Q GROUP BY Q.category",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

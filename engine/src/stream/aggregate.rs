@@ -44,8 +44,9 @@ pub(crate) fn find(root: &Arc<dyn ExecutionPlan>) -> Result<Option<AggregatePlan
         return Ok(None);
     }
     let not_supported = || EngineError::NotSupported {
-        message: "a query over a stream may aggregate once (one GROUP BY, or one DISTINCT); \
-                  nested aggregations keep no state across micro-batches"
+        message: "this query aggregates a stream's rows at more than two levels, or in two \
+                  places; Eddy keeps state for one aggregate (a GROUP BY or a DISTINCT) over \
+                  the stream and one aggregate over its result"
             .into(),
     };
     if aggregates.len() != 2 {

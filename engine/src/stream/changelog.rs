@@ -2,7 +2,7 @@
 //! `+I` insert, `-U` / `+U` the old and new row of an updated key, `-D` delete.
 
 use crate::error::EngineError;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
@@ -38,19 +38,15 @@ fn keys_at<'a>(keys: Option<&'a Rows>, indices: &[u32]) -> Vec<&'a [u8]> {
     }
 }
 
-/// The changes that turn `old` into `new`. Rows are paired by `key` columns (the result's
-/// grouping columns): a key whose row changed gives `-U` and `+U`, a key that went away
-/// `-D`, a new key `+I`.
-pub(crate) fn diff(
+/// The rows of `old` that are not in `new` and the rows of `new` that are not in `old`, as
+/// multisets (a row twice in `old` and once in `new` went once).
+fn delta(
     schema: &SchemaRef,
-    old: &[RecordBatch],
-    new: &[RecordBatch],
-    key: &[usize],
-) -> Result<RecordBatch, EngineError> {
-    let old = concat_batches(schema, old)?;
-    let new = concat_batches(schema, new)?;
+    old: &RecordBatch,
+    new: &RecordBatch,
+) -> Result<(Vec<u32>, Vec<u32>), EngineError> {
     let all: Vec<usize> = (0..schema.fields().len()).collect();
-    let (old_rows, new_rows) = (rows_of(&old, &all)?, rows_of(&new, &all)?);
+    let (old_rows, new_rows) = (rows_of(old, &all)?, rows_of(new, &all)?);
     let mut counts: HashMap<&[u8], i64> = HashMap::new();
     for row in old_rows.iter() {
         *counts.entry(row.data()).or_default() += 1;
@@ -77,6 +73,50 @@ pub(crate) fn diff(
             }
         }
     }
+    Ok((removed, added))
+}
+
+/// The changes that turn `old` into `new` as weighted rows, in `out`'s schema (the result's
+/// columns, then a BIGINT weight): -1 for a row that went, +1 for one that came. Rows in
+/// both give nothing. `None` when nothing changed.
+pub(crate) fn weighted(
+    schema: &SchemaRef,
+    old: &[RecordBatch],
+    new: &[RecordBatch],
+    out: &SchemaRef,
+) -> Result<Option<RecordBatch>, EngineError> {
+    let old = concat_batches(schema, old)?;
+    let new = concat_batches(schema, new)?;
+    let (removed, added) = delta(schema, &old, &new)?;
+    if removed.is_empty() && added.is_empty() {
+        return Ok(None);
+    }
+    let weights = std::iter::repeat_n(-1i64, removed.len())
+        .chain(std::iter::repeat_n(1i64, added.len()))
+        .collect::<Int64Array>();
+    let (removed, added) = (UInt32Array::from(removed), UInt32Array::from(added));
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
+    for c in 0..schema.fields().len() {
+        let gone = take(old.column(c), &removed, None)?;
+        let came = take(new.column(c), &added, None)?;
+        columns.push(datafusion::arrow::compute::concat(&[&gone, &came])?);
+    }
+    columns.push(Arc::new(weights));
+    Ok(Some(RecordBatch::try_new(out.clone(), columns)?))
+}
+
+/// The changes that turn `old` into `new`. Rows are paired by `key` columns (the result's
+/// grouping columns): a key whose row changed gives `-U` and `+U`, a key that went away
+/// `-D`, a new key `+I`.
+pub(crate) fn diff(
+    schema: &SchemaRef,
+    old: &[RecordBatch],
+    new: &[RecordBatch],
+    key: &[usize],
+) -> Result<RecordBatch, EngineError> {
+    let old = concat_batches(schema, old)?;
+    let new = concat_batches(schema, new)?;
+    let (removed, added) = delta(schema, &old, &new)?;
     let (old_keys, new_keys) = if key.is_empty() {
         (None, None)
     } else {

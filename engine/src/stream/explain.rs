@@ -21,6 +21,8 @@ pub(crate) struct Stages<'a> {
     pub(crate) shape: &'a Shape,
     /// The sides of a join of two streams: each one's name and plan over the micro-batch.
     pub(crate) join: Vec<(&'a str, &'a LogicalPlan)>,
+    /// The inner query of an aggregate over an aggregate: its plan over the micro-batch.
+    pub(crate) feed: Option<&'a LogicalPlan>,
     /// An INSERT's table and its connector.
     pub(crate) target: Option<(String, String)>,
     pub(crate) micro_batch: &'a LogicalPlan,
@@ -99,7 +101,29 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             APPEND,
         );
     }
+    if let Some(feed) = stages.feed {
+        line(
+            "Aggregate",
+            format!(
+                "GROUP BY {} without windows; state: a row per key, kept while the query \
+                 runs; each change to a key's row goes to the aggregate over it as a \
+                 retraction of the old row and the new row",
+                group_keys(feed)
+            ),
+            UPDATING,
+        );
+    }
     match stages.shape {
+        Shape::Updating { .. } if stages.feed.is_some() => line(
+            "Aggregate",
+            format!(
+                "GROUP BY {} over the updating rows above; state: a row per key (for MIN, \
+                 MAX and COUNT(DISTINCT …), each value with its count), kept while the query \
+                 runs; each change to a key's row is emitted",
+                group_keys(stages.micro_batch)
+            ),
+            UPDATING,
+        ),
         Shape::Stateless => line(
             "Calc",
             "projections and filters over each micro-batch (and lookups in tables); no state"
@@ -150,6 +174,14 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         "\n== Each micro-batch ==\n{}",
         stages.micro_batch.display_indent()
     );
+    if let Some(feed) = stages.feed {
+        let _ = write!(
+            out,
+            "\n__eddy_feed: the changes of the inner aggregate's result, as rows weighted -1 \
+             (retracted) and +1, made each micro-batch by\n{}",
+            feed.display_indent()
+        );
+    }
     // The tables the join reads hold what each side's plan gives over the micro-batch.
     for (name, plan) in &stages.join {
         let _ = write!(

@@ -7,13 +7,16 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod catalog;
+mod changed_keys;
 pub(crate) mod changelog;
+mod counted_multiset;
 mod explain;
 mod interval;
 mod keyed_rows;
 mod merged_source;
 pub(crate) mod micro_batch;
 pub(crate) mod query;
+mod retracting_aggregate;
 mod runner;
 mod shown_result;
 pub(crate) mod sink;
@@ -23,6 +26,7 @@ mod stream_join;
 pub(crate) mod tee;
 mod tick_plan;
 mod top_n;
+mod updating_feed;
 pub(crate) mod views;
 pub(crate) mod watermark;
 pub(crate) mod window;

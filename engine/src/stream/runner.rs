@@ -3,7 +3,8 @@
 //! watermark, runs the tick's bounded plan, folds aggregate state, and emits closed
 //! windows, snapshots or sink files.
 
-use super::aggregate::{self, AggregatePlan, Folded, KeyedState};
+use super::aggregate::{self, AggregatePlan, KeyedState};
+use super::changed_keys::ChangedKeys;
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
 use super::shown_result::ShownResult;
@@ -12,18 +13,18 @@ use super::source::StreamSource;
 use super::stream_join::StreamJoin;
 use super::tick_plan::physical_plan;
 use super::top_n::{self, TopNState};
+use super::updating_feed::UpdatingFeed;
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{filter_record_batch, max, take_record_batch};
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{filter_record_batch, max};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::collect;
-use hashbrown::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +81,9 @@ pub(crate) struct Runner {
     pub(crate) shape: Shape,
     /// The sides of a join of two streams, and the rows each kept.
     pub(crate) join: Option<StreamJoin>,
+    /// The inner aggregate of an aggregate over an aggregate: it runs over the stream, and
+    /// the query's plan over its changes.
+    pub(crate) feed: Option<UpdatingFeed>,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
@@ -112,7 +116,7 @@ struct Progress {
     aggregate: Option<AggregatePlan>,
     keyed: Option<KeyedState>,
     /// An updating result worked out key by key: the keys changed since it was last shown.
-    pending: Pending,
+    pending: ChangedKeys,
     /// The updating result as last shown, when it is worked out key by key.
     results: ShownResult,
     /// The updating result as last shown, when it is worked out whole.
@@ -143,7 +147,7 @@ impl Runner {
                     Some(KeyedState::new(state_schema.clone()))
                 }
             },
-            pending: Pending::default(),
+            pending: ChangedKeys::default(),
             results: ShownResult::default(),
             previous: Vec::new(),
             top_n: TopNState::new(),
@@ -396,25 +400,42 @@ impl Runner {
 
     /// Runs the tick's plan over `input`: a stateless query's rows go out; an aggregate's
     /// partial results are folded into the keyed state. Over a join of streams the plan runs
-    /// twice, once per half of what the tick's rows meet.
+    /// twice, once per half of what the tick's rows meet. Under an aggregate over an
+    /// aggregate, the inner one's plan runs over `input`, and the query's over its changes.
     async fn run_plan(
         &mut self,
         progress: &mut Progress,
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
+        let over_stream = match &self.feed {
+            Some(feed) => feed.logical.clone(),
+            None => self.logical.clone(),
+        };
         let plans = match self.join.is_some() {
             false => {
                 self.fill_slots(input)?;
-                let plan = physical_plan(&self.state, &self.logical).await;
+                let plan = physical_plan(&self.state, &over_stream).await;
                 self.clear_slots();
                 vec![plan?]
             }
-            true => self.join_plans(input).await?,
+            true => self.join_plans(&over_stream, input).await?,
         };
+        let Some(feed) = &mut self.feed else {
+            for plan in plans {
+                self.run_one(progress, plan).await?;
+            }
+            return Ok(());
+        };
+        let task = self.state.task_ctx();
         for plan in plans {
-            self.run_one(progress, plan).await?;
+            feed.fold(plan, task.clone()).await?;
         }
-        Ok(())
+        if !feed.pass_changes(task).await? {
+            return Ok(());
+        }
+        let plan = physical_plan(&self.state, &self.logical).await;
+        feed.clear();
+        self.run_one(progress, plan?).await
     }
 
     /// One run of the tick's plan, as the query's shape wants it.
@@ -474,6 +495,7 @@ impl Runner {
     /// right rows).
     async fn join_plans(
         &mut self,
+        logical: &LogicalPlan,
         input: Vec<RecordBatch>,
     ) -> Result<Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>, StepError> {
         let task = self.state.task_ctx();
@@ -502,7 +524,7 @@ impl Runner {
             // A plan reads its tables' rows when it is made.
             join.left.table.set(left);
             join.right.table.set(right);
-            let plan = physical_plan(&self.state, &self.logical).await;
+            let plan = physical_plan(&self.state, logical).await;
             join.left.table.set(Vec::new());
             join.right.table.set(Vec::new());
             plans.push(plan?);
@@ -624,9 +646,10 @@ impl Runner {
             }
         }
         if let Some(keyed) = &progress.keyed {
+            let inner = self.feed.as_ref().map_or(0, UpdatingFeed::keys);
             self.stats
                 .keys
-                .store(keyed.keys() as u64, Ordering::Relaxed);
+                .store((keyed.keys() + inner) as u64, Ordering::Relaxed);
         }
         if matches!(self.shape, Shape::TopN { .. }) {
             self.stats
@@ -650,7 +673,7 @@ impl Runner {
         &self,
         found: &AggregatePlan,
         keyed: &KeyedState,
-        pending: &mut Pending,
+        pending: &mut ChangedKeys,
         shown: &mut ShownResult,
         state_schema: &SchemaRef,
     ) -> Result<ChangedResults, StepError> {
@@ -731,44 +754,6 @@ impl Runner {
             .send(update)
             .await
             .map_err(|_| StepError::Abandoned)
-    }
-}
-
-/// The keys of an updating result changed since it was last shown, and their state rows as
-/// they were then.
-#[derive(Default)]
-struct Pending {
-    keys: HashSet<Box<[u8]>>,
-    before: Vec<RecordBatch>,
-}
-
-impl Pending {
-    /// Notes the keys a fold touched; a key's first touch keeps its state row from before.
-    fn note(&mut self, keyed: &KeyedState, folded: Folded) -> Result<(), EngineError> {
-        let Some(before_keys) = keyed.keys_of(&folded.before)? else {
-            return Ok(());
-        };
-        let first: Vec<u32> = before_keys
-            .iter()
-            .enumerate()
-            .filter(|(_, key)| !self.keys.contains(key.data()))
-            .map(|(i, _)| i as u32)
-            .collect();
-        if !first.is_empty() {
-            let indices = UInt32Array::from(first);
-            self.before
-                .push(take_record_batch(&folded.before, &indices)?);
-        }
-        for batch in &folded.after {
-            if let Some(keys) = keyed.keys_of(batch)? {
-                for key in keys.iter() {
-                    if !self.keys.contains(key.data()) {
-                        self.keys.insert(key.data().into());
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 

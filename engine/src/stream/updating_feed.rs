@@ -1,0 +1,256 @@
+//! An aggregate over another aggregate's updating result, as Nexmark's q4 writes it: the
+//! highest bid of each auction (which rises as bids come), then their average per category.
+//!
+//! The query is split once, on its logical plan, at the input of its outer aggregate. The
+//! inner query (everything under the outer aggregate) runs as an updating aggregate of its
+//! own: each tick folds the stream's rows into its keyed state and works out which of its
+//! result rows went and which came, for the keys the tick touched (`changed_keys.rs`). Those
+//! changes are the outer query's input, as weighted rows (-1 went, +1 came) in a table of
+//! their own; the outer aggregate is rewritten to fold weighted rows
+//! (`retracting_aggregate.rs`), and from there the query runs as any updating aggregate does.
+
+use super::aggregate::{self, AggregatePlan, KeyedState};
+use super::changed_keys::ChangedKeys;
+use super::changelog;
+use super::micro_batch::MicroBatchTable;
+use super::retracting_aggregate::{self, WEIGHT};
+use super::tick_plan::{check_per_batch, physical_plan};
+use crate::error::EngineError;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::Column;
+use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::{collect, ExecutionPlan};
+use std::sync::Arc;
+
+/// The name the outer query reads the inner query's changes by.
+const FEED: &str = "__eddy_feed";
+
+/// Whether `plan` reads rows of the stream (any micro-batch table: the stream's, a join
+/// side's).
+fn reads_micro_batch(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            found |= source_as_provider(&scan.source).is_ok_and(|p| p.is::<MicroBatchTable>());
+        }
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// Whether an aggregate over the stream's rows is in `plan`.
+fn aggregates_stream(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::Aggregate(aggregate) = node {
+            found |= reads_micro_batch(&aggregate.input);
+        }
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// The inner query of an aggregate over an updating aggregate, and the table its changes go
+/// into.
+pub(crate) struct FeedPlan {
+    pub(crate) inner: LogicalPlan,
+    pub(crate) table: Arc<MicroBatchTable>,
+}
+
+/// Splits a query at its outermost aggregate over another aggregate of the stream: returns
+/// the query over the inner query's changes, and the inner query. `None` when no aggregate
+/// is over another.
+pub(crate) fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Option<FeedPlan>), EngineError> {
+    let mut feed: Option<FeedPlan> = None;
+    let mut error: Option<EngineError> = None;
+    let rewritten = plan
+        .transform_down(|node| {
+            if feed.is_some() || error.is_some() {
+                return Ok(Transformed::new(node, false, TreeNodeRecursion::Jump));
+            }
+            let LogicalPlan::Aggregate(outer) = &node else {
+                return Ok(Transformed::no(node));
+            };
+            if !aggregates_stream(&outer.input) {
+                return Ok(Transformed::no(node));
+            }
+            match over_feed(outer) {
+                Ok((replaced, plan)) => {
+                    feed = Some(plan);
+                    Ok(Transformed::new(replaced, true, TreeNodeRecursion::Jump))
+                }
+                Err(e) => {
+                    error = Some(e);
+                    Ok(Transformed::no(node))
+                }
+            }
+        })?
+        .data;
+    match error {
+        Some(error) => Err(error),
+        None => Ok((rewritten, feed)),
+    }
+}
+
+/// The outer aggregate over a table of its input's changes.
+fn over_feed(
+    outer: &datafusion::logical_expr::Aggregate,
+) -> Result<(LogicalPlan, FeedPlan), EngineError> {
+    let inner = outer.input.as_ref().clone();
+    let columns = inner.schema();
+    // The table's columns are numbered (the inner query's names may repeat under different
+    // qualifiers); a projection gives them back their names.
+    let mut fields: Vec<Field> = columns
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Field::new(format!("c{i}"), f.data_type().clone(), true))
+        .collect();
+    fields.push(Field::new(WEIGHT, DataType::Int64, false));
+    let table = Arc::new(MicroBatchTable::new(Arc::new(Schema::new(fields))));
+    let mut named: Vec<Expr> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            Expr::Column(Column::new(Some(FEED), format!("c{i}")))
+                .alias_qualified(qualifier.cloned(), field.name())
+        })
+        .collect();
+    named.push(Expr::Column(Column::new(Some(FEED), WEIGHT)).alias(WEIGHT));
+    let input = LogicalPlanBuilder::scan(
+        FEED,
+        provider_as_source(table.clone() as Arc<dyn TableProvider>),
+        None,
+    )?
+    .project(named)?
+    .build()?;
+    let replaced = retracting_aggregate::over_weighted_rows(outer, input)?;
+    Ok((replaced, FeedPlan { inner, table }))
+}
+
+/// The inner query running: its aggregate state, and the changes of its result not yet
+/// passed on.
+pub(crate) struct UpdatingFeed {
+    /// The inner query, over the stream's micro-batch tables.
+    pub(crate) logical: LogicalPlan,
+    table: Arc<MicroBatchTable>,
+    state_schema: SchemaRef,
+    /// The inner result's changes are worked out from the keys that changed only (the inner
+    /// query maps its aggregate's rows one by one); otherwise from its whole result.
+    by_key: bool,
+    aggregate: Option<AggregatePlan>,
+    keyed: KeyedState,
+    changed: ChangedKeys,
+    /// The whole inner result as last passed on, when it is worked out whole.
+    passed: Vec<RecordBatch>,
+    dirty: bool,
+}
+
+impl UpdatingFeed {
+    pub(crate) async fn plan(state: &SessionState, feed: FeedPlan) -> Result<Self, EngineError> {
+        let probe = physical_plan(state, &feed.inner).await?;
+        let Some(found) = aggregate::find(&probe)? else {
+            return Err(EngineError::Internal {
+                message: "the inner aggregate of an aggregate over an aggregate went missing"
+                    .into(),
+                source: None,
+            });
+        };
+        check_per_batch(&found.partial, "before a stream's GROUP BY")?;
+        let by_key =
+            !aggregate::group_names(&found).is_empty() && aggregate::row_wise_above_final(&found);
+        let state_schema = found.partial.schema();
+        Ok(UpdatingFeed {
+            logical: feed.inner,
+            table: feed.table,
+            keyed: KeyedState::new(state_schema.clone()),
+            state_schema,
+            by_key,
+            aggregate: None,
+            changed: ChangedKeys::default(),
+            passed: Vec::new(),
+            dirty: false,
+        })
+    }
+
+    /// Folds one run of the inner query's plan over a tick's rows into its state.
+    pub(crate) async fn fold(
+        &mut self,
+        plan: Arc<dyn ExecutionPlan>,
+        task: Arc<TaskContext>,
+    ) -> Result<(), EngineError> {
+        let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
+            message: "the stream's inner aggregation went missing from its plan".into(),
+            source: None,
+        })?;
+        let partials = collect(found.partial.clone(), task.clone()).await?;
+        let folded = self.keyed.fold(&found, partials, task).await?;
+        if self.by_key {
+            self.changed.note(&self.keyed, folded)?;
+        }
+        self.aggregate = Some(found);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Puts the inner result's changes since the last call in the table the outer query
+    /// reads; false when nothing changed.
+    pub(crate) async fn pass_changes(
+        &mut self,
+        task: Arc<TaskContext>,
+    ) -> Result<bool, EngineError> {
+        self.table.set(Vec::new());
+        let (true, Some(found)) = (self.dirty, &self.aggregate) else {
+            return Ok(false);
+        };
+        self.dirty = false;
+        let (old, new) = if self.by_key {
+            let after = self
+                .keyed
+                .get(self.changed.keys.iter().map(|k| k.as_ref()))?;
+            let before = std::mem::take(&mut self.changed.before);
+            self.changed.keys.clear();
+            let old =
+                aggregate::results(found, self.state_schema.clone(), before, task.clone()).await?;
+            let new = aggregate::results(found, self.state_schema.clone(), after, task).await?;
+            (old, new)
+        } else {
+            let new = aggregate::results(found, self.state_schema.clone(), self.keyed.all()?, task)
+                .await?;
+            (std::mem::replace(&mut self.passed, new.clone()), new)
+        };
+        let result_schema = found.root.schema();
+        let out = self.table.schema();
+        match changelog::weighted(&result_schema, &old, &new, &out)? {
+            Some(rows) => {
+                self.table.set(vec![rows]);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Empties the table the outer query reads, once its plan is made.
+    pub(crate) fn clear(&self) {
+        self.table.set(Vec::new());
+    }
+
+    /// How many keys the inner aggregate keeps.
+    pub(crate) fn keys(&self) -> usize {
+        self.keyed.keys()
+    }
+}
