@@ -476,7 +476,7 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
 /// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
 /// q13's lookup join, q15/q16's counts, q18/q19's Top-N, q3/q20's joins of two streams and
-/// q9's Top-N over a join and q4's aggregate over an aggregate give over the stream what the same SQL gives as batch queries over
+/// q9's Top-N over a join, q4's aggregate over an aggregate, and outer and anti joins give over the stream what the same SQL gives as batch queries over
 /// the same events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
@@ -576,6 +576,12 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         // q4: the average winning bid per category, an aggregate over each auction's highest
         // bid (an updating result: an auction's maximum is retracted when a higher bid comes).
         "SELECT Q.category, AVG(Q.final) AS avg_final FROM (SELECT MAX(B.price) AS final, A.category FROM auction{s} A, bid{s} B WHERE A.id = B.auction AND B.`dateTime` BETWEEN A.`dateTime` AND A.expires GROUP BY A.id, A.category) Q GROUP BY Q.category",
+        // Outer and anti joins of two streams: rows padded with NULLs (or an anti join's rows)
+        // are retracted when their first match comes; an aggregate over them reads weighted
+        // rows.
+        "%sql --max-rows 5000\nSELECT P.id AS person, A.id AS auction FROM person{s} P LEFT JOIN auction{s} A ON A.seller = P.id WHERE MOD(P.id, 10) = 0",
+        "SELECT A.category, COUNT(*) AS pairs, COUNT(B.auction) AS bids FROM auction{s} A LEFT JOIN bid{s} B ON A.id = B.auction GROUP BY A.category",
+        "SELECT COUNT(*) AS sellers_without_auctions FROM person{s} P WHERE NOT EXISTS (SELECT 1 FROM auction{s} A WHERE A.seller = P.id)",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

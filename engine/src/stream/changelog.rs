@@ -3,7 +3,7 @@
 
 use crate::error::EngineError;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array};
-use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::compute::{concat_batches, take, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 // Hashed with DataFusion's hasher: a tick may change a million rows.
@@ -103,6 +103,32 @@ pub(crate) fn weighted(
     }
     columns.push(Arc::new(weights));
     Ok(Some(RecordBatch::try_new(out.clone(), columns)?))
+}
+
+/// What went and what came, with the rows in both taken out of each (a row that came and
+/// went between two emits is not shown at all), and the changes as `-D` and `+I` rows.
+pub(crate) fn net(
+    schema: &SchemaRef,
+    went: &[RecordBatch],
+    came: &[RecordBatch],
+) -> Result<(RecordBatch, RecordBatch, RecordBatch), EngineError> {
+    let went = concat_batches(schema, went)?;
+    let came = concat_batches(schema, came)?;
+    let (removed, added) = delta(schema, &went, &came)?;
+    let gone = take_record_batch(&went, &UInt32Array::from(removed))?;
+    let new = take_record_batch(&came, &UInt32Array::from(added))?;
+    let ops = std::iter::repeat_n("-D", gone.num_rows())
+        .chain(std::iter::repeat_n("+I", new.num_rows()))
+        .collect::<Vec<_>>();
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ops))];
+    for c in 0..schema.fields().len() {
+        columns.push(datafusion::arrow::compute::concat(&[
+            gone.column(c).as_ref(),
+            new.column(c).as_ref(),
+        ])?);
+    }
+    let changes = RecordBatch::try_new(changelog_schema(schema), columns)?;
+    Ok((gone, new, changes))
 }
 
 /// The changes that turn `old` into `new`. Rows are paired by `key` columns (the result's

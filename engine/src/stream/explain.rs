@@ -23,6 +23,10 @@ pub(crate) struct Stages<'a> {
     pub(crate) join: Vec<(&'a str, &'a LogicalPlan)>,
     /// The inner query of an aggregate over an aggregate: its plan over the micro-batch.
     pub(crate) feed: Option<&'a LogicalPlan>,
+    /// Whether the join of streams is an outer or anti join (an updating result).
+    pub(crate) updating_join: bool,
+    /// The kind of the join of streams, as EXPLAIN names it.
+    pub(crate) join_kind: &'a str,
     /// An INSERT's table and its connector.
     pub(crate) target: Option<(String, String)>,
     pub(crate) micro_batch: &'a LogicalPlan,
@@ -94,11 +98,23 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
     if !stages.join.is_empty() {
         line(
             "Join",
-            "join of two streams on equal keys (INNER, or IN/EXISTS); state: the rows of \
-             each side by key (for IN/EXISTS, the outer rows that met none yet), kept while \
-             the query runs; each tick's rows meet the other side's so far"
-                .to_string(),
-            APPEND,
+            format!(
+                "{} of two streams on equal keys; state: the rows of each side by key (for a \
+                 semi join, the outer rows that met none yet), kept while the query runs; each \
+                 tick's rows meet the other side's so far{}",
+                stages.join_kind,
+                if stages.updating_join {
+                    "; a row padded with NULLs (an anti join's row) is retracted when its \
+                     first match comes"
+                } else {
+                    ""
+                }
+            ),
+            if stages.updating_join {
+                "changelogMode=[I,D]"
+            } else {
+                APPEND
+            },
         );
     }
     if let Some(feed) = stages.feed {
@@ -123,6 +139,13 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
                 group_keys(stages.micro_batch)
             ),
             UPDATING,
+        ),
+        Shape::Changelog => line(
+            "Calc",
+            "projections and filters over the join's rows; no state; a row padded with NULLs \
+             (or an anti join's row) is deleted when its first match comes"
+                .into(),
+            "changelogMode=[I,D]",
         ),
         Shape::Stateless => line(
             "Calc",
@@ -159,6 +182,7 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
     }
     let output_mode = match stages.shape {
         Shape::Updating { .. } | Shape::TopN { .. } => UPDATING,
+        Shape::Changelog => "changelogMode=[I,D]",
         _ => APPEND,
     };
     match &stages.target {

@@ -190,6 +190,20 @@ impl KeyedRows {
         self.gather(&found)
     }
 
+    /// Whether a row of `key` is kept.
+    pub(crate) fn contains(&self, key: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |l| {
+                self.stored[l.batch as usize]
+                    .keys
+                    .row(l.row as usize)
+                    .data()
+                    == key
+            })
+            .is_some()
+    }
+
     /// Every kept row of each of `keys`, left in place (a key probed twice gives its rows
     /// twice).
     pub(crate) fn get_all<'a>(

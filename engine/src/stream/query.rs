@@ -12,7 +12,7 @@ use super::source::{BatchSender, StreamSource};
 use super::stream_join::{self, StreamJoin};
 use super::tick_plan::{check_per_batch, physical_plan};
 use super::top_n;
-use super::updating_feed::{self, UpdatingFeed};
+use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, SessionBuffer, WindowSpec};
@@ -91,6 +91,8 @@ struct Planned {
     join: Option<StreamJoin>,
     /// The inner aggregate of an aggregate over an aggregate.
     feed: Option<UpdatingFeed>,
+    /// An outer or anti join of streams: the query over it, whose rows are weighted.
+    weighted: Option<WeightedJoin>,
     watermark_now: Arc<AtomicI64>,
     /// An INSERT INTO's table and the schema of the rows it takes.
     target: Option<(String, SchemaRef)>,
@@ -171,6 +173,64 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             }
         }
     }
+    if join.is_some() && input.window.is_some() {
+        return Err(EngineError::NotSupported {
+            message: "a window over one side of a join of streams (a window join, as in \
+                      Nexmark's q7 and q8) is not run yet; a regular join of the two streams \
+                      is"
+            .into(),
+        });
+    }
+    // An outer or anti join of streams: its result is updating, and what the query does over
+    // it reads weighted rows.
+    if let Some(updating) = join.as_ref().filter(|j| j.is_updating()) {
+        let (outer, over) = updating_feed::split_at_aggregate(logical.clone())?;
+        let (over_join, table, outer) = match over {
+            Some(feed) => (feed.inner, Some(feed.table), Some(state.optimize(&outer)?)),
+            None => (logical.clone(), None, None),
+        };
+        if !updating_feed::row_wise_over_join(&over_join) {
+            return Err(EngineError::NotSupported {
+                message: "over an outer or anti join of streams (an updating result), Eddy \
+                          runs projections and filters, and one GROUP BY over them; not \
+                          another aggregate, a Top-N or a window under that GROUP BY"
+                    .into(),
+            });
+        }
+        let probe = physical_plan(&state, &over_join).await?;
+        check_per_batch(&probe, "over an outer join of streams")?;
+        let pairs_only = stream_join::pairs_only(&over_join, updating)?;
+        let weighted = WeightedJoin {
+            over_join,
+            pairs_only,
+            table,
+        };
+        let (logical, shape) = match outer {
+            Some(outer) => {
+                let probe = physical_plan(&state, &outer).await?;
+                let shape = shape_of(&probe, &input, &Arc::new(outer.schema().as_arrow().clone()))?;
+                (outer, shape)
+            }
+            None => (logical, Shape::Changelog),
+        };
+        let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
+        return Ok(Planned {
+            input,
+            state,
+            logical,
+            schema,
+            slot,
+            other_slots,
+            shape,
+            join,
+            feed: None,
+            weighted: Some(weighted),
+            watermark_now,
+            target,
+            sinks,
+            partitions,
+        });
+    }
     // An aggregate over another aggregate's result: the inner one runs first, its changes
     // are the outer one's input.
     let (logical, feed) = updating_feed::split(logical)?;
@@ -196,14 +256,6 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
 
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(&state, &logical).await?;
-    if join.is_some() && input.window.is_some() {
-        return Err(EngineError::NotSupported {
-            message: "a window over one side of a join of streams (a window join, as in \
-                      Nexmark's q7 and q8) is not run yet; a regular join of the two streams \
-                      is"
-            .into(),
-        });
-    }
     let shape = shape_of(&probe, &input, &schema)?;
     Ok(Planned {
         input,
@@ -215,6 +267,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         shape,
         join,
         feed,
+        weighted: None,
         watermark_now,
         target,
         sinks,
@@ -234,6 +287,7 @@ impl Planned {
             shape,
             join,
             feed,
+            weighted,
             watermark_now,
             target,
             sinks,
@@ -241,6 +295,8 @@ impl Planned {
         } = self;
         let updating_key = match &shape {
             Shape::Updating { key, .. } | Shape::TopN { key } => Some(key.clone()),
+            // Rows come and go, none updated in place: no key pairs them.
+            Shape::Changelog => Some(Vec::new()),
             _ => None,
         };
         let sink = match target {
@@ -299,6 +355,7 @@ impl Planned {
             shape,
             join,
             feed,
+            weighted,
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,
@@ -355,6 +412,8 @@ impl Planned {
                 .map(|side| (side.name.as_str(), &side.plan))
                 .collect(),
             feed: self.feed.as_ref().map(|feed| &feed.logical),
+            updating_join: self.weighted.is_some(),
+            join_kind: self.join.as_ref().map_or("", StreamJoin::describe),
             target,
             micro_batch: &self.logical,
         })

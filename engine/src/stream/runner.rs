@@ -13,7 +13,7 @@ use super::source::StreamSource;
 use super::stream_join::StreamJoin;
 use super::tick_plan::physical_plan;
 use super::top_n::{self, TopNState};
-use super::updating_feed::UpdatingFeed;
+use super::updating_feed::{UpdatingFeed, WeightedJoin};
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
@@ -68,6 +68,9 @@ pub(crate) enum Shape {
     /// each partition, the result updated in place; `key` names the output's partition and
     /// rank columns.
     TopN { key: Vec<String> },
+    /// Rows that come and go (an outer or anti join of streams, with projections and filters
+    /// over it): inserts and deletes, no state of its own.
+    Changelog,
 }
 
 pub(crate) struct Runner {
@@ -84,6 +87,9 @@ pub(crate) struct Runner {
     /// The inner aggregate of an aggregate over an aggregate: it runs over the stream, and
     /// the query's plan over its changes.
     pub(crate) feed: Option<UpdatingFeed>,
+    /// An outer or anti join of streams: the query over it gives weighted rows, which are the
+    /// result (a changelog) or what an aggregate over it reads.
+    pub(crate) weighted: Option<WeightedJoin>,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
@@ -122,6 +128,9 @@ struct Progress {
     /// The updating result as last shown, when it is worked out whole.
     previous: Vec<RecordBatch>,
     top_n: TopNState,
+    /// A changelog result's rows that went and came since it was last shown.
+    went: Vec<RecordBatch>,
+    came: Vec<RecordBatch>,
     dirty: bool,
     last_snapshot: Instant,
     /// The largest event time seen, in ms.
@@ -142,7 +151,7 @@ impl Runner {
         let mut progress = Progress {
             aggregate: None,
             keyed: match &self.shape {
-                Shape::Stateless | Shape::TopN { .. } => None,
+                Shape::Stateless | Shape::TopN { .. } | Shape::Changelog => None,
                 Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema, .. } => {
                     Some(KeyedState::new(state_schema.clone()))
                 }
@@ -151,6 +160,8 @@ impl Runner {
             results: ShownResult::default(),
             previous: Vec::new(),
             top_n: TopNState::new(),
+            went: Vec::new(),
+            came: Vec::new(),
             dirty: false,
             last_snapshot: Instant::now(),
             max_time: None,
@@ -407,19 +418,30 @@ impl Runner {
         progress: &mut Progress,
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
-        let over_stream = match &self.feed {
-            Some(feed) => feed.logical.clone(),
-            None => self.logical.clone(),
+        let (over_stream, pairs_only) = match (&self.weighted, &self.feed) {
+            (Some(weighted), _) => (
+                weighted.over_join.clone(),
+                Some(weighted.pairs_only.clone()),
+            ),
+            (None, Some(feed)) => (feed.logical.clone(), None),
+            (None, None) => (self.logical.clone(), None),
         };
         let plans = match self.join.is_some() {
             false => {
                 self.fill_slots(input)?;
                 let plan = physical_plan(&self.state, &over_stream).await;
                 self.clear_slots();
-                vec![plan?]
+                vec![(plan?, 1)]
             }
-            true => self.join_plans(&over_stream, input).await?,
+            true => {
+                self.join_plans(&over_stream, pairs_only.as_ref(), input)
+                    .await?
+            }
         };
+        if self.weighted.is_some() {
+            return self.run_weighted(progress, plans).await;
+        }
+        let plans = plans.into_iter().map(|(plan, _)| plan);
         let Some(feed) = &mut self.feed else {
             for plan in plans {
                 self.run_one(progress, plan).await?;
@@ -438,6 +460,49 @@ impl Runner {
         self.run_one(progress, plan?).await
     }
 
+    /// The runs of the query over an outer or anti join: their rows, weighted, go to the
+    /// aggregate over the join, or are the result's inserts and deletes.
+    async fn run_weighted(
+        &mut self,
+        progress: &mut Progress,
+        plans: Vec<(Arc<dyn datafusion::physical_plan::ExecutionPlan>, i64)>,
+    ) -> Result<(), StepError> {
+        let task = self.state.task_ctx();
+        let mut weighted = Vec::new();
+        for (plan, weight) in plans {
+            let rows = collect(plan, task.clone())
+                .await
+                .map_err(EngineError::from)?;
+            for batch in rows.into_iter().filter(|b| b.num_rows() > 0) {
+                weighted.push((batch, weight));
+            }
+        }
+        let Some(join) = &self.weighted else {
+            return Ok(());
+        };
+        let Some(table) = &join.table else {
+            for (batch, weight) in weighted {
+                match weight < 0 {
+                    true => progress.went.push(batch),
+                    false => progress.came.push(batch),
+                }
+                progress.dirty = true;
+            }
+            return Ok(());
+        };
+        if weighted.is_empty() {
+            return Ok(());
+        }
+        let rows = weighted
+            .iter()
+            .map(|(batch, weight)| WeightedJoin::weighted(table, batch, *weight))
+            .collect::<Result<Vec<_>, _>>()?;
+        table.set(rows);
+        let plan = physical_plan(&self.state, &self.logical).await;
+        table.set(Vec::new());
+        self.run_one(progress, plan?).await
+    }
+
     /// One run of the tick's plan, as the query's shape wants it.
     async fn run_one(
         &mut self,
@@ -446,6 +511,8 @@ impl Runner {
     ) -> Result<(), StepError> {
         let task = self.state.task_ctx();
         match &self.shape {
+            // Its runs are weighted: `run_weighted` takes them.
+            Shape::Changelog => {}
             Shape::Stateless => {
                 let out = collect(plan, task.clone())
                     .await
@@ -496,8 +563,9 @@ impl Runner {
     async fn join_plans(
         &mut self,
         logical: &LogicalPlan,
+        pairs_only: Option<&LogicalPlan>,
         input: Vec<RecordBatch>,
-    ) -> Result<Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>, StepError> {
+    ) -> Result<Vec<(Arc<dyn datafusion::physical_plan::ExecutionPlan>, i64)>, StepError> {
         let task = self.state.task_ctx();
         self.fill_slots(input)?;
         let Some(join) = &mut self.join else {
@@ -518,16 +586,21 @@ impl Runner {
         };
         let right = sides.pop().unwrap_or(Ok(Vec::new()))?;
         let left = sides.pop().unwrap_or(Ok(Vec::new()))?;
-        let pairs = join.inputs(left, right)?;
-        let mut plans = Vec::with_capacity(2);
-        for (left, right) in pairs {
+        let runs = join.inputs(left, right)?;
+        let mut plans = Vec::with_capacity(runs.len());
+        for run in runs {
+            let (left, right) = run.input;
             // A plan reads its tables' rows when it is made.
             join.left.table.set(left);
             join.right.table.set(right);
+            let logical = match (run.pairs_only, pairs_only) {
+                (true, Some(pairs)) => pairs,
+                _ => logical,
+            };
             let plan = physical_plan(&self.state, logical).await;
             join.left.table.set(Vec::new());
             join.right.table.set(Vec::new());
-            plans.push(plan?);
+            plans.push((plan?, run.weight));
         }
         self.stats
             .keys
@@ -553,6 +626,40 @@ impl Runner {
         let task = self.state.task_ctx();
         match &self.shape {
             Shape::Stateless => {}
+            Shape::Changelog => {
+                let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
+                let due = ended || progress.last_snapshot.elapsed() >= interval;
+                if progress.dirty && due {
+                    progress.dirty = false;
+                    progress.last_snapshot = Instant::now();
+                    let went = std::mem::take(&mut progress.went);
+                    let came = std::mem::take(&mut progress.came);
+                    let (gone, new, changes) = changelog::net(&self.schema, &went, &came)?;
+                    if changes.num_rows() > 0 {
+                        self.stats
+                            .rows_out
+                            .fetch_add(changes.num_rows() as u64, Ordering::Relaxed);
+                        match &mut self.sink {
+                            Some(sink) => sink.change(changes),
+                            None => {
+                                if !progress.results.replace(&self.schema, &[gone], vec![new])? {
+                                    return Err(StepError::Failed(EngineError::Internal {
+                                        message: "a row the outer join retracted is not in its \
+                                                  result: the query computes a column over the \
+                                                  join from the clock or chance (PROCTIME(), \
+                                                  RAND()), so a retraction cannot name the row \
+                                                  it takes back"
+                                            .into(),
+                                        source: None,
+                                    }));
+                                }
+                                let rows = progress.results.batches()?;
+                                self.send(StreamUpdate::Snapshot { rows, changes }).await?
+                            }
+                        }
+                    }
+                }
+            }
             Shape::TopN { .. } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;

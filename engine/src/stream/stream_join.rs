@@ -1,6 +1,6 @@
-//! A regular INNER join of two streams (or of two views over one stream), as Nexmark's q3
-//! and q20 write it: every row of either side meets every row of the other side with the
-//! same key, whenever each came.
+//! A regular join of two streams (or of two views over one stream), as Nexmark's q3 and q20
+//! write it: every row of either side meets every row of the other side with the same key,
+//! whenever each came.
 //!
 //! Both sides are append-only, so the join's output is too: a tick's new left rows meet the
 //! right rows kept so far and the tick's new right rows, and the tick's new right rows meet
@@ -42,13 +42,33 @@ pub(crate) struct JoinSide {
 /// What the join reads in one run: its left table's rows and its right table's.
 pub(crate) type JoinInput = (Vec<RecordBatch>, Vec<RecordBatch>);
 
+/// How a join of streams meets rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meeting {
+    /// INNER: the pairs; append-only.
+    Inner,
+    /// A semi join (`IN`, `EXISTS`): each left row goes out once, when it first meets a
+    /// right row; the left rows kept are those that have met none yet.
+    Semi,
+    /// LEFT, RIGHT, FULL: the pairs, and the rows of a padded side that meet nothing yet.
+    Outer { pad_left: bool, pad_right: bool },
+    /// NOT EXISTS: the left rows that meet nothing yet.
+    Anti,
+}
+
 /// The two sides of a stream join.
 pub(crate) struct StreamJoin {
     pub(crate) left: JoinSide,
     pub(crate) right: JoinSide,
-    /// A semi join (`IN`, `EXISTS`): each left row goes out once, when it first meets a
-    /// right row; the left rows kept are those that have met none yet.
-    semi: bool,
+    meeting: Meeting,
+}
+
+/// One run of the query over the join in a tick: the rows its tables hold, whether the join
+/// runs turned INNER (the pairs only), and the weight of what it gives (-1: retracted).
+pub(crate) struct JoinRun {
+    pub(crate) input: JoinInput,
+    pub(crate) pairs_only: bool,
+    pub(crate) weight: i64,
 }
 
 /// Whether `plan` reads one of the stream relations.
@@ -70,8 +90,9 @@ pub(crate) fn reads_stream(plan: &LogicalPlan, relations: &[&str]) -> bool {
 fn not_supported(why: &str) -> EngineError {
     EngineError::NotSupported {
         message: format!(
-            "this query joins streams (or two views over one): Eddy runs a regular INNER join \
-             of two streams on equal keys, with only projections and filters over it; {why}"
+            "this query joins streams (or two views over one): Eddy runs INNER, LEFT, RIGHT, \
+             FULL, semi (IN, EXISTS) and anti (NOT EXISTS) joins of two streams on equal keys; \
+             {why}"
         ),
     }
 }
@@ -155,28 +176,52 @@ pub(crate) fn split(
 fn join_sides(
     join: &datafusion::logical_expr::logical_plan::Join,
 ) -> Result<(StreamJoin, LogicalPlan), EngineError> {
-    let semi = match join.join_type {
-        JoinType::Inner => false,
+    let meeting = match join.join_type {
+        JoinType::Inner => Meeting::Inner,
         // `IN (SELECT …)` and `EXISTS (…)`: the rows of the outer query that meet one.
-        JoinType::LeftSemi if join.filter.is_none() => true,
+        JoinType::LeftSemi if join.filter.is_none() => Meeting::Semi,
         JoinType::LeftSemi => {
             return Err(not_supported(
                 "an IN or EXISTS subquery over a stream is run on equal keys only; this one \
                  has other conditions",
             ))
         }
-        JoinType::Left | JoinType::Right | JoinType::Full => {
+        JoinType::Left | JoinType::Right | JoinType::Full | JoinType::LeftAnti
+            if join.filter.is_some() =>
+        {
             return Err(not_supported(&format!(
-                "a {} join would have to retract the rows it pads with NULLs when a match \
-                 comes",
-                join.join_type
+                "a {} join of streams is run on equal keys only (whether a row has met a \
+                 match is kept by key); this one has other conditions: {}",
+                join.join_type,
+                join.filter
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             )))
         }
-        _ => {
+        JoinType::LeftAnti if join.null_aware => {
             return Err(not_supported(
-                "NOT IN or NOT EXISTS over a stream (an anti join) would have to retract a \
-                 row when a match comes",
+                "NOT IN over a stream is not run: a NULL among the subquery's rows would \
+                 retract every row; write NOT EXISTS",
             ))
+        }
+        JoinType::Left => Meeting::Outer {
+            pad_left: true,
+            pad_right: false,
+        },
+        JoinType::Right => Meeting::Outer {
+            pad_left: false,
+            pad_right: true,
+        },
+        JoinType::Full => Meeting::Outer {
+            pad_left: true,
+            pad_right: true,
+        },
+        JoinType::LeftAnti => Meeting::Anti,
+        other => {
+            return Err(not_supported(&format!(
+                "a {other} join of streams is not run yet"
+            )))
         }
     };
     if join.on.is_empty() {
@@ -204,7 +249,14 @@ fn join_sides(
     let inputs = vec![left_scan, right_scan];
     let replaced = LogicalPlan::Join(join.clone())
         .with_new_exprs(LogicalPlan::Join(join.clone()).expressions(), inputs)?;
-    Ok((StreamJoin { left, right, semi }, replaced))
+    Ok((
+        StreamJoin {
+            left,
+            right,
+            meeting,
+        },
+        replaced,
+    ))
 }
 
 /// A side's plan and the scan the join reads it through: a table of the side's columns,
@@ -297,31 +349,112 @@ impl JoinSide {
 }
 
 impl StreamJoin {
-    /// The pairs of tables the join reads for a tick's new rows of each side (`left`,
+    /// The join as EXPLAIN names it.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self.meeting {
+            Meeting::Inner => "INNER join",
+            Meeting::Semi => "semi join (IN, EXISTS)",
+            Meeting::Outer {
+                pad_left: true,
+                pad_right: false,
+            } => "LEFT join",
+            Meeting::Outer {
+                pad_left: false,
+                pad_right: true,
+            } => "RIGHT join",
+            Meeting::Outer { .. } => "FULL join",
+            Meeting::Anti => "anti join (NOT EXISTS)",
+        }
+    }
+
+    /// Whether the join's result is updating (an outer or anti join): its runs are weighted.
+    pub(crate) fn is_updating(&self) -> bool {
+        matches!(self.meeting, Meeting::Outer { .. } | Meeting::Anti)
+    }
+
+    /// The runs of the query over the join for a tick's new rows of each side (`left`,
     /// `right`): new left rows against the right rows they meet (kept and new), then the
-    /// left rows kept against the new right rows. Keeps the new rows afterwards.
+    /// left rows kept against the new right rows; for an updating join, also the rows that
+    /// meet nothing yet and the retractions of those that met their first match. Keeps the
+    /// new rows afterwards.
     pub(crate) fn inputs(
         &mut self,
         left: Vec<RecordBatch>,
         right: Vec<RecordBatch>,
-    ) -> Result<[JoinInput; 2], EngineError> {
+    ) -> Result<Vec<JoinRun>, EngineError> {
         let left = concat_batches(&self.left.table.schema(), &left)?;
         let right = concat_batches(&self.right.table.schema(), &right)?;
-        let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
-        right_met.push(right.clone());
-        if self.semi {
-            // The kept left rows the new right rows meet go out now, and are kept no more;
-            // the new left rows that meet nothing yet are kept for right rows to come.
-            let left_met = self.left.take_meeting(&right, &self.right.key_columns)?;
-            let unmet = self.unmet(&left, &right_met)?;
-            self.left.keep(&unmet)?;
-            self.right.keep(&right)?;
-            return Ok([(vec![left], right_met), (left_met, vec![right])]);
+        let run = |input: JoinInput| JoinRun {
+            input,
+            pairs_only: false,
+            weight: 1,
+        };
+        let (pad_left, pad_right) = match self.meeting {
+            Meeting::Inner => {
+                let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
+                right_met.push(right.clone());
+                let left_met = self.left.meeting(&right, &self.right.key_columns)?;
+                self.left.keep(&left)?;
+                self.right.keep(&right)?;
+                return Ok(vec![
+                    run((vec![left], right_met)),
+                    run((left_met, vec![right])),
+                ]);
+            }
+            Meeting::Semi => {
+                // The kept left rows the new right rows meet go out now, and are kept no
+                // more; the new left rows that meet nothing yet are kept for right rows to
+                // come.
+                let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
+                right_met.push(right.clone());
+                let left_met = self.left.take_meeting(&right, &self.right.key_columns)?;
+                let unmet = self.unmet(&left, &right_met)?;
+                self.left.keep(&unmet)?;
+                self.right.keep(&right)?;
+                return Ok(vec![
+                    run((vec![left], right_met)),
+                    run((left_met, vec![right])),
+                ]);
+            }
+            Meeting::Outer {
+                pad_left,
+                pad_right,
+            } => (pad_left, pad_right),
+            Meeting::Anti => (true, false),
+        };
+        let mut runs = Vec::new();
+        if self.meeting != Meeting::Anti {
+            let mut right_met = self.right.meeting(&left, &self.left.key_columns)?;
+            right_met.push(right.clone());
+            let left_met = self.left.meeting(&right, &self.right.key_columns)?;
+            let pairs = |input: JoinInput| JoinRun {
+                input,
+                pairs_only: true,
+                weight: 1,
+            };
+            runs.push(pairs((vec![left.clone()], right_met)));
+            runs.push(pairs((left_met, vec![right.clone()])));
         }
-        let left_met = self.left.meeting(&right, &self.right.key_columns)?;
+        let retract = |input: JoinInput| JoinRun {
+            input,
+            pairs_only: false,
+            weight: -1,
+        };
+        if pad_left {
+            let lonely = lonely(&left, &self.left.key_columns, &self.right, &right)?;
+            runs.push(run((vec![lonely], Vec::new())));
+            let first_met = first_met(&self.left, &self.right, &right)?;
+            runs.push(retract((first_met, Vec::new())));
+        }
+        if pad_right {
+            let lonely = lonely(&right, &self.right.key_columns, &self.left, &left)?;
+            runs.push(run((Vec::new(), vec![lonely])));
+            let first_met = first_met(&self.right, &self.left, &left)?;
+            runs.push(retract((Vec::new(), first_met)));
+        }
         self.left.keep(&left)?;
         self.right.keep(&right)?;
-        Ok([(vec![left], right_met), (left_met, vec![right])])
+        Ok(runs)
     }
 
     /// The rows of `left` whose key no row of `right` has (a NULL key meets nothing, and
@@ -359,4 +492,108 @@ impl StreamJoin {
     pub(crate) fn rows_kept(&self) -> usize {
         self.left.rows_kept() + self.right.rows_kept()
     }
+}
+
+/// The rows of `rows` (a side's new rows, keyed at `keys`) that meet no row of `other`, kept
+/// or among its new rows `other_new`. A NULL key meets nothing.
+fn lonely(
+    rows: &RecordBatch,
+    keys: &[usize],
+    other: &JoinSide,
+    other_new: &RecordBatch,
+) -> Result<RecordBatch, EngineError> {
+    let probe = rows.project(keys)?;
+    let fields = probe
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields)?;
+    let own = converter.convert_columns(probe.columns())?;
+    let theirs = converter.convert_columns(other_new.project(&other.key_columns)?.columns())?;
+    let met_new: hashbrown::HashSet<&[u8]> = theirs.iter().map(|k| k.data()).collect();
+    let kept = match &other.kept {
+        Some(kept) => Some((kept, kept.keys_of_columns(probe.columns())?)),
+        None => None,
+    };
+    let alone: BooleanArray = (0..rows.num_rows())
+        .map(|row| {
+            let null = probe.columns().iter().any(|c| c.is_null(row));
+            let met = met_new.contains(own.row(row).data())
+                || kept
+                    .as_ref()
+                    .is_some_and(|(kept, keys)| kept.contains(keys.row(row).data()));
+            Some(null || !met)
+        })
+        .collect();
+    Ok(filter_record_batch(rows, &alone)?)
+}
+
+/// The kept rows of `own` that met no row of `other` until now and meet one of its new rows
+/// `other_new`: their padded rows (an anti join's rows) are retracted.
+fn first_met(
+    own: &JoinSide,
+    other: &JoinSide,
+    other_new: &RecordBatch,
+) -> Result<Vec<RecordBatch>, EngineError> {
+    let Some(kept) = &own.kept else {
+        return Ok(Vec::new());
+    };
+    let probe = other_new.project(&other.key_columns)?;
+    let own_keys = kept.keys_of_columns(probe.columns())?;
+    let met_before = match &other.kept {
+        Some(their) => Some((their, their.keys_of_columns(probe.columns())?)),
+        None => None,
+    };
+    let mut first = hashbrown::HashSet::new();
+    for row in 0..probe.num_rows() {
+        if probe.columns().iter().any(|c| c.is_null(row)) {
+            continue;
+        }
+        let before = met_before
+            .as_ref()
+            .is_some_and(|(their, keys)| their.contains(keys.row(row).data()));
+        if !before {
+            first.insert(own_keys.row(row).data());
+        }
+    }
+    if first.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![kept.get_all(first.into_iter())?])
+}
+
+/// `plan` with the join of the two side tables turned INNER: the pairs its rows make, without
+/// the padded rows (the runs of an outer join that give pairs only).
+pub(crate) fn pairs_only(
+    plan: &LogicalPlan,
+    join: &StreamJoin,
+) -> Result<LogicalPlan, EngineError> {
+    let is_side = |plan: &LogicalPlan, side: &JoinSide| match plan {
+        LogicalPlan::TableScan(scan) => datafusion::datasource::source_as_provider(&scan.source)
+            .is_ok_and(|p| std::ptr::addr_eq(Arc::as_ptr(&p), Arc::as_ptr(&side.table))),
+        _ => false,
+    };
+    Ok(plan
+        .clone()
+        .transform_up(|node| match node {
+            LogicalPlan::Join(j)
+                if is_side(&j.left, &join.left) && is_side(&j.right, &join.right) =>
+            {
+                let inner = datafusion::logical_expr::logical_plan::Join::try_new(
+                    j.left,
+                    j.right,
+                    j.on,
+                    j.filter,
+                    JoinType::Inner,
+                    j.join_constraint,
+                    j.null_equality,
+                    false,
+                )?;
+                Ok(Transformed::yes(LogicalPlan::Join(inner)))
+            }
+            other => Ok(Transformed::yes(other.recompute_schema()?)),
+        })?
+        .data)
 }

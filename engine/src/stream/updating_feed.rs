@@ -16,7 +16,7 @@ use super::micro_batch::MicroBatchTable;
 use super::retracting_aggregate::{self, WEIGHT};
 use super::tick_plan::{check_per_batch, physical_plan};
 use crate::error::EngineError;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -75,6 +75,23 @@ pub(crate) struct FeedPlan {
 /// the query over the inner query's changes, and the inner query. `None` when no aggregate
 /// is over another.
 pub(crate) fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Option<FeedPlan>), EngineError> {
+    split_where(plan, aggregates_stream)
+}
+
+/// Splits a query over an updating join of streams at its outermost aggregate: returns the
+/// aggregate over the join's weighted rows, and the query under it. `None` when the query
+/// does not aggregate.
+pub(crate) fn split_at_aggregate(
+    plan: LogicalPlan,
+) -> Result<(LogicalPlan, Option<FeedPlan>), EngineError> {
+    split_where(plan, reads_micro_batch)
+}
+
+/// Splits a query at its outermost aggregate whose input `splits`.
+fn split_where(
+    plan: LogicalPlan,
+    splits: impl Fn(&LogicalPlan) -> bool,
+) -> Result<(LogicalPlan, Option<FeedPlan>), EngineError> {
     let mut feed: Option<FeedPlan> = None;
     let mut error: Option<EngineError> = None;
     let rewritten = plan
@@ -85,7 +102,7 @@ pub(crate) fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Option<FeedPlan>)
             let LogicalPlan::Aggregate(outer) = &node else {
                 return Ok(Transformed::no(node));
             };
-            if !aggregates_stream(&outer.input) {
+            if !splits(&outer.input) {
                 return Ok(Transformed::no(node));
             }
             match over_feed(outer) {
@@ -140,6 +157,47 @@ fn over_feed(
     .build()?;
     let replaced = retracting_aggregate::over_weighted_rows(outer, input)?;
     Ok((replaced, FeedPlan { inner, table }))
+}
+
+/// An outer or anti join of streams, whose result is updating: each tick's runs of the query
+/// over it (`stream_join.rs`) give rows weighted +1 or -1.
+pub(crate) struct WeightedJoin {
+    /// The query over the join: projections and filters over its rows.
+    pub(crate) over_join: LogicalPlan,
+    /// The same with the join turned INNER (the runs that give pairs only).
+    pub(crate) pairs_only: LogicalPlan,
+    /// The table an aggregate over the join reads its weighted rows from; `None` when the
+    /// weighted rows are the query's result (a changelog of inserts and deletes).
+    pub(crate) table: Option<Arc<MicroBatchTable>>,
+}
+
+impl WeightedJoin {
+    /// `rows` (what a run of the query over the join gave) with their weight, in the table's
+    /// schema.
+    pub(crate) fn weighted(
+        table: &MicroBatchTable,
+        rows: &RecordBatch,
+        weight: i64,
+    ) -> Result<RecordBatch, EngineError> {
+        let mut columns = rows.columns().to_vec();
+        columns.push(Arc::new(Int64Array::from(vec![weight; rows.num_rows()])));
+        Ok(RecordBatch::try_new(table.schema(), columns)?)
+    }
+}
+
+/// Whether `plan` maps the rows of a join one by one (projections, filters, aliases down to
+/// the join): what the query over an updating join may do before it aggregates.
+pub(crate) fn row_wise_over_join(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Join(_) => true,
+        LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+            match plan.inputs().as_slice() {
+                [input] => row_wise_over_join(input),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// The inner query running: its aggregate state, and the changes of its result not yet
