@@ -1,5 +1,5 @@
-//! Results over a stream worked out key by key: an updating GROUP BY, a Top-N and a join of
-//! two streams, over many micro-batches, with keys leaving and coming back through HAVING,
+//! Results over a stream worked out key by key: an updating GROUP BY, a Top-N, a join of
+//! two streams, an aggregate over an aggregate and a LEFT join, over many micro-batches, with keys leaving and coming back through HAVING,
 //! results that repeat, rows that drop out of the first ranks and rows that meet rows of
 //! other micro-batches. Each updating result's changelog replayed from empty gives its last
 //! snapshot, and each result equals the answer computed from the stream's rows.
@@ -235,4 +235,92 @@ async fn a_join_of_two_views_meets_rows_across_micro_batches_as_a_batch_join_doe
     got.sort();
     assert_eq!(got.len(), expected.len());
     assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregate_over_an_updating_aggregate_takes_back_each_old_row() {
+    let engine = engine().await;
+    let sums = sums_by_key(&engine).await;
+    // How many keys have each count: a count's row goes when its last key moves past it.
+    let mut histogram: BTreeMap<i64, usize> = BTreeMap::new();
+    for (n, _) in sums.values() {
+        *histogram.entry(*n).or_default() += 1;
+    }
+    let mut expected: Vec<String> = histogram
+        .iter()
+        .map(|(n, keys)| format!("{n}|{keys}"))
+        .collect();
+    expected.sort();
+    let run = run(
+        &engine,
+        "SELECT n, COUNT(*) AS keys FROM (SELECT k, COUNT(*) AS n FROM events GROUP BY k) \
+         GROUP BY n",
+    )
+    .await;
+    assert!(run.snapshots >= 3, "{} snapshots", run.snapshots);
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+    assert!(run.changes.iter().any(|(op, _)| op == "-D"));
+    // Sums go up and down: the largest and smallest are worked out again when one is
+    // retracted (MIN and MAX over each value's count, not DataFusion's sliding retraction).
+    let totals: Vec<i64> = sums.values().map(|(_, sum)| *sum).collect();
+    let extremes = format!(
+        "{}|{}",
+        totals.iter().max().unwrap(),
+        totals.iter().min().unwrap()
+    );
+    let run = run_extremes(&engine).await;
+    assert_eq!(run.last, vec![extremes.clone()]);
+    assert_eq!(replay(&run.changes), vec![extremes]);
+}
+
+async fn run_extremes(engine: &Engine) -> Run {
+    run(
+        engine,
+        "SELECT MAX(total), MIN(total) FROM (SELECT k, SUM(v) AS total FROM events GROUP BY k)",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_left_join_retracts_each_padded_row_when_its_first_match_comes() {
+    let engine = engine().await;
+    for view in [
+        "CREATE VIEW lows AS SELECT k, v FROM events WHERE v = -5",
+        "CREATE VIEW tops AS SELECT k, v FROM events WHERE v = 5",
+    ] {
+        let statement = engine.parse(view).unwrap().remove(0);
+        engine.run(statement, 10).await.unwrap();
+    }
+    // Each -5 of a key with each 5 of the same key, or with NULL when the key has none.
+    let mut expected: Vec<String> = values_by_key(&engine)
+        .await
+        .into_iter()
+        .flat_map(|(k, vs)| {
+            let lows = vs.iter().filter(|v| **v == -5).count();
+            let tops = vs.iter().filter(|v| **v == 5).count();
+            let pairs = match tops {
+                0 => vec![format!("{k}|-5|")],
+                n => vec![format!("{k}|-5|5"); n],
+            };
+            std::iter::repeat_n(pairs, lows)
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    expected.sort();
+    let run = run(
+        &engine,
+        "SELECT l.k, l.v, t.v FROM lows l LEFT JOIN tops t ON l.k = t.k",
+    )
+    .await;
+    assert!(run.snapshots >= 3, "{} snapshots", run.snapshots);
+    assert!(
+        expected.iter().any(|row| row.ends_with('|')),
+        "no padded rows"
+    );
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+    // Padded rows went out and were taken back.
+    assert!(run.changes.iter().any(|(op, _)| op == "-D"));
 }
