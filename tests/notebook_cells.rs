@@ -122,10 +122,19 @@ async fn flink_settings_are_answered_as_flink_users_write_them() {
         set.text()
     );
     let ttl = client.execute("SET 'table.exec.state.ttl' = '1 h'").await;
-    assert_eq!(ttl.reply.content["status"], "error");
-    let evalue = ttl.reply.content["evalue"].as_str().unwrap_or_default();
+    assert_eq!(ttl.reply.content["status"], "ok", "{:?}", ttl.reply.content);
     assert!(
-        evalue.contains("state TTL is not supported yet"),
+        ttl.text().contains("that no row has touched for that long"),
+        "{}",
+        ttl.text()
+    );
+    let zone = client
+        .execute("SET 'table.local-time-zone' = 'Europe/Berlin'")
+        .await;
+    assert_eq!(zone.reply.content["status"], "error");
+    let evalue = zone.reply.content["evalue"].as_str().unwrap_or_default();
+    assert!(
+        evalue.contains("datafusion.execution.time_zone"),
         "{evalue}"
     );
 }

@@ -55,6 +55,8 @@ pub struct Engine {
     /// What the engine keeps of each table beside DataFusion's catalog.
     catalog: Catalog,
     memory_limit: usize,
+    /// Flink's `table.exec.state.ttl`, in ms (0: none), for queries started from now on.
+    state_ttl: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -68,12 +70,21 @@ impl Engine {
             planning: Arc::default(),
             catalog: Catalog::default(),
             memory_limit,
+            state_ttl: Arc::default(),
         })
     }
 
     /// Bytes the engine's queries may hold.
     pub fn memory_limit(&self) -> usize {
         self.memory_limit
+    }
+
+    /// The state TTL continuous queries start with (`SET 'table.exec.state.ttl'`).
+    fn state_ttl(&self) -> Option<std::time::Duration> {
+        match self.state_ttl.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
     }
 
     /// Runs one statement. A query keeps its first `max_rows` rows and counts the rest, so
@@ -180,6 +191,7 @@ impl Engine {
                 streams,
                 sinks,
                 partitions,
+                state_ttl: self.state_ttl(),
             };
             if explain {
                 let text = stream_query::explain(request).await?;
@@ -190,7 +202,7 @@ impl Engine {
         }
         let skipped_before = self.catalog.skipped_total();
         let plan = state.statement_to_plan(statement.parsed).await?;
-        if let Some(answer) = flink_setting(&plan) {
+        if let Some(answer) = flink_setting(&plan, &self.state_ttl) {
             self.planning.give_back(planning);
             return Ok(StatementResult::Done { message: answer? });
         }
@@ -389,14 +401,17 @@ fn is_create_view(statement: &ParsedStatement) -> bool {
 /// The acknowledgement for statements that change the catalog or session, `None` for
 /// statements with rows to show.
 /// Flink's `SET 'key' = 'value'` or `RESET 'key'` for a setting that is not DataFusion's.
-fn flink_setting(plan: &LogicalPlan) -> Option<Result<String, EngineError>> {
+fn flink_setting(
+    plan: &LogicalPlan,
+    state_ttl: &std::sync::atomic::AtomicU64,
+) -> Option<Result<String, EngineError>> {
     use datafusion::logical_expr::Statement;
     match plan {
         LogicalPlan::Statement(Statement::SetVariable(set)) => {
-            flink_settings::answer(&set.variable, Some(&set.value))
+            flink_settings::answer(&set.variable, Some(&set.value), state_ttl)
         }
         LogicalPlan::Statement(Statement::ResetVariable(reset)) => {
-            flink_settings::answer(&reset.variable, None)
+            flink_settings::answer(&reset.variable, None, state_ttl)
         }
         _ => None,
     }

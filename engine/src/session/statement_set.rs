@@ -88,6 +88,7 @@ impl Engine {
                 streams: shared.clone(),
                 sinks: sinks.clone(),
                 partitions: partitions.clone(),
+                state_ttl: self.state_ttl(),
             })
             .await?;
             let StreamKind::Sink { table } = query.kind().clone() else {

@@ -20,6 +20,7 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Where the aggregation sits in one tick's physical plan.
 pub(crate) struct AggregatePlan {
@@ -241,6 +242,15 @@ impl KeyedState {
                 *rows = kept;
                 Ok(taken)
             }
+        }
+    }
+
+    /// Drops the state of the keys no row has touched since `written_before` (a state TTL):
+    /// a row that comes for one later starts its aggregate afresh, as in Flink.
+    pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {
+        match &mut self.rows {
+            StateRows::Keyed(keyed) => keyed.expire(written_before),
+            StateRows::Empty | StateRows::Single(_) => Ok(0),
         }
     }
 

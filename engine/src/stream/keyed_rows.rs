@@ -17,6 +17,7 @@ use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use hashbrown::hash_table::HashTable;
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
+use std::time::Instant;
 
 /// Where a row lives: its batch and its row in that batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,9 @@ struct Location {
 
 /// A batch of kept rows with their keys in row format and which of them are still live.
 struct Stored {
+    /// When its rows were written: a row's update takes it out and writes it again in a new
+    /// batch, so this is each row's last write (what a state TTL counts from).
+    written: Instant,
     batch: RecordBatch,
     keys: Rows,
     live: Vec<bool>,
@@ -86,6 +90,10 @@ impl KeyedRows {
 
     /// Keeps the rows of `batch`.
     pub(crate) fn insert(&mut self, batch: RecordBatch) -> Result<(), EngineError> {
+        self.insert_written(batch, Instant::now())
+    }
+
+    fn insert_written(&mut self, batch: RecordBatch, written: Instant) -> Result<(), EngineError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -93,6 +101,7 @@ impl KeyedRows {
         let at = self.stored.len();
         self.live_rows += batch.num_rows();
         self.stored.push(Stored {
+            written,
             live: vec![true; batch.num_rows()],
             dead: 0,
             batch,
@@ -236,21 +245,8 @@ impl KeyedRows {
                 .filter(|&row| self.stored[at].live[row] && mask.is_valid(row) && mask.value(row))
                 .map(|row| row as u32)
                 .collect();
-            for &row in &chosen {
-                let location = Location {
-                    batch: at as u32,
-                    row,
-                };
-                // Rows without key columns (one partition) are not in the index.
-                if (row as usize) < self.stored[at].keys.num_rows() {
-                    let key = self.stored[at].keys.row(row as usize);
-                    let hash = self.hasher.hash_one(key.data());
-                    if let Ok(entry) = self.index.find_entry(hash, |l| *l == location) {
-                        entry.remove();
-                    }
-                }
-                self.mark_dead(location);
-                taken.push(location);
+            for row in chosen {
+                taken.push(self.drop_row(at, row));
             }
         }
         let rows = self.taken(&taken)?;
@@ -259,6 +255,46 @@ impl KeyedRows {
         } else {
             Vec::new()
         })
+    }
+
+    /// Drops the rows last written before `written_before` (a state TTL); returns how many.
+    pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {
+        let mut dropped = 0;
+        for at in 0..self.stored.len() {
+            if self.stored[at].written >= written_before
+                || self.stored[at].dead == self.stored[at].live.len()
+            {
+                continue;
+            }
+            let live: Vec<u32> = (0..self.stored[at].live.len())
+                .filter(|&row| self.stored[at].live[row])
+                .map(|row| row as u32)
+                .collect();
+            for row in live {
+                self.drop_row(at, row);
+                dropped += 1;
+            }
+        }
+        self.compact_if_sparse()?;
+        Ok(dropped)
+    }
+
+    /// Takes the live row `row` of stored batch `at` out of the index and marks it dead.
+    fn drop_row(&mut self, at: usize, row: u32) -> Location {
+        let location = Location {
+            batch: at as u32,
+            row,
+        };
+        // Rows without key columns (one partition) are not in the index.
+        if (row as usize) < self.stored[at].keys.num_rows() {
+            let key = self.stored[at].keys.row(row as usize);
+            let hash = self.hasher.hash_one(key.data());
+            if let Ok(entry) = self.index.find_entry(hash, |l| *l == location) {
+                entry.remove();
+            }
+        }
+        self.mark_dead(location);
+        location
     }
 
     /// Every live row, batch by batch.
@@ -303,13 +339,19 @@ impl KeyedRows {
         if self.dead_rows <= self.live_rows || self.dead_rows < 4096 {
             return Ok(());
         }
-        let live = self.batches()?;
+        let mut live = Vec::with_capacity(self.stored.len());
+        for stored in &self.stored {
+            if stored.dead < stored.live.len() {
+                let mask = BooleanArray::from(stored.live.clone());
+                live.push((filter_record_batch(&stored.batch, &mask)?, stored.written));
+            }
+        }
         self.stored.clear();
         self.index.clear();
         self.live_rows = 0;
         self.dead_rows = 0;
-        for batch in live {
-            self.insert(batch)?;
+        for (batch, written) in live {
+            self.insert_written(batch, written)?;
         }
         Ok(())
     }
@@ -389,6 +431,39 @@ mod tests {
             values(&store.batches().unwrap()),
             [("a".into(), 1), ("b".into(), 20), ("c".into(), 3)]
         );
+    }
+
+    #[test]
+    fn rows_last_written_before_a_time_expire_and_compaction_keeps_their_times() {
+        let pause = || std::thread::sleep(std::time::Duration::from_millis(3));
+        let mut store = KeyedRows::new(schema(), vec![0]).unwrap();
+        store.insert(batch(&[("a", 1), ("b", 2)])).unwrap();
+        pause();
+        let cut = Instant::now();
+        pause();
+        // b is written again after the cut; c comes after it.
+        let probe = store.keys_of(&batch(&[("b", 0)])).unwrap();
+        let b = store.take(probe.iter().map(|k| k.data())).unwrap();
+        store.insert(b).unwrap();
+        store.insert(batch(&[("c", 3)])).unwrap();
+        assert_eq!(store.expire(cut).unwrap(), 1);
+        assert_eq!(
+            values(&store.batches().unwrap()),
+            [("b".into(), 2), ("c".into(), 3)]
+        );
+        // Compaction (once dead rows outnumber live ones) keeps each batch's write time.
+        let many: Vec<(String, i64)> = (0..5000).map(|i| (format!("k{i}"), i)).collect();
+        let rows: Vec<(&str, i64)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        store.insert(batch(&rows)).unwrap();
+        pause();
+        let second_cut = Instant::now();
+        pause();
+        let probe = store.keys_of(&batch(&rows)).unwrap();
+        let taken = store.take(probe.iter().map(|k| k.data())).unwrap();
+        assert_eq!(taken.num_rows(), 5000);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.expire(second_cut).unwrap(), 2);
+        assert_eq!(store.len(), 0);
     }
 
     #[test]

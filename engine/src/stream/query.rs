@@ -47,6 +47,8 @@ pub(crate) struct StreamRequest<'a> {
     pub(crate) sinks: HashMap<String, BTreeMap<String, String>>,
     /// The `PARTITIONED BY` columns of partitioned tables (a filesystem sink's directories).
     pub(crate) partitions: HashMap<String, Vec<String>>,
+    /// How long the state of a key no row touches is kept (Flink's `table.exec.state.ttl`).
+    pub(crate) state_ttl: Option<std::time::Duration>,
 }
 
 /// Whether a statement, naming `tables`, must run as a continuous query.
@@ -98,6 +100,7 @@ struct Planned {
     target: Option<(String, SchemaRef)>,
     sinks: HashMap<String, BTreeMap<String, String>>,
     partitions: HashMap<String, Vec<String>>,
+    state_ttl: Option<std::time::Duration>,
 }
 
 async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
@@ -109,6 +112,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         streams,
         sinks,
         partitions,
+        state_ttl,
     } = request;
     // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
@@ -229,6 +233,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             target,
             sinks,
             partitions,
+            state_ttl,
         });
     }
     // An aggregate over another aggregate's result: the inner one runs first, its changes
@@ -272,6 +277,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         target,
         sinks,
         partitions,
+        state_ttl,
     })
 }
 
@@ -292,6 +298,7 @@ impl Planned {
             target,
             sinks,
             partitions,
+            state_ttl,
         } = self;
         let updating_key = match &shape {
             Shape::Updating { key, .. } | Shape::TopN { key } => Some(key.clone()),
@@ -356,6 +363,7 @@ impl Planned {
             join,
             feed,
             weighted,
+            state_ttl,
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,

@@ -90,6 +90,8 @@ pub(crate) struct Runner {
     /// An outer or anti join of streams: the query over it gives weighted rows, which are the
     /// result (a changelog) or what an aggregate over it reads.
     pub(crate) weighted: Option<WeightedJoin>,
+    /// Flink's state TTL: the state of a key no row touched for this long is dropped.
+    pub(crate) state_ttl: Option<Duration>,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
@@ -265,7 +267,35 @@ impl Runner {
                 .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
             self.run_plan(progress, input).await?;
         }
-        self.emit(progress, effective, ended).await
+        self.emit(progress, effective, ended).await?;
+        if let Some(written_before) = self
+            .state_ttl
+            .and_then(|ttl| Instant::now().checked_sub(ttl))
+        {
+            self.expire(progress, written_before)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the state no row has touched since `written_before` (a state TTL): an updating
+    /// aggregate's idle keys, a Top-N's idle partitions, a join's old rows. Windows are
+    /// dropped by the watermark instead.
+    fn expire(
+        &mut self,
+        progress: &mut Progress,
+        written_before: Instant,
+    ) -> Result<(), StepError> {
+        if let (Shape::Updating { .. }, Some(keyed)) = (&self.shape, &mut progress.keyed) {
+            keyed.expire(written_before)?;
+        }
+        progress.top_n.expire(written_before)?;
+        if let Some(join) = &mut self.join {
+            join.expire(written_before)?;
+        }
+        if let Some(feed) = &mut self.feed {
+            feed.expire(written_before)?;
+        }
+        Ok(())
     }
 
     /// Keeps the largest event time of the source's rows, which the watermark trails. (It

@@ -492,6 +492,21 @@ impl StreamJoin {
     pub(crate) fn rows_kept(&self) -> usize {
         self.left.rows_kept() + self.right.rows_kept()
     }
+
+    /// Drops the kept rows of either side that came before `written_before` (a state TTL):
+    /// rows that come later do not meet them.
+    pub(crate) fn expire(
+        &mut self,
+        written_before: std::time::Instant,
+    ) -> Result<usize, EngineError> {
+        let mut dropped = 0;
+        for side in [&mut self.left, &mut self.right] {
+            if let Some(kept) = &mut side.kept {
+                dropped += kept.expire(written_before)?;
+            }
+        }
+        Ok(dropped)
+    }
 }
 
 /// The rows of `rows` (a side's new rows, keyed at `keys`) that meet no row of `other`, kept

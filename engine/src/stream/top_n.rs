@@ -28,6 +28,7 @@ use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Where a Top-N sits in one tick's physical plan.
 pub(crate) struct TopNPlan {
@@ -248,6 +249,15 @@ impl TopNState {
 
     pub(crate) fn rows_kept(&self) -> usize {
         self.kept.as_ref().map_or(0, KeyedRows::len)
+    }
+
+    /// Drops the kept rows of partitions no row has touched since `written_before` (a state
+    /// TTL): a row that comes for one later is ranked as the partition's first.
+    pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {
+        match &mut self.kept {
+            Some(kept) => kept.expire(written_before),
+            None => Ok(0),
+        }
     }
 
     /// Ranks a tick's rows (`lower`'s output) with the kept rows of their partitions and

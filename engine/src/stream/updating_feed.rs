@@ -307,6 +307,14 @@ impl UpdatingFeed {
         self.table.set(Vec::new());
     }
 
+    /// Drops the inner aggregate's idle keys (a state TTL).
+    pub(crate) fn expire(
+        &mut self,
+        written_before: std::time::Instant,
+    ) -> Result<usize, EngineError> {
+        self.keyed.expire(written_before)
+    }
+
     /// How many keys the inner aggregate keeps.
     pub(crate) fn keys(&self) -> usize {
         self.keyed.keys()

@@ -324,3 +324,46 @@ async fn a_left_join_retracts_each_padded_row_when_its_first_match_comes() {
     // Padded rows went out and were taken back.
     assert!(run.changes.iter().any(|(op, _)| op == "-D"));
 }
+
+/// 40 rows at 20 a second: key 1 has rows 1 to 5 (the first quarter second), then none
+/// until rows 36 to 40 (after 1.75 s); key 2 has the rows between.
+const COMEBACK: &str = "CREATE TABLE comeback (id BIGINT) WITH ('connector' = 'datagen', \
+    'number-of-rows' = '40', 'rows-per-second' = '20', 'fields.id.kind' = 'sequence', \
+    'fields.id.start' = '1', 'fields.id.end' = '40')";
+const BY_COMEBACK: &str = "SELECT CASE WHEN id <= 5 OR id > 35 THEN 1 ELSE 2 END AS k, \
+    COUNT(*) AS n FROM comeback GROUP BY CASE WHEN id <= 5 OR id > 35 THEN 1 ELSE 2 END";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_ttl_drops_a_key_idle_for_longer_and_it_starts_afresh() {
+    let engine = engine().await;
+    for sql in [COMEBACK] {
+        let statement = engine.parse(sql).unwrap().remove(0);
+        engine.run(statement, 10).await.unwrap();
+    }
+    // Without a TTL, key 1 counts all its rows.
+    let kept = run(&engine, BY_COMEBACK).await;
+    assert_eq!(kept.last, vec!["1|10", "2|30"]);
+    // With one shorter than key 1's idle time, its state is dropped and it counts afresh
+    // when it comes back: as in Flink, a new row for it (+I), the old one left as shown.
+    let statement = engine
+        .parse("SET 'table.exec.state.ttl' = '500 ms'")
+        .unwrap()
+        .remove(0);
+    engine.run(statement, 10).await.unwrap();
+    let expired = run(&engine, BY_COMEBACK).await;
+    assert!(
+        expired.last.contains(&"1|5".to_string()),
+        "{:?}",
+        expired.last
+    );
+    assert!(
+        expired.last.contains(&"2|30".to_string()),
+        "{:?}",
+        expired.last
+    );
+    assert!(
+        !expired.last.contains(&"1|10".to_string()),
+        "{:?}",
+        expired.last
+    );
+}
