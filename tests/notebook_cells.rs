@@ -318,6 +318,34 @@ async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
     let evalue = join.reply.content["evalue"].as_str().unwrap();
     assert!(evalue.contains("EDDY_MEMORY_LIMIT"), "{evalue}");
 
+    // A join of two streams keeps every row of both sides (no state TTL): past the limit
+    // the query fails, naming what holds the state, and the session goes on.
+    client
+        .execute(
+            "CREATE TABLE wide (id BIGINT, pad STRING) WITH ('connector' = 'datagen', \
+             'number-of-rows' = '800000', 'rows-per-second' = '1000000000', \
+             'fields.id.kind' = 'sequence', 'fields.id.start' = '1', \
+             'fields.id.end' = '800000', 'fields.pad.length' = '200');
+             CREATE VIEW lefts AS SELECT id, pad FROM wide WHERE id % 2 = 0;
+             CREATE VIEW rights AS SELECT id + 1 AS id, pad FROM wide WHERE id % 2 = 1",
+        )
+        .await;
+    let kept = client
+        .execute("SELECT l.id, r.pad FROM lefts l JOIN rights r ON l.id = r.id")
+        .await;
+    assert_eq!(
+        kept.reply.content["ename"], "ResourcesExhausted",
+        "{:?}\n{}",
+        kept.reply.content,
+        kept.text()
+    );
+    let evalue = kept.reply.content["evalue"].as_str().unwrap();
+    assert!(
+        evalue.contains("the rows the join of streams keeps")
+            && evalue.contains("table.exec.state.ttl"),
+        "{evalue}"
+    );
+
     let small = client
         .execute("SELECT sum(value) AS s FROM range(1000000)")
         .await;

@@ -192,6 +192,7 @@ impl Engine {
                 sinks,
                 partitions,
                 state_ttl: self.state_ttl(),
+                memory_limit: self.memory_limit,
             };
             if explain {
                 let text = stream_query::explain(request).await?;

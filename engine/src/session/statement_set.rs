@@ -89,6 +89,7 @@ impl Engine {
                 sinks: sinks.clone(),
                 partitions: partitions.clone(),
                 state_ttl: self.state_ttl(),
+                memory_limit: self.memory_limit,
             })
             .await?;
             let StreamKind::Sink { table } = query.kind().clone() else {

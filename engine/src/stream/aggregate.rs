@@ -245,6 +245,15 @@ impl KeyedState {
         }
     }
 
+    /// Bytes the state holds.
+    pub(crate) fn bytes(&self) -> usize {
+        match &self.rows {
+            StateRows::Empty => 0,
+            StateRows::Single(rows) => rows.iter().map(RecordBatch::get_array_memory_size).sum(),
+            StateRows::Keyed(keyed) => keyed.bytes(),
+        }
+    }
+
     /// Drops the state of the keys no row has touched since `written_before` (a state TTL):
     /// a row that comes for one later starts its aggregate afresh, as in Flink.
     pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {

@@ -47,6 +47,9 @@ pub(crate) struct KeyedRows {
     index: HashTable<Location>,
     live_rows: usize,
     dead_rows: usize,
+    /// Bytes the stored batches, their keys and live marks hold (dead rows included, until
+    /// compaction frees them).
+    stored_bytes: usize,
 }
 
 impl KeyedRows {
@@ -65,6 +68,7 @@ impl KeyedRows {
             index: HashTable::new(),
             live_rows: 0,
             dead_rows: 0,
+            stored_bytes: 0,
         })
     }
 
@@ -100,6 +104,7 @@ impl KeyedRows {
         let keys = self.keys_of(&batch)?;
         let at = self.stored.len();
         self.live_rows += batch.num_rows();
+        self.stored_bytes += batch.get_array_memory_size() + keys.size() + batch.num_rows();
         self.stored.push(Stored {
             written,
             live: vec![true; batch.num_rows()],
@@ -197,6 +202,12 @@ impl KeyedRows {
             })
             .collect();
         self.gather(&found)
+    }
+
+    /// Bytes held: the stored rows (live and not yet compacted dead ones), their keys and
+    /// the index.
+    pub(crate) fn bytes(&self) -> usize {
+        self.stored_bytes + self.index.allocation_size()
     }
 
     /// Whether a row of `key` is kept.
@@ -350,6 +361,7 @@ impl KeyedRows {
         self.index.clear();
         self.live_rows = 0;
         self.dead_rows = 0;
+        self.stored_bytes = 0;
         for (batch, written) in live {
             self.insert_written(batch, written)?;
         }

@@ -93,6 +93,9 @@ pub(crate) struct StreamStats {
     pub(crate) watermark: AtomicI64,
     /// Keys held in aggregate state.
     pub(crate) keys: AtomicU64,
+    /// Bytes of state the query holds (aggregates, kept join rows, Top-N rows, the result
+    /// kept for display).
+    pub(crate) state_bytes: AtomicU64,
 }
 
 /// A copy of a query's figures at one moment.
@@ -107,6 +110,8 @@ pub struct StreamFigures {
     pub watermark_ms: Option<i64>,
     /// Keys (groups or open windows) the query holds state for.
     pub state_keys: u64,
+    /// Bytes of state the query holds.
+    pub state_bytes: u64,
     /// Malformed lines the source skipped (`*.ignore-parse-errors`), or rows without an
     /// event time a replay dropped.
     pub skipped_rows: u64,
@@ -198,6 +203,7 @@ impl ContinuousQuery {
             rows_out: self.stats.rows_out.load(Ordering::Relaxed),
             watermark_ms: (watermark != i64::MIN).then_some(watermark),
             state_keys: self.stats.keys.load(Ordering::Relaxed),
+            state_bytes: self.stats.state_bytes.load(Ordering::Relaxed),
             skipped_rows: self.skipped.as_ref().map_or(0, |(count, before)| {
                 count.load(Ordering::Relaxed).saturating_sub(*before)
             }),

@@ -49,6 +49,8 @@ pub(crate) struct StreamRequest<'a> {
     pub(crate) partitions: HashMap<String, Vec<String>>,
     /// How long the state of a key no row touches is kept (Flink's `table.exec.state.ttl`).
     pub(crate) state_ttl: Option<std::time::Duration>,
+    /// The engine's memory limit, which a query's state may not pass.
+    pub(crate) memory_limit: usize,
 }
 
 /// Whether a statement, naming `tables`, must run as a continuous query.
@@ -101,6 +103,7 @@ struct Planned {
     sinks: HashMap<String, BTreeMap<String, String>>,
     partitions: HashMap<String, Vec<String>>,
     state_ttl: Option<std::time::Duration>,
+    memory_limit: usize,
 }
 
 async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
@@ -113,6 +116,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         sinks,
         partitions,
         state_ttl,
+        memory_limit,
     } = request;
     // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
@@ -234,6 +238,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             sinks,
             partitions,
             state_ttl,
+            memory_limit,
         });
     }
     // An aggregate over another aggregate's result: the inner one runs first, its changes
@@ -278,6 +283,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         sinks,
         partitions,
         state_ttl,
+        memory_limit,
     })
 }
 
@@ -299,6 +305,7 @@ impl Planned {
             sinks,
             partitions,
             state_ttl,
+            memory_limit,
         } = self;
         let updating_key = match &shape {
             Shape::Updating { key, .. } | Shape::TopN { key } => Some(key.clone()),
@@ -364,6 +371,7 @@ impl Planned {
             feed,
             weighted,
             state_ttl,
+            memory_limit,
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,

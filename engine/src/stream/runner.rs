@@ -92,6 +92,9 @@ pub(crate) struct Runner {
     pub(crate) weighted: Option<WeightedJoin>,
     /// Flink's state TTL: the state of a key no row touched for this long is dropped.
     pub(crate) state_ttl: Option<Duration>,
+    /// The engine's memory limit: a query whose state grows past it fails, saying which
+    /// operator holds how much, rather than the process running out of memory.
+    pub(crate) memory_limit: usize,
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
@@ -274,7 +277,50 @@ impl Runner {
         {
             self.expire(progress, written_before)?;
         }
-        Ok(())
+        self.check_state(progress)
+    }
+
+    /// Counts the bytes of state the query holds, and fails it once they pass the memory
+    /// limit, naming what holds them.
+    fn check_state(&self, progress: &Progress) -> Result<(), StepError> {
+        let parts = [
+            (
+                "the GROUP BY's state",
+                progress.keyed.as_ref().map_or(0, KeyedState::bytes),
+            ),
+            (
+                "the inner GROUP BY's state",
+                self.feed.as_ref().map_or(0, UpdatingFeed::bytes),
+            ),
+            (
+                "the rows the join of streams keeps",
+                self.join.as_ref().map_or(0, StreamJoin::bytes),
+            ),
+            ("the Top-N's rows", progress.top_n.bytes()),
+            ("the result kept for display", progress.results.bytes()),
+        ];
+        let total: usize = parts.iter().map(|(_, bytes)| bytes).sum();
+        self.stats
+            .state_bytes
+            .store(total as u64, Ordering::Relaxed);
+        if total <= self.memory_limit {
+            return Ok(());
+        }
+        let held: Vec<String> = parts
+            .iter()
+            .filter(|(_, bytes)| *bytes > 0)
+            .map(|(what, bytes)| format!("{what} {}", mebibytes(*bytes)))
+            .collect();
+        Err(StepError::Failed(EngineError::ResourcesExhausted {
+            message: format!(
+                "the query's state grew to {} (past the memory limit of {}): {}; bound it \
+                 with SET 'table.exec.state.ttl' = '…' (and start the query again) or a \
+                 window, or give the kernel more memory (EDDY_MEMORY_LIMIT)",
+                mebibytes(total),
+                mebibytes(self.memory_limit),
+                held.join(", ")
+            ),
+        }))
     }
 
     /// Drops the state no row has touched since `written_before` (a state TTL): an updating
@@ -935,4 +981,9 @@ fn clock_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_millis() as i64)
+}
+
+/// `12.3 MiB`.
+fn mebibytes(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

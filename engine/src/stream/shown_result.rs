@@ -53,6 +53,11 @@ impl ShownResult {
         Ok(())
     }
 
+    /// Bytes the result as shown holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.rows.as_ref().map_or(0, KeyedRows::bytes)
+    }
+
     pub(crate) fn batches(&self) -> Result<Vec<RecordBatch>, EngineError> {
         match &self.rows {
             Some(rows) => rows.batches(),

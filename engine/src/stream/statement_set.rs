@@ -125,6 +125,7 @@ pub(super) fn figures(parts: &[ContinuousQuery], started: Instant) -> StreamFigu
         rows_out: each.iter().map(|f| f.rows_out).sum(),
         watermark_ms: each.iter().filter_map(|f| f.watermark_ms).min(),
         state_keys: each.iter().map(|f| f.state_keys).sum(),
+        state_bytes: each.iter().map(|f| f.state_bytes).sum(),
         skipped_rows: each.iter().map(|f| f.skipped_rows).max().unwrap_or(0),
     }
 }

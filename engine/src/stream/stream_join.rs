@@ -493,6 +493,14 @@ impl StreamJoin {
         self.left.rows_kept() + self.right.rows_kept()
     }
 
+    /// Bytes the rows kept on both sides hold.
+    pub(crate) fn bytes(&self) -> usize {
+        [&self.left, &self.right]
+            .iter()
+            .map(|side| side.kept.as_ref().map_or(0, KeyedRows::bytes))
+            .sum()
+    }
+
     /// Drops the kept rows of either side that came before `written_before` (a state TTL):
     /// rows that come later do not meet them.
     pub(crate) fn expire(

@@ -251,6 +251,11 @@ impl TopNState {
         self.kept.as_ref().map_or(0, KeyedRows::len)
     }
 
+    /// Bytes the kept rows and the result as shown hold.
+    pub(crate) fn bytes(&self) -> usize {
+        self.kept.as_ref().map_or(0, KeyedRows::bytes) + self.shown.bytes()
+    }
+
     /// Drops the kept rows of partitions no row has touched since `written_before` (a state
     /// TTL): a row that comes for one later is ranked as the partition's first.
     pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {

@@ -307,6 +307,11 @@ impl UpdatingFeed {
         self.table.set(Vec::new());
     }
 
+    /// Bytes the inner aggregate's state holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.keyed.bytes()
+    }
+
     /// Drops the inner aggregate's idle keys (a state TTL).
     pub(crate) fn expire(
         &mut self,

@@ -512,7 +512,7 @@ fn single_value(shown: &[RecordBatch], status: &str) -> MimeBundle {
 }
 
 /// `running 12.3 s · 120,000 rows in (9,800/s) · watermark 2024-01-01 00:01:00 · 3 late
-/// rows dropped`.
+/// rows dropped · state 1,200 keys, 3.0 MiB`.
 pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
     let seconds = figures.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -548,6 +548,13 @@ pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
         line.push_str(&format!(
             " · {} late rows dropped",
             thousands(figures.late_rows)
+        ));
+    }
+    if figures.state_bytes > 0 {
+        line.push_str(&format!(
+            " · state {} keys, {}",
+            thousands(figures.state_keys),
+            bytesize::ByteSize::b(figures.state_bytes)
         ));
     }
     line
@@ -595,13 +602,14 @@ mod tests {
             rows_out: 10,
             watermark_ms: Some(1_704_067_260_000),
             state_keys: 4,
+            state_bytes: 3 << 20,
             skipped_rows: 0,
         };
         let line = status_line(&figures, &LiveState::Running);
         assert_eq!(
             line,
             "running 2.0 s · 12,000 rows in (6,000/s) · watermark 2024-01-01 00:01:00.000 · \
-             3 late rows dropped"
+             3 late rows dropped · state 4 keys, 3.0 MiB"
         );
         assert!(status_line(&figures, &LiveState::Cancelled).starts_with("cancelled after"));
     }
