@@ -19,8 +19,8 @@ use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::max;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -383,7 +383,7 @@ impl Runner {
     }
 
     /// The rows of a tick that go into its plan: windows assigned (or session windows
-    /// buffered), and rows behind the watermark dropped as late.
+    /// buffered), and rows behind the watermark dropped as late from windows.
     fn admit(
         &mut self,
         progress: &mut Progress,
@@ -408,23 +408,9 @@ impl Runner {
                     }
                 }
             }
-            (None, _) => match (self.time_index, watermark_before, &self.watermark) {
-                // Rows behind the watermark are late and dropped.
-                (Some(time_index), Some(w), Some(_)) => {
-                    for batch in &batches {
-                        let times = millis(batch.column(time_index))?;
-                        let keep: BooleanArray = (0..times.len())
-                            .map(|i| Some(!times.is_null(i) && times.value(i) >= w))
-                            .collect();
-                        let kept = filter_record_batch(batch, &keep)?;
-                        late += (batch.num_rows() - kept.num_rows()) as u64;
-                        if kept.num_rows() > 0 {
-                            input.push(kept);
-                        }
-                    }
-                }
-                _ => input.extend(batches.into_iter().filter(|b| b.num_rows() > 0)),
-            },
+            // Without windows no operator waits on event time: as in Flink, rows behind the
+            // watermark are not late there (a filter, a GROUP BY, a join keeps them).
+            (None, _) => input.extend(batches.into_iter().filter(|b| b.num_rows() > 0)),
         }
         self.stats.late_rows.fetch_add(late, Ordering::Relaxed);
         Ok(input)
