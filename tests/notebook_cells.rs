@@ -334,7 +334,8 @@ async fn a_query_over_the_memory_limit_fails_clearly_and_the_session_goes_on() {
         .execute("SELECT l.id, r.pad FROM lefts l JOIN rights r ON l.id = r.id")
         .await;
     assert_eq!(
-        kept.reply.content["ename"], "ResourcesExhausted",
+        kept.reply.content["ename"],
+        "ResourcesExhausted",
         "{:?}\n{}",
         kept.reply.content,
         kept.text()

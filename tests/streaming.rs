@@ -753,7 +753,11 @@ GROUP BY window_start, window_end",
     // counted, none dropped.
     let all = ok(&mut client, "SELECT COUNT(*) AS clicks FROM clicks").await;
     assert_eq!(last_column(&final_table(&all)), vec![600], "{}", all.text());
-    assert!(!final_status(&all).contains("late"), "{}", final_status(&all));
+    assert!(
+        !final_status(&all).contains("late"),
+        "{}",
+        final_status(&all)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,22 +186,22 @@ impl KeyedRows {
         &self,
         keys: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<RecordBatch, EngineError> {
-        let found: Vec<Location> = keys
-            .into_iter()
-            .filter_map(|key| {
-                let hash = self.hasher.hash_one(key);
-                self.index
-                    .find(hash, |l| {
-                        self.stored[l.batch as usize]
-                            .keys
-                            .row(l.row as usize)
-                            .data()
-                            == key
-                    })
-                    .copied()
-            })
-            .collect();
+        let found: Vec<Location> = keys.into_iter().filter_map(|key| self.find(key)).collect();
         self.gather(&found)
+    }
+
+    /// Where one kept row of `key` is.
+    fn find(&self, key: &[u8]) -> Option<Location> {
+        let hash = self.hasher.hash_one(key);
+        self.index
+            .find(hash, |l| {
+                self.stored[l.batch as usize]
+                    .keys
+                    .row(l.row as usize)
+                    .data()
+                    == key
+            })
+            .copied()
     }
 
     /// Bytes held: the stored rows (live and not yet compacted dead ones), their keys and
@@ -212,16 +212,7 @@ impl KeyedRows {
 
     /// Whether a row of `key` is kept.
     pub(crate) fn contains(&self, key: &[u8]) -> bool {
-        let hash = self.hasher.hash_one(key);
-        self.index
-            .find(hash, |l| {
-                self.stored[l.batch as usize]
-                    .keys
-                    .row(l.row as usize)
-                    .data()
-                    == key
-            })
-            .is_some()
+        self.find(key).is_some()
     }
 
     /// Every kept row of each of `keys`, left in place (a key probed twice gives its rows

@@ -23,6 +23,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{LogicalPlan, WriteOp};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::Statement as ParsedStatement;
@@ -189,69 +190,53 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             .into(),
         });
     }
-    // An outer or anti join of streams: its result is updating, and what the query does over
-    // it reads weighted rows.
-    if let Some(updating) = join.as_ref().filter(|j| j.is_updating()) {
-        let (outer, over) = updating_feed::split_at_aggregate(logical.clone())?;
-        let (over_join, table, outer) = match over {
-            Some(feed) => (feed.inner, Some(feed.table), Some(state.optimize(&outer)?)),
-            None => (logical.clone(), None, None),
-        };
-        if !updating_feed::row_wise_over_join(&over_join) {
-            return Err(EngineError::NotSupported {
-                message: "over an outer or anti join of streams (an updating result), Eddy \
-                          runs projections and filters, and one GROUP BY over them; not \
-                          another aggregate, a Top-N or a window under that GROUP BY"
-                    .into(),
-            });
+    let staged = match join.as_ref().filter(|j| j.is_updating()) {
+        Some(updating) => {
+            over_updating_join(&state, logical, updating, input.window.clone()).await?
         }
-        let probe = physical_plan(&state, &over_join).await?;
-        check_per_batch(&probe, "over an outer join of streams")?;
-        let pairs_only = stream_join::pairs_only(&over_join, updating)?;
-        let weighted = WeightedJoin {
-            over_join,
-            pairs_only,
-            table,
-        };
-        let (logical, shape) = match outer {
-            Some(outer) => {
-                let probe = physical_plan(&state, &outer).await?;
-                let shape = shape_of(&probe, &input, &Arc::new(outer.schema().as_arrow().clone()))?;
-                (outer, shape)
-            }
-            None => (logical, Shape::Changelog),
-        };
-        let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
-        return Ok(Planned {
-            input,
-            state,
-            logical,
-            schema,
-            slot,
-            other_slots,
-            shape,
-            join,
-            feed: None,
-            weighted: Some(weighted),
-            watermark_now,
-            target,
-            sinks,
-            partitions,
-            state_ttl,
-            memory_limit,
-        });
-    }
-    // An aggregate over another aggregate's result: the inner one runs first, its changes
-    // are the outer one's input.
-    let (logical, feed) = updating_feed::split(logical)?;
-    // The rewritten outer aggregate's expressions are typed (coerced) and simplified here,
-    // once: each tick plans the logical plan as it is.
-    let logical = match &feed {
-        Some(_) => state.optimize(&logical)?,
-        None => logical,
+        None => over_stream(&state, logical, input.window.clone()).await?,
     };
+    let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
+    Ok(Planned {
+        input,
+        state,
+        logical: staged.logical,
+        schema,
+        slot,
+        other_slots,
+        shape: staged.shape,
+        join,
+        feed: staged.feed,
+        weighted: staged.weighted,
+        watermark_now,
+        target,
+        sinks,
+        partitions,
+        state_ttl,
+        memory_limit,
+    })
+}
+
+/// The plan each tick runs after the split of a join of streams, its shape, and the stage
+/// that feeds it updating rows, if any.
+struct Staged {
+    logical: LogicalPlan,
+    shape: Shape,
+    feed: Option<UpdatingFeed>,
+    weighted: Option<WeightedJoin>,
+}
+
+/// A query over the stream (or over an INNER or semi join of streams): an aggregate over
+/// another aggregate's result is split, the inner one running first and its changes being
+/// the outer one's input.
+async fn over_stream(
+    state: &SessionState,
+    logical: LogicalPlan,
+    window: Option<WindowSpec>,
+) -> Result<Staged, EngineError> {
+    let (logical, feed) = updating_feed::split(logical)?;
     let feed = match feed {
-        Some(_) if input.window.is_some() => {
+        Some(_) if window.is_some() => {
             return Err(EngineError::NotSupported {
                 message: "an aggregate over a window aggregate's result (as in Nexmark's q5 \
                           and q7) is not run yet; an aggregate over an updating GROUP BY \
@@ -259,31 +244,71 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
                     .into(),
             })
         }
-        Some(feed) => Some(UpdatingFeed::plan(&state, feed).await?),
+        Some(feed) => Some(UpdatingFeed::plan(state, feed).await?),
         None => None,
     };
+    // The rewritten outer aggregate's expressions are typed (coerced) and simplified here,
+    // once: each tick plans the logical plan as it is.
+    let logical = match &feed {
+        Some(_) => state.optimize(&logical)?,
+        None => logical,
+    };
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
-
     // The plan's shape, from a plan over no rows.
-    let probe = physical_plan(&state, &logical).await?;
-    let shape = shape_of(&probe, &input, &schema)?;
-    Ok(Planned {
-        input,
-        state,
+    let probe = physical_plan(state, &logical).await?;
+    let shape = shape_of(&probe, window.as_ref(), &schema)?;
+    Ok(Staged {
         logical,
-        schema,
-        slot,
-        other_slots,
         shape,
-        join,
         feed,
         weighted: None,
-        watermark_now,
-        target,
-        sinks,
-        partitions,
-        state_ttl,
-        memory_limit,
+    })
+}
+
+/// A query over an outer or anti join of streams: its result is updating, and what the
+/// query does over it reads weighted rows — an aggregate over the join is split off and
+/// rewritten to fold them; without one, the query's rows are a changelog.
+async fn over_updating_join(
+    state: &SessionState,
+    logical: LogicalPlan,
+    join: &StreamJoin,
+    window: Option<WindowSpec>,
+) -> Result<Staged, EngineError> {
+    let (outer, over) = updating_feed::split_at_aggregate(logical.clone())?;
+    let (over_join, table, outer) = match over {
+        Some(feed) => (feed.inner, Some(feed.table), Some(state.optimize(&outer)?)),
+        None => (logical.clone(), None, None),
+    };
+    if !updating_feed::row_wise_over_join(&over_join) {
+        return Err(EngineError::NotSupported {
+            message: "over an outer or anti join of streams (an updating result), Eddy runs \
+                      projections and filters, and one GROUP BY over them; not another \
+                      aggregate, a Top-N or a window under that GROUP BY"
+                .into(),
+        });
+    }
+    let probe = physical_plan(state, &over_join).await?;
+    check_per_batch(&probe, "over an outer join of streams")?;
+    let pairs_only = stream_join::pairs_only(&over_join, join)?;
+    let weighted = Some(WeightedJoin {
+        over_join,
+        pairs_only,
+        table,
+    });
+    let (logical, shape) = match outer {
+        Some(outer) => {
+            let probe = physical_plan(state, &outer).await?;
+            let schema = Arc::new(outer.schema().as_arrow().clone());
+            let shape = shape_of(&probe, window.as_ref(), &schema)?;
+            (outer, shape)
+        }
+        None => (logical, Shape::Changelog),
+    };
+    Ok(Staged {
+        logical,
+        shape,
+        feed: None,
+        weighted,
     })
 }
 
@@ -818,7 +843,7 @@ async fn windowed_source(
 
 fn shape_of(
     probe: &Arc<dyn ExecutionPlan>,
-    input: &StreamInput,
+    window: Option<&WindowSpec>,
     output: &SchemaRef,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
@@ -844,7 +869,7 @@ fn shape_of(
     let groups = aggregate::group_names(&found);
     let grouped = |name: &str| groups.iter().any(|g| g == name);
     let state_schema = found.partial.schema();
-    if let Some(window) = &input.window {
+    if let Some(window) = window {
         // The state row's window ends at window_end, or at window_start + size for the
         // windows whose size is fixed.
         let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);

@@ -34,34 +34,25 @@ const FEED: &str = "__eddy_feed";
 /// Whether `plan` reads rows of the stream (any micro-batch table: the stream's, a join
 /// side's).
 fn reads_micro_batch(plan: &LogicalPlan) -> bool {
-    let mut found = false;
-    let _ = plan.apply(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            found |= source_as_provider(&scan.source).is_ok_and(|p| p.is::<MicroBatchTable>());
+    any_node(plan, |node| match node {
+        LogicalPlan::TableScan(scan) => {
+            source_as_provider(&scan.source).is_ok_and(|p| p.is::<MicroBatchTable>())
         }
-        Ok(if found {
-            TreeNodeRecursion::Stop
-        } else {
-            TreeNodeRecursion::Continue
-        })
-    });
-    found
+        _ => false,
+    })
 }
 
 /// Whether an aggregate over the stream's rows is in `plan`.
 fn aggregates_stream(plan: &LogicalPlan) -> bool {
-    let mut found = false;
-    let _ = plan.apply(|node| {
-        if let LogicalPlan::Aggregate(aggregate) = node {
-            found |= reads_micro_batch(&aggregate.input);
-        }
-        Ok(if found {
-            TreeNodeRecursion::Stop
-        } else {
-            TreeNodeRecursion::Continue
-        })
-    });
-    found
+    any_node(plan, |node| match node {
+        LogicalPlan::Aggregate(aggregate) => reads_micro_batch(&aggregate.input),
+        _ => false,
+    })
+}
+
+/// Whether a node of `plan` is `wanted`.
+fn any_node(plan: &LogicalPlan, wanted: impl Fn(&LogicalPlan) -> bool) -> bool {
+    plan.exists(|node| Ok(wanted(node))).unwrap_or(false)
 }
 
 /// The inner query of an aggregate over an updating aggregate, and the table its changes go
