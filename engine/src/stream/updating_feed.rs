@@ -15,8 +15,9 @@ use super::changelog;
 use super::micro_batch::MicroBatchTable;
 use super::retracting_aggregate::{self, WEIGHT};
 use super::tick_plan::{check_per_batch, physical_plan};
+use super::top_n::{self, TopNState};
 use crate::error::EngineError;
-use datafusion::arrow::array::{Int64Array, RecordBatch};
+use datafusion::arrow::array::{AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -42,10 +43,12 @@ fn reads_micro_batch(plan: &LogicalPlan) -> bool {
     })
 }
 
-/// Whether an aggregate over the stream's rows is in `plan`.
-fn aggregates_stream(plan: &LogicalPlan) -> bool {
+/// Whether an updating operator over the stream's rows is in `plan`: an aggregate, or the
+/// ranking of a Top-N.
+fn updates_stream(plan: &LogicalPlan) -> bool {
     any_node(plan, |node| match node {
         LogicalPlan::Aggregate(aggregate) => reads_micro_batch(&aggregate.input),
+        LogicalPlan::Window(window) => reads_micro_batch(&window.input),
         _ => false,
     })
 }
@@ -62,11 +65,11 @@ pub(crate) struct FeedPlan {
     pub(crate) table: Arc<MicroBatchTable>,
 }
 
-/// Splits a query at its outermost aggregate over another aggregate of the stream: returns
-/// the query over the inner query's changes, and the inner query. `None` when no aggregate
-/// is over another.
+/// Splits a query at its outermost aggregate over an updating result of the stream (another
+/// aggregate, a Top-N): returns the query over the inner query's changes, and the inner
+/// query. `None` when no aggregate is over one.
 pub(crate) fn split(plan: LogicalPlan) -> Result<(LogicalPlan, Option<FeedPlan>), EngineError> {
-    split_where(plan, aggregates_stream)
+    split_where(plan, updates_stream)
 }
 
 /// Splits a query over an updating join of streams at its outermost aggregate: returns the
@@ -191,12 +194,23 @@ pub(crate) fn row_wise_over_join(plan: &LogicalPlan) -> bool {
     }
 }
 
-/// The inner query running: its aggregate state, and the changes of its result not yet
-/// passed on.
+/// The inner query running, and the changes of its result not yet passed on.
 pub(crate) struct UpdatingFeed {
     /// The inner query, over the stream's micro-batch tables.
     pub(crate) logical: LogicalPlan,
     table: Arc<MicroBatchTable>,
+    inner: Inner,
+    dirty: bool,
+}
+
+/// The updating operator of the inner query.
+enum Inner {
+    Aggregate(AggregateFeed),
+    TopN(TopNFeed),
+}
+
+/// An updating GROUP BY's state.
+struct AggregateFeed {
     state_schema: SchemaRef,
     /// The inner result's changes are worked out from the keys that changed only (the inner
     /// query maps its aggregate's rows one by one); otherwise from its whole result.
@@ -206,32 +220,60 @@ pub(crate) struct UpdatingFeed {
     changed: ChangedKeys,
     /// The whole inner result as last passed on, when it is worked out whole.
     passed: Vec<RecordBatch>,
-    dirty: bool,
+}
+
+/// A Top-N's kept rows and changes.
+struct TopNFeed {
+    state: TopNState,
+    /// The inner query's output, and its columns that pair old and new rows.
+    output: SchemaRef,
+    key_columns: Vec<usize>,
+}
+
+fn missing(what: &str) -> EngineError {
+    EngineError::Internal {
+        message: format!("the stream's inner {what} went missing from its plan"),
+        source: None,
+    }
 }
 
 impl UpdatingFeed {
     pub(crate) async fn plan(state: &SessionState, feed: FeedPlan) -> Result<Self, EngineError> {
         let probe = physical_plan(state, &feed.inner).await?;
-        let Some(found) = aggregate::find(&probe)? else {
-            return Err(EngineError::Internal {
-                message: "the inner aggregate of an aggregate over an aggregate went missing"
-                    .into(),
-                source: None,
-            });
+        let inner = match aggregate::find(&probe)? {
+            Some(found) => {
+                check_per_batch(&found.partial, "before a stream's GROUP BY")?;
+                let by_key = !aggregate::group_names(&found).is_empty()
+                    && aggregate::row_wise_above_final(&found);
+                let state_schema = found.partial.schema();
+                Inner::Aggregate(AggregateFeed {
+                    keyed: KeyedState::new(state_schema.clone()),
+                    state_schema,
+                    by_key,
+                    aggregate: None,
+                    changed: ChangedKeys::default(),
+                    passed: Vec::new(),
+                })
+            }
+            None => {
+                let top = top_n::find(&probe)?.ok_or_else(|| missing("GROUP BY or Top-N"))?;
+                check_per_batch(&top.lower, "below a Top-N over a stream")?;
+                let output = probe.schema();
+                let key_columns = top_n::key_names(&top)
+                    .iter()
+                    .filter_map(|name| output.index_of(name).ok())
+                    .collect();
+                Inner::TopN(TopNFeed {
+                    state: TopNState::new(),
+                    output,
+                    key_columns,
+                })
+            }
         };
-        check_per_batch(&found.partial, "before a stream's GROUP BY")?;
-        let by_key =
-            !aggregate::group_names(&found).is_empty() && aggregate::row_wise_above_final(&found);
-        let state_schema = found.partial.schema();
         Ok(UpdatingFeed {
             logical: feed.inner,
             table: feed.table,
-            keyed: KeyedState::new(state_schema.clone()),
-            state_schema,
-            by_key,
-            aggregate: None,
-            changed: ChangedKeys::default(),
-            passed: Vec::new(),
+            inner,
             dirty: false,
         })
     }
@@ -242,16 +284,24 @@ impl UpdatingFeed {
         plan: Arc<dyn ExecutionPlan>,
         task: Arc<TaskContext>,
     ) -> Result<(), EngineError> {
-        let found = aggregate::find(&plan)?.ok_or_else(|| EngineError::Internal {
-            message: "the stream's inner aggregation went missing from its plan".into(),
-            source: None,
-        })?;
-        let partials = collect(found.partial.clone(), task.clone()).await?;
-        let folded = self.keyed.fold(&found, partials, task).await?;
-        if self.by_key {
-            self.changed.note(&self.keyed, folded)?;
+        match &mut self.inner {
+            Inner::Aggregate(feed) => {
+                let found = aggregate::find(&plan)?.ok_or_else(|| missing("aggregation"))?;
+                let partials = collect(found.partial.clone(), task.clone()).await?;
+                let folded = feed.keyed.fold(&found, partials, task).await?;
+                if feed.by_key {
+                    feed.changed.note(&feed.keyed, folded)?;
+                }
+                feed.aggregate = Some(found);
+            }
+            Inner::TopN(feed) => {
+                let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
+                let rows = collect(found.lower.clone(), task.clone()).await?;
+                feed.state
+                    .step(&found, rows, &feed.output, &feed.key_columns, false, task)
+                    .await?;
+            }
         }
-        self.aggregate = Some(found);
         self.dirty = true;
         Ok(())
     }
@@ -263,10 +313,71 @@ impl UpdatingFeed {
         task: Arc<TaskContext>,
     ) -> Result<bool, EngineError> {
         self.table.set(Vec::new());
-        let (true, Some(found)) = (self.dirty, &self.aggregate) else {
+        if !self.dirty {
             return Ok(false);
-        };
+        }
         self.dirty = false;
+        let out = self.table.schema();
+        let rows = match &mut self.inner {
+            Inner::Aggregate(feed) => feed.changes(task, &out).await?,
+            Inner::TopN(feed) => match feed.state.take_changes(&feed.output)? {
+                Some((changes, _)) => Some(weighted_changes(&changes, &out)?),
+                None => None,
+            },
+        };
+        match rows {
+            Some(rows) if rows.num_rows() > 0 => {
+                self.table.set(vec![rows]);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Empties the table the outer query reads, once its plan is made.
+    pub(crate) fn clear(&self) {
+        self.table.set(Vec::new());
+    }
+
+    /// Bytes the inner operator's state holds.
+    pub(crate) fn bytes(&self) -> usize {
+        match &self.inner {
+            Inner::Aggregate(feed) => feed.keyed.bytes(),
+            Inner::TopN(feed) => feed.state.bytes(),
+        }
+    }
+
+    /// Drops the inner operator's idle keys (a state TTL).
+    pub(crate) fn expire(
+        &mut self,
+        written_before: std::time::Instant,
+    ) -> Result<usize, EngineError> {
+        match &mut self.inner {
+            Inner::Aggregate(feed) => feed.keyed.expire(written_before),
+            Inner::TopN(feed) => feed.state.expire(written_before),
+        }
+    }
+
+    /// How many keys (or kept Top-N rows) the inner operator keeps.
+    pub(crate) fn keys(&self) -> usize {
+        match &self.inner {
+            Inner::Aggregate(feed) => feed.keyed.keys(),
+            Inner::TopN(feed) => feed.state.rows_kept(),
+        }
+    }
+}
+
+impl AggregateFeed {
+    /// The inner result's changes since they were last worked out, as weighted rows in
+    /// `out`'s schema.
+    async fn changes(
+        &mut self,
+        task: Arc<TaskContext>,
+        out: &SchemaRef,
+    ) -> Result<Option<RecordBatch>, EngineError> {
+        let Some(found) = &self.aggregate else {
+            return Ok(None);
+        };
         let (old, new) = if self.by_key {
             let after = self
                 .keyed
@@ -282,37 +393,24 @@ impl UpdatingFeed {
                 .await?;
             (std::mem::replace(&mut self.passed, new.clone()), new)
         };
-        let result_schema = found.root.schema();
-        let out = self.table.schema();
-        match changelog::weighted(&result_schema, &old, &new, &out)? {
-            Some(rows) => {
-                self.table.set(vec![rows]);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        changelog::weighted(&found.root.schema(), &old, &new, out)
     }
+}
 
-    /// Empties the table the outer query reads, once its plan is made.
-    pub(crate) fn clear(&self) {
-        self.table.set(Vec::new());
-    }
-
-    /// Bytes the inner aggregate's state holds.
-    pub(crate) fn bytes(&self) -> usize {
-        self.keyed.bytes()
-    }
-
-    /// Drops the inner aggregate's idle keys (a state TTL).
-    pub(crate) fn expire(
-        &mut self,
-        written_before: std::time::Instant,
-    ) -> Result<usize, EngineError> {
-        self.keyed.expire(written_before)
-    }
-
-    /// How many keys the inner aggregate keeps.
-    pub(crate) fn keys(&self) -> usize {
-        self.keyed.keys()
-    }
+/// A changelog's rows (`op`, then the result's columns) as weighted rows in `out`'s schema:
+/// `-U` and `-D` weigh -1, `+I` and `+U` +1.
+fn weighted_changes(changes: &RecordBatch, out: &SchemaRef) -> Result<RecordBatch, EngineError> {
+    let ops = changes.column(0).as_string::<i32>();
+    let weights: Int64Array = (0..changes.num_rows())
+        .map(|row| {
+            Some(if ops.value(row).starts_with('-') {
+                -1
+            } else {
+                1
+            })
+        })
+        .collect();
+    let mut columns = changes.columns()[1..].to_vec();
+    columns.push(Arc::new(weights));
+    Ok(RecordBatch::try_new(out.clone(), columns)?)
 }
