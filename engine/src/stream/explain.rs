@@ -171,7 +171,15 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             ),
             UPDATING,
         ),
-        Shape::TopN { .. } => line(
+        Shape::TopN { close: Some(_), .. } => line(
+            "Rank",
+            "window Top-N: ROW_NUMBER() OVER (PARTITION BY the window …) and a filter keeping \
+             the first ranks; state: the rows kept per partition, until the watermark passes \
+             the window's end; each window's ranks are emitted once, then"
+                .to_string(),
+            APPEND,
+        ),
+        Shape::TopN { close: None, .. } => line(
             "Rank",
             "Top-N: ROW_NUMBER() OVER (PARTITION BY …) and a filter keeping the first ranks; \
              state: the rows kept per partition; each change to a partition's first rows is \
@@ -181,7 +189,7 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         ),
     }
     let output_mode = match stages.shape {
-        Shape::Updating { .. } | Shape::TopN { .. } => UPDATING,
+        Shape::Updating { .. } | Shape::TopN { close: None, .. } => UPDATING,
         Shape::Changelog => "changelogMode=[I,D]",
         _ => APPEND,
     };

@@ -333,7 +333,7 @@ impl Planned {
             memory_limit,
         } = self;
         let updating_key = match &shape {
-            Shape::Updating { key, .. } | Shape::TopN { key } => Some(key.clone()),
+            Shape::Updating { key, .. } | Shape::TopN { key, close: None } => Some(key.clone()),
             // Rows come and go, none updated in place: no key pairs them.
             Shape::Changelog => Some(Vec::new()),
             _ => None,
@@ -849,8 +849,26 @@ fn shape_of(
     let Some(found) = aggregate::find(probe)? else {
         if let Some(top) = top_n::find(probe)? {
             check_per_batch(&top.lower, "below a Top-N over a stream")?;
+            // Partitioned by its window, over a window table function's rows: each window
+            // is ranked for good when the watermark closes it.
+            let close = window.and_then(|window| {
+                let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
+                match top_n::partition_column(&top, "window_end") {
+                    Some(column) => Some(WindowClose {
+                        column,
+                        offset_ms: 0,
+                    }),
+                    None => top_n::partition_column(&top, "window_start")
+                        .filter(|_| by_start)
+                        .map(|column| WindowClose {
+                            column,
+                            offset_ms: window.size_ms,
+                        }),
+                }
+            });
             return Ok(Shape::TopN {
                 key: top_n::key_names(&top),
+                close,
             });
         }
         check_per_batch(probe, "over a stream without GROUP BY")?;

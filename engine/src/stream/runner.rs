@@ -66,8 +66,12 @@ pub(crate) enum Shape {
     },
     /// A Top-N (`ROW_NUMBER() OVER (PARTITION BY …)` and a filter on it): the first rows of
     /// each partition, the result updated in place; `key` names the output's partition and
-    /// rank columns.
-    TopN { key: Vec<String> },
+    /// rank columns. A window Top-N (partitioned by its window, over a window table
+    /// function's rows) has `close`: each window's ranks go out once, when it closes.
+    TopN {
+        key: Vec<String>,
+        close: Option<WindowClose>,
+    },
     /// Rows that come and go (an outer or anti join of streams, with projections and filters
     /// over it): inserts and deletes, no state of its own.
     Changelog,
@@ -133,6 +137,8 @@ struct Progress {
     /// The updating result as last shown, when it is worked out whole.
     previous: Vec<RecordBatch>,
     top_n: TopNState,
+    /// The Top-N's plan, from the last tick that ran it.
+    top_n_plan: Option<top_n::TopNPlan>,
     /// A changelog result's rows that went and came since it was last shown.
     went: Vec<RecordBatch>,
     came: Vec<RecordBatch>,
@@ -165,6 +171,7 @@ impl Runner {
             results: ShownResult::default(),
             previous: Vec::new(),
             top_n: TopNState::new(),
+            top_n_plan: None,
             went: Vec::new(),
             came: Vec::new(),
             dirty: false,
@@ -581,12 +588,13 @@ impl Runner {
                     .map_err(EngineError::from)?;
                 self.emit_rows(out).await?;
             }
-            Shape::TopN { .. } => {
+            Shape::TopN { close, .. } => {
                 let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
                 let rows = collect(found.lower.clone(), task.clone())
                     .await
                     .map_err(EngineError::from)?;
-                let keep_result = self.sink.is_none();
+                let changes = close.is_none();
+                let keep_result = self.sink.is_none() && changes;
                 progress
                     .top_n
                     .step(
@@ -595,9 +603,11 @@ impl Runner {
                         &self.schema,
                         &self.key_columns,
                         keep_result,
+                        changes,
                         task.clone(),
                     )
                     .await?;
+                progress.top_n_plan = Some(found);
                 progress.dirty = true;
             }
             Shape::Windowed { .. } | Shape::Updating { .. } => {
@@ -722,7 +732,18 @@ impl Runner {
                     }
                 }
             }
-            Shape::TopN { .. } => {
+            Shape::TopN {
+                close: Some(close), ..
+            } => {
+                if let (Some(found), Some(w)) = (&progress.top_n_plan, effective) {
+                    let out = progress
+                        .top_n
+                        .take_closed(found, *close, w, task.clone())
+                        .await?;
+                    self.emit_rows(out).await?;
+                }
+            }
+            Shape::TopN { close: None, .. } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;
                 if progress.dirty && due {

@@ -11,6 +11,7 @@
 //! `rn < N`, `rn = 1`); any other use of OVER over a stream still needs the whole stream.
 
 use super::keyed_rows::KeyedRows;
+use super::runner::WindowClose;
 use super::shown_result::ShownResult;
 use crate::error::EngineError;
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
@@ -218,6 +219,15 @@ fn bounds_rank_from_above(predicate: &Arc<dyn PhysicalExpr>, rank: &[usize]) -> 
 
 /// The output columns that identify a Top-N's rows (its partition columns and its rank, as
 /// far as the query shows them), for pairing a changed row's old and new versions.
+/// The column of the kept rows (the ranking's rows) that is the partition column `name`.
+pub(crate) fn partition_column(plan: &TopNPlan, name: &str) -> Option<usize> {
+    let schema = plan.window.schema();
+    plan.partition_columns
+        .iter()
+        .copied()
+        .find(|&i| schema.field(i).name() == name)
+}
+
 pub(crate) fn key_names(plan: &TopNPlan) -> Vec<String> {
     let mut keyed = plan.partition_columns.clone();
     keyed.push(plan.window.schema().fields().len() - 1);
@@ -267,7 +277,9 @@ impl TopNState {
 
     /// Ranks a tick's rows (`lower`'s output) with the kept rows of their partitions and
     /// notes the changes in those partitions' results; keeps the whole result up to date too
-    /// when it is shown (`keep_result`; a sink takes the changes only).
+    /// when it is shown (`keep_result`; a sink takes the changes only). A window Top-N
+    /// (`changes` false) only keeps the ranks: its windows go out when they close.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn step(
         &mut self,
         plan: &TopNPlan,
@@ -275,6 +287,7 @@ impl TopNState {
         output: &SchemaRef,
         key_columns: &[usize],
         keep_result: bool,
+        changes: bool,
         task: Arc<TaskContext>,
     ) -> Result<(), EngineError> {
         let rows: Vec<RecordBatch> = rows.into_iter().filter(|b| b.num_rows() > 0).collect();
@@ -334,6 +347,9 @@ impl TopNState {
         let passed = filter_record_batch(&windowed, mask.as_boolean())?;
         let new = vec![passed.clone()];
         kept.insert(passed)?;
+        if !changes {
+            return Ok(());
+        }
         // The partitions' results before and after.
         let before = collect(
             replace(&plan.root, &plan.window, vec![old], &window_schema)?,
@@ -363,6 +379,31 @@ impl TopNState {
             self.shown.reset(&result_schema, all)?;
         }
         Ok(())
+    }
+
+    /// The result rows of the windows the watermark closed (a window Top-N, partitioned by
+    /// its window): their ranks are final, and their rows are kept no more.
+    pub(crate) async fn take_closed(
+        &mut self,
+        plan: &TopNPlan,
+        close: WindowClose,
+        watermark: i64,
+        task: Arc<TaskContext>,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(Vec::new());
+        };
+        let closed = kept.take_where(|b| {
+            super::aggregate::fired_windows(b, close.column, close.offset_ms, watermark)
+        })?;
+        if closed.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(collect(
+            replace(&plan.root, &plan.window, closed, &plan.window.schema())?,
+            task,
+        )
+        .await?)
     }
 
     /// The changes since the last call, and the whole result.

@@ -298,7 +298,15 @@ impl UpdatingFeed {
                 let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
                 let rows = collect(found.lower.clone(), task.clone()).await?;
                 feed.state
-                    .step(&found, rows, &feed.output, &feed.key_columns, false, task)
+                    .step(
+                        &found,
+                        rows,
+                        &feed.output,
+                        &feed.key_columns,
+                        false,
+                        true,
+                        task,
+                    )
                     .await?;
             }
         }

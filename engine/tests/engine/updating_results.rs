@@ -367,3 +367,38 @@ async fn a_state_ttl_drops_a_key_idle_for_longer_and_it_starts_afresh() {
         expired.last
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_top_n_emits_each_window_once_when_it_closes() {
+    let engine = engine().await;
+    // 200 rows, one every 100 ms of event time, 400 a second: twenty 1-second windows
+    // close over many micro-batches.
+    let table = "CREATE TABLE ticks (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH \
+        ('connector' = 'datagen', 'number-of-rows' = '200', 'rows-per-second' = '400', \
+        'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '200', \
+        'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', \
+        'fields.ts.step' = '100 ms')";
+    let statement = engine.parse(table).unwrap().remove(0);
+    engine.run(statement, 10).await.unwrap();
+    let run = run(
+        &engine,
+        "SELECT id, rn FROM (SELECT window_start, window_end, id, ROW_NUMBER() OVER \
+         (PARTITION BY window_start, window_end ORDER BY id DESC) AS rn FROM \
+         TABLE(TUMBLE(TABLE ticks, DESCRIPTOR(ts), INTERVAL '1' SECOND))) WHERE rn <= 2",
+    )
+    .await;
+    // Appended rows only, no updates: the last two ids of each second, once each.
+    assert_eq!(run.snapshots, 0);
+    let mut got: Vec<String> = run.rows.iter().flat_map(|b| texts(b, 0)).collect();
+    got.sort();
+    let mut expected: Vec<String> = (1..=20)
+        .flat_map(|second| {
+            [
+                format!("{}|1", second * 10),
+                format!("{}|2", second * 10 - 1),
+            ]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
+}
