@@ -100,9 +100,15 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             "Join",
             format!(
                 "{} of two streams on equal keys; state: the rows of each side by key (for a \
-                 semi join, the outer rows that met none yet), kept while the query runs; each \
-                 tick's rows meet the other side's so far{}",
+                 semi join, the outer rows that met none yet), {}; each tick's rows meet the \
+                 other side's so far{}",
                 stages.join_kind,
+                if stages.join_kind.contains("interval") {
+                    "each dropped once the watermark passes the last event time a row to come \
+                     could meet it at (rows behind the watermark are late)"
+                } else {
+                    "kept while the query runs"
+                },
                 if stages.updating_join {
                     "; a row padded with NULLs (an anti join's row) is retracted when its \
                      first match comes"

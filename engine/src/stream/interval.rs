@@ -27,13 +27,10 @@ pub(crate) fn interval_ms(ctx: &SessionContext, sql: &str) -> Result<i64, Engine
     let ColumnarValue::Scalar(value) = physical.evaluate(&one_row)? else {
         return Err(not_an_interval());
     };
+    if let Some(ms) = interval_ms_of(&value) {
+        return Ok(ms);
+    }
     match value {
-        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
-            Ok(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
-        }
-        ScalarValue::IntervalDayTime(Some(v)) => {
-            Ok(v.days as i64 * 86_400_000 + v.milliseconds as i64)
-        }
         ScalarValue::IntervalMonthDayNano(Some(_)) | ScalarValue::IntervalYearMonth(Some(_)) => {
             Err(plan_error(
                 format!("'{sql}' counts months, whose length varies"),
@@ -41,6 +38,19 @@ pub(crate) fn interval_ms(ctx: &SessionContext, sql: &str) -> Result<i64, Engine
             ))
         }
         _ => Err(not_an_interval()),
+    }
+}
+
+/// A constant interval without months (whose length varies), in ms.
+pub(crate) fn interval_ms_of(value: &ScalarValue) -> Option<i64> {
+    match value {
+        ScalarValue::IntervalMonthDayNano(Some(v)) if v.months == 0 => {
+            Some(v.days as i64 * 86_400_000 + v.nanoseconds / 1_000_000)
+        }
+        ScalarValue::IntervalDayTime(Some(v)) => {
+            Some(v.days as i64 * 86_400_000 + v.milliseconds as i64)
+        }
+        _ => None,
     }
 }
 

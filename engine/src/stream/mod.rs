@@ -12,6 +12,7 @@ pub(crate) mod changelog;
 mod counted_multiset;
 mod explain;
 mod interval;
+mod interval_join;
 mod keyed_rows;
 mod merged_source;
 pub(crate) mod micro_batch;

@@ -170,7 +170,16 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         .collect();
     // A join of two streams: its sides (optimized first, so filters on a side run before
     // its rows are kept) run on their own, the query over what they meet.
-    let (logical, join) = stream_join::split(state.optimize(&query_plan)?, &relations)?;
+    let event_time = input
+        .watermark
+        .as_ref()
+        .filter(|w| !w.processing_time)
+        .map(|w| w.column.clone());
+    let (logical, join) = stream_join::split(
+        state.optimize(&query_plan)?,
+        &relations,
+        event_time.as_deref(),
+    )?;
     match &join {
         None => check_one_scan(&query_plan, &relations)?,
         Some(join) => {

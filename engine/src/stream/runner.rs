@@ -19,8 +19,8 @@ use super::watermark::WatermarkSpec;
 use super::window::{self, millis, SessionBuffer, WindowSpec};
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::max;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{filter_record_batch, max};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -277,6 +277,15 @@ impl Runner {
                 .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
             self.run_plan(progress, input).await?;
         }
+        // An interval join's kept rows that no row to come can meet go.
+        if let (Some(join), Some(w)) = (&mut self.join, effective) {
+            if join.is_interval() {
+                join.clean(w)?;
+                self.stats
+                    .keys
+                    .store(join.rows_kept() as u64, Ordering::Relaxed);
+            }
+        }
         self.emit(progress, effective, ended).await?;
         if let Some(written_before) = self
             .state_ttl
@@ -415,8 +424,29 @@ impl Runner {
                     }
                 }
             }
-            // Without windows no operator waits on event time: as in Flink, rows behind the
-            // watermark are not late there (a filter, a GROUP BY, a join keeps them).
+            // An interval join waits on event time: rows behind the watermark are late for
+            // it (the rows they could meet may be gone), as in Flink.
+            (None, _) if self.join.as_ref().is_some_and(StreamJoin::is_interval) => {
+                match (self.time_index, watermark_before) {
+                    (Some(time_index), Some(w)) => {
+                        for batch in &batches {
+                            let times = millis(batch.column(time_index))?;
+                            let keep: BooleanArray = (0..times.len())
+                                .map(|i| Some(!times.is_null(i) && times.value(i) >= w))
+                                .collect();
+                            let kept = filter_record_batch(batch, &keep)?;
+                            late += (batch.num_rows() - kept.num_rows()) as u64;
+                            if kept.num_rows() > 0 {
+                                input.push(kept);
+                            }
+                        }
+                    }
+                    _ => input.extend(batches.into_iter().filter(|b| b.num_rows() > 0)),
+                }
+            }
+            // Without windows or an interval join no operator waits on event time: as in
+            // Flink, rows behind the watermark are not late there (a filter, a GROUP BY, a
+            // regular join keeps them).
             (None, _) => input.extend(batches.into_iter().filter(|b| b.num_rows() > 0)),
         }
         self.stats.late_rows.fetch_add(late, Ordering::Relaxed);

@@ -15,6 +15,7 @@
 //! what the tick's rows meet: map rows one by one, aggregate them (the partial states of
 //! both halves are folded in), or rank them (a Top-N); not union or join them again.
 
+use super::interval_join::{self, Expiry};
 use super::keyed_rows::KeyedRows;
 use super::micro_batch::MicroBatchTable;
 use crate::error::EngineError;
@@ -37,6 +38,8 @@ pub(crate) struct JoinSide {
     pub(crate) table: Arc<MicroBatchTable>,
     key_columns: Vec<usize>,
     kept: Option<KeyedRows>,
+    /// In an interval join, which kept rows the watermark makes unreachable.
+    expiry: Option<Expiry>,
 }
 
 /// What the join reads in one run: its left table's rows and its right table's.
@@ -103,6 +106,7 @@ fn not_supported(why: &str) -> EngineError {
 pub(crate) fn split(
     plan: LogicalPlan,
     relations: &[&str],
+    event_time: Option<&str>,
 ) -> Result<(LogicalPlan, Option<StreamJoin>), EngineError> {
     let mut joins = 0;
     plan.apply(|node| {
@@ -132,7 +136,7 @@ pub(crate) fn split(
                     if reads_stream(&join.left, relations)
                         && reads_stream(&join.right, relations) =>
                 {
-                    match join_sides(join) {
+                    match join_sides(join, event_time) {
                         Ok((sides, replaced)) => {
                             found = Some(sides);
                             Ok(Transformed::new(replaced, true, TreeNodeRecursion::Jump))
@@ -175,6 +179,7 @@ pub(crate) fn split(
 /// The sides of a join of streams, and the join reading them from their tables.
 fn join_sides(
     join: &datafusion::logical_expr::logical_plan::Join,
+    event_time: Option<&str>,
 ) -> Result<(StreamJoin, LogicalPlan), EngineError> {
     let meeting = match join.join_type {
         JoinType::Inner => Meeting::Inner,
@@ -244,8 +249,17 @@ fn join_sides(
         left_keys.push(key_index(&join.left, l)?);
         right_keys.push(key_index(&join.right, r)?);
     }
-    let (left_scan, left) = side(&join.left, left_keys)?;
-    let (right_scan, right) = side(&join.right, right_keys)?;
+    let (left_scan, mut left) = side(&join.left, left_keys)?;
+    let (right_scan, mut right) = side(&join.right, right_keys)?;
+    // An INNER join bounding one side's event time by the other's: an interval join.
+    if meeting == Meeting::Inner {
+        if let Some((l, r)) =
+            interval_join::expiries(join.filter.as_ref(), &join.left, &join.right, event_time)
+        {
+            left.expiry = Some(l);
+            right.expiry = Some(r);
+        }
+    }
     let inputs = vec![left_scan, right_scan];
     let replaced = LogicalPlan::Join(join.clone())
         .with_new_exprs(LogicalPlan::Join(join.clone()).expressions(), inputs)?;
@@ -293,6 +307,7 @@ fn side(
             table,
             key_columns,
             kept: None,
+            expiry: None,
         },
     ))
 }
@@ -349,9 +364,36 @@ impl JoinSide {
 }
 
 impl StreamJoin {
+    /// Whether this is an interval join: its kept rows go as the watermark passes, and rows
+    /// behind the watermark are late for it.
+    pub(crate) fn is_interval(&self) -> bool {
+        self.left.expiry.is_some()
+    }
+
+    /// Drops the kept rows no row to come can meet, the watermark being `watermark` (an
+    /// interval join); returns how many.
+    pub(crate) fn clean(&mut self, watermark: i64) -> Result<usize, EngineError> {
+        let mut dropped = 0;
+        for side in [&mut self.left, &mut self.right] {
+            let (Some(expiry), Some(kept)) = (side.expiry, &mut side.kept) else {
+                continue;
+            };
+            let before = watermark.saturating_add(expiry.offset_ms);
+            let gone = kept.take_where(|batch| {
+                let times = super::window::millis(batch.column(expiry.column))?;
+                Ok((0..times.len())
+                    .map(|i| Some(times.is_null(i) || times.value(i) < before))
+                    .collect())
+            })?;
+            dropped += gone.iter().map(RecordBatch::num_rows).sum::<usize>();
+        }
+        Ok(dropped)
+    }
+
     /// The join as EXPLAIN names it.
     pub(crate) fn describe(&self) -> &'static str {
         match self.meeting {
+            Meeting::Inner if self.is_interval() => "INNER interval join",
             Meeting::Inner => "INNER join",
             Meeting::Semi => "semi join (IN, EXISTS)",
             Meeting::Outer {

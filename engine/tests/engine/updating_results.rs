@@ -30,6 +30,8 @@ async fn engine() -> Engine {
 
 /// What a continuous query sent: each snapshot and every change, as rows of text.
 struct Run {
+    /// Keys (or kept rows) the query held when it ended.
+    state_keys: u64,
     snapshots: usize,
     last: Vec<String>,
     changes: Vec<(String, String)>,
@@ -43,6 +45,7 @@ async fn run(engine: &Engine, sql: &str) -> Run {
     };
     query.set_emit_interval(Duration::from_millis(100));
     let mut out = Run {
+        state_keys: 0,
         snapshots: 0,
         last: Vec::new(),
         changes: Vec::new(),
@@ -62,6 +65,7 @@ async fn run(engine: &Engine, sql: &str) -> Run {
             _ => {}
         }
     }
+    out.state_keys = query.figures().state_keys;
     assert_eq!(query.finish().await.unwrap(), StreamEnd::Finished);
     out.last.sort();
     out
@@ -401,4 +405,45 @@ async fn a_window_top_n_emits_each_window_once_when_it_closes() {
         .collect();
     expected.sort();
     assert_eq!(got, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interval_join_drops_the_rows_the_watermark_has_passed() {
+    let engine = engine().await;
+    for sql in [
+        "CREATE TABLE timed (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH \
+         ('connector' = 'datagen', 'number-of-rows' = '120', 'rows-per-second' = '400', \
+         'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '120', \
+         'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', \
+         'fields.ts.step' = '1 s')",
+        "CREATE VIEW orders AS SELECT id, id % 4 AS k, ts FROM timed WHERE id % 3 = 0",
+        "CREATE VIEW shipments AS SELECT id AS sid, id % 4 AS k, ts AS shipped FROM timed \
+         WHERE id % 3 = 1",
+    ] {
+        let statement = engine.parse(sql).unwrap().remove(0);
+        engine.run(statement, 10).await.unwrap();
+    }
+    // The same rows met, with and without bounds on the event times: a regular join keeps
+    // all 80 rows of its sides; the interval join none once the stream has ended.
+    let regular = run(
+        &engine,
+        "SELECT o.id, s.sid FROM orders o JOIN shipments s ON o.k = s.k \
+         WHERE s.sid BETWEEN o.id AND o.id + 10",
+    )
+    .await;
+    let interval = run(
+        &engine,
+        "SELECT o.id, s.sid FROM orders o JOIN shipments s ON o.k = s.k \
+         AND s.shipped BETWEEN o.ts AND o.ts + INTERVAL '10' SECOND",
+    )
+    .await;
+    let rows = |run: &Run| {
+        let mut rows: Vec<String> = run.rows.iter().flat_map(|b| texts(b, 0)).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(rows(&regular).len(), 38);
+    assert_eq!(rows(&interval), rows(&regular));
+    assert_eq!(regular.state_keys, 80);
+    assert_eq!(interval.state_keys, 0);
 }
