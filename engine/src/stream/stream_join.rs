@@ -544,11 +544,16 @@ impl StreamJoin {
     }
 
     /// Drops the kept rows of either side that came before `written_before` (a state TTL):
-    /// rows that come later do not meet them.
+    /// rows that come later do not meet them. An outer or anti join keeps its rows: whether a
+    /// row has met a match is known by the other side's rows of its key, so dropping those
+    /// would make a later match retract a padded row that never went out.
     pub(crate) fn expire(
         &mut self,
         written_before: std::time::Instant,
     ) -> Result<usize, EngineError> {
+        if self.is_updating() {
+            return Ok(0);
+        }
         let mut dropped = 0;
         for side in [&mut self.left, &mut self.right] {
             if let Some(kept) = &mut side.kept {
