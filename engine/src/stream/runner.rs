@@ -313,6 +313,10 @@ impl Runner {
                 self.join.as_ref().map_or(0, StreamJoin::bytes),
             ),
             ("the Top-N's rows", progress.top_n.bytes()),
+            (
+                "the rows of open session windows",
+                self.sessions.as_ref().map_or(0, SessionBuffer::bytes),
+            ),
             ("the result kept for display", progress.results.bytes()),
         ];
         let total: usize = parts.iter().map(|(_, bytes)| bytes).sum();

@@ -236,6 +236,14 @@ impl SessionBuffer {
         }
     }
 
+    /// Bytes of the rows kept for open sessions.
+    pub(crate) fn bytes(&self) -> usize {
+        self.rows
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum()
+    }
+
     /// Keeps the rows that can still join an open session; returns how many were late.
     pub(crate) fn push(
         &mut self,

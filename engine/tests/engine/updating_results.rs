@@ -447,3 +447,37 @@ async fn an_interval_join_drops_the_rows_the_watermark_has_passed() {
     assert_eq!(regular.state_keys, 80);
     assert_eq!(interval.state_keys, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_past_the_memory_limit_fails_the_query_naming_what_holds_it() {
+    let engine = Engine::new(EngineConfig {
+        memory_limit: Some(8 << 20),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    // 100,000 rows of 200 characters in one session that never closes before the end: its
+    // rows (about 20 MB) are kept until then.
+    let table = "CREATE TABLE wide (k INT, pad STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) \
+        WITH ('connector' = 'datagen', 'number-of-rows' = '100000', \
+        'rows-per-second' = '1000000000', 'fields.k.min' = '1', 'fields.k.max' = '3', \
+        'fields.pad.length' = '200', 'fields.ts.kind' = 'sequence', \
+        'fields.ts.start' = '2024-01-01 00:00:00', 'fields.ts.step' = '1 ms')";
+    let statement = engine.parse(table).unwrap().remove(0);
+    engine.run(statement, 10).await.unwrap();
+    let statement = engine
+        .parse(
+            "SELECT k, COUNT(*) FROM TABLE(SESSION(TABLE wide PARTITION BY k, DESCRIPTOR(ts), \
+             INTERVAL '10' SECOND)) GROUP BY k, window_start, window_end",
+        )
+        .unwrap()
+        .remove(0);
+    let StatementResult::Stream(mut query) = engine.run(statement, 100).await.unwrap() else {
+        panic!("the session windows did not start a stream");
+    };
+    while query.next_update().await.is_some() {}
+    let error = query.finish().await.unwrap_err().to_string();
+    assert!(
+        error.contains("the rows of open session windows") && error.contains("memory limit"),
+        "{error}"
+    );
+}
