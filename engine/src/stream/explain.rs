@@ -21,8 +21,9 @@ pub(crate) struct Stages<'a> {
     pub(crate) shape: &'a Shape,
     /// The sides of a join of two streams: each one's name and plan over the micro-batch.
     pub(crate) join: Vec<(&'a str, &'a LogicalPlan)>,
-    /// The inner query of an aggregate over an aggregate: its plan over the micro-batch.
-    pub(crate) feed: Option<&'a LogicalPlan>,
+    /// The inner query of an aggregate over an aggregate: its plan over the micro-batch, and
+    /// whether it is a window aggregate.
+    pub(crate) feed: Option<(&'a LogicalPlan, bool)>,
     /// Whether the join of streams is an outer or anti join (an updating result).
     pub(crate) updating_join: bool,
     /// The kind of the join of streams, as EXPLAIN names it.
@@ -123,8 +124,17 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             },
         );
     }
-    if let Some(feed) = stages.feed {
-        line(
+    match stages.feed {
+        Some((feed, true)) => line(
+            "Aggregate",
+            format!(
+                "GROUP BY {} per window; state: a row per window and key, which goes to the \
+                 aggregate over it once, when the watermark passes the window's end",
+                group_keys(feed)
+            ),
+            APPEND,
+        ),
+        Some((feed, false)) => line(
             "Aggregate",
             format!(
                 "GROUP BY {} without windows; state: a row per key, kept while the query \
@@ -133,7 +143,8 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
                 group_keys(feed)
             ),
             UPDATING,
-        );
+        ),
+        None => {}
     }
     match stages.shape {
         Shape::Updating { .. } if stages.feed.is_some() => line(
@@ -212,7 +223,7 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         "\n== Each micro-batch ==\n{}",
         stages.micro_batch.display_indent()
     );
-    if let Some(feed) = stages.feed {
+    if let Some((feed, _)) = stages.feed {
         let _ = write!(
             out,
             "\n__eddy_feed: the changes of the inner aggregate's result, as rows weighted -1 \

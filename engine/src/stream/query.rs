@@ -245,15 +245,7 @@ async fn over_stream(
 ) -> Result<Staged, EngineError> {
     let (logical, feed) = updating_feed::split(logical)?;
     let feed = match feed {
-        Some(_) if window.is_some() => {
-            return Err(EngineError::NotSupported {
-                message: "an aggregate over a window aggregate's result (as in Nexmark's q5 \
-                          and q7) is not run yet; an aggregate over an updating GROUP BY \
-                          without windows is"
-                    .into(),
-            })
-        }
-        Some(feed) => Some(UpdatingFeed::plan(state, feed).await?),
+        Some(feed) => Some(UpdatingFeed::plan(state, feed, window.as_ref()).await?),
         None => None,
     };
     // The rewritten outer aggregate's expressions are typed (coerced) and simplified here,
@@ -461,7 +453,10 @@ impl Planned {
                 .flat_map(|j| [&j.left, &j.right])
                 .map(|side| (side.name.as_str(), &side.plan))
                 .collect(),
-            feed: self.feed.as_ref().map(|feed| &feed.logical),
+            feed: self
+                .feed
+                .as_ref()
+                .map(|feed| (&feed.logical, feed.is_windowed())),
             updating_join: self.weighted.is_some(),
             join_kind: self.join.as_ref().map_or("", StreamJoin::describe),
             target,
@@ -894,31 +889,12 @@ fn shape_of(
     }
     check_per_batch(&found.partial, "before a stream's GROUP BY")?;
     let groups = aggregate::group_names(&found);
-    let grouped = |name: &str| groups.iter().any(|g| g == name);
     let state_schema = found.partial.schema();
-    if let Some(window) = window {
-        // The state row's window ends at window_end, or at window_start + size for the
-        // windows whose size is fixed.
-        let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
-        let close = match state_schema.index_of("window_end") {
-            Ok(column) if grouped("window_end") => Some(WindowClose {
-                column,
-                offset_ms: 0,
-            }),
-            _ => match state_schema.index_of("window_start") {
-                Ok(column) if grouped("window_start") && by_start => Some(WindowClose {
-                    column,
-                    offset_ms: window.size_ms,
-                }),
-                _ => None,
-            },
-        };
-        if let Some(close) = close {
-            return Ok(Shape::Windowed {
-                state_schema,
-                close,
-            });
-        }
+    if let Some(close) = window.and_then(|window| window_close(&found, window)) {
+        return Ok(Shape::Windowed {
+            state_schema,
+            close,
+        });
     }
     // The output columns that identify an updating result's rows: its grouping columns.
     let groups_empty = groups.is_empty();
@@ -932,6 +908,31 @@ fn shape_of(
         key,
         by_key,
     })
+}
+
+/// Which column of an aggregate's state closes its window: `window_end`, or `window_start`
+/// plus the size for windows whose size is fixed. `None` when it does not group by them.
+pub(crate) fn window_close(
+    found: &aggregate::AggregatePlan,
+    window: &WindowSpec,
+) -> Option<WindowClose> {
+    let groups = aggregate::group_names(found);
+    let grouped = |name: &str| groups.iter().any(|g| g == name);
+    let state_schema = found.partial.schema();
+    let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
+    match state_schema.index_of("window_end") {
+        Ok(column) if grouped("window_end") => Some(WindowClose {
+            column,
+            offset_ms: 0,
+        }),
+        _ => match state_schema.index_of("window_start") {
+            Ok(column) if grouped("window_start") && by_start => Some(WindowClose {
+                column,
+                offset_ms: window.size_ms,
+            }),
+            _ => None,
+        },
+    }
 }
 
 /// An ordinary table read whole as a bounded stream (a window function over it).

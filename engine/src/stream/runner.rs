@@ -277,6 +277,9 @@ impl Runner {
                 .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
             self.run_plan(progress, input).await?;
         }
+        if let Some(w) = effective {
+            self.flush_windowed_feed(progress, w).await?;
+        }
         // An interval join's kept rows that no row to come can meet go.
         if let (Some(join), Some(w)) = (&mut self.join, effective) {
             if join.is_interval() {
@@ -555,7 +558,27 @@ impl Runner {
         for plan in plans {
             feed.fold(plan, task.clone()).await?;
         }
-        if !feed.pass_changes(task).await? {
+        // A window aggregate's rows go on when the watermark closes their windows
+        // (`flush_windowed_feed`).
+        if feed.is_windowed() || !feed.pass_changes(task).await? {
+            return Ok(());
+        }
+        let plan = physical_plan(&self.state, &self.logical).await;
+        feed.clear();
+        self.run_one(progress, plan?).await
+    }
+
+    /// The rows of the inner window aggregate's windows the watermark closed go to the
+    /// query's plan over them.
+    async fn flush_windowed_feed(
+        &mut self,
+        progress: &mut Progress,
+        watermark: i64,
+    ) -> Result<(), StepError> {
+        let Some(feed) = &mut self.feed else {
+            return Ok(());
+        };
+        if !feed.is_windowed() || !feed.pass_closed(watermark, self.state.task_ctx()).await? {
             return Ok(());
         }
         let plan = physical_plan(&self.state, &self.logical).await;

@@ -14,8 +14,10 @@ use super::changed_keys::ChangedKeys;
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
 use super::retracting_aggregate::{self, WEIGHT};
+use super::runner::WindowClose;
 use super::tick_plan::{check_per_batch, physical_plan};
 use super::top_n::{self, TopNState};
+use super::window::WindowSpec;
 use crate::error::EngineError;
 use datafusion::arrow::array::{AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -206,7 +208,18 @@ pub(crate) struct UpdatingFeed {
 /// The updating operator of the inner query.
 enum Inner {
     Aggregate(AggregateFeed),
+    /// A window aggregate: its rows go to the outer query when the watermark closes their
+    /// windows, and never change after.
+    Windowed(WindowedFeed),
     TopN(TopNFeed),
+}
+
+/// A window aggregate's state: a row per window and key until the window closes.
+struct WindowedFeed {
+    state_schema: SchemaRef,
+    close: WindowClose,
+    aggregate: Option<AggregatePlan>,
+    keyed: KeyedState,
 }
 
 /// An updating GROUP BY's state.
@@ -238,9 +251,31 @@ fn missing(what: &str) -> EngineError {
 }
 
 impl UpdatingFeed {
-    pub(crate) async fn plan(state: &SessionState, feed: FeedPlan) -> Result<Self, EngineError> {
+    pub(crate) async fn plan(
+        state: &SessionState,
+        feed: FeedPlan,
+        window: Option<&WindowSpec>,
+    ) -> Result<Self, EngineError> {
         let probe = physical_plan(state, &feed.inner).await?;
         let inner = match aggregate::find(&probe)? {
+            Some(found) if window.is_some() => {
+                check_per_batch(&found.partial, "before a stream's GROUP BY")?;
+                let close = window
+                    .and_then(|window| super::query::window_close(&found, window))
+                    .ok_or_else(|| EngineError::NotSupported {
+                        message: "an aggregate over a window table function's rows that does \
+                                  not group by window_start or window_end, under another \
+                                  aggregate, is not run; group the inner query by its window"
+                            .into(),
+                    })?;
+                let state_schema = found.partial.schema();
+                Inner::Windowed(WindowedFeed {
+                    keyed: KeyedState::new(state_schema.clone()),
+                    state_schema,
+                    close,
+                    aggregate: None,
+                })
+            }
             Some(found) => {
                 check_per_batch(&found.partial, "before a stream's GROUP BY")?;
                 let by_key = !aggregate::group_names(&found).is_empty()
@@ -294,6 +329,12 @@ impl UpdatingFeed {
                 }
                 feed.aggregate = Some(found);
             }
+            Inner::Windowed(feed) => {
+                let found = aggregate::find(&plan)?.ok_or_else(|| missing("aggregation"))?;
+                let partials = collect(found.partial.clone(), task.clone()).await?;
+                feed.keyed.fold(&found, partials, task).await?;
+                feed.aggregate = Some(found);
+            }
             Inner::TopN(feed) => {
                 let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
                 let rows = collect(found.lower.clone(), task.clone()).await?;
@@ -314,6 +355,44 @@ impl UpdatingFeed {
         Ok(())
     }
 
+    /// Whether the inner query is a window aggregate, whose rows go on as the watermark
+    /// closes their windows ([`pass_closed`](Self::pass_closed)) rather than as they change.
+    pub(crate) fn is_windowed(&self) -> bool {
+        matches!(self.inner, Inner::Windowed(_))
+    }
+
+    /// Puts the rows of the inner window aggregate's windows the watermark `watermark`
+    /// closed in the table the outer query reads; false when none closed.
+    pub(crate) async fn pass_closed(
+        &mut self,
+        watermark: i64,
+        task: Arc<TaskContext>,
+    ) -> Result<bool, EngineError> {
+        self.table.set(Vec::new());
+        let Inner::Windowed(feed) = &mut self.inner else {
+            return Ok(false);
+        };
+        let Some(found) = &feed.aggregate else {
+            return Ok(false);
+        };
+        let close = feed.close;
+        let closed = feed.keyed.take_where(|b| {
+            aggregate::fired_windows(b, close.column, close.offset_ms, watermark)
+        })?;
+        if closed.is_empty() {
+            return Ok(false);
+        }
+        let rows = aggregate::results(found, feed.state_schema.clone(), closed, task).await?;
+        let out = self.table.schema();
+        match changelog::weighted(&found.root.schema(), &[], &rows, &out)? {
+            Some(rows) => {
+                self.table.set(vec![rows]);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Puts the inner result's changes since the last call in the table the outer query
     /// reads; false when nothing changed.
     pub(crate) async fn pass_changes(
@@ -327,6 +406,8 @@ impl UpdatingFeed {
         self.dirty = false;
         let out = self.table.schema();
         let rows = match &mut self.inner {
+            // Its rows go on when their windows close.
+            Inner::Windowed(_) => None,
             Inner::Aggregate(feed) => feed.changes(task, &out).await?,
             Inner::TopN(feed) => match feed.state.take_changes(&feed.output)? {
                 Some((changes, _)) => Some(weighted_changes(&changes, &out)?),
@@ -351,6 +432,7 @@ impl UpdatingFeed {
     pub(crate) fn bytes(&self) -> usize {
         match &self.inner {
             Inner::Aggregate(feed) => feed.keyed.bytes(),
+            Inner::Windowed(feed) => feed.keyed.bytes(),
             Inner::TopN(feed) => feed.state.bytes(),
         }
     }
@@ -362,6 +444,8 @@ impl UpdatingFeed {
     ) -> Result<usize, EngineError> {
         match &mut self.inner {
             Inner::Aggregate(feed) => feed.keyed.expire(written_before),
+            // Its windows go when the watermark passes them.
+            Inner::Windowed(_) => Ok(0),
             Inner::TopN(feed) => feed.state.expire(written_before),
         }
     }
@@ -370,6 +454,7 @@ impl UpdatingFeed {
     pub(crate) fn keys(&self) -> usize {
         match &self.inner {
             Inner::Aggregate(feed) => feed.keyed.keys(),
+            Inner::Windowed(feed) => feed.keyed.keys(),
             Inner::TopN(feed) => feed.state.rows_kept(),
         }
     }
