@@ -563,9 +563,7 @@ impl Runner {
         if feed.is_windowed() || !feed.pass_changes(task).await? {
             return Ok(());
         }
-        let plan = physical_plan(&self.state, &self.logical).await;
-        feed.clear();
-        self.run_one(progress, plan?).await
+        self.run_over_feed(progress).await
     }
 
     /// The rows of the inner window aggregate's windows the watermark closed go to the
@@ -581,8 +579,16 @@ impl Runner {
         if !feed.is_windowed() || !feed.pass_closed(watermark, self.state.task_ctx()).await? {
             return Ok(());
         }
+        self.run_over_feed(progress).await
+    }
+
+    /// Runs the query's plan over the rows the inner query put in its table.
+    async fn run_over_feed(&mut self, progress: &mut Progress) -> Result<(), StepError> {
+        // A plan reads its tables' rows when it is made.
         let plan = physical_plan(&self.state, &self.logical).await;
-        feed.clear();
+        if let Some(feed) = &self.feed {
+            feed.clear();
+        }
         self.run_one(progress, plan?).await
     }
 
