@@ -125,24 +125,16 @@ fn set_state_ttl(value: Option<&str>, state_ttl: &AtomicU64) -> Result<String, E
     })
 }
 
-/// Milliseconds in a duration written as Flink's `TimeUtils.parseDuration` reads it: a
-/// number, then a unit (`ms`, `s`, `min`, `h`, `d` and their long names), or none for ms.
+/// Milliseconds in a duration as Flink writes it (the connectors' options read it the same
+/// way); a number alone is milliseconds, as in Flink's `TimeUtils.parseDuration`.
 fn duration_ms(text: &str) -> Option<u64> {
     let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let number: u64 = text[..digits].parse().ok()?;
-    let unit = text[digits..].trim().to_ascii_lowercase();
-    let scale = match unit.as_str() {
-        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
-        "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
-        "min" | "m" | "minute" | "minutes" => 60_000,
-        "h" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        _ => return None,
+    let text = match text.chars().all(|c| c.is_ascii_digit()) {
+        true => format!("{text}ms"),
+        false => text.to_string(),
     };
-    number.checked_mul(scale)
+    let duration = crate::connectors::parse_duration(STATE_TTL, &text).ok()?;
+    u64::try_from(duration.as_millis()).ok()
 }
 
 #[cfg(test)]

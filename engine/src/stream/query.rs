@@ -878,15 +878,6 @@ fn shape_of(
         check_per_batch(probe, "over a stream without GROUP BY")?;
         return Ok(Shape::Stateless);
     };
-    let aggregated = found.partial.children().first().map(|c| (*c).clone());
-    if aggregated.is_some_and(|input| top_n::find(&input).is_ok_and(|top| top.is_some())) {
-        return Err(EngineError::NotSupported {
-            message: "a GROUP BY over a Top-N is an aggregate over an updating result (its \
-                      rows are retracted when they drop out of the first ranks), which Eddy \
-                      does not run yet"
-                .into(),
-        });
-    }
     check_per_batch(&found.partial, "before a stream's GROUP BY")?;
     let groups = aggregate::group_names(&found);
     let state_schema = found.partial.schema();

@@ -64,6 +64,9 @@ pub(crate) struct StreamJoin {
     pub(crate) left: JoinSide,
     pub(crate) right: JoinSide,
     meeting: Meeting,
+    /// The watermark an interval join last dropped kept rows at: until it moves, there is
+    /// nothing more to drop (and no kept row to read).
+    cleaned_at: Option<i64>,
 }
 
 /// One run of the query over the join in a tick: the rows its tables hold, whether the join
@@ -268,6 +271,7 @@ fn join_sides(
             left,
             right,
             meeting,
+            cleaned_at: None,
         },
         replaced,
     ))
@@ -373,6 +377,10 @@ impl StreamJoin {
     /// Drops the kept rows no row to come can meet, the watermark being `watermark` (an
     /// interval join); returns how many.
     pub(crate) fn clean(&mut self, watermark: i64) -> Result<usize, EngineError> {
+        if self.cleaned_at.is_some_and(|at| at >= watermark) {
+            return Ok(0);
+        }
+        self.cleaned_at = Some(watermark);
         let mut dropped = 0;
         for side in [&mut self.left, &mut self.right] {
             let (Some(expiry), Some(kept)) = (side.expiry, &mut side.kept) else {

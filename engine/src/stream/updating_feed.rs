@@ -208,23 +208,15 @@ pub(crate) struct UpdatingFeed {
 /// The updating operator of the inner query.
 enum Inner {
     Aggregate(AggregateFeed),
-    /// A window aggregate: its rows go to the outer query when the watermark closes their
-    /// windows, and never change after.
-    Windowed(WindowedFeed),
     TopN(TopNFeed),
 }
 
-/// A window aggregate's state: a row per window and key until the window closes.
-struct WindowedFeed {
-    state_schema: SchemaRef,
-    close: WindowClose,
-    aggregate: Option<AggregatePlan>,
-    keyed: KeyedState,
-}
-
-/// An updating GROUP BY's state.
+/// A GROUP BY's state.
 struct AggregateFeed {
     state_schema: SchemaRef,
+    /// A window aggregate's closing column: its rows go to the outer query when the
+    /// watermark closes their windows, and never change after.
+    close: Option<WindowClose>,
     /// The inner result's changes are worked out from the keys that changed only (the inner
     /// query maps its aggregate's rows one by one); otherwise from its whole result.
     by_key: bool,
@@ -258,32 +250,31 @@ impl UpdatingFeed {
     ) -> Result<Self, EngineError> {
         let probe = physical_plan(state, &feed.inner).await?;
         let inner = match aggregate::find(&probe)? {
-            Some(found) if window.is_some() => {
-                check_per_batch(&found.partial, "before a stream's GROUP BY")?;
-                let close = window
-                    .and_then(|window| super::query::window_close(&found, window))
-                    .ok_or_else(|| EngineError::NotSupported {
-                        message: "an aggregate over a window table function's rows that does \
-                                  not group by window_start or window_end, under another \
-                                  aggregate, is not run; group the inner query by its window"
-                            .into(),
-                    })?;
-                let state_schema = found.partial.schema();
-                Inner::Windowed(WindowedFeed {
-                    keyed: KeyedState::new(state_schema.clone()),
-                    state_schema,
-                    close,
-                    aggregate: None,
-                })
-            }
             Some(found) => {
                 check_per_batch(&found.partial, "before a stream's GROUP BY")?;
-                let by_key = !aggregate::group_names(&found).is_empty()
+                let close = match window {
+                    Some(window) => {
+                        Some(super::query::window_close(&found, window).ok_or_else(|| {
+                            EngineError::NotSupported {
+                                message: "an aggregate over a window table function's rows that \
+                                      does not group by window_start or window_end, under \
+                                      another aggregate, is not run; group the inner query by \
+                                      its window"
+                                    .into(),
+                            }
+                        })?)
+                    }
+                    None => None,
+                };
+                // A window's rows are passed on once, when it closes: no changes to track.
+                let by_key = close.is_none()
+                    && !aggregate::group_names(&found).is_empty()
                     && aggregate::row_wise_above_final(&found);
                 let state_schema = found.partial.schema();
                 Inner::Aggregate(AggregateFeed {
                     keyed: KeyedState::new(state_schema.clone()),
                     state_schema,
+                    close,
                     by_key,
                     aggregate: None,
                     changed: ChangedKeys::default(),
@@ -329,12 +320,6 @@ impl UpdatingFeed {
                 }
                 feed.aggregate = Some(found);
             }
-            Inner::Windowed(feed) => {
-                let found = aggregate::find(&plan)?.ok_or_else(|| missing("aggregation"))?;
-                let partials = collect(found.partial.clone(), task.clone()).await?;
-                feed.keyed.fold(&found, partials, task).await?;
-                feed.aggregate = Some(found);
-            }
             Inner::TopN(feed) => {
                 let found = top_n::find(&plan)?.ok_or_else(|| missing("Top-N"))?;
                 let rows = collect(found.lower.clone(), task.clone()).await?;
@@ -358,7 +343,7 @@ impl UpdatingFeed {
     /// Whether the inner query is a window aggregate, whose rows go on as the watermark
     /// closes their windows ([`pass_closed`](Self::pass_closed)) rather than as they change.
     pub(crate) fn is_windowed(&self) -> bool {
-        matches!(self.inner, Inner::Windowed(_))
+        matches!(&self.inner, Inner::Aggregate(feed) if feed.close.is_some())
     }
 
     /// Puts the rows of the inner window aggregate's windows the watermark `watermark`
@@ -369,13 +354,12 @@ impl UpdatingFeed {
         task: Arc<TaskContext>,
     ) -> Result<bool, EngineError> {
         self.table.set(Vec::new());
-        let Inner::Windowed(feed) = &mut self.inner else {
+        let Inner::Aggregate(feed) = &mut self.inner else {
             return Ok(false);
         };
-        let Some(found) = &feed.aggregate else {
+        let (Some(found), Some(close)) = (&feed.aggregate, feed.close) else {
             return Ok(false);
         };
-        let close = feed.close;
         let closed = feed.keyed.take_where(|b| {
             aggregate::fired_windows(b, close.column, close.offset_ms, watermark)
         })?;
@@ -406,8 +390,8 @@ impl UpdatingFeed {
         self.dirty = false;
         let out = self.table.schema();
         let rows = match &mut self.inner {
-            // Its rows go on when their windows close.
-            Inner::Windowed(_) => None,
+            // A window aggregate's rows go on when their windows close.
+            Inner::Aggregate(feed) if feed.close.is_some() => None,
             Inner::Aggregate(feed) => feed.changes(task, &out).await?,
             Inner::TopN(feed) => match feed.state.take_changes(&feed.output)? {
                 Some((changes, _)) => Some(weighted_changes(&changes, &out)?),
@@ -432,7 +416,6 @@ impl UpdatingFeed {
     pub(crate) fn bytes(&self) -> usize {
         match &self.inner {
             Inner::Aggregate(feed) => feed.keyed.bytes(),
-            Inner::Windowed(feed) => feed.keyed.bytes(),
             Inner::TopN(feed) => feed.state.bytes(),
         }
     }
@@ -443,9 +426,9 @@ impl UpdatingFeed {
         written_before: std::time::Instant,
     ) -> Result<usize, EngineError> {
         match &mut self.inner {
+            // A window aggregate's windows go when the watermark passes them.
+            Inner::Aggregate(feed) if feed.close.is_some() => Ok(0),
             Inner::Aggregate(feed) => feed.keyed.expire(written_before),
-            // Its windows go when the watermark passes them.
-            Inner::Windowed(_) => Ok(0),
             Inner::TopN(feed) => feed.state.expire(written_before),
         }
     }
@@ -454,7 +437,6 @@ impl UpdatingFeed {
     pub(crate) fn keys(&self) -> usize {
         match &self.inner {
             Inner::Aggregate(feed) => feed.keyed.keys(),
-            Inner::Windowed(feed) => feed.keyed.keys(),
             Inner::TopN(feed) => feed.state.rows_kept(),
         }
     }

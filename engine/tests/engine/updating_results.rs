@@ -28,6 +28,14 @@ async fn engine() -> Engine {
     engine
 }
 
+/// Runs statements that declare tables and views, or set settings.
+async fn declare(engine: &Engine, statements: &[&str]) {
+    for sql in statements {
+        let statement = engine.parse(sql).unwrap().remove(0);
+        engine.run(statement, 10).await.unwrap();
+    }
+}
+
 /// What a continuous query sent: each snapshot and every change, as rows of text.
 struct Run {
     /// Keys (or kept rows) the query held when it ended.
@@ -204,13 +212,14 @@ async fn a_top_n_replays_to_the_first_ranks_of_every_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_of_two_views_meets_rows_across_micro_batches_as_a_batch_join_does() {
     let engine = engine().await;
-    for view in [
-        "CREATE VIEW lows AS SELECT k, v FROM events WHERE v < 0",
-        "CREATE VIEW highs AS SELECT k, v FROM events WHERE v > 3",
-    ] {
-        let statement = engine.parse(view).unwrap().remove(0);
-        engine.run(statement, 10).await.unwrap();
-    }
+    declare(
+        &engine,
+        &[
+            "CREATE VIEW lows AS SELECT k, v FROM events WHERE v < 0",
+            "CREATE VIEW highs AS SELECT k, v FROM events WHERE v > 3",
+        ],
+    )
+    .await;
     // Every low value of a key with every high value of the same key, from the stream's rows.
     let mut expected: Vec<String> = values_by_key(&engine)
         .await
@@ -289,13 +298,14 @@ async fn run_extremes(engine: &Engine) -> Run {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_left_join_retracts_each_padded_row_when_its_first_match_comes() {
     let engine = engine().await;
-    for view in [
-        "CREATE VIEW lows AS SELECT k, v FROM events WHERE v = -5",
-        "CREATE VIEW tops AS SELECT k, v FROM events WHERE v = 5",
-    ] {
-        let statement = engine.parse(view).unwrap().remove(0);
-        engine.run(statement, 10).await.unwrap();
-    }
+    declare(
+        &engine,
+        &[
+            "CREATE VIEW lows AS SELECT k, v FROM events WHERE v = -5",
+            "CREATE VIEW tops AS SELECT k, v FROM events WHERE v = 5",
+        ],
+    )
+    .await;
     // Each -5 of a key with each 5 of the same key, or with NULL when the key has none.
     let mut expected: Vec<String> = values_by_key(&engine)
         .await
@@ -341,20 +351,13 @@ const BY_COMEBACK: &str = "SELECT CASE WHEN id <= 3 OR id > 37 THEN 1 ELSE 2 END
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_ttl_drops_a_key_idle_for_longer_and_it_starts_afresh() {
     let engine = engine().await;
-    for sql in [COMEBACK] {
-        let statement = engine.parse(sql).unwrap().remove(0);
-        engine.run(statement, 10).await.unwrap();
-    }
+    declare(&engine, &[COMEBACK]).await;
     // Without a TTL, key 1 counts all its rows.
     let kept = run(&engine, BY_COMEBACK).await;
     assert_eq!(kept.last, vec!["1|6", "2|34"]);
     // With one shorter than key 1's idle time, its state is dropped and it counts afresh
     // when it comes back: as in Flink, a new row for it (+I), the old one left as shown.
-    let statement = engine
-        .parse("SET 'table.exec.state.ttl' = '500 ms'")
-        .unwrap()
-        .remove(0);
-    engine.run(statement, 10).await.unwrap();
+    declare(&engine, &["SET 'table.exec.state.ttl' = '500 ms'"]).await;
     let expired = run(&engine, BY_COMEBACK).await;
     assert!(
         expired.last.contains(&"1|3".to_string()),
@@ -383,8 +386,7 @@ async fn a_window_top_n_emits_each_window_once_when_it_closes() {
         'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '200', \
         'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', \
         'fields.ts.step' = '100 ms')";
-    let statement = engine.parse(table).unwrap().remove(0);
-    engine.run(statement, 10).await.unwrap();
+    declare(&engine, &[table]).await;
     let run = run(
         &engine,
         "SELECT id, rn FROM (SELECT window_start, window_end, id, ROW_NUMBER() OVER \
@@ -411,19 +413,20 @@ async fn a_window_top_n_emits_each_window_once_when_it_closes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interval_join_drops_the_rows_the_watermark_has_passed() {
     let engine = engine().await;
-    for sql in [
-        "CREATE TABLE timed (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH \
-         ('connector' = 'datagen', 'number-of-rows' = '120', 'rows-per-second' = '400', \
-         'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '120', \
-         'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', \
-         'fields.ts.step' = '1 s')",
-        "CREATE VIEW orders AS SELECT id, id % 4 AS k, ts FROM timed WHERE id % 3 = 0",
-        "CREATE VIEW shipments AS SELECT id AS sid, id % 4 AS k, ts AS shipped FROM timed \
-         WHERE id % 3 = 1",
-    ] {
-        let statement = engine.parse(sql).unwrap().remove(0);
-        engine.run(statement, 10).await.unwrap();
-    }
+    declare(
+        &engine,
+        &[
+            "CREATE TABLE timed (id BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts) WITH \
+             ('connector' = 'datagen', 'number-of-rows' = '120', 'rows-per-second' = '400', \
+             'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '120', \
+             'fields.ts.kind' = 'sequence', 'fields.ts.start' = '2024-01-01 00:00:00', \
+             'fields.ts.step' = '1 s')",
+            "CREATE VIEW orders AS SELECT id, id % 4 AS k, ts FROM timed WHERE id % 3 = 0",
+            "CREATE VIEW shipments AS SELECT id AS sid, id % 4 AS k, ts AS shipped FROM timed \
+             WHERE id % 3 = 1",
+        ],
+    )
+    .await;
     // The same rows met, with and without bounds on the event times: a regular join keeps
     // all 80 rows of its sides; the interval join none once the stream has ended.
     let regular = run(
@@ -463,8 +466,7 @@ async fn state_past_the_memory_limit_fails_the_query_naming_what_holds_it() {
         'rows-per-second' = '1000000000', 'fields.k.min' = '1', 'fields.k.max' = '3', \
         'fields.pad.length' = '200', 'fields.ts.kind' = 'sequence', \
         'fields.ts.start' = '2024-01-01 00:00:00', 'fields.ts.step' = '1 ms')";
-    let statement = engine.parse(table).unwrap().remove(0);
-    engine.run(statement, 10).await.unwrap();
+    declare(&engine, &[table]).await;
     let statement = engine
         .parse(
             "SELECT k, COUNT(*) FROM TABLE(SESSION(TABLE wide PARTITION BY k, DESCRIPTOR(ts), \
