@@ -1028,6 +1028,80 @@ async fn a_union_all_of_two_streams_counts_the_rows_of_both() {
     assert_eq!(counts, [40, 600], "{}", counted.text());
 }
 
+/// A window over a UNION ALL of two streams, each with its own watermark: the window closes
+/// once both have passed it (their least watermark, as in Flink), and the counts equal the
+/// same query over the same files read as tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_over_a_union_of_two_streams_equals_the_batch_query() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, rows: usize, step_ms: usize, start_ms: usize| {
+        let lines: String = (0..rows)
+            .map(|i| {
+                let ms = start_ms + i * step_ms;
+                format!(
+                    "{},2024-01-01 00:{:02}:{:02}.{:03}\n",
+                    i % 3,
+                    ms / 60_000,
+                    ms / 1000 % 60,
+                    ms % 1000
+                )
+            })
+            .collect();
+        let file = dir.path().join(name);
+        std::fs::write(&file, format!("k,ts\n{lines}")).unwrap();
+        file.display().to_string()
+    };
+    let orders = write("orders.csv", 400, 1_500, 0);
+    let refunds = write("refunds.csv", 250, 2_000, 700);
+    // Replayed in event-time order, the files are streams; read whole, tables.
+    let streamed = |delay: u32| {
+        format!(
+            ", WATERMARK FOR ts AS ts - INTERVAL '{delay}' SECOND) WITH ('source.replay-speed' \
+             = 'max', "
+        )
+    };
+    for suffix in ["", "_file"] {
+        for (table, file, delay) in [("orders", &orders, 2), ("refunds", &refunds, 5)] {
+            let stream = match suffix {
+                "" => streamed(delay),
+                _ => ") WITH (".to_string(),
+            };
+            ok(
+                &mut client,
+                &format!(
+                    "CREATE TABLE {table}{suffix} (k INT, ts TIMESTAMP(3){stream}
+                     'connector' = 'filesystem', 'path' = '{file}', 'format' = 'csv')"
+                ),
+            )
+            .await;
+        }
+        ok(
+            &mut client,
+            &format!(
+                "CREATE VIEW moves{suffix} AS SELECT 'order' AS kind, k, ts FROM orders{suffix}
+                 UNION ALL SELECT 'refund' AS kind, k, ts FROM refunds{suffix}"
+            ),
+        )
+        .await;
+    }
+    let query = "%sql --max-rows 500\nSELECT kind, k, window_start, COUNT(*) AS n
+        FROM TABLE(TUMBLE(TABLE moves{s}, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+        GROUP BY kind, k, window_start, window_end";
+    let streamed = ok(&mut client, &query.replace("{s}", "")).await;
+    let batch = ok(&mut client, &query.replace("{s}", "_file")).await;
+    let rows = sorted_rows(&final_table(&streamed));
+    // Orders over 10 minutes, refunds over 9, three keys each.
+    assert_eq!(rows.len(), 3 * 10 + 3 * 9, "{}", streamed.text());
+    assert_eq!(rows, sorted_rows(&batch.text()));
+    assert!(
+        !final_status(&streamed).contains("late"),
+        "{}",
+        final_status(&streamed)
+    );
+}
+
 /// Nexmark q10's shape: a stream written into a table `PARTITIONED BY (dt, hm)`, one
 /// directory per day and minute as Flink names them (`hm=00%3A03`, the colon escaped), the
 /// partition columns in the directory names and not in the files, each partition committed

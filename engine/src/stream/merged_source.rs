@@ -1,6 +1,8 @@
 //! The sources of a query that reads several streams (`SELECT … FROM a UNION ALL SELECT … FROM
 //! b`), run side by side into one channel. Each batch is tagged with the stream it came from
 //! (in its schema's metadata), so that each tick puts it in that stream's micro-batch table.
+//! When one input ends, an empty batch marked as its end follows its last rows: a watermark
+//! over several inputs stops waiting on it.
 
 use super::source::{BatchSender, StreamSource};
 use crate::error::EngineError;
@@ -12,7 +14,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The schema metadata key that says which input a batch is from.
-const INPUT: &str = "eddy.stream.input";
+pub(crate) const INPUT: &str = "eddy.stream.input";
+/// The schema metadata key of the empty batch that says an input has ended.
+const INPUT_END: &str = "eddy.stream.input_end";
 
 /// Which of the query's inputs a batch came from (0 for an untagged batch).
 pub(crate) fn input_of(batch: &RecordBatch) -> usize {
@@ -22,6 +26,23 @@ pub(crate) fn input_of(batch: &RecordBatch) -> usize {
         .get(INPUT)
         .and_then(|i| i.parse().ok())
         .unwrap_or(0)
+}
+
+/// Whether `batch` is the mark that its input has ended.
+pub(crate) fn is_input_end(batch: &RecordBatch) -> bool {
+    batch.num_rows() == 0 && batch.schema().metadata().contains_key(INPUT_END)
+}
+
+/// The mark that `input`, whose rows have `schema`, has ended.
+pub(crate) fn input_end(input: usize, schema: SchemaRef) -> RecordBatch {
+    let marked = Schema::new_with_metadata(
+        schema.fields().clone(),
+        HashMap::from([
+            (INPUT.to_string(), input.to_string()),
+            (INPUT_END.to_string(), String::new()),
+        ]),
+    );
+    RecordBatch::new_empty(Arc::new(marked))
 }
 
 /// Several sources as one.
@@ -67,7 +88,12 @@ impl StreamSource for MergedSource {
                     }
                     drop(rx);
                     match producer.await {
-                        Ok(outcome) => outcome,
+                        Ok(Ok(())) => {
+                            // The query may have stopped reading: then no one waits on it.
+                            let _ = out.send(input_end(input, tagged)).await;
+                            Ok(())
+                        }
+                        Ok(Err(error)) => Err(error),
                         Err(error) => Err(EngineError::Internal {
                             message: format!("a stream's source stopped: {error}"),
                             source: Some(Box::new(error)),

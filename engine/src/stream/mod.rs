@@ -10,6 +10,7 @@ pub(crate) mod catalog;
 mod changed_keys;
 pub(crate) mod changelog;
 mod counted_multiset;
+mod event_clock;
 mod explain;
 mod interval;
 mod interval_join;

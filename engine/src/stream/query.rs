@@ -4,6 +4,7 @@
 
 use super::aggregate;
 use super::catalog::StreamRelations;
+use super::event_clock::{EventClock, InputTime};
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
@@ -19,7 +20,7 @@ use super::window::{windowed_schema, SessionBuffer, WindowSpec};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{FlinkParts, WindowCall, WindowKind};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
@@ -401,7 +402,7 @@ impl Planned {
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,
-            time_index: input.time_index,
+            clock: EventClock::new(input.event_times),
             watermark_now,
             view: input.view,
             sink: sink.map(|(_, sink)| sink),
@@ -530,8 +531,8 @@ struct StreamInput {
     skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
     source: Box<dyn StreamSource>,
     watermark: Option<WatermarkSpec>,
-    /// The event-time column in the source's rows.
-    time_index: Option<usize>,
+    /// Where each input's rows carry their event time, which the watermark trails.
+    event_times: Vec<InputTime>,
     window: Option<WindowSpec>,
     sessions: Option<SessionBuffer>,
     /// A view the window function reads, run over the source's rows first.
@@ -568,9 +569,9 @@ async fn stream_input(
             return Err(too_many_streams(&named, &read));
         };
         let table = &streams.tables[name];
-        let time_index = match &table.watermark {
-            Some(w) => Some(table.schema.index_of(&w.column)?),
-            None => None,
+        let event_times = match &table.watermark {
+            Some(w) => input_time(0, &table.schema, w)?.into_iter().collect(),
+            None => Vec::new(),
         };
         return Ok(StreamInput {
             stream: name.clone(),
@@ -581,7 +582,7 @@ async fn stream_input(
             skipped: table.skipped.clone(),
             source: table.factory.open(ctx)?,
             watermark: table.watermark.clone(),
-            time_index,
+            event_times,
             window: None,
             sessions: None,
             view: None,
@@ -653,10 +654,18 @@ async fn stream_input(
         .then(|| SessionBuffer::new(spec.clone(), schema.clone(), relation_schema.clone()));
     let source_schema = windowed.source_schema;
     // The watermark follows the source's event time, whatever the view does with the rows;
-    // a processing time is read from the rows the window gets.
-    let source_time_index = match (&windowed.watermark, &windowed.view) {
-        (Some(w), Some(_)) if !w.processing_time => source_schema.index_of(&w.column)?,
-        _ => time_index,
+    // a processing time is read from the rows the window gets. (A window over an ordinary
+    // table has neither: it closes every window at the table's end.)
+    let event_times = match (&windowed.watermark, windowed.event_times) {
+        (Some(_), times) if !times.is_empty() => times,
+        // Over the stream itself, its time column is the window's.
+        (Some(w), _) if !w.processing_time => vec![InputTime {
+            input: 0,
+            time_index,
+            delay_ms: w.delay_ms,
+            idle_timeout: w.idle_timeout,
+        }],
+        _ => Vec::new(),
     };
     Ok(StreamInput {
         stream: windowed.stream,
@@ -667,7 +676,7 @@ async fn stream_input(
         skipped: windowed.skipped,
         source: windowed.source,
         watermark: windowed.watermark,
-        time_index: Some(source_time_index),
+        event_times,
         window: Some(spec),
         sessions,
         view: windowed.view,
@@ -701,11 +710,29 @@ fn several_streams(
         skipped: None,
         source: Box::new(super::merged_source::MergedSource::new(sources)),
         watermark: None,
-        time_index: None,
+        event_times: Vec::new(),
         window: None,
         sessions: None,
         view: None,
     })
+}
+
+/// Where input `input`'s rows (of `schema`) carry the event time `spec` declares; `None` for
+/// a processing time.
+fn input_time(
+    input: usize,
+    schema: &Schema,
+    spec: &WatermarkSpec,
+) -> Result<Option<InputTime>, EngineError> {
+    if spec.processing_time {
+        return Ok(None);
+    }
+    Ok(Some(InputTime {
+        input,
+        time_index: schema.index_of(&spec.column)?,
+        delay_ms: spec.delay_ms,
+        idle_timeout: spec.idle_timeout,
+    }))
 }
 
 fn too_many_streams(named: &[String], read: &[String]) -> EngineError {
@@ -730,20 +757,25 @@ fn too_many_streams(named: &[String], read: &[String]) -> EngineError {
 
 /// What a window function reads its rows from, before windows are assigned.
 struct WindowedSource {
-    /// The stream read (or the table, for a window over one).
+    /// The stream read (or the table, for a window over one); the streams, for a view over
+    /// several.
     stream: String,
     /// The rows' schema (a view's, when the window is over a view).
     schema: SchemaRef,
-    /// The source's rows' schema, as its table declares it.
+    /// The source's rows' schema, as its table declares it (the first stream's, when a view
+    /// reads several).
     source_schema: SchemaRef,
     source: Box<dyn StreamSource>,
     watermark: Option<WatermarkSpec>,
+    /// Where each stream's rows carry their event time, when a view reads several (one
+    /// stream's is found from the window's time column).
+    event_times: Vec<InputTime>,
     skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
     view: Option<ViewStage>,
 }
 
 /// The rows under `TUMBLE(TABLE name, DESCRIPTOR(…), …)`: a stream with an event time, a
-/// view over one, or an ordinary table read whole.
+/// view over one or over a UNION ALL of several, or an ordinary table read whole.
 async fn windowed_source(
     ctx: &SessionContext,
     call: &WindowCall,
@@ -751,23 +783,20 @@ async fn windowed_source(
     streams: &StreamRelations,
     watermark_now: Arc<AtomicI64>,
 ) -> Result<WindowedSource, EngineError> {
-    let stream = if streams.views.contains_key(name) {
-        let under: Vec<String> = views::streams_read([name], streams).into_iter().collect();
-        let [stream] = under.as_slice() else {
-            return Err(EngineError::NotSupported {
-                message: format!(
-                    "a window over view {name}, which reads {} streams ({}); a window reads \
-                     one stream",
-                    under.len(),
-                    under.join(", ")
-                ),
-            });
-        };
-        stream.clone()
-    } else {
-        name.to_string()
+    let under: Vec<String> = match streams.views.contains_key(name) {
+        true => views::streams_read([name], streams).into_iter().collect(),
+        false => vec![name.to_string()],
     };
-    let Some(table) = streams.tables.get(&stream) else {
+    if under.len() > 1 {
+        return windowed_streams(ctx, call, name, &under, streams, watermark_now).await;
+    }
+    let [stream] = under.as_slice() else {
+        return Err(plan_error(
+            format!("view {name} reads a stream that no longer exists (it was dropped)"),
+            Some("declare the stream again, or CREATE OR REPLACE the view".into()),
+        ));
+    };
+    let Some(table) = streams.tables.get(stream) else {
         // A window over an ordinary table: read it whole, then close every window.
         let provider = ctx
             .table_provider(crate::sql::names::table_reference_from_text(name))
@@ -781,24 +810,12 @@ async fn windowed_source(
                 provider,
             }),
             watermark: None,
+            event_times: Vec::new(),
             skipped: None,
             view: None,
         });
     };
-    let no_event_time = || {
-        plan_error(
-            format!(
-                "{} windows need an event time (a WATERMARK) or a processing time \
-                 (PROCTIME()), and {stream} declares neither",
-                call.kind.name()
-            ),
-            Some(format!(
-                "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND, or \
-                 pt AS PROCTIME()",
-                call.time_column, call.time_column
-            )),
-        )
-    };
+    let no_event_time = || no_time_attribute(call, stream);
     let (schema, view, watermark) = if stream == name {
         let watermark = if table.proctime.contains(&call.time_column) {
             WatermarkSpec::processing_time(&call.time_column)
@@ -817,12 +834,10 @@ async fn windowed_source(
         };
         (table.schema.clone(), None, watermark)
     } else {
-        let event_time = table.watermark.as_ref().map(|w| w.column.as_str());
         let staged = ViewStage::plan(
             ctx,
             name,
-            &stream,
-            event_time,
+            std::slice::from_ref(stream),
             &call.time_column,
             streams,
             watermark_now,
@@ -834,15 +849,95 @@ async fn windowed_source(
         };
         (staged.schema, Some(staged.stage), watermark)
     };
+    let event_times = input_time(0, &table.schema, &watermark)?
+        .filter(|_| view.is_some())
+        .into_iter()
+        .collect();
     Ok(WindowedSource {
         stream: stream.clone(),
         schema,
         source_schema: table.schema.clone(),
         source: table.factory.open(ctx)?,
         watermark: Some(watermark),
+        event_times,
         skipped: table.skipped.clone(),
         view,
     })
+}
+
+/// A window over a view that reads several streams (a UNION ALL of two): their sources run
+/// side by side into the view's stage, and the watermark is the least of the streams' own.
+async fn windowed_streams(
+    ctx: &SessionContext,
+    call: &WindowCall,
+    name: &str,
+    under: &[String],
+    streams: &StreamRelations,
+    watermark_now: Arc<AtomicI64>,
+) -> Result<WindowedSource, EngineError> {
+    let mut tables = Vec::with_capacity(under.len());
+    for stream in under {
+        let table = streams.tables.get(stream).ok_or_else(|| {
+            plan_error(
+                format!("view {name} reads {stream}, which is not a stream"),
+                None,
+            )
+        })?;
+        tables.push(table);
+    }
+    let staged =
+        ViewStage::plan(ctx, name, under, &call.time_column, streams, watermark_now).await?;
+    let (watermark, event_times) = if staged.processing_time {
+        (
+            WatermarkSpec::processing_time(&call.time_column),
+            Vec::new(),
+        )
+    } else {
+        let mut event_times = Vec::with_capacity(tables.len());
+        for (input, (stream, table)) in under.iter().zip(&tables).enumerate() {
+            let spec = table
+                .watermark
+                .as_ref()
+                .ok_or_else(|| no_time_attribute(call, stream))?;
+            event_times.extend(input_time(input, &table.schema, spec)?);
+        }
+        // The first stream's declaration stands for the rest in EXPLAIN.
+        let first = tables[0].watermark.clone();
+        (
+            first.ok_or_else(|| no_time_attribute(call, &under[0]))?,
+            event_times,
+        )
+    };
+    let sources = tables
+        .iter()
+        .map(|table| table.factory.open(ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(WindowedSource {
+        stream: under.join(", "),
+        schema: staged.schema,
+        source_schema: tables[0].schema.clone(),
+        source: Box::new(super::merged_source::MergedSource::new(sources)),
+        watermark: Some(watermark),
+        event_times,
+        skipped: None,
+        view: Some(staged.stage),
+    })
+}
+
+/// The error for a window over `stream`, which declares no time attribute.
+fn no_time_attribute(call: &WindowCall, stream: &str) -> EngineError {
+    plan_error(
+        format!(
+            "{} windows need an event time (a WATERMARK) or a processing time (PROCTIME()), \
+             and {stream} declares neither",
+            call.kind.name()
+        ),
+        Some(format!(
+            "declare one in the table: WATERMARK FOR {} AS {} - INTERVAL '5' SECOND, or pt AS \
+             PROCTIME()",
+            call.time_column, call.time_column
+        )),
+    )
 }
 
 fn shape_of(

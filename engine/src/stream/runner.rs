@@ -6,6 +6,7 @@
 use super::aggregate::{self, AggregatePlan, KeyedState};
 use super::changed_keys::ChangedKeys;
 use super::changelog;
+use super::event_clock::EventClock;
 use super::micro_batch::MicroBatchTable;
 use super::shown_result::ShownResult;
 use super::sink::Sink;
@@ -102,8 +103,8 @@ pub(crate) struct Runner {
     pub(crate) window: Option<WindowSpec>,
     pub(crate) sessions: Option<SessionBuffer>,
     pub(crate) watermark: Option<WatermarkSpec>,
-    /// The event-time column in the source's rows.
-    pub(crate) time_index: Option<usize>,
+    /// The event time seen of each input, which the watermark trails.
+    pub(crate) clock: EventClock,
     /// What CURRENT_WATERMARK reads: the watermark before the tick's rows moved it.
     pub(crate) watermark_now: Arc<std::sync::atomic::AtomicI64>,
     /// The view a window function reads: it runs over the source's rows before windows are
@@ -144,7 +145,7 @@ struct Progress {
     came: Vec<RecordBatch>,
     dirty: bool,
     last_snapshot: Instant,
-    /// The largest event time seen, in ms.
+    /// The latest processing time seen, in ms (event time is kept by the runner's clock).
     max_time: Option<i64>,
     watermark: Option<i64>,
     last_row_at: Instant,
@@ -255,8 +256,11 @@ impl Runner {
         let watermark_before = progress.watermark;
         let processing_time = self.watermark.as_ref().is_some_and(|w| w.processing_time);
         if !processing_time {
-            self.observe_event_times(progress, &batches)?;
+            // The source's times, as in Flink: rows a view filters out still move time on.
+            self.clock.observe(&batches)?;
         }
+        // (An input's end mark has done its work.)
+        let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
         let batches = match &self.view {
             Some(view) => view.rows(batches).await?,
             None => batches,
@@ -367,24 +371,6 @@ impl Runner {
         Ok(())
     }
 
-    /// Keeps the largest event time of the source's rows, which the watermark trails. (It
-    /// is the source's, as in Flink: rows a view filters out still move time on.)
-    fn observe_event_times(
-        &self,
-        progress: &mut Progress,
-        batches: &[RecordBatch],
-    ) -> Result<(), StepError> {
-        if let Some(time_index) = self.time_index {
-            for batch in batches {
-                let times = millis(batch.column(time_index))?;
-                if let Some(m) = max(&times) {
-                    progress.max_time = Some(progress.max_time.map_or(m, |t| t.max(m)));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Keeps the latest processing time of the rows the window gets (a `PROCTIME()` column
     /// of the table, or of the view the window reads).
     fn observe_processing_times(
@@ -434,7 +420,7 @@ impl Runner {
             // An interval join waits on event time: rows behind the watermark are late for
             // it (the rows they could meet may be gone), as in Flink.
             (None, _) if self.join.as_ref().is_some_and(StreamJoin::is_interval) => {
-                match (self.time_index, watermark_before) {
+                match (self.clock.time_index(0), watermark_before) {
                     (Some(time_index), Some(w)) => {
                         for batch in &batches {
                             let times = millis(batch.column(time_index))?;
@@ -491,21 +477,15 @@ impl Runner {
         // The watermark trails the largest event time by the declared delay. A source
         // quiet for its idle timeout closes every window holding a row seen so far (rows
         // for those windows that come later are late).
-        if let (Some(spec), Some(max_time)) = (&self.watermark, progress.max_time) {
-            let mut next = max_time - spec.delay_ms;
-            if let Some(idle) = spec.idle_timeout {
-                if rows == 0 && progress.last_row_at.elapsed() >= idle {
-                    let flush_to = match &self.window {
-                        Some(window) => window::last_end(window, max_time) - 1,
-                        None => max_time,
-                    };
-                    next = next.max(flush_to);
-                }
-            }
-            progress.watermark = Some(progress.watermark.map_or(next, |w| w.max(next)));
-            if let Some(w) = progress.watermark {
-                self.stats.watermark.store(w, Ordering::Relaxed);
-            }
+        let window = self.window.as_ref();
+        let next = self.clock.watermark(|max_time| match window {
+            Some(window) => window::last_end(window, max_time) - 1,
+            None => max_time,
+        });
+        if let Some(next) = next {
+            let w = progress.watermark.map_or(next, |w| w.max(next));
+            progress.watermark = Some(w);
+            self.stats.watermark.store(w, Ordering::Relaxed);
         }
         // At the end of a bounded stream every window closes.
         if ended {

@@ -15,6 +15,7 @@
 
 use super::aggregate;
 use super::catalog::StreamRelations;
+use super::merged_source::input_of;
 use super::micro_batch::MicroBatchTable;
 use super::tick_plan::{check_per_batch, physical_plan, streaming_state};
 use crate::error::EngineError;
@@ -212,12 +213,14 @@ pub(crate) fn query_state(
     )
 }
 
-/// A view a window function reads, run over each tick's rows of its stream before windows
-/// are assigned.
+/// A view a window function reads, run over each tick's rows of the streams it reads before
+/// windows are assigned.
 pub(crate) struct ViewStage {
     state: SessionState,
     logical: LogicalPlan,
-    slot: Arc<MicroBatchTable>,
+    /// The micro-batch table of each stream the view reads, in the order of the query's
+    /// inputs (a view over a UNION ALL of two streams reads two).
+    slots: Vec<Arc<MicroBatchTable>>,
 }
 
 /// What a window over a view reads: the stage, and the view's rows' schema.
@@ -230,22 +233,26 @@ pub(crate) struct StagedView {
 }
 
 impl ViewStage {
-    /// Plans the stage for `view`, over the rows of `stream` (the one stream it reads),
-    /// checking that `time_column` is the stream's event time `event_time` passed through,
-    /// or a processing time.
+    /// Plans the stage for `view`, over the rows of `streams` (the streams it reads, each an
+    /// input of the query in this order), checking that `time_column` is, in every branch of
+    /// the view, its stream's event time passed through, or a processing time.
     pub(crate) async fn plan(
         ctx: &SessionContext,
         view: &str,
-        stream: &str,
-        event_time: Option<&str>,
+        streams: &[String],
         time_column: &str,
         relations: &StreamRelations,
         watermark: Arc<AtomicI64>,
     ) -> Result<StagedView, EngineError> {
-        let table = &relations.tables[stream];
-        let slot = Arc::new(MicroBatchTable::new(table.schema.clone()));
         let mut tables: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
-        tables.insert(stream.to_string(), slot.clone());
+        let mut slots = Vec::with_capacity(streams.len());
+        for stream in streams {
+            let slot = Arc::new(MicroBatchTable::new(
+                relations.tables[stream].schema.clone(),
+            ));
+            tables.insert(stream.clone(), slot.clone());
+            slots.push(slot);
+        }
         let state = query_state(ctx, tables, watermark)?;
         let plans = register(&state, &views_needed([view], relations)?, relations).await?;
         let plan = plans.get(view).ok_or_else(|| EngineError::Internal {
@@ -256,10 +263,11 @@ impl ViewStage {
         // whether its time column is the stream's.
         let logical = state.optimize(plan)?;
         let probe = physical_plan(&state, &logical).await?;
+        let read = streams.join(", ");
         if aggregate::find(&probe)?.is_some() {
             return Err(not_supported(format!(
                 "a window over view {view}, whose rows change (it aggregates): window the \
-                 stream it reads ({stream}) and aggregate in the same query"
+                 stream it reads ({read}) and aggregate in the same query"
             )));
         }
         check_per_batch(&probe, &format!("in view {view}, which a window reads,"))?;
@@ -271,47 +279,77 @@ impl ViewStage {
                 hint: None,
             });
         }
-        let processing_time = match time_origin(plan, &Column::from_name(time_column)) {
-            Some(TimeOrigin::ProcessingTime) => true,
-            Some(TimeOrigin::Column { table: t, column })
-                if t == stream && table.proctime.contains(&column) =>
-            {
-                true
+        let event_time = |table: &str| {
+            relations
+                .tables
+                .get(table)
+                .and_then(|t| t.watermark.as_ref())
+                .filter(|w| !w.processing_time)
+                .map(|w| w.column.as_str())
+        };
+        let is_proctime = |origin: &TimeOrigin| match origin {
+            TimeOrigin::ProcessingTime => true,
+            TimeOrigin::Column { table, column } => relations
+                .tables
+                .get(table)
+                .is_some_and(|t| t.proctime.contains(column)),
+        };
+        let is_event_time = |origin: &TimeOrigin| match origin {
+            TimeOrigin::Column { table, column } => {
+                streams.contains(table) && event_time(table) == Some(column.as_str())
             }
-            Some(TimeOrigin::Column { table: t, column })
-                if t == stream && Some(column.as_str()) == event_time =>
-            {
-                false
-            }
-            _ => {
-                let event_time = event_time.unwrap_or("(none declared)");
-                return Err(EngineError::Plan {
-                    message: format!(
-                        "DESCRIPTOR({time_column}) must name a time attribute: view \
-                         {view}'s {time_column} is neither {stream}'s event time {event_time} \
-                         as it is nor PROCTIME()"
-                    ),
-                    position: None,
-                    hint: Some(format!(
-                        "select {event_time} unchanged in the view (SELECT …, {event_time} \
-                         FROM {stream}), or PROCTIME() AS {time_column}, and name it in \
-                         DESCRIPTOR"
-                    )),
-                });
-            }
+            TimeOrigin::ProcessingTime => false,
+        };
+        let origins = time_origins(plan, &Column::from_name(time_column)).unwrap_or_default();
+        let processing_time = match origins.as_slice() {
+            [] => None,
+            all if all.iter().all(is_proctime) => Some(true),
+            all if all.iter().all(is_event_time) => Some(false),
+            _ => None,
+        };
+        let Some(processing_time) = processing_time else {
+            let example = &streams[0];
+            let example_time = event_time(example).unwrap_or("ts");
+            let what = match streams {
+                [one] => format!(
+                    "neither {one}'s event time {} as it is",
+                    event_time(one).unwrap_or("(none declared)")
+                ),
+                several => format!(
+                    "not, in every branch, the event time of the stream it reads as it is ({})",
+                    several
+                        .iter()
+                        .map(|s| format!("{s}'s {}", event_time(s).unwrap_or("(none declared)")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            return Err(EngineError::Plan {
+                message: format!(
+                    "DESCRIPTOR({time_column}) must name a time attribute: view {view}'s \
+                     {time_column} is {what} nor PROCTIME()"
+                ),
+                position: None,
+                hint: Some(format!(
+                    "select the event time unchanged in the view (SELECT …, {example_time} \
+                     FROM {example}), or PROCTIME() AS {time_column}, and name it in \
+                     DESCRIPTOR"
+                )),
+            });
         };
         Ok(StagedView {
             stage: ViewStage {
                 state,
                 logical,
-                slot,
+                slots,
             },
             schema,
             processing_time,
         })
     }
 
-    /// The view's rows for a tick's rows of its stream.
+    /// The view's rows for a tick's rows of its streams (each batch tagged with its input
+    /// when there are several).
     pub(crate) async fn rows(
         &self,
         batches: Vec<RecordBatch>,
@@ -319,9 +357,28 @@ impl ViewStage {
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(Vec::new());
         }
-        self.slot.set(batches);
+        let mut by_input: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.slots.len()];
+        for batch in batches {
+            let at = input_of(&batch);
+            let (Some(rows), Some(slot)) = (by_input.get_mut(at), self.slots.get(at)) else {
+                return Err(EngineError::Internal {
+                    message: format!("rows of input {at}, which view stage does not read"),
+                    source: None,
+                });
+            };
+            // The tag goes: the stream's table has no metadata.
+            rows.push(RecordBatch::try_new(
+                slot.schema(),
+                batch.columns().to_vec(),
+            )?);
+        }
+        for (slot, rows) in self.slots.iter().zip(by_input) {
+            slot.set(rows);
+        }
         let plan = physical_plan(&self.state, &self.logical).await;
-        self.slot.set(Vec::new());
+        for slot in &self.slots {
+            slot.set(Vec::new());
+        }
         let out = collect(plan?, self.state.task_ctx()).await?;
         Ok(out.into_iter().filter(|b| b.num_rows() > 0).collect())
     }
@@ -338,8 +395,8 @@ enum TimeOrigin {
 
 /// The table and column that `column` of `plan`'s output is, when the plan passes it
 /// through unchanged (projections, renames, filters, joins), or `PROCTIME()` when the view
-/// computes it so; `None` when it is computed otherwise.
-fn time_origin(plan: &LogicalPlan, column: &Column) -> Option<TimeOrigin> {
+/// computes it so; one per branch of a UNION ALL; `None` when it is computed otherwise.
+fn time_origins(plan: &LogicalPlan, column: &Column) -> Option<Vec<TimeOrigin>> {
     match plan {
         LogicalPlan::Projection(projection) => {
             let index = projection.schema.index_of_column(column).ok()?;
@@ -348,42 +405,43 @@ fn time_origin(plan: &LogicalPlan, column: &Column) -> Option<TimeOrigin> {
                 expr = &alias.expr;
             }
             match expr {
-                Expr::Column(inner) => time_origin(&projection.input, inner),
+                Expr::Column(inner) => time_origins(&projection.input, inner),
                 Expr::ScalarFunction(call) if call.name() == "proctime" => {
-                    Some(TimeOrigin::ProcessingTime)
+                    Some(vec![TimeOrigin::ProcessingTime])
                 }
                 _ => None,
             }
         }
-        LogicalPlan::Filter(filter) => time_origin(&filter.input, column),
+        LogicalPlan::Filter(filter) => time_origins(&filter.input, column),
         LogicalPlan::SubqueryAlias(alias) => {
             let index = alias.schema.index_of_column(column).ok()?;
             let (qualifier, field) = alias.input.schema().qualified_field(index);
-            time_origin(&alias.input, &Column::new(qualifier.cloned(), field.name()))
+            time_origins(&alias.input, &Column::new(qualifier.cloned(), field.name()))
         }
         LogicalPlan::Join(join) => [&join.left, &join.right]
             .into_iter()
             .find(|side| side.schema().has_column(column))
-            .and_then(|side| time_origin(side, column)),
-        // A UNION ALL's column is each branch's column at its place, the same in every one.
+            .and_then(|side| time_origins(side, column)),
+        // A UNION ALL's column is each branch's column at its place.
         LogicalPlan::Union(union) => {
             let index = union.schema.index_of_column(column).ok()?;
-            let mut origins = union.inputs.iter().map(|input| {
+            let mut origins = Vec::new();
+            for input in &union.inputs {
                 let (qualifier, field) = input.schema().qualified_field(index);
-                time_origin(input, &Column::new(qualifier.cloned(), field.name()))
-            });
-            let first = origins.next()??;
-            origins
-                .all(|origin| origin.as_ref() == Some(&first))
-                .then_some(first)
+                origins.extend(time_origins(
+                    input,
+                    &Column::new(qualifier.cloned(), field.name()),
+                )?);
+            }
+            Some(origins)
         }
         LogicalPlan::TableScan(scan) => {
             let index = scan.projected_schema.index_of_column(column).ok()?;
             let name = scan.projected_schema.field(index).name().clone();
-            Some(TimeOrigin::Column {
+            Some(vec![TimeOrigin::Column {
                 table: scan.table_name.table().to_string(),
                 column: name,
-            })
+            }])
         }
         _ => None,
     }
