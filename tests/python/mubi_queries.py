@@ -143,9 +143,11 @@ EDDY_COLUMNS = {
 }
 
 
-def eddy_table_ddl(table: str, path: str) -> str:
-    """An Eddy table over one CSV file, declared with Flink's DDL."""
+def eddy_table_ddl(table: str, path: str, lenient: bool = False, name: str | None = None) -> str:
+    """An Eddy table over one CSV file, declared with Flink's DDL (named `name`, or after the
+    table; skipping malformed rows when `lenient`)."""
+    options = ", 'csv.ignore-parse-errors' = 'true'" if lenient else ""
     return (
-        f"CREATE TABLE {table} ({EDDY_COLUMNS[table]}) WITH ("
-        f"'connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv')"
+        f"CREATE TABLE {name or table} ({EDDY_COLUMNS[table]}) WITH ("
+        f"'connector' = 'filesystem', 'path' = '{path}', 'format' = 'csv'{options})"
     )

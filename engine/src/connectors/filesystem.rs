@@ -17,7 +17,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::SessionContext;
 use datafusion::functions::expr_fn::nullif;
-use datafusion::logical_expr::{cast, ident, lit, try_cast};
+use datafusion::logical_expr::{cast, ident, lit};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -175,7 +175,23 @@ pub(crate) fn table(
     if !partition_columns.is_empty() {
         listing = listing.with_table_partition_cols(partition_columns);
     }
-    let read_as_text = null_literal.is_some() || lenient;
+    let skipped = Arc::new(AtomicU64::new(0));
+    if let (true, Some(syntax)) = (lenient, csv_syntax) {
+        // Records with the wrong number of fields are skipped too, which Arrow's reader
+        // cannot do: the scan reads the files itself, and gives typed rows.
+        return Ok(FileTable {
+            provider: Arc::new(lenient_csv::LenientCsvTable::new(
+                url,
+                extension,
+                schema.clone(),
+                syntax,
+                null_literal,
+                skipped.clone(),
+            )),
+            skipped: Some(skipped),
+        });
+    }
+    let read_as_text = null_literal.is_some();
     let file_schema = match read_as_text {
         true => Arc::new(Schema::new(
             schema
@@ -193,24 +209,10 @@ pub(crate) fn table(
                 .collect::<Vec<_>>(),
         )),
     };
-    let skipped = Arc::new(AtomicU64::new(0));
-    let files: Arc<dyn TableProvider> = match (lenient, csv_syntax) {
-        // Records with the wrong number of fields are skipped too, which Arrow's reader
-        // cannot do.
-        (true, Some(syntax)) => Arc::new(lenient_csv::LenientCsvTable::new(
-            url,
-            extension,
-            file_schema,
-            syntax,
-            skipped.clone(),
-        )),
-        _ => {
-            let config = ListingTableConfig::new(url)
-                .with_listing_options(listing)
-                .with_schema(file_schema);
-            Arc::new(ListingTable::try_new(config)?)
-        }
-    };
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(listing)
+        .with_schema(file_schema);
+    let files: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
     if !read_as_text {
         // The listing gives partition columns last; the table has them where declared.
         let provider = match files.schema().fields() == schema.fields() {
@@ -231,43 +233,23 @@ pub(crate) fn table(
             skipped: None,
         });
     }
-    let blank = |f: &Field| match &null_literal {
-        Some(null) => nullif(ident(f.name()), lit(null.clone())),
-        None => ident(f.name()),
-    };
-    let mut frame = ctx.read_table(files)?;
-    if lenient {
-        let types = schema
-            .fields()
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        let check = lenient_csv::row_check(
-            &format!("eddy_rows_that_parse_{name}"),
-            types,
-            null_literal.clone(),
-            skipped.clone(),
-        );
-        let raw = schema.fields().iter().map(|f| ident(f.name())).collect();
-        frame = frame.filter(Arc::new(check).call(raw))?;
-    }
+    // `csv.null-literal` without leniency: the values are read as text, the NULL text made
+    // NULL, and the rest cast, failing loudly on a value that does not parse.
+    let frame = ctx.read_table(files)?;
     let typed = schema
         .fields()
         .iter()
         .map(|f| {
-            let value = blank(f);
-            // Rows that reach here parse (or are not checked): a failed cast cannot happen
-            // when lenient, and must fail loudly when not.
-            match lenient {
-                true => try_cast(value, f.data_type().clone()),
-                false => cast(value, f.data_type().clone()),
-            }
-            .alias(f.name())
+            let value = match &null_literal {
+                Some(null) => nullif(ident(f.name()), lit(null.clone())),
+                None => ident(f.name()),
+            };
+            cast(value, f.data_type().clone()).alias(f.name())
         })
         .collect::<Vec<_>>();
     Ok(FileTable {
         provider: Arc::new(DeclaredTable::new(frame.select(typed)?.into_view())),
-        skipped: lenient.then_some(skipped),
+        skipped: None,
     })
 }
 

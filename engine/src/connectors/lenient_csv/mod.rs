@@ -1,11 +1,14 @@
-//! `'csv.ignore-parse-errors' = 'true'`: malformed rows are skipped and counted, never
-//! dropped silently, and never fail the query. Two kinds of malformed:
-//! - a record with more or fewer fields than the table has columns ([`scan`], which reads
-//!   the files as text record by record);
-//! - a value that does not fit its column's type ([`row_check`], a filter over that text).
+//! `'csv.ignore-parse-errors'`: malformed rows are skipped and counted, never dropped
+//! silently, and never fail the query. Two kinds of malformed:
+//! - a record with more or fewer fields than the table has columns;
+//! - a value the query reads that does not fit its column's type.
+//!
+//! [`scan`] cuts the files into ranges, one share per core; [`regions`] reads a range as
+//! regions of whole lines; [`decode`] decodes a region with Arrow's CSV decoder and reads it
+//! again record by record only when it holds a malformed record.
 
-mod row_check;
+mod decode;
+mod regions;
 mod scan;
 
-pub(crate) use row_check::row_check;
 pub(crate) use scan::{CsvSyntax, LenientCsvTable};

@@ -1,24 +1,20 @@
-//! CSV files read record by record, so that a record with the wrong number of fields can be
-//! skipped and counted. Arrow's CSV reader, under DataFusion's listing table, fails the whole
-//! scan on a record with too many fields, and pads one with too few into a row that looks
-//! like one with empty trailing values; neither is what `'csv.ignore-parse-errors'` promises.
-//!
-//! Every value is read as text (an empty one as NULL, as Arrow does); the row check casts
-//! afterwards. The files are listed when a query scans the table, as the listing table does,
-//! and their bytes are cut into one range per partition, so a large file is read by every
-//! core. A range's first record is the one after the first line break at or past its start:
-//! like DataFusion's own CSV reading, this assumes no line breaks inside quoted values.
+//! The scan of a lenient CSV table. DataFusion's listing table fails the whole scan on a
+//! malformed record, so this scan reads the files itself: they are listed when a query scans
+//! the table, as the listing table does, and their bytes cut into one range per partition,
+//! so a large file is read by every core. Each range is read in regions of whole lines
+//! (`regions.rs`), each decoded into typed batches of the columns the query reads, skipping
+//! and counting the malformed records (`decode.rs`).
 
+use super::decode::RegionDecoder;
+use super::regions::for_each_region;
 use crate::error::EngineError;
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::CsvOptions;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::DataFusionError;
 use datafusion::common::Statistics;
-use datafusion::common::{exec_datafusion_err, DataFusionError};
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::datasource::source::{DataSource, DataSourceExec};
 use datafusion::datasource::TableType;
@@ -34,8 +30,6 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{DisplayFormatType, ExecutionPlan};
 use futures::TryStreamExt;
 use std::fmt;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,10 +40,10 @@ const MIN_RANGE_BYTES: u64 = 4 << 20;
 /// How the files are written, from the table's `csv.*` options.
 #[derive(Debug, Clone)]
 pub(crate) struct CsvSyntax {
-    delimiter: u8,
-    quote: u8,
-    escape: Option<u8>,
-    comment: Option<u8>,
+    pub(super) delimiter: u8,
+    pub(super) quote: u8,
+    pub(super) escape: Option<u8>,
+    pub(super) comment: Option<u8>,
     header: bool,
 }
 
@@ -64,7 +58,7 @@ impl CsvSyntax {
         }
     }
 
-    fn reader<R: std::io::Read>(&self, input: R) -> csv::Reader<R> {
+    pub(super) fn reader<R: std::io::Read>(&self, input: R) -> csv::Reader<R> {
         csv::ReaderBuilder::new()
             .has_headers(false)
             // Records of any length come back, to be counted instead of failing the read.
@@ -77,16 +71,18 @@ impl CsvSyntax {
     }
 }
 
-/// A table over CSV files whose every column is text, skipping (and counting in
-/// `skipped`) the records whose number of fields is not the number of columns, or whose
-/// bytes are not UTF-8.
+/// A table over CSV files that skips (and counts in `skipped`) the records whose number of
+/// fields is not the number of columns, or whose values the query reads do not parse.
 #[derive(Debug)]
 pub(crate) struct LenientCsvTable {
     url: ListingTableUrl,
     /// The files of a directory or glob must end with this; "" for a file named outright.
     extension: String,
+    /// The table's columns, with their declared types.
     schema: SchemaRef,
     syntax: CsvSyntax,
+    /// `csv.null-literal`.
+    null_literal: Option<String>,
     skipped: Arc<AtomicU64>,
 }
 
@@ -96,6 +92,7 @@ impl LenientCsvTable {
         extension: &str,
         schema: SchemaRef,
         syntax: CsvSyntax,
+        null_literal: Option<String>,
         skipped: Arc<AtomicU64>,
     ) -> Self {
         LenientCsvTable {
@@ -103,6 +100,7 @@ impl LenientCsvTable {
             extension: extension.to_string(),
             schema,
             syntax,
+            null_literal,
             skipped,
         }
     }
@@ -161,16 +159,18 @@ impl TableProvider for LenientCsvTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let files = self.files(state).await?;
         let partitions = split(&files, state.config().target_partitions());
-        let schema = match projection {
-            Some(columns) => Arc::new(self.schema.project(columns)?),
-            None => self.schema.clone(),
-        };
+        let decoder = RegionDecoder::new(
+            self.schema.clone(),
+            projection.cloned(),
+            self.syntax.clone(),
+            self.null_literal.clone(),
+            state.config().batch_size(),
+        )?;
         Ok(DataSourceExec::from_data_source(LenientScan {
             partitions: Arc::new(partitions),
-            table_schema: self.schema.clone(),
-            projection: projection.cloned(),
-            schema,
-            syntax: self.syntax.clone(),
+            schema: decoder.schema(),
+            decoder,
+            header: self.syntax.header,
             skipped: self.skipped.clone(),
             metrics: ExecutionPlanMetricsSet::new(),
         }))
@@ -185,10 +185,10 @@ struct FileSpan {
 
 /// Bytes `start..end` of a file.
 #[derive(Debug, Clone, PartialEq)]
-struct Range {
-    path: Arc<PathBuf>,
-    start: u64,
-    end: u64,
+pub(super) struct Range {
+    pub(super) path: Arc<PathBuf>,
+    pub(super) start: u64,
+    pub(super) end: u64,
 }
 
 /// The files' bytes cut into at most `partitions` shares of ranges, each share at least
@@ -224,18 +224,18 @@ fn split(files: &[FileSpan], partitions: usize) -> Vec<Vec<Range>> {
 }
 
 /// The scan of a lenient table: each partition's ranges read on a blocking thread into
-/// batches of text columns. A data source of its own rather than DataFusion's streaming
-/// table, which counts no rows: this one counts what it reads, as the listing table's
-/// scans do, so the progress line can show it.
+/// typed batches. A data source of its own rather than DataFusion's streaming table, which
+/// counts no rows: this one counts what it reads, as the listing table's scans do, so the
+/// progress line can show it.
 #[derive(Debug, Clone)]
 struct LenientScan {
     /// Per partition, the byte ranges it reads.
     partitions: Arc<Vec<Vec<Range>>>,
-    table_schema: SchemaRef,
-    /// The table's columns the query reads (all when `None`), and their schema.
-    projection: Option<Vec<usize>>,
+    /// The schema of the columns the query reads.
     schema: SchemaRef,
-    syntax: CsvSyntax,
+    decoder: RegionDecoder,
+    /// Whether the files start with a header line.
+    header: bool,
     skipped: Arc<AtomicU64>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -244,36 +244,33 @@ impl DataSource for LenientScan {
     fn open(
         &self,
         partition: usize,
-        ctx: Arc<TaskContext>,
+        _ctx: Arc<TaskContext>,
     ) -> datafusion::error::Result<SendableRecordBatchStream> {
         let ranges = self.partitions.get(partition).cloned().unwrap_or_default();
         let mut builder = RecordBatchReceiverStream::builder(self.schema.clone(), 2);
         let tx = builder.tx();
-        let batch_size = ctx.session_config().batch_size();
-        let mut rows = TextRows::new(self.table_schema.clone(), batch_size);
-        let syntax = self.syntax.clone();
+        let decoder = self.decoder.clone();
+        let header = self.header;
         let skipped = self.skipped.clone();
-        let projection = self.projection.clone();
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         builder.spawn_blocking(move || {
-            // A send fails when the query no longer wants rows (cancelled, or a LIMIT met).
-            let mut emit = |batch: RecordBatch| {
-                let batch = match &projection {
-                    Some(columns) => batch.project(columns).map_err(Into::into),
-                    None => Ok(batch),
-                };
-                if let Ok(batch) = &batch {
+            let mut each = |region: &[u8]| {
+                let (batches, bad) = decoder.decode(region)?;
+                skipped.fetch_add(bad, Ordering::Relaxed);
+                for batch in batches {
                     metrics.record_output(batch.num_rows());
+                    // A send fails when the query no longer wants rows (cancelled, or a
+                    // LIMIT met).
+                    if tx.blocking_send(Ok(batch)).is_err() {
+                        return Ok(false);
+                    }
                 }
-                tx.blocking_send(batch).is_ok()
+                Ok(true)
             };
             for range in &ranges {
-                if !read_range(range, &syntax, &mut rows, &skipped, &mut emit)? {
+                if !for_each_region(range, header, &mut each)? {
                     return Ok(());
                 }
-            }
-            if rows.len() > 0 {
-                emit(rows.finish()?);
             }
             Ok(())
         });
@@ -337,123 +334,6 @@ impl DataSource for LenientScan {
     }
 }
 
-/// Reads the records that start in `range` into `rows`, handing each full batch to `emit`.
-/// False when `emit` says to stop.
-fn read_range(
-    range: &Range,
-    syntax: &CsvSyntax,
-    rows: &mut TextRows,
-    skipped: &AtomicU64,
-    emit: &mut impl FnMut(RecordBatch) -> bool,
-) -> datafusion::error::Result<bool> {
-    let io_error =
-        |e: std::io::Error| exec_datafusion_err!("could not read {}: {e}", range.path.display());
-    let mut file = File::open(range.path.as_ref()).map_err(io_error)?;
-    let mut offset = range.start;
-    let mut input = if range.start == 0 {
-        BufReader::new(file)
-    } else {
-        // The record under way at `start` belongs to the range before: this range's first
-        // record begins after the line break at or after `start - 1`.
-        file.seek(SeekFrom::Start(range.start - 1))
-            .map_err(io_error)?;
-        let mut input = BufReader::new(file);
-        let mut rest_of_line = Vec::new();
-        let read = input
-            .read_until(b'\n', &mut rest_of_line)
-            .map_err(io_error)?;
-        offset = range.start - 1 + read as u64;
-        input
-    };
-    let mut header = range.start == 0 && syntax.header;
-    let mut csv = syntax.reader(&mut input);
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let more = csv
-            .read_byte_record(&mut record)
-            .map_err(|e| exec_datafusion_err!("could not read {}: {e}", range.path.display()))?;
-        if !more {
-            return Ok(true);
-        }
-        let starts_at = offset + record.position().map_or(0, |p| p.byte());
-        if starts_at >= range.end {
-            return Ok(true);
-        }
-        if std::mem::take(&mut header) {
-            continue;
-        }
-        if !rows.push(&mut record) {
-            skipped.fetch_add(1, Ordering::Relaxed);
-        }
-        if rows.len() >= rows.batch_size && !emit(rows.finish()?) {
-            return Ok(false);
-        }
-    }
-}
-
-/// Text columns being filled, a record at a time.
-struct TextRows {
-    schema: SchemaRef,
-    columns: Vec<StringBuilder>,
-    batch_size: usize,
-    rows: usize,
-}
-
-impl TextRows {
-    fn new(schema: SchemaRef, batch_size: usize) -> Self {
-        let columns = schema
-            .fields()
-            .iter()
-            .map(|_| StringBuilder::new())
-            .collect();
-        TextRows {
-            schema,
-            columns,
-            batch_size: batch_size.max(1),
-            rows: 0,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.rows
-    }
-
-    /// Adds the record as a row; false (and nothing added) when its number of fields is
-    /// wrong or it is not UTF-8.
-    fn push(&mut self, record: &mut csv::ByteRecord) -> bool {
-        if record.len() != self.columns.len() {
-            return false;
-        }
-        // Checked once for the whole record; the bytes go back to `record` for reuse.
-        let text = match csv::StringRecord::from_byte_record(std::mem::take(record)) {
-            Ok(text) => text,
-            Err(not_utf8) => {
-                *record = not_utf8.into_byte_record();
-                return false;
-            }
-        };
-        for (column, value) in self.columns.iter_mut().zip(text.iter()) {
-            match value {
-                "" => column.append_null(),
-                value => column.append_value(value),
-            }
-        }
-        *record = text.into_byte_record();
-        self.rows += 1;
-        true
-    }
-
-    fn finish(&mut self) -> datafusion::error::Result<RecordBatch> {
-        let columns = self
-            .columns
-            .iter_mut()
-            .map(|c| Arc::new(c.finish()) as ArrayRef)
-            .collect();
-        self.rows = 0;
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,51 +368,5 @@ mod tests {
         // Small files stay in one partition; no files still make one (empty) partition.
         assert_eq!(split(&[file("a", 10), file("b", 20)], 2).len(), 1);
         assert_eq!(split(&[], 2), vec![Vec::<Range>::new()]);
-    }
-
-    #[test]
-    fn every_record_is_read_once_whichever_byte_the_ranges_are_cut_at() {
-        use datafusion::arrow::array::AsArray;
-        use datafusion::arrow::datatypes::{DataType, Field, Schema};
-
-        let dir = std::env::temp_dir().join(format!("eddy-lenient-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("cut.csv");
-        let text = "id,name\n1,a\n2,\"b, quoted\"\n3,c,extra\n4\n5,e\n";
-        std::fs::write(&path, text).unwrap();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Utf8, true),
-            Field::new("name", DataType::Utf8, true),
-        ]));
-        let syntax = CsvSyntax::of(&CsvOptions::default().with_has_header(true));
-        let path = Arc::new(path);
-        for cut in 0..=text.len() as u64 {
-            let skipped = AtomicU64::new(0);
-            let mut rows = TextRows::new(schema.clone(), 2);
-            let mut ids = Vec::new();
-            let mut keep = |batch: RecordBatch| {
-                ids.extend(
-                    batch
-                        .column(0)
-                        .as_string::<i32>()
-                        .iter()
-                        .map(|v| v.unwrap().to_string()),
-                );
-                true
-            };
-            for (start, end) in [(0, cut), (cut, text.len() as u64)] {
-                let range = Range {
-                    path: path.clone(),
-                    start,
-                    end,
-                };
-                read_range(&range, &syntax, &mut rows, &skipped, &mut keep).unwrap();
-            }
-            let last = rows.finish().unwrap();
-            keep(last);
-            assert_eq!(ids, vec!["1", "2", "5"], "cut at byte {cut}");
-            assert_eq!(skipped.load(Ordering::Relaxed), 2, "cut at byte {cut}");
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
