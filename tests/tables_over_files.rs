@@ -357,6 +357,56 @@ async fn a_cached_table_answers_from_memory_until_uncached() {
     assert_eq!(quiet.reply.content["status"], "ok");
 }
 
+/// Without CACHE TABLE, the columns a query decoded are kept for the next question while the
+/// file is unchanged: `%table` says which, `%config` shows how much and turns it off, and a
+/// changed file is read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_a_query_decoded_answer_the_next_question_until_the_file_changes() {
+    let kernel = Kernel::start();
+    let path = write(kernel.dir.path(), "movies.csv", MOVIES_CSV);
+    let mut client = kernel.client().await;
+    client
+        .execute(&format!(
+            "CREATE TABLE movies (movie_id BIGINT, movie_title STRING, movie_release_year INT, \
+             movie_popularity DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{path}', \
+             'format' = 'csv')"
+        ))
+        .await;
+    let question = "SELECT MAX(movie_release_year) AS latest FROM movies";
+    let first = client.execute(question).await.text();
+    let shown = client.execute("%table movies").await.all_text();
+    assert!(
+        shown.contains("columns movie_release_year served from memory"),
+        "{shown}"
+    );
+    let config = client.execute("%config").await.all_text();
+    assert!(
+        config.contains("keep_file_columns = on") && config.contains("in 1 tables"),
+        "{config}"
+    );
+    assert_eq!(client.execute(question).await.text(), first);
+
+    // The file changes: the next question reads it again.
+    std::fs::write(
+        &path,
+        "movie_id,movie_title,movie_release_year,movie_popularity\n9,New,2031,1\n",
+    )
+    .unwrap();
+    let changed = client.execute(question).await.text();
+    assert!(changed.contains("| 2031   |"), "{changed}");
+
+    // Turned off: nothing kept, every question reads the file.
+    let off = client
+        .execute("%config keep_file_columns=off")
+        .await
+        .all_text();
+    assert!(off.contains("keep_file_columns = off"), "{off}");
+    let shown = client.execute("%table movies").await.all_text();
+    assert!(!shown.contains("served from memory"), "{shown}");
+    let bad = client.execute("%config keep_file_columns=maybe").await;
+    assert_eq!(bad.reply.content["status"], "error");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_past_the_memory_limit_fails_clearly_and_keeps_the_table() {
     let kernel = Kernel::start_with_env(&[("EDDY_MEMORY_LIMIT", "1MiB")]);

@@ -19,12 +19,13 @@ mod session;
 mod sql;
 mod stream;
 
+pub use batch::column_memory::KeptColumns;
 pub use batch::inline_csv::{read_inline_csv, InlineCsv};
 pub use batch::progress::ScanProgress;
 pub use config::EngineConfig;
 pub use error::{EngineError, Position};
 pub use result::{RowSet, StatementResult};
-pub use session::{parse, Engine, Statement};
+pub use session::{parse, ColumnMemoryState, Engine, Statement};
 pub use sql::completeness::completeness;
 pub use sql::completeness::Completeness;
 pub use sql::functions::flink_function_names;

@@ -105,7 +105,7 @@ pub(crate) async fn load(
 /// A file's partitions share their work (DataFusion lets an idle partition take a file
 /// range from a busy one), so one partition may have read almost everything. Queries on
 /// the cached table run one thread per partition: left uneven, one core would do the work.
-fn balanced(read: Vec<Vec<RecordBatch>>, partitions: usize) -> Vec<Vec<RecordBatch>> {
+pub(crate) fn balanced(read: Vec<Vec<RecordBatch>>, partitions: usize) -> Vec<Vec<RecordBatch>> {
     let batches: Vec<RecordBatch> = read.into_iter().flatten().collect();
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let partitions = partitions.clamp(1, batches.len().max(1));

@@ -4,6 +4,7 @@
 //! mentions once more, each from its start and alone, to name the file and its line.
 
 use super::csv_error::CsvRowError;
+use crate::batch::remembered_table::RememberedTable;
 use datafusion::arrow::csv::reader::{Format, ReaderBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
@@ -30,6 +31,9 @@ impl CsvSource {
     /// The CSV reading of a table over local files; `None` for other tables (other formats,
     /// remote stores, globs, and the views that skip malformed rows).
     pub(crate) fn of(provider: &Arc<dyn TableProvider>) -> Option<Self> {
+        if let Some(remembered) = provider.as_ref().downcast_ref::<RememberedTable>() {
+            return Self::of(&remembered.files());
+        }
         let listing = provider.as_ref().downcast_ref::<ListingTable>()?;
         let options = listing.options();
         let csv = options

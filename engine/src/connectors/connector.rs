@@ -53,6 +53,9 @@ pub(crate) trait Connector: Sync {
 pub(crate) struct FileTable {
     pub(crate) provider: Arc<dyn TableProvider>,
     pub(crate) skipped: Option<Arc<AtomicU64>>,
+    /// Where the files are, for a table whose decoded columns may be kept in memory
+    /// (`batch/column_memory.rs`): strict CSV and JSON tables, whose reading costs most.
+    pub(crate) listing: Option<Box<crate::batch::remembered_table::FileListing>>,
 }
 
 /// A stream table's source, and the count of rows its sources skipped (bad lines with

@@ -4,6 +4,7 @@
 use super::connector::{Connector, Declaration, Declared, FileTable};
 use super::declared_table::DeclaredTable;
 use super::{bad_option, file_monitor, lenient_csv, replay, ConnectorOptions};
+use crate::batch::remembered_table::FileListing;
 use crate::error::EngineError;
 use crate::stream::sink::partitions::{PartitionSpec, SINK_OPTIONS};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -189,8 +190,18 @@ pub(crate) fn table(
                 skipped.clone(),
             )),
             skipped: Some(skipped),
+            // Which rows a lenient table skips depends on the columns read: its columns
+            // are read from the files each time, so the count stays exact.
+            listing: None,
         });
     }
+    // Parquet is columnar and compressed already; CSV and JSON are parsed every time.
+    let kept_listing = (!format.eq_ignore_ascii_case("parquet")).then(|| {
+        Box::new(FileListing {
+            url: url.clone(),
+            extension: extension.to_string(),
+        })
+    });
     let read_as_text = null_literal.is_some();
     let file_schema = match read_as_text {
         true => Arc::new(Schema::new(
@@ -231,6 +242,7 @@ pub(crate) fn table(
         return Ok(FileTable {
             provider,
             skipped: None,
+            listing: kept_listing,
         });
     }
     // `csv.null-literal` without leniency: the values are read as text, the NULL text made
@@ -250,6 +262,7 @@ pub(crate) fn table(
     Ok(FileTable {
         provider: Arc::new(DeclaredTable::new(frame.select(typed)?.into_view())),
         skipped: None,
+        listing: kept_listing,
     })
 }
 

@@ -6,6 +6,7 @@ use super::table_like::TableDdl;
 use super::Engine;
 use crate::batch::cache::{self, Cached};
 use crate::batch::inline_csv::read_inline_csv;
+use crate::batch::remembered_table::RememberedTable;
 use crate::connectors::computed_columns::{ComputedColumns, WithComputed};
 use crate::connectors::{self, ConnectorOptions, CountedSource, Declaration, Declared};
 use crate::error::EngineError;
@@ -16,6 +17,7 @@ use crate::sql::types::arrow_type;
 use crate::stream::catalog::{SourceFactory, StreamPlaceholder, StreamTable};
 use crate::stream::watermark::WatermarkSpec;
 use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable};
@@ -235,9 +237,17 @@ impl Engine {
                 })
             }
             Declared::Table(table) => {
-                let provider = match computed {
-                    Some(columns) => columns.table(name.table(), table.provider)?,
+                let provider: Arc<dyn TableProvider> = match table.listing {
+                    Some(listing) => Arc::new(RememberedTable::new(
+                        table.provider,
+                        *listing,
+                        self.column_memory.clone(),
+                    )),
                     None => table.provider,
+                };
+                let provider = match computed {
+                    Some(columns) => columns.table(name.table(), provider)?,
+                    None => provider,
                 };
                 self.ctx.deregister_table(name.clone())?;
                 self.ctx.register_table(name.clone(), provider)?;
@@ -284,6 +294,12 @@ impl Engine {
             });
         }
         let source = self.ctx.table_provider(name.clone()).await?;
+        // Read from the files: the cached copy holds every column, so the columns kept as
+        // queries read them would only be a second copy.
+        let source = match source.as_ref().downcast_ref::<RememberedTable>() {
+            Some(remembered) => remembered.files(),
+            None => source,
+        };
         let held = self.catalog.cached_total();
         let budget = self.memory_limit.saturating_sub(held);
         let (table, rows, bytes) = cache::load(&self.ctx, &key, source.clone(), budget).await?;

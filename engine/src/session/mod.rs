@@ -57,6 +57,17 @@ pub struct Engine {
     memory_limit: usize,
     /// Flink's `table.exec.state.ttl`, in ms (0: none), for queries started from now on.
     state_ttl: Arc<std::sync::atomic::AtomicU64>,
+    /// The columns of file tables that queries decoded, kept for the next question.
+    column_memory: Arc<crate::batch::column_memory::ColumnMemory>,
+}
+
+/// What `%config` shows of the columns file tables keep in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnMemoryState {
+    pub enabled: bool,
+    pub tables: usize,
+    pub bytes: usize,
+    pub budget: usize,
 }
 
 impl Engine {
@@ -71,6 +82,10 @@ impl Engine {
             catalog: Catalog::default(),
             memory_limit,
             state_ttl: Arc::default(),
+            // A quarter of the memory limit: the rest is for queries and cached tables.
+            column_memory: Arc::new(crate::batch::column_memory::ColumnMemory::new(
+                memory_limit / 4,
+            )),
         })
     }
 
@@ -284,6 +299,41 @@ impl Engine {
     /// Whether a table's rows arrive over time (queries over it run continuously).
     pub fn is_stream(&self, name: &str) -> bool {
         self.catalog.is_stream(name)
+    }
+
+    /// The columns of a file table kept in memory as queries read them, and their bytes;
+    /// `None` when none are.
+    pub async fn kept_columns(
+        &self,
+        name: &str,
+    ) -> Option<crate::batch::column_memory::KeptColumns> {
+        let provider = self
+            .ctx
+            .table_provider(crate::sql::names::table_reference_from_text(name))
+            .await
+            .ok()?;
+        let table = provider
+            .as_ref()
+            .downcast_ref::<crate::batch::remembered_table::RememberedTable>()?;
+        self.column_memory.kept(table.id())
+    }
+
+    /// Whether file tables keep the columns queries decode in memory, the tables that have
+    /// some, the bytes they hold, and at most how many.
+    pub fn column_memory(&self) -> ColumnMemoryState {
+        let (tables, bytes) = self.column_memory.held();
+        ColumnMemoryState {
+            enabled: self.column_memory.is_enabled(),
+            tables,
+            bytes,
+            budget: self.column_memory.budget(),
+        }
+    }
+
+    /// Turns keeping decoded columns of file tables in memory on or off (off drops what is
+    /// kept).
+    pub fn set_column_memory(&self, on: bool) {
+        self.column_memory.set_enabled(on);
     }
 
     /// Bytes a cached table holds in memory; `None` for a table that is not cached.

@@ -3,6 +3,7 @@
 
 mod cached_tables;
 mod flink_functions;
+mod kept_columns;
 mod sql_scripts;
 mod streams;
 mod updating_results;

@@ -64,6 +64,7 @@ pub fn table_summary(
     declared: &Declared,
     row_count: &str,
     cached_bytes: Option<usize>,
+    kept: Option<eddy_engine::KeptColumns>,
 ) -> MimeBundle {
     let mut rows = rows_text(row_count);
     let primary_key = &declared.primary_key;
@@ -84,6 +85,16 @@ pub fn table_summary(
         rows.push_str(&format!(
             " · cached ({:.1} MiB in memory)",
             bytes as f64 / (1 << 20) as f64
+        ));
+    }
+    if let Some(kept) = kept {
+        let columns = match kept.columns.as_slice() {
+            [] => "its row count".to_string(),
+            columns => format!("columns {}", columns.join(", ")),
+        };
+        rows.push_str(&format!(
+            " · {columns} served from memory ({:.1} MiB, while the files are unchanged)",
+            kept.bytes as f64 / (1 << 20) as f64
         ));
     }
     let origin = match (

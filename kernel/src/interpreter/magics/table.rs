@@ -58,14 +58,14 @@ pub(super) async fn run(
         primary_key: interpreter.engine.primary_key(&table.name),
         partitioned_by: interpreter.engine.partition_keys(&table.name),
     };
-    let summary = |count: &str, cached| match &table.definition {
+    let summary = |count: &str, cached, kept| match &table.definition {
         Some(definition) => render::view_summary(&table.name, definition, count),
-        None => render::table_summary(&table.name, &source, &declared, count, cached),
+        None => render::table_summary(&table.name, &source, &declared, count, cached, kept),
     };
     if interpreter.engine.is_stream(&table.name) {
         // A stream has no row count and no "first rows": show what it is and how to
         // watch it.
-        out.display(summary(STREAM_ROWS, None));
+        out.display(summary(STREAM_ROWS, None, None));
         out.result(render::rows_bundle(&schema_rows(&table.schema)));
         return Ok(());
     }
@@ -74,7 +74,8 @@ pub(super) async fn run(
         .await?;
     let count = first_value(&count);
     let cached = interpreter.engine.cached_bytes(&table.name);
-    out.display(summary(&count, cached));
+    let kept = interpreter.engine.kept_columns(&table.name).await;
+    out.display(summary(&count, cached, kept));
     out.display(render::rows_bundle(&schema_rows(&table.schema)));
     match chart {
         Some(options) => {

@@ -1,0 +1,253 @@
+//! The columns of file tables that queries have already decoded, kept in memory so that the
+//! next question over an unchanged file does not parse it again (no `CACHE TABLE` needed).
+//!
+//! A table's entry holds the columns read so far, as one set: a query that reads columns the
+//! entry lacks reads them from the files together with the entry's, and its result replaces
+//! the entry; a query whose columns the entry has is answered from memory. An entry belongs
+//! to the files as they were read, by name, size and modification time: when any differs, or
+//! a file comes or goes, the entry is dropped and the files read again. Entries live within a
+//! budget (a quarter of the engine's memory limit); the least recently used go first.
+
+use crate::batch::cached_scan::CachedRows;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// One file of a table as it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    pub(crate) path: String,
+    pub(crate) size: u64,
+    pub(crate) modified: Option<SystemTime>,
+}
+
+/// What is kept of one table.
+#[derive(Debug)]
+struct Entry {
+    files: Vec<FileStamp>,
+    /// The table's columns held, in the order of `rows`' columns.
+    columns: Vec<usize>,
+    rows: Arc<CachedRows>,
+    bytes: usize,
+    last_used: u64,
+}
+
+/// What a table has in memory, for `%table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptColumns {
+    pub columns: Vec<String>,
+    pub bytes: usize,
+}
+
+/// The kept columns of every file table of an engine.
+#[derive(Debug)]
+pub(crate) struct ColumnMemory {
+    enabled: AtomicBool,
+    budget: usize,
+    entries: Mutex<HashMap<u64, Entry>>,
+    uses: AtomicU64,
+    next_table: AtomicU64,
+}
+
+impl ColumnMemory {
+    pub(crate) fn new(budget: usize) -> Self {
+        ColumnMemory {
+            enabled: AtomicBool::new(true),
+            budget,
+            entries: Mutex::default(),
+            uses: AtomicU64::new(0),
+            next_table: AtomicU64::new(1),
+        }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<u64, Entry>> {
+        // A panic while holding the lock leaves the map as it was: go on with it.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A number that names a table's entry, unique for the engine's life.
+    pub(crate) fn new_table_id(&self) -> u64 {
+        self.next_table.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Turns keeping on or off; off drops everything kept.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        self.enabled.store(on, Ordering::Relaxed);
+        if !on {
+            self.entries().clear();
+        }
+    }
+
+    pub(crate) fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// The tables with columns kept, and the bytes they hold.
+    pub(crate) fn held(&self) -> (usize, usize) {
+        let entries = self.entries();
+        (entries.len(), entries.values().map(|e| e.bytes).sum())
+    }
+
+    /// The rows of `table`'s columns `wanted`, and where each is among them, when they are
+    /// kept for these `files`. An entry for other files is dropped.
+    pub(crate) fn lookup(
+        &self,
+        table: u64,
+        files: &[FileStamp],
+        wanted: &[usize],
+    ) -> Option<(Arc<CachedRows>, Vec<usize>)> {
+        let mut entries = self.entries();
+        let entry = entries.get_mut(&table)?;
+        if entry.files != files {
+            entries.remove(&table);
+            return None;
+        }
+        let positions = wanted
+            .iter()
+            .map(|column| entry.columns.iter().position(|c| c == column))
+            .collect::<Option<Vec<usize>>>()?;
+        entry.last_used = self.uses.fetch_add(1, Ordering::Relaxed);
+        Some((entry.rows.clone(), positions))
+    }
+
+    /// The columns a query wanting `wanted` of `table` reads from the files: those, and the
+    /// ones kept already, so that the entry that replaces the kept one has both.
+    pub(crate) fn columns_to_read(
+        &self,
+        table: u64,
+        files: &[FileStamp],
+        wanted: &[usize],
+    ) -> Vec<usize> {
+        let mut columns: Vec<usize> = wanted.to_vec();
+        if let Some(entry) = self.entries().get(&table).filter(|e| e.files == files) {
+            columns.extend(entry.columns.iter().filter(|c| !wanted.contains(c)));
+        }
+        columns
+    }
+
+    /// Keeps `rows` (the table's `columns`, read from `files`) as `table`'s entry, if they
+    /// fit the budget: the least recently used entries make room.
+    pub(crate) fn keep(
+        &self,
+        table: u64,
+        files: Vec<FileStamp>,
+        columns: Vec<usize>,
+        rows: CachedRows,
+        bytes: usize,
+    ) {
+        if !self.is_enabled() || bytes > self.budget {
+            return;
+        }
+        let mut entries = self.entries();
+        entries.remove(&table);
+        let mut held: usize = entries.values().map(|e| e.bytes).sum();
+        while held + bytes > self.budget {
+            let Some((&oldest, _)) = entries.iter().min_by_key(|(_, e)| e.last_used) else {
+                break;
+            };
+            if let Some(gone) = entries.remove(&oldest) {
+                held -= gone.bytes;
+            }
+        }
+        entries.insert(
+            table,
+            Entry {
+                files,
+                columns,
+                rows: Arc::new(rows),
+                bytes,
+                last_used: self.uses.fetch_add(1, Ordering::Relaxed),
+            },
+        );
+    }
+
+    /// Drops what is kept of `table` (dropped or declared again).
+    pub(crate) fn forget(&self, table: u64) {
+        self.entries().remove(&table);
+    }
+
+    /// What is kept of `table`: its columns' names and bytes.
+    pub(crate) fn kept(&self, table: u64) -> Option<KeptColumns> {
+        let entries = self.entries();
+        let entry = entries.get(&table)?;
+        Some(KeptColumns {
+            columns: entry
+                .rows
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            bytes: entry.bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn rows(columns: usize) -> CachedRows {
+        let schema = Arc::new(Schema::new(
+            (0..columns)
+                .map(|c| Field::new(format!("c{c}"), DataType::Int64, true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            (0..columns)
+                .map(|_| Arc::new(Int64Array::from(vec![1, 2])) as _)
+                .collect(),
+        )
+        .expect("a batch");
+        CachedRows::new(schema, vec![vec![batch]])
+    }
+
+    fn stamp(size: u64) -> Vec<FileStamp> {
+        vec![FileStamp {
+            path: "/data/a.csv".into(),
+            size,
+            modified: None,
+        }]
+    }
+
+    #[test]
+    fn kept_columns_answer_for_the_same_files_only() {
+        let memory = ColumnMemory::new(1 << 20);
+        memory.keep(1, stamp(10), vec![3, 1], rows(2), 100);
+        let (_, positions) = memory.lookup(1, &stamp(10), &[1]).expect("kept");
+        assert_eq!(positions, [1]);
+        assert!(
+            memory.lookup(1, &stamp(10), &[2]).is_none(),
+            "column 2 not kept"
+        );
+        assert_eq!(memory.columns_to_read(1, &stamp(10), &[2]), [2, 3, 1]);
+        // The file changed: the entry goes.
+        assert!(memory.lookup(1, &stamp(11), &[1]).is_none());
+        assert_eq!(memory.held(), (0, 0));
+    }
+
+    #[test]
+    fn the_least_recently_used_make_room_and_nothing_past_the_budget_is_kept() {
+        let memory = ColumnMemory::new(250);
+        memory.keep(1, stamp(1), vec![0], rows(1), 100);
+        memory.keep(2, stamp(1), vec![0], rows(1), 100);
+        assert!(memory.lookup(1, &stamp(1), &[0]).is_some());
+        memory.keep(3, stamp(1), vec![0], rows(1), 100);
+        assert!(memory.kept(2).is_none(), "table 2 was used least recently");
+        assert!(memory.kept(1).is_some() && memory.kept(3).is_some());
+        memory.keep(4, stamp(1), vec![0], rows(1), 300);
+        assert!(memory.kept(4).is_none());
+        memory.set_enabled(false);
+        assert_eq!(memory.held(), (0, 0));
+    }
+}
