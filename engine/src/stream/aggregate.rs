@@ -332,6 +332,27 @@ pub(crate) async fn results(
 
 /// A mask of the state rows whose window has fired: `window_end - 1 <= watermark`
 /// (`window_end` is the column at `end_index` plus `end_offset_ms`).
+/// The earliest end of the windows of `batches` (`end_index` plus `end_offset_ms`), of the rows
+/// `keep` marks (all when `None`).
+pub(crate) fn earliest_end(
+    batch: &RecordBatch,
+    end_index: usize,
+    end_offset_ms: i64,
+    keep: Option<&BooleanArray>,
+) -> Result<Option<i64>, EngineError> {
+    let column = batch.column(end_index);
+    let tz = match column.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    let ends = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, tz))?;
+    let ends = ends.as_primitive::<TimestampMillisecondType>();
+    Ok((0..batch.num_rows())
+        .filter(|&i| !ends.is_null(i) && keep.is_none_or(|k| k.is_valid(i) && k.value(i)))
+        .map(|i| ends.value(i).saturating_add(end_offset_ms))
+        .min())
+}
+
 pub(crate) fn fired_windows(
     batch: &RecordBatch,
     end_index: usize,

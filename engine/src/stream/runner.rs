@@ -147,6 +147,9 @@ struct Progress {
     last_snapshot: Instant,
     /// The latest processing time seen, in ms (event time is kept by the runner's clock).
     max_time: Option<i64>,
+    /// No window of a window aggregate's state ends before this: a tick whose watermark is
+    /// below it closes none, and the state is not read to find out.
+    next_close: Option<i64>,
     watermark: Option<i64>,
     last_row_at: Instant,
 }
@@ -178,6 +181,7 @@ impl Runner {
             dirty: false,
             last_snapshot: Instant::now(),
             max_time: None,
+            next_close: None,
             watermark: None,
             last_row_at: Instant::now(),
         };
@@ -658,6 +662,16 @@ impl Runner {
                 let partials = collect(found.partial.clone(), task.clone())
                     .await
                     .map_err(EngineError::from)?;
+                if let Shape::Windowed { close, .. } = &self.shape {
+                    for batch in &partials {
+                        let end =
+                            aggregate::earliest_end(batch, close.column, close.offset_ms, None)?;
+                        progress.next_close = match (progress.next_close, end) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
+                }
                 if let Some(keyed) = &mut progress.keyed {
                     let folded = keyed.fold(&found, partials, task.clone()).await?;
                     // Only a result worked out key by key needs to know which keys changed.
@@ -807,12 +821,27 @@ impl Runner {
                 state_schema,
                 close,
             } => {
-                if let (Some(found), Some(keyed), Some(w)) =
-                    (&progress.aggregate, &mut progress.keyed, effective)
+                let closes = match (progress.next_close, effective) {
+                    (Some(end), Some(w)) => end.saturating_sub(1) <= w,
+                    _ => false,
+                };
+                if let (true, Some(found), Some(keyed), Some(w)) =
+                    (closes, &progress.aggregate, &mut progress.keyed, effective)
                 {
+                    // The earliest end among the windows that stay open, found on the way.
+                    let still_open = std::cell::Cell::new(None::<i64>);
                     let closed = keyed.take_where(|b| {
-                        aggregate::fired_windows(b, close.column, close.offset_ms, w)
+                        let fired = aggregate::fired_windows(b, close.column, close.offset_ms, w)?;
+                        let open = datafusion::arrow::compute::not(&fired)?;
+                        let end =
+                            aggregate::earliest_end(b, close.column, close.offset_ms, Some(&open))?;
+                        still_open.set(match (still_open.get(), end) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        });
+                        Ok(fired)
                     })?;
+                    progress.next_close = still_open.get();
                     if !closed.is_empty() {
                         let out =
                             aggregate::results(found, state_schema.clone(), closed, task.clone())
