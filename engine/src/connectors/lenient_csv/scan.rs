@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::config::CsvOptions;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::DataFusionError;
 use datafusion::common::Statistics;
@@ -298,10 +299,19 @@ impl DataSource for LenientScan {
 
     fn partition_statistics(
         &self,
-        _partition: Option<usize>,
+        partition: Option<usize>,
     ) -> datafusion::error::Result<Arc<Statistics>> {
-        // Unknown until read: malformed records are only found by reading them.
-        Ok(Arc::new(Statistics::new_unknown(&self.schema)))
+        // Rows are unknown until read (malformed records are only found by reading them);
+        // the bytes to read are known, as a strict table's scan knows them, so that a join
+        // builds its hash table from the smaller table.
+        let ranges: Vec<&Range> = match partition {
+            Some(p) => self.partitions.get(p).into_iter().flatten().collect(),
+            None => self.partitions.iter().flatten().collect(),
+        };
+        let bytes: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        statistics.total_byte_size = Precision::Inexact(bytes as usize);
+        Ok(Arc::new(statistics))
     }
 
     fn with_fetch(&self, _limit: Option<usize>) -> Option<Arc<dyn DataSource>> {
