@@ -1,11 +1,12 @@
 //! A region of whole CSV lines turned into typed batches of the columns a query reads.
 //!
 //! The clean path is Arrow's vectorised CSV decoder, the one a table without
-//! `'csv.ignore-parse-errors'` reads with: it parses only the columns the query reads, and
-//! fails on a record with the wrong number of fields or a value that does not parse. Only
-//! then is the region read again record by record ([`RecordByRecord`]), to find the
-//! malformed records, skip them and count them. So a file without malformed rows costs what
-//! a strict table costs, and one with a few costs a re-read of the regions that hold them.
+//! `'csv.ignore-parse-errors'` reads with: it parses only the columns the query reads, a
+//! batch of records at a time, and fails on a record with the wrong number of fields or a
+//! value that does not parse. Only then are that batch's records read again record by record
+//! ([`TextRows`] and a cast per column), to find the malformed ones, skip them and count
+//! them. So a file without malformed rows costs what a strict table costs, and one with a
+//! few costs a batch read twice for each.
 //!
 //! As in Flink, whose CSV format also parses only the fields a query reads, a value is
 //! checked when the query reads its column; a record's number of fields is always checked.
@@ -56,49 +57,78 @@ impl RegionDecoder {
         })
     }
 
-    /// The region's rows as typed batches, and how many of its records were skipped. When
-    /// the region holds a malformed record, its batches of lines are decoded again one by
-    /// one, and only those that fail are read record by record.
+    /// The region's rows as typed batches, and how many of its records were skipped. A
+    /// batch of lines that holds a malformed record is read again record by record; the
+    /// batches around it stay as Arrow's decoder made them.
     pub(super) fn decode(&self, region: &[u8]) -> Result<(Vec<RecordBatch>, u64), ArrowError> {
-        if let Ok(batches) = self.decode_clean(region) {
-            return Ok((batches, 0));
-        }
         let mut batches = Vec::new();
         let mut skipped = 0;
-        for lines in batches_of_lines(region, self.batch_size) {
-            match self.decode_clean(lines) {
-                Ok(clean) => batches.extend(clean),
-                Err(_) => {
-                    let (rows, bad) = self.decode_record_by_record(lines)?;
+        let mut decoder = self.arrow_decoder()?;
+        let mut at = 0;
+        while at < region.len() {
+            // One batch of records: Arrow's decoder reads whole records until it has a
+            // batch's worth or the region ends.
+            let start = at;
+            let mut failed = false;
+            loop {
+                match decoder.decode(&region[at..]) {
+                    Ok(0) => break,
+                    Ok(used) => {
+                        at += used;
+                        if decoder.capacity() == 0 {
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if at >= region.len() && !failed {
+                // The last record may lack its line break: an empty read ends it.
+                failed = decoder.decode(&[]).is_err();
+            }
+            let batch = match failed {
+                false => decoder.flush(),
+                true => Err(ArrowError::CsvError("a malformed record".into())),
+            };
+            match batch {
+                Ok(Some(batch)) => batches.push(match self.schema.fields().is_empty() {
+                    true => self.rows_only(batch.num_rows())?,
+                    false => batch,
+                }),
+                // Nothing decoded and nothing read: what is left is read record by record
+                // (rather than loop).
+                Ok(None) if at == start => {
+                    let (rows, bad) = self.decode_record_by_record(&region[start..])?;
                     batches.extend(rows);
                     skipped += bad;
+                    break;
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    // The records from `start`: those decoded (when the values failed), or a
+                    // batch's worth of lines (when the records did, wherever the decoder
+                    // stopped).
+                    let end = match failed {
+                        false => at,
+                        true => {
+                            start
+                                + batches_of_lines(&region[start..], self.batch_size)
+                                    .next()
+                                    .map_or(0, <[u8]>::len)
+                        }
+                    };
+                    let (rows, bad) = self.decode_record_by_record(&region[start..end])?;
+                    batches.extend(rows);
+                    skipped += bad;
+                    at = end;
+                    decoder = self.arrow_decoder()?;
                 }
             }
         }
         Ok((batches, skipped))
-    }
-
-    /// The region through Arrow's decoder; an error when any record is malformed.
-    fn decode_clean(&self, region: &[u8]) -> Result<Vec<RecordBatch>, ArrowError> {
-        let mut decoder = self.arrow_decoder()?;
-        let mut batches = Vec::new();
-        let mut rest = region;
-        loop {
-            let used = decoder.decode(rest)?;
-            rest = &rest[used..];
-            if decoder.capacity() == 0 || used == 0 {
-                if let Some(batch) = decoder.flush()? {
-                    batches.push(match self.schema.fields().is_empty() {
-                        true => self.rows_only(batch.num_rows())?,
-                        false => batch,
-                    });
-                }
-                if used == 0 && rest.is_empty() {
-                    break;
-                }
-            }
-        }
-        Ok(batches)
     }
 
     fn arrow_decoder(&self) -> Result<Decoder, ArrowError> {
@@ -364,6 +394,31 @@ mod tests {
         let (rows, skipped) = decoder(Some(vec![]), None).decode(region).expect("decoded");
         assert_eq!(skipped, 2);
         assert_eq!(rows.iter().map(RecordBatch::num_rows).sum::<usize>(), 5);
+    }
+
+    #[test]
+    fn a_last_record_without_a_line_break_is_read_clean_or_not() {
+        let decoder = decoder(None, None);
+        let (rows, skipped) = decoder
+            .decode(b"1,a,2024-01-01\n2,b,2024-01-02")
+            .expect("decoded");
+        assert_eq!(
+            (
+                rows.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                skipped
+            ),
+            (2, 0)
+        );
+        let (rows, skipped) = decoder
+            .decode(b"1,a,2024-01-01\n2,b,never")
+            .expect("decoded");
+        assert_eq!(
+            (
+                rows.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                skipped
+            ),
+            (1, 1)
+        );
     }
 
     #[test]
