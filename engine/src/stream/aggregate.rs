@@ -330,22 +330,31 @@ pub(crate) async fn results(
     Ok(collect(root, task).await?)
 }
 
-/// A mask of the state rows whose window has fired: `window_end - 1 <= watermark`
-/// (`window_end` is the column at `end_index` plus `end_offset_ms`).
-/// The earliest end of the windows of `batches` (`end_index` plus `end_offset_ms`), of the rows
-/// `keep` marks (all when `None`).
+/// The column at `end_index` (a window's end, or its start) in milliseconds.
+fn window_ends(
+    batch: &RecordBatch,
+    end_index: usize,
+) -> Result<datafusion::arrow::array::ArrayRef, EngineError> {
+    let column = batch.column(end_index);
+    let tz = match column.data_type() {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    };
+    Ok(cast(
+        column,
+        &DataType::Timestamp(TimeUnit::Millisecond, tz),
+    )?)
+}
+
+/// The earliest end of the windows of `batch` (`end_index` plus `end_offset_ms`), among the
+/// rows `keep` marks (all when `None`).
 pub(crate) fn earliest_end(
     batch: &RecordBatch,
     end_index: usize,
     end_offset_ms: i64,
     keep: Option<&BooleanArray>,
 ) -> Result<Option<i64>, EngineError> {
-    let column = batch.column(end_index);
-    let tz = match column.data_type() {
-        DataType::Timestamp(_, tz) => tz.clone(),
-        _ => None,
-    };
-    let ends = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, tz))?;
+    let ends = window_ends(batch, end_index)?;
     let ends = ends.as_primitive::<TimestampMillisecondType>();
     Ok((0..batch.num_rows())
         .filter(|&i| !ends.is_null(i) && keep.is_none_or(|k| k.is_valid(i) && k.value(i)))
@@ -353,18 +362,15 @@ pub(crate) fn earliest_end(
         .min())
 }
 
+/// A mask of the state rows whose window has fired: `window_end - 1 <= watermark`
+/// (`window_end` is the column at `end_index` plus `end_offset_ms`).
 pub(crate) fn fired_windows(
     batch: &RecordBatch,
     end_index: usize,
     end_offset_ms: i64,
     watermark: i64,
 ) -> Result<BooleanArray, EngineError> {
-    let column = batch.column(end_index);
-    let tz = match column.data_type() {
-        DataType::Timestamp(_, tz) => tz.clone(),
-        _ => None,
-    };
-    let ends = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, tz))?;
+    let ends = window_ends(batch, end_index)?;
     let ends = ends.as_primitive::<TimestampMillisecondType>();
     Ok((0..batch.num_rows())
         .map(|i| {

@@ -1,19 +1,8 @@
 //! CACHE TABLE through the engine: how a cached table is spread and joined, and that every
 //! query over it gives the uncached answer.
 
-use datafusion::arrow::util::pretty::pretty_format_batches;
-use eddy_engine::{Engine, EngineConfig, StatementResult};
-
-/// Every statement of `sql`, run in order; the printed rows of the last.
-async fn run(engine: &Engine, sql: &str) -> String {
-    let mut printed = String::new();
-    for statement in engine.parse(sql).unwrap() {
-        if let StatementResult::Rows(rows) = engine.run(statement, 1000).await.unwrap() {
-            printed = pretty_format_batches(&rows.batches).unwrap().to_string();
-        }
-    }
-    printed
-}
+use crate::printed::run;
+use eddy_engine::{Engine, EngineConfig};
 
 /// The row counts of the cached scan's partitions, as EXPLAIN shows them.
 fn partition_rows(explained: &str) -> Vec<usize> {

@@ -2,20 +2,9 @@
 //! over the unchanged file is answered from there, with the answer the file gives; a changed
 //! file is read again.
 
-use datafusion::arrow::util::pretty::pretty_format_batches;
-use eddy_engine::{Engine, EngineConfig, StatementResult};
+use crate::printed::run;
+use eddy_engine::{Engine, EngineConfig};
 use std::io::Write;
-
-/// Every statement of `sql`, run in order; the printed rows of the last.
-async fn run(engine: &Engine, sql: &str) -> String {
-    let mut printed = String::new();
-    for statement in engine.parse(sql).unwrap() {
-        if let StatementResult::Rows(rows) = engine.run(statement, 1000).await.unwrap() {
-            printed = pretty_format_batches(&rows.batches).unwrap().to_string();
-        }
-    }
-    printed
-}
 
 /// Whether the plan of `sql` reads the files (and keeps what it reads) or memory.
 async fn reads(engine: &Engine, sql: &str) -> &'static str {

@@ -4,6 +4,7 @@
 mod cached_tables;
 mod flink_functions;
 mod kept_columns;
+mod printed;
 mod sql_scripts;
 mod streams;
 mod updating_results;
