@@ -226,23 +226,27 @@ pub(crate) fn table(
     let files: Arc<dyn TableProvider> = Arc::new(ListingTable::try_new(config)?);
     if !read_as_text {
         // The listing gives partition columns last; the table has them where declared.
-        let provider = match files.schema().fields() == schema.fields() {
-            true => files,
+        let (provider, listing) = match files.schema().fields() == schema.fields() {
+            true => (files, kept_listing),
             false => {
                 let declared = schema
                     .fields()
                     .iter()
                     .map(|f| ident(f.name()))
                     .collect::<Vec<_>>();
-                Arc::new(DeclaredTable::new(
-                    ctx.read_table(files)?.select(declared)?.into_view(),
-                ))
+                let view = ctx.read_table(files)?.select(declared)?.into_view();
+                // A view's plan is not the file scan the kept columns' scan cuts into
+                // ranges for every core: read from the files each time.
+                (
+                    Arc::new(DeclaredTable::new(view)) as Arc<dyn TableProvider>,
+                    None,
+                )
             }
         };
         return Ok(FileTable {
             provider,
             skipped: None,
-            listing: kept_listing,
+            listing,
         });
     }
     // `csv.null-literal` without leniency: the values are read as text, the NULL text made
@@ -262,7 +266,8 @@ pub(crate) fn table(
     Ok(FileTable {
         provider: Arc::new(DeclaredTable::new(frame.select(typed)?.into_view())),
         skipped: None,
-        listing: kept_listing,
+        // As above: a view over the files is read from them each time.
+        listing: None,
     })
 }
 
