@@ -573,6 +573,13 @@ def main() -> int:
     def total(values):
         return None if any(v is None for v in values) else sum(values)
 
+    def against_strict(mode: str, title: str, target: str) -> None:
+        """A mode's Eddy times beside the strict tables' timed in the same turns."""
+        timed, strict = results[mode], results[mode + "_strict"]
+        rows = [(name, timed[name][0], strict[name], target) for name in timed]
+        rows.append(("total", total([e for e, _, _ in timed.values()]), total(list(strict.values())), target))
+        print_table(title, rows, peer="strict")
+
     if "csv" in results:
         csv = results["csv"]
         rows = [(name, e, d, "") for name, (e, d, _) in csv.items()]
@@ -584,21 +591,11 @@ def main() -> int:
         rows = [(name, e, d, "") for name, (e, d, _) in lenient.items()]
         rows.append(("total", total([e for e, _, _ in lenient.values()]), total([d for _, d, _ in lenient.values()]), ""))
         print_table(f"From CSV, lenient tables ('csv.ignore-parse-errors'; median of {args.repeat})", rows)
-        strict = results["lenient_strict"]
-        rows = [(name, lenient[name][0], strict[name], str(LENIENT_TARGET)) for name in lenient]
-        rows.append(
-            (
-                "total",
-                total([e for e, _, _ in lenient.values()]),
-                total(list(strict.values())),
-                str(LENIENT_TARGET),
-            )
-        )
-        print_table(
+        against_strict(
+            "lenient",
             f"Lenient against strict tables, both Eddy, timed in the same turns (target: each ≤ "
             f"{LENIENT_TARGET:.1f}× the strict table)",
-            rows,
-            peer="strict",
+            str(LENIENT_TARGET),
         )
 
     if "again" in results:
@@ -612,14 +609,11 @@ def main() -> int:
         )
 
     if "bad" in results:
-        bad, strict = results["bad"], results["bad_strict"]
-        rows = [(name, bad[name][0], strict[name], "") for name in bad]
-        rows.append(("total", total([e for e, _, _ in bad.values()]), total(list(strict.values())), ""))
-        print_table(
+        against_strict(
+            "bad",
             f"Lenient tables with {args.bad_rows} malformed ratings rows against strict tables over the clean "
             f"files, both Eddy, timed in the same turns (median of {args.repeat})",
-            rows,
-            peer="strict",
+            "",
         )
 
     if "memory" in results:

@@ -273,19 +273,22 @@ async fn bad_table_declarations_get_clear_errors_and_lose_nothing() {
         .contains("already exists"));
 }
 
+/// The movies table over the CSV file at `path`.
+fn movies_table(path: &str) -> String {
+    format!(
+        "CREATE TABLE movies (movie_id BIGINT, movie_title STRING, movie_release_year INT, \
+         movie_popularity DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{path}', \
+         'format' = 'csv')"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_table_answers_from_memory_until_uncached() {
     let kernel = Kernel::start();
     let dir = kernel.dir.path();
     let path = write(dir, "movies.csv", MOVIES_CSV);
     let mut client = kernel.client().await;
-    client
-        .execute(&format!(
-            "CREATE TABLE movies (movie_id BIGINT, movie_title STRING, movie_release_year INT, \
-             movie_popularity DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{path}', \
-             'format' = 'csv')"
-        ))
-        .await;
+    client.execute(&movies_table(&path)).await;
     let cached = client.execute("CACHE TABLE movies").await;
     assert_eq!(
         cached.reply.content["status"], "ok",
@@ -365,13 +368,7 @@ async fn columns_a_query_decoded_answer_the_next_question_until_the_file_changes
     let kernel = Kernel::start();
     let path = write(kernel.dir.path(), "movies.csv", MOVIES_CSV);
     let mut client = kernel.client().await;
-    client
-        .execute(&format!(
-            "CREATE TABLE movies (movie_id BIGINT, movie_title STRING, movie_release_year INT, \
-             movie_popularity DOUBLE) WITH ('connector' = 'filesystem', 'path' = '{path}', \
-             'format' = 'csv')"
-        ))
-        .await;
+    client.execute(&movies_table(&path)).await;
     let question = "SELECT MAX(movie_release_year) AS latest FROM movies";
     let first = client.execute(question).await.text();
     let shown = client.execute("%table movies").await.all_text();

@@ -4,10 +4,12 @@
 //! When one input ends, an empty batch marked as its end follows its last rows: a watermark
 //! over several inputs stops waiting on it.
 
+use super::micro_batch::MicroBatchTable;
 use super::source::{BatchSender, StreamSource};
 use crate::error::EngineError;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +28,36 @@ pub(crate) fn input_of(batch: &RecordBatch) -> usize {
         .get(INPUT)
         .and_then(|i| i.parse().ok())
         .unwrap_or(0)
+}
+
+/// Puts each of a tick's batches in the micro-batch table of the input it came from
+/// (`slots[i]` for input `i`), without its tag: the tables' schemas have no metadata.
+pub(crate) fn fill_by_input(
+    slots: &[&MicroBatchTable],
+    batches: Vec<RecordBatch>,
+) -> Result<(), EngineError> {
+    if let [only] = slots {
+        only.set(batches);
+        return Ok(());
+    }
+    let mut by_input: Vec<Vec<RecordBatch>> = vec![Vec::new(); slots.len()];
+    for batch in batches {
+        let at = input_of(&batch);
+        let (Some(rows), Some(slot)) = (by_input.get_mut(at), slots.get(at)) else {
+            return Err(EngineError::Internal {
+                message: format!("rows of input {at}, which the query does not read"),
+                source: None,
+            });
+        };
+        rows.push(RecordBatch::try_new(
+            slot.schema(),
+            batch.columns().to_vec(),
+        )?);
+    }
+    for (slot, rows) in slots.iter().zip(by_input) {
+        slot.set(rows);
+    }
+    Ok(())
 }
 
 /// Whether `batch` is the mark that its input has ended.

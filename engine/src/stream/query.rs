@@ -656,17 +656,6 @@ async fn stream_input(
     // The watermark follows the source's event time, whatever the view does with the rows;
     // a processing time is read from the rows the window gets. (A window over an ordinary
     // table has neither: it closes every window at the table's end.)
-    let event_times = match (&windowed.watermark, windowed.event_times) {
-        (Some(_), times) if !times.is_empty() => times,
-        // Over the stream itself, its time column is the window's.
-        (Some(w), _) if !w.processing_time => vec![InputTime {
-            input: 0,
-            time_index,
-            delay_ms: w.delay_ms,
-            idle_timeout: w.idle_timeout,
-        }],
-        _ => Vec::new(),
-    };
     Ok(StreamInput {
         stream: windowed.stream,
         others: Vec::new(),
@@ -676,7 +665,7 @@ async fn stream_input(
         skipped: windowed.skipped,
         source: windowed.source,
         watermark: windowed.watermark,
-        event_times,
+        event_times: windowed.event_times,
         window: Some(spec),
         sessions,
         view: windowed.view,
@@ -767,8 +756,8 @@ struct WindowedSource {
     source_schema: SchemaRef,
     source: Box<dyn StreamSource>,
     watermark: Option<WatermarkSpec>,
-    /// Where each stream's rows carry their event time, when a view reads several (one
-    /// stream's is found from the window's time column).
+    /// Where each stream's rows carry their event time (none for a processing time or an
+    /// ordinary table).
     event_times: Vec<InputTime>,
     skipped: Option<Arc<std::sync::atomic::AtomicU64>>,
     view: Option<ViewStage>,
@@ -850,7 +839,6 @@ async fn windowed_source(
         (staged.schema, Some(staged.stage), watermark)
     };
     let event_times = input_time(0, &table.schema, &watermark)?
-        .filter(|_| view.is_some())
         .into_iter()
         .collect();
     Ok(WindowedSource {

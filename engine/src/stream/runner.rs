@@ -967,28 +967,10 @@ impl Runner {
 
     /// Puts a tick's rows in the micro-batch table of the stream each came from.
     fn fill_slots(&self, input: Vec<RecordBatch>) -> Result<(), StepError> {
-        use datafusion::catalog::TableProvider;
-        if self.other_slots.is_empty() {
-            self.slot.set(input);
-            return Ok(());
-        }
-        let mut by_input: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.other_slots.len() + 1];
-        for batch in input {
-            let at = super::merged_source::input_of(&batch);
-            let slot = match at {
-                0 => &self.slot,
-                n => self.other_slots.get(n - 1).unwrap_or(&self.slot),
-            };
-            // The tag is dropped: the table's schema has no metadata.
-            let untagged = RecordBatch::try_new(slot.schema(), batch.columns().to_vec())?;
-            by_input[at.min(self.other_slots.len())].push(untagged);
-        }
-        let mut by_input = by_input.into_iter();
-        self.slot.set(by_input.next().unwrap_or_default());
-        for (other, rows) in self.other_slots.iter().zip(by_input) {
-            other.set(rows);
-        }
-        Ok(())
+        let slots: Vec<&MicroBatchTable> = std::iter::once(self.slot.as_ref())
+            .chain(self.other_slots.iter().map(AsRef::as_ref))
+            .collect();
+        Ok(super::merged_source::fill_by_input(&slots, input)?)
     }
 
     fn slot_schema(&self) -> SchemaRef {

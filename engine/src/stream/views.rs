@@ -15,7 +15,7 @@
 
 use super::aggregate;
 use super::catalog::StreamRelations;
-use super::merged_source::input_of;
+use super::merged_source::fill_by_input;
 use super::micro_batch::MicroBatchTable;
 use super::tick_plan::{check_per_batch, physical_plan, streaming_state};
 use crate::error::EngineError;
@@ -357,24 +357,8 @@ impl ViewStage {
         if batches.iter().all(|b| b.num_rows() == 0) {
             return Ok(Vec::new());
         }
-        let mut by_input: Vec<Vec<RecordBatch>> = vec![Vec::new(); self.slots.len()];
-        for batch in batches {
-            let at = input_of(&batch);
-            let (Some(rows), Some(slot)) = (by_input.get_mut(at), self.slots.get(at)) else {
-                return Err(EngineError::Internal {
-                    message: format!("rows of input {at}, which view stage does not read"),
-                    source: None,
-                });
-            };
-            // The tag goes: the stream's table has no metadata.
-            rows.push(RecordBatch::try_new(
-                slot.schema(),
-                batch.columns().to_vec(),
-            )?);
-        }
-        for (slot, rows) in self.slots.iter().zip(by_input) {
-            slot.set(rows);
-        }
+        let slots: Vec<&MicroBatchTable> = self.slots.iter().map(AsRef::as_ref).collect();
+        fill_by_input(&slots, batches)?;
         let plan = physical_plan(&self.state, &self.logical).await;
         for slot in &self.slots {
             slot.set(Vec::new());
