@@ -20,6 +20,7 @@ pub(crate) mod micro_batch;
 pub(crate) mod query;
 mod retracting_aggregate;
 mod runner;
+mod session_window;
 mod shown_result;
 pub(crate) mod sink;
 pub(crate) mod source;

@@ -8,6 +8,7 @@ use super::event_clock::{EventClock, InputTime};
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
+use super::session_window::{columns_read, SessionBuffer};
 use super::sink;
 use super::source::{BatchSender, StreamSource};
 use super::stream_join::{self, StreamJoin};
@@ -16,7 +17,7 @@ use super::top_n;
 use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
-use super::window::{windowed_schema, SessionBuffer, WindowSpec};
+use super::window::{windowed_schema, WindowSpec};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{FlinkParts, WindowCall, WindowKind};
@@ -207,6 +208,16 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         None => over_stream(&state, logical, input.window.clone()).await?,
     };
     let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
+    let mut input = input;
+    if let Some(sessions) = input.sessions.as_mut() {
+        // Rows wait in a session for as long as it lasts: only the columns the tick's plan
+        // reads are kept (an aggregate above an updating feed reads through another plan).
+        let read = match staged.feed {
+            None => columns_read(&staged.logical, &input.relation),
+            Some(_) => None,
+        };
+        sessions.keep(read.as_deref())?;
+    }
     Ok(Planned {
         input,
         state,
@@ -650,8 +661,14 @@ async fn stream_input(
     };
     spec.validate()?;
     let relation_schema = windowed_schema(&schema, time_index);
-    let sessions = (call.kind == WindowKind::Session)
-        .then(|| SessionBuffer::new(spec.clone(), schema.clone(), relation_schema.clone()));
+    let sessions = match call.kind {
+        WindowKind::Session => Some(SessionBuffer::new(
+            spec.clone(),
+            schema.clone(),
+            relation_schema.clone(),
+        )?),
+        _ => None,
+    };
     let source_schema = windowed.source_schema;
     // The watermark follows the source's event time, whatever the view does with the rows;
     // a processing time is read from the rows the window gets. (A window over an ordinary

@@ -1,17 +1,16 @@
 //! Window table functions: which windows each row falls in. TUMBLE, HOP and CUMULATE
 //! assign windows row by row; SESSION windows depend on the rows around them, so their rows
-//! wait in a buffer until the watermark closes their session.
+//! wait in a buffer until the watermark closes their session (`session_window.rs`).
 
 use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
 };
-use datafusion::arrow::compute::{cast, concat_batches, take_record_batch};
+use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
 };
-use datafusion::arrow::row::{RowConverter, SortField};
 use std::sync::Arc;
 
 /// A window function over a table, its intervals resolved to milliseconds.
@@ -191,7 +190,7 @@ pub(crate) fn assign(
 }
 
 /// Takes `indices` of `batch` and appends the window columns.
-fn with_windows(
+pub(crate) fn with_windows(
     batch: &RecordBatch,
     schema: &SchemaRef,
     indices: Vec<u32>,
@@ -215,130 +214,6 @@ fn with_windows(
         columns.push(cast(&array, field_type)?);
     }
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-/// SESSION windows: rows wait here, per partition key, until the watermark passes the end
-/// of their session (the last row's time plus the gap).
-pub(crate) struct SessionBuffer {
-    spec: WindowSpec,
-    input_schema: SchemaRef,
-    schema: SchemaRef,
-    rows: Vec<RecordBatch>,
-}
-
-impl SessionBuffer {
-    pub(crate) fn new(spec: WindowSpec, input_schema: SchemaRef, schema: SchemaRef) -> Self {
-        SessionBuffer {
-            spec,
-            input_schema,
-            schema,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Bytes of the rows kept for open sessions.
-    pub(crate) fn bytes(&self) -> usize {
-        self.rows
-            .iter()
-            .map(RecordBatch::get_array_memory_size)
-            .sum()
-    }
-
-    /// Keeps the rows that can still join an open session; returns how many were late.
-    pub(crate) fn push(
-        &mut self,
-        batch: &RecordBatch,
-        watermark: Option<i64>,
-    ) -> Result<u64, EngineError> {
-        let times = millis(batch.column(self.spec.time_index))?;
-        let keep: Vec<u32> = (0..batch.num_rows())
-            .filter(|&row| {
-                !times.is_null(row)
-                    && watermark.is_none_or(|w| times.value(row) + self.spec.size_ms - 1 > w)
-            })
-            .map(|row| row as u32)
-            .collect();
-        let late = (batch.num_rows() - keep.len()) as u64;
-        if !keep.is_empty() {
-            self.rows
-                .push(take_record_batch(batch, &UInt32Array::from(keep))?);
-        }
-        Ok(late)
-    }
-
-    /// The rows of every session the watermark has closed (all sessions when `watermark`
-    /// is `None`, at the end of a bounded stream), with their window columns.
-    pub(crate) fn close(&mut self, watermark: Option<i64>) -> Result<RecordBatch, EngineError> {
-        let all = concat_batches(&self.input_schema, &self.rows)?;
-        self.rows.clear();
-        let times = millis(all.column(self.spec.time_index))?;
-        let keys = if self.spec.partition_by.is_empty() {
-            None
-        } else {
-            let fields = self
-                .spec
-                .partition_by
-                .iter()
-                .map(|&i| SortField::new(all.column(i).data_type().clone()))
-                .collect();
-            let converter = RowConverter::new(fields)?;
-            let columns: Vec<ArrayRef> = self
-                .spec
-                .partition_by
-                .iter()
-                .map(|&i| all.column(i).clone())
-                .collect();
-            Some(converter.convert_columns(&columns)?)
-        };
-        let mut order: Vec<usize> = (0..all.num_rows()).collect();
-        order.sort_by(|&a, &b| {
-            let by_key = match &keys {
-                Some(keys) => keys.row(a).cmp(&keys.row(b)),
-                None => std::cmp::Ordering::Equal,
-            };
-            by_key.then(times.value(a).cmp(&times.value(b)))
-        });
-        let same_key = |a: usize, b: usize| match &keys {
-            Some(keys) => keys.row(a) == keys.row(b),
-            None => true,
-        };
-        let (mut closed, mut open) = (Vec::new(), Vec::new());
-        let (mut starts, mut ends) = (Vec::new(), Vec::new());
-        let mut i = 0;
-        while i < order.len() {
-            // One session: rows of one key, each within the gap of the one before.
-            let mut j = i + 1;
-            while j < order.len()
-                && same_key(order[i], order[j])
-                && times.value(order[j]) < times.value(order[j - 1]) + self.spec.size_ms
-            {
-                j += 1;
-            }
-            let start = times.value(order[i]);
-            let end = times.value(order[j - 1]) + self.spec.size_ms;
-            let is_closed = watermark.is_none_or(|w| end - 1 <= w);
-            for &row in &order[i..j] {
-                if is_closed {
-                    closed.push(row as u32);
-                    starts.push(start);
-                    ends.push(end);
-                } else {
-                    open.push(row as u32);
-                }
-            }
-            i = j;
-        }
-        if !open.is_empty() {
-            self.rows
-                .push(take_record_batch(&all, &UInt32Array::from(open))?);
-        }
-        with_windows(&all, &self.schema, closed, starts, ends)
-    }
-
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rows.iter().all(|b| b.num_rows() == 0)
-    }
 }
 
 #[cfg(test)]
@@ -462,20 +337,5 @@ mod tests {
         .unwrap();
         assert_eq!(out.late, 1);
         assert_eq!(windows(&out.batch), vec![(1000, 2000)]);
-    }
-
-    #[test]
-    fn sessions_close_when_the_watermark_passes_their_gap() {
-        // Key 0: 0, 100 (one session), 1000 (another); key 1: 101.
-        let (batch, schema) = input(&[0, 100, 1000, 101]);
-        let out_schema = windowed_schema(&schema, 1);
-        let mut buffer =
-            SessionBuffer::new(spec(WindowKind::Session, 300, 300), schema, out_schema);
-        assert_eq!(buffer.push(&batch, None).unwrap(), 0);
-        let closed = buffer.close(Some(450)).unwrap();
-        assert_eq!(windows(&closed), vec![(0, 400), (0, 400), (101, 401)]);
-        assert!(!buffer.is_empty());
-        let rest = buffer.close(None).unwrap();
-        assert_eq!(windows(&rest), vec![(1000, 1300)]);
     }
 }
