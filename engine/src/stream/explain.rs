@@ -73,8 +73,8 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
     if let Some(window) = stages.window {
         let what = match window.kind {
             WindowKind::Session => format!(
-                "SESSION gap {}; state: the rows of each open session, until the watermark \
-                 passes its end",
+                "SESSION gap {}; state: the rows of each open session (the columns the \
+                 query reads), by key, until the watermark passes its end",
                 duration(window.size_ms)
             ),
             kind => {
