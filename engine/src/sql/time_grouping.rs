@@ -10,6 +10,11 @@
 //! Only formats that name the year and every field down to the truncation unit qualify
 //! (`%Y-%m` yes; `%m` alone no: it puts every January in one group), and only timestamps
 //! without a time zone and dates.
+//!
+//! A Flink user groups by calendar fields instead: `GROUP BY YEAR(ts), MONTH(ts)` (or
+//! `EXTRACT`). Hashing two computed columns per row cost a quarter more than the formatted
+//! month; the fields of one time that name one year, month or day together are grouped by
+//! that time floored once, and each field is taken from the floored value per group.
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray};
@@ -130,43 +135,73 @@ impl OptimizerRule for GroupByTruncatedTime {
         {
             return Ok(Transformed::no(plan));
         }
-        let mut rewritten = Vec::with_capacity(aggregate.group_expr.len());
-        let mut formats = Vec::new();
+        let parts = calendar_groups(&aggregate.group_expr, &plan);
+        // Each old group column: where its value is in the new aggregate, and the call that
+        // makes it from there (a format or a date part of a floored time), if any.
+        let mut sources: Vec<(usize, Option<Arc<ScalarFunction>>)> = Vec::new();
+        let mut rewritten: Vec<Expr> = Vec::with_capacity(aggregate.group_expr.len());
+        // The floored column of each time whose parts are grouped on.
+        let mut floored: Vec<(Expr, usize)> = Vec::new();
         for (i, group) in aggregate.group_expr.iter().enumerate() {
-            match coarse_format(group, &plan) {
-                Some((call, unit)) => {
-                    let time = call.args[0].clone();
-                    let floor = ScalarUDF::new_from_impl(TimeFloor::new(unit));
-                    let truncated =
-                        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(floor), vec![time]))
-                            .alias(format!("__eddy_truncated_{i}"));
-                    rewritten.push(truncated);
-                    formats.push((i, call));
-                }
-                None => rewritten.push(group.clone()),
+            let floor_of = |time: Expr, unit: Unit, rewritten: &mut Vec<Expr>| {
+                let floor = ScalarUDF::new_from_impl(TimeFloor::new(unit));
+                rewritten.push(
+                    Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(floor), vec![time]))
+                        .alias(format!("__eddy_truncated_{i}")),
+                );
+                rewritten.len() - 1
+            };
+            if let Some((call, unit)) = parts.get(&i) {
+                let time = call.args[call.args.len() - 1].clone();
+                let at = match floored.iter().find(|(t, _)| *t == time) {
+                    Some((_, at)) => *at,
+                    None => {
+                        let at = floor_of(time.clone(), *unit, &mut rewritten);
+                        floored.push((time, at));
+                        at
+                    }
+                };
+                sources.push((at, Some(call.clone())));
+            } else if let Some((call, unit)) = coarse_format(group, &plan) {
+                let at = floor_of(call.args[0].clone(), unit, &mut rewritten);
+                sources.push((at, Some(call)));
+            } else {
+                rewritten.push(group.clone());
+                sources.push((rewritten.len() - 1, None));
             }
         }
-        if formats.is_empty() {
+        if sources.iter().all(|(_, call)| call.is_none()) {
             return Ok(Transformed::no(plan));
         }
         let LogicalPlan::Aggregate(aggregate) = plan else {
             unreachable!("matched above")
         };
+        let groups = (aggregate.group_expr.len(), rewritten.len());
         let old_schema = aggregate.schema.clone();
         let new = Aggregate::try_new(aggregate.input, rewritten, aggregate.aggr_expr)?;
         let new_schema = new.schema.clone();
-        // Above it, each formatted group is formatted again, once per group, under the
-        // name (and qualifier) the plan above expects; the rest passes through.
+        // Above it, each formatted group is formatted again, and each date part taken again,
+        // once per group, under the name (and qualifier) the plan above expects; the
+        // aggregates pass through.
         let exprs = old_schema
             .iter()
             .enumerate()
             .map(|(i, (qualifier, field))| {
-                let (new_qualifier, new_field) = new_schema.qualified_field(i);
+                let (at, call) = match sources.get(i) {
+                    Some((at, call)) => (*at, call.as_ref()),
+                    None => (i - groups.0 + groups.1, None),
+                };
+                let (new_qualifier, new_field) = new_schema.qualified_field(at);
                 let current = Expr::Column(Column::from((new_qualifier, new_field)));
-                let value = match formats.iter().find(|(g, _)| *g == i) {
-                    Some((_, call)) => {
+                let value = match call {
+                    Some(call) => {
                         let mut args = call.args.clone();
-                        args[0] = current;
+                        let time_at = if call.func.name() == "date_part" {
+                            1
+                        } else {
+                            0
+                        };
+                        args[time_at] = current;
                         Expr::ScalarFunction(ScalarFunction::new_udf(call.func.clone(), args))
                     }
                     None => current,
@@ -177,6 +212,81 @@ impl OptimizerRule for GroupByTruncatedTime {
         let projection = Projection::try_new(exprs, Arc::new(LogicalPlan::Aggregate(new)))?;
         Ok(Transformed::yes(LogicalPlan::Projection(projection)))
     }
+}
+
+/// A calendar field a group takes of a time: Flink's `YEAR`, `MONTH` and `DAYOFMONTH`, or
+/// `date_part` (EXTRACT) of the year, month or day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Year,
+    Month,
+    Day,
+}
+
+fn calendar_field(call: &ScalarFunction) -> Option<(Field, &Expr)> {
+    let field = |name: &str| match name.to_ascii_lowercase().as_str() {
+        "year" => Some(Field::Year),
+        "month" => Some(Field::Month),
+        "day" | "dayofmonth" => Some(Field::Day),
+        _ => None,
+    };
+    match (call.func.name(), call.args.as_slice()) {
+        ("date_part", [Expr::Literal(ScalarValue::Utf8(Some(part)), _), time]) => {
+            Some((field(part)?, time))
+        }
+        ("year" | "month" | "dayofmonth", [time]) => Some((field(call.func.name())?, time)),
+        _ => None,
+    }
+}
+
+/// The groups that are calendar fields of a zone-less time whose fields, together, name
+/// one year, month or day (`YEAR(ts), MONTH(ts)`: a month; `MONTH(ts)` alone puts every
+/// January in one group, so it does not qualify): grouping by the time floored to that
+/// unit gives the same groups. By group index: the call and the unit.
+fn calendar_groups(
+    groups: &[Expr],
+    plan: &LogicalPlan,
+) -> std::collections::HashMap<usize, (Arc<ScalarFunction>, Unit)> {
+    let Some(input) = plan.inputs().first().map(|p| p.schema().clone()) else {
+        return Default::default();
+    };
+    // The fields grouped on, per time.
+    let mut times: Vec<(Expr, Vec<(usize, Field)>)> = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        let Expr::ScalarFunction(call) = group.clone().unalias() else {
+            continue;
+        };
+        let Some((field, time)) = calendar_field(&call) else {
+            continue;
+        };
+        let zone_less = matches!(
+            time.get_type(&input),
+            Ok(DataType::Timestamp(_, None) | DataType::Date32 | DataType::Date64)
+        );
+        if !zone_less {
+            continue;
+        }
+        match times.iter_mut().find(|(t, _)| t == time) {
+            Some((_, fields)) => fields.push((i, field)),
+            None => times.push((time.clone(), vec![(i, field)])),
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for (_, fields) in times {
+        let has = |f: Field| fields.iter().any(|(_, g)| *g == f);
+        let unit = match (has(Field::Year), has(Field::Month), has(Field::Day)) {
+            (true, false, false) => Unit::Year,
+            (true, true, false) => Unit::Month,
+            (true, true, true) => Unit::Day,
+            _ => continue,
+        };
+        for (i, _) in fields {
+            if let Expr::ScalarFunction(call) = groups[i].clone().unalias() {
+                out.insert(i, (Arc::new(call), unit));
+            }
+        }
+    }
+    out
 }
 
 /// `eddy_time_floor_<unit>(t)`: a zone-less timestamp or a date, floored to the start of
@@ -421,5 +531,71 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(flink, vec!["2023-01", "2024-01", "2024-02"]);
+    }
+
+    /// A query's rows, and whether its plan floors a time, with the rule and without it.
+    async fn with_and_without_the_rule(sql: &str) -> (Vec<String>, Vec<String>, bool) {
+        let setup = "CREATE TABLE t AS SELECT * FROM (VALUES \
+               (TIMESTAMP '2024-01-05 10:00:00', 'a', 1), (TIMESTAMP '2024-01-31 23:59:59.999', 'b', 2), \
+               (TIMESTAMP '2024-02-01 00:00:00', 'a', 3), (TIMESTAMP '2023-01-15 00:00:00', 'a', 4), \
+               (TIMESTAMP '1969-12-31 23:59:59', 'b', 5), (TIMESTAMP '1969-01-01 00:00:00', 'b', 6), \
+               (CAST(NULL AS TIMESTAMP), 'a', 7)) AS v(ts, who, n)";
+        let rows = |ctx: datafusion::prelude::SessionContext| async move {
+            ctx.sql(setup).await.unwrap();
+            let plan = ctx
+                .sql(&format!("EXPLAIN {sql}"))
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            let explained = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
+                .unwrap()
+                .to_string();
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let printed = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string();
+            (
+                printed.lines().map(str::to_string).collect::<Vec<_>>(),
+                explained.contains("eddy_time_floor"),
+            )
+        };
+        let ruled = context();
+        ruled.add_optimizer_rule(Arc::new(GroupByTruncatedTime));
+        let (with, floored) = rows(ruled).await;
+        let (without, _) = rows(context()).await;
+        (with, without, floored)
+    }
+
+    #[tokio::test]
+    async fn grouping_by_year_and_month_floors_the_time_once_and_gives_the_same_rows() {
+        for sql in [
+            "SELECT YEAR(ts) AS y, MONTH(ts) AS m, SUM(n) AS total FROM t \
+             GROUP BY YEAR(ts), MONTH(ts) ORDER BY 1, 2",
+            "SELECT who, MONTH(ts) AS m, COUNT(*) AS c, YEAR(ts) AS y FROM t \
+             GROUP BY who, MONTH(ts), YEAR(ts) ORDER BY 1, 2, 4",
+            "SELECT EXTRACT(YEAR FROM ts) AS y, EXTRACT(MONTH FROM ts) AS m, \
+             EXTRACT(DAY FROM ts) AS d, COUNT(DISTINCT who) AS c FROM t GROUP BY 1, 2, 3 \
+             ORDER BY 1, 2, 3",
+            "SELECT YEAR(ts) AS y, MAX(n) AS top FROM t GROUP BY YEAR(ts) ORDER BY 1",
+        ] {
+            let (with, without, floored) = with_and_without_the_rule(sql).await;
+            assert!(floored, "{sql}");
+            assert_eq!(with, without, "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_month_or_a_day_without_its_year_is_not_floored() {
+        for sql in [
+            "SELECT MONTH(ts) AS m, SUM(n) AS total FROM t GROUP BY MONTH(ts) ORDER BY 1",
+            "SELECT YEAR(ts) AS y, DAYOFMONTH(ts) AS d, COUNT(*) AS c FROM t GROUP BY 1, 2 \
+             ORDER BY 1, 2",
+        ] {
+            let (with, without, floored) = with_and_without_the_rule(sql).await;
+            assert!(!floored, "{sql}");
+            assert_eq!(with, without, "{sql}");
+        }
     }
 }

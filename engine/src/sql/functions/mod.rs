@@ -21,6 +21,7 @@
 //! (`to_timestamp`, `to_date`, `date_format`, `from_unixtime`): see each function's docs for
 //! what changes.
 
+mod calendar;
 mod conditional;
 pub(crate) mod fault;
 mod format;

@@ -1,16 +1,20 @@
 //! Flink's date-part functions: `YEAR`, `QUARTER`, `MONTH`, `WEEK`, `DAYOFYEAR`, `DAYOFMONTH`,
-//! `DAYOFWEEK`, `HOUR`, `MINUTE`, `SECOND`, computed with Arrow's `date_part` kernel.
+//! `DAYOFWEEK`, `HOUR`, `MINUTE`, `SECOND`: by integer arithmetic for times without a zone
+//! (`calendar.rs`), otherwise with Arrow's `date_part` kernel.
 
 use std::sync::Arc;
 
+use super::calendar::part_without_zone;
 use datafusion::arrow::compute::kernels::cast::cast;
 use datafusion::arrow::compute::kernels::temporal::{date_part, DatePart};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{plan_err, Result, ScalarValue};
+use datafusion::logical_expr::preimage::PreimageResult;
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_DATETIME;
+use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    lit, ColumnarValue, Documentation, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 
 pub(super) fn functions() -> Vec<ScalarUDF> {
@@ -162,13 +166,42 @@ impl ScalarUDFImpl for DatePartFunc {
             }
             _ => array,
         };
-        let parts = date_part(&array, self.part.0)?;
-        let result = cast(&parts, &DataType::Int64)?;
+        let result = match part_without_zone(&array, self.part.0) {
+            Some(parts) => parts,
+            None => cast(&date_part(&array, self.part.0)?, &DataType::Int64)?,
+        };
         Ok(if is_scalar {
             ColumnarValue::Scalar(ScalarValue::try_from_array(&result, 0)?)
         } else {
             ColumnarValue::Array(result)
         })
+    }
+
+    /// `YEAR(ts) = 2019` (or `<`, `>=`, `BETWEEN`, …) holds for the times of a range: the
+    /// optimizer compares the column with the range's ends instead of computing each row's
+    /// year, as it does for `EXTRACT(YEAR FROM ts)` (whose preimage this is).
+    fn preimage(
+        &self,
+        args: &[Expr],
+        lit_expr: &Expr,
+        info: &SimplifyContext,
+    ) -> Result<PreimageResult> {
+        if !matches!(self.part.0, DatePart::Year) {
+            return Ok(PreimageResult::None);
+        }
+        let year = match lit_expr {
+            Expr::Literal(ScalarValue::Int64(Some(year)), _) => i32::try_from(*year).ok(),
+            Expr::Literal(ScalarValue::Int32(Some(year)), _) => Some(*year),
+            _ => None,
+        };
+        let (Some(year), [arg]) = (year, args) else {
+            return Ok(PreimageResult::None);
+        };
+        datafusion::functions::datetime::date_part().preimage(
+            &[lit("year"), arg.clone()],
+            &lit(year),
+            info,
+        )
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -234,6 +267,33 @@ mod tests {
             one("SELECT HOUR(arrow_cast('2024-01-05T10:00:00Z', 'Timestamp(Second, Some(\"+02:00\"))'))").await,
             "12"
         );
+    }
+
+    #[tokio::test]
+    async fn a_comparison_with_year_compares_the_times_with_the_years_ends() {
+        let ctx = context();
+        let times = "(VALUES (TIMESTAMP '2017-12-31 23:59:59.999'), \
+            (TIMESTAMP '2018-01-01 00:00:00'), (TIMESTAMP '2020-12-31 23:59:59.999'), \
+            (TIMESTAMP '2021-01-01 00:00:00'), (NULL)) t(ts)";
+        let between = format!("SELECT ts FROM {times} WHERE YEAR(ts) BETWEEN 2018 AND 2020");
+        assert_eq!(
+            column(&ctx, &between).await.unwrap(),
+            ["2018-01-01T00:00:00", "2020-12-31T23:59:59.999"]
+        );
+        let not_2018 = format!("SELECT ts FROM {times} WHERE YEAR(ts) <> 2018");
+        assert_eq!(column(&ctx, &not_2018).await.unwrap().len(), 3);
+        // As for EXTRACT(YEAR FROM ts): no row's year is computed.
+        let plan = ctx
+            .sql(&format!("EXPLAIN {between}"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
+            .unwrap()
+            .to_string();
+        assert!(!text.to_lowercase().contains("year("), "{text}");
     }
 
     #[tokio::test]
