@@ -78,3 +78,42 @@ async fn filters_limits_and_counts_over_a_cached_table_give_the_uncached_answers
         assert_eq!(run(&engine, sql).await, want, "{sql}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_after_an_aggregate_keeps_the_groups_it_drops_from_being_aggregated() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    run(
+        &engine,
+        "CREATE TABLE ratings AS SELECT value % 1000 AS film, value % 5 AS score \
+           FROM range(1000000); \
+         CREATE TABLE films AS SELECT value AS film, 2000 + value % 20 AS year \
+           FROM range(1000); \
+         CACHE TABLE ratings",
+    )
+    .await;
+    // The same question phrased two ways: the year's films joined, then aggregated; and
+    // every film aggregated, then joined with the year's.
+    let join_first = "SELECT f.film, AVG(r.score) AS avg_score, COUNT(*) AS n FROM ratings r \
+        JOIN films f ON r.film = f.film WHERE f.year = 2019 GROUP BY f.film \
+        ORDER BY f.film";
+    let aggregate_first = "SELECT f.film, r.avg_score, r.n FROM (SELECT film, \
+        AVG(score) AS avg_score, COUNT(*) AS n FROM ratings GROUP BY film) r \
+        JOIN films f ON r.film = f.film WHERE f.year = 2019 ORDER BY f.film";
+    let want = run(&engine, join_first).await;
+    assert_eq!(run(&engine, aggregate_first).await, want);
+    assert!(want.contains("| 19   | 4.0       | 1000 |"), "{want}");
+    // The join's build-side keys reach the cached scan through the aggregate: 50 films of
+    // 1,000, so 50,000 of the million ratings are aggregated.
+    let analyzed = run(&engine, &format!("EXPLAIN ANALYZE {aggregate_first}")).await;
+    let scan = analyzed
+        .lines()
+        .find(|l| l.contains("CachedTable"))
+        .expect("a cached scan");
+    assert!(scan.contains("filter=DynamicFilter"), "{scan}");
+    let partial = analyzed
+        .lines()
+        .find(|l| l.contains("AggregateExec: mode=Partial"))
+        .expect("a partial aggregate");
+    // Its reduction factor: groups out of rows in.
+    assert!(partial.contains("/50.00 K)"), "{partial}");
+}
