@@ -122,6 +122,60 @@ ORDER BY rating_score
 }
 
 
+# Three of the questions as a Flink SQL user writes them (issue 19): Flink's date functions
+# `YEAR` and `MONTH` (DuckDB has both), and Q4 aggregating each film's ratings before joining
+# the year's films. Their answers are the native phrasings' (the tests check it against
+# DuckDB); how fast they run must not depend on the phrasing.
+FLINK_PHRASINGS: dict[str, Query] = {
+    q.name: q
+    for q in [
+        Query(
+            "q3_flink_year_month",
+            "Distinct users who rated something, per month, grouped by YEAR and MONTH.",
+            **_same(
+                """
+SELECT YEAR(rating_timestamp_utc) AS rating_year,
+       MONTH(rating_timestamp_utc) AS rating_month,
+       COUNT(DISTINCT user_id) AS active_users
+FROM ratings
+GROUP BY YEAR(rating_timestamp_utc), MONTH(rating_timestamp_utc)
+ORDER BY rating_year NULLS LAST, rating_month NULLS LAST
+"""
+            ),
+        ),
+        Query(
+            "q4_flink_aggregate_then_join",
+            "Q4 with each film's ratings aggregated first, then joined with the year's films.",
+            **_same(
+                """
+SELECT m.movie_id, m.movie_title, r.avg_score, r.n_ratings
+FROM (SELECT movie_id, AVG(rating_score) AS avg_score, COUNT(rating_score) AS n_ratings
+      FROM ratings
+      GROUP BY movie_id) AS r
+JOIN movies AS m ON r.movie_id = m.movie_id
+WHERE m.movie_release_year = {year} AND r.n_ratings >= {min_ratings}
+ORDER BY r.avg_score DESC NULLS LAST, r.n_ratings DESC, m.movie_id
+LIMIT 10
+"""
+            ),
+        ),
+        Query(
+            "q5_flink_year",
+            "Q5 with the years picked by YEAR(ts).",
+            **_same(
+                """
+SELECT rating_score, COUNT(*) AS n_ratings
+FROM ratings
+WHERE YEAR(rating_timestamp_utc) BETWEEN 2018 AND 2020
+  AND rating_score IS NOT NULL
+GROUP BY rating_score
+ORDER BY rating_score
+"""
+            ),
+        ),
+    ]
+}
+
 def duckdb_table_ddl(table: str, path: str) -> str:
     """A DuckDB view over one CSV file (types detected by DuckDB's sniffer)."""
     return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_csv('{path}', header = true)"

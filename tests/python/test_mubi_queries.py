@@ -24,7 +24,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from conftest import KERNEL_NAME, generate_mubi
-from mubi_queries import QUERIES, TABLE_FILES, duckdb_table_ddl, eddy_table_ddl
+from mubi_queries import FLINK_PHRASINGS, QUERIES, TABLE_FILES, duckdb_table_ddl, eddy_table_ddl
 
 # MUBI_TEST_SCALE=0.1 compares the engines on more data (1.5M ratings) by hand.
 SCALE = os.environ.get("MUBI_TEST_SCALE", "0.002")
@@ -114,9 +114,12 @@ def same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("name", list(QUERIES))
+ALL_QUERIES = {**QUERIES, **FLINK_PHRASINGS}
+
+
+@pytest.mark.parametrize("name", list(ALL_QUERIES))
 def test_mubi_query_matches_duckdb(name, duck, eddy):
-    query = QUERIES[name]
+    query = ALL_QUERIES[name]
     ref = duck.execute(query.sql("duckdb", min_ratings=MIN_RATINGS))
     ref_header = [d[0] for d in ref.description]
     expected = [[normalise(v) for v in row] for row in ref.fetchall()]
