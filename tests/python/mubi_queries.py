@@ -124,8 +124,8 @@ ORDER BY rating_score
 
 # Three of the questions as a Flink SQL user writes them (issue 19): Flink's date functions
 # `YEAR` and `MONTH` (DuckDB has both), and Q4 aggregating each film's ratings before joining
-# the year's films. Their answers are the native phrasings' (the tests check it against
-# DuckDB); how fast they run must not depend on the phrasing.
+# the year's films. They ask the same questions (the tests check their answers against
+# DuckDB's); how fast they run must not depend on the phrasing.
 FLINK_PHRASINGS: dict[str, Query] = {
     q.name: q
     for q in [

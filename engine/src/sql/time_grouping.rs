@@ -390,7 +390,7 @@ impl ScalarUDFImpl for TimeFloor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::functions::test_util::{column, context};
+    use crate::sql::functions::test_util::{column, context, printed};
 
     #[test]
     fn only_formats_that_name_each_field_down_to_the_unit_qualify() {
@@ -494,16 +494,7 @@ mod tests {
         .unwrap();
         let sql =
             "SELECT to_char(ts, '%Y-%m') AS month, SUM(n) AS total FROM t GROUP BY 1 ORDER BY 1";
-        let plan = ctx
-            .sql(&format!("EXPLAIN {sql}"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let explained = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
-            .unwrap()
-            .to_string();
+        let explained = printed(&ctx, &format!("EXPLAIN {sql}")).await;
         assert!(explained.contains("eddy_time_floor_month"), "{explained}");
         let months = column(&ctx, sql).await.unwrap();
         assert_eq!(months, vec!["2023-01", "2024-01", "2024-02"]);
@@ -542,22 +533,10 @@ mod tests {
                (CAST(NULL AS TIMESTAMP), 'a', 7)) AS v(ts, who, n)";
         let rows = |ctx: datafusion::prelude::SessionContext| async move {
             ctx.sql(setup).await.unwrap();
-            let plan = ctx
-                .sql(&format!("EXPLAIN {sql}"))
-                .await
-                .unwrap()
-                .collect()
-                .await
-                .unwrap();
-            let explained = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
-                .unwrap()
-                .to_string();
-            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-            let printed = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                .unwrap()
-                .to_string();
+            let explained = printed(&ctx, &format!("EXPLAIN {sql}")).await;
+            let result = printed(&ctx, sql).await;
             (
-                printed.lines().map(str::to_string).collect::<Vec<_>>(),
+                result.lines().map(str::to_string).collect::<Vec<_>>(),
                 explained.contains("eddy_time_floor"),
             )
         };

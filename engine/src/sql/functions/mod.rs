@@ -148,6 +148,18 @@ pub(crate) mod test_util {
         ctx
     }
 
+    /// Runs `sql` and prints its whole result as a table (an EXPLAIN's plan, say).
+    pub(crate) async fn printed(ctx: &SessionContext, sql: &str) -> String {
+        let frame = ctx.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let batches = frame
+            .collect()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .to_string()
+    }
+
     /// Runs `sql` and renders its first column, one string per row, `NULL` for nulls.
     pub(crate) async fn column(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
         let batches = ctx.sql(sql).await?.collect().await?;

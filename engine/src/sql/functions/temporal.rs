@@ -211,7 +211,7 @@ impl ScalarUDFImpl for DatePartFunc {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{column, context, data_type, error, one};
+    use super::super::test_util::{column, context, data_type, error, one, printed};
     use datafusion::arrow::datatypes::DataType;
 
     #[tokio::test]
@@ -283,16 +283,7 @@ mod tests {
         let not_2018 = format!("SELECT ts FROM {times} WHERE YEAR(ts) <> 2018");
         assert_eq!(column(&ctx, &not_2018).await.unwrap().len(), 3);
         // As for EXTRACT(YEAR FROM ts): no row's year is computed.
-        let plan = ctx
-            .sql(&format!("EXPLAIN {between}"))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&plan)
-            .unwrap()
-            .to_string();
+        let text = printed(&ctx, &format!("EXPLAIN {between}")).await;
         assert!(!text.to_lowercase().contains("year("), "{text}");
     }
 
