@@ -7,8 +7,11 @@
 //! to the files as they were read, by name, size and modification time: when any differs, or
 //! a file comes or goes, the entry is dropped and the files read again. Entries live within a
 //! budget (a quarter of the engine's memory limit); the least recently used go first.
+//! Their bytes are reserved in the engine's memory pool beside queries' (`evicting_pool.rs`):
+//! a query that needs the room makes the least recently used go.
 
 use crate::batch::cached_scan::CachedRows;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,19 +49,59 @@ pub(crate) struct ColumnMemory {
     enabled: AtomicBool,
     budget: usize,
     entries: Mutex<HashMap<u64, Entry>>,
+    /// The entries' bytes, reserved in the engine's pool (none in unit tests).
+    reservation: Option<MemoryReservation>,
     uses: AtomicU64,
     next_table: AtomicU64,
 }
 
 impl ColumnMemory {
+    /// Kept columns within `budget` bytes, not counted in any pool.
+    #[cfg(test)]
     pub(crate) fn new(budget: usize) -> Self {
+        Self::build(budget, None)
+    }
+
+    /// Kept columns within `budget` bytes, reserved in `pool` (the pool queries' memory
+    /// comes from, not the evicting pool over it: keeping never evicts).
+    pub(crate) fn in_pool(budget: usize, pool: &Arc<dyn MemoryPool>) -> Self {
+        let reservation = MemoryConsumer::new("kept file columns").register(pool);
+        Self::build(budget, Some(reservation))
+    }
+
+    fn build(budget: usize, reservation: Option<MemoryReservation>) -> Self {
         ColumnMemory {
             enabled: AtomicBool::new(true),
             budget,
             entries: Mutex::default(),
+            reservation,
             uses: AtomicU64::new(0),
             next_table: AtomicU64::new(1),
         }
+    }
+
+    /// Removes `table`'s entry and gives its bytes back to the pool.
+    fn remove(&self, entries: &mut HashMap<u64, Entry>, table: u64) -> Option<Entry> {
+        let gone = entries.remove(&table)?;
+        if let Some(reservation) = &self.reservation {
+            reservation.shrink(gone.bytes.min(reservation.size()));
+        }
+        Some(gone)
+    }
+
+    /// Removes the least recently used entry; false when there is none.
+    fn remove_oldest(&self, entries: &mut HashMap<u64, Entry>) -> bool {
+        let Some((&oldest, _)) = entries.iter().min_by_key(|(_, e)| e.last_used) else {
+            return false;
+        };
+        self.remove(entries, oldest).is_some()
+    }
+
+    /// Drops the least recently used table's columns for a query that needs the room;
+    /// false when nothing is kept.
+    pub(crate) fn give_way(&self) -> bool {
+        let mut entries = self.entries();
+        self.remove_oldest(&mut entries)
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<u64, Entry>> {
@@ -81,7 +124,8 @@ impl ColumnMemory {
     pub(crate) fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed);
         if !on {
-            self.entries().clear();
+            let mut entries = self.entries();
+            while self.remove_oldest(&mut entries) {}
         }
     }
 
@@ -106,7 +150,7 @@ impl ColumnMemory {
         let mut entries = self.entries();
         let entry = entries.get_mut(&table)?;
         if entry.files != files {
-            entries.remove(&table);
+            self.remove(&mut entries, table);
             return None;
         }
         let positions = wanted
@@ -146,14 +190,19 @@ impl ColumnMemory {
             return;
         }
         let mut entries = self.entries();
-        entries.remove(&table);
-        let mut held: usize = entries.values().map(|e| e.bytes).sum();
-        while held + bytes > self.budget {
-            let Some((&oldest, _)) = entries.iter().min_by_key(|(_, e)| e.last_used) else {
+        self.remove(&mut entries, table);
+        while entries.values().map(|e| e.bytes).sum::<usize>() + bytes > self.budget {
+            if !self.remove_oldest(&mut entries) {
                 break;
-            };
-            if let Some(gone) = entries.remove(&oldest) {
-                held -= gone.bytes;
+            }
+        }
+        // The pool may be short too (queries hold the rest): older entries make room, and
+        // what still does not fit is not kept.
+        if let Some(reservation) = &self.reservation {
+            while reservation.try_grow(bytes).is_err() {
+                if !self.remove_oldest(&mut entries) {
+                    return;
+                }
             }
         }
         entries.insert(
@@ -170,7 +219,8 @@ impl ColumnMemory {
 
     /// Drops what is kept of `table` (dropped or declared again).
     pub(crate) fn forget(&self, table: u64) {
-        self.entries().remove(&table);
+        let mut entries = self.entries();
+        self.remove(&mut entries, table);
     }
 
     /// What is kept of `table`: its columns' names and bytes.
@@ -191,12 +241,12 @@ impl ColumnMemory {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-    fn rows(columns: usize) -> CachedRows {
+    pub(crate) fn rows(columns: usize) -> CachedRows {
         let schema = Arc::new(Schema::new(
             (0..columns)
                 .map(|c| Field::new(format!("c{c}"), DataType::Int64, true))
@@ -212,7 +262,7 @@ mod tests {
         CachedRows::new(schema, vec![vec![batch]])
     }
 
-    fn stamp(size: u64) -> Vec<FileStamp> {
+    pub(crate) fn stamp(size: u64) -> Vec<FileStamp> {
         vec![FileStamp {
             path: "/data/a.csv".into(),
             size,

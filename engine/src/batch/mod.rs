@@ -8,6 +8,7 @@ pub(crate) mod cached_scan;
 pub(crate) mod column_memory;
 pub(crate) mod csv_error;
 pub(crate) mod csv_locate;
+pub(crate) mod evicting_pool;
 pub(crate) mod inline_csv;
 pub(crate) mod progress;
 pub(crate) mod remembered_table;

@@ -1,19 +1,22 @@
 //! The DataFusion session an engine runs in: its configuration (the settings Eddy changes,
 //! and why), its memory pool, its functions and its optimizer rules.
 
+use crate::batch::column_memory::ColumnMemory;
+use crate::batch::evicting_pool::EvictingPool;
 use crate::config::EngineConfig;
 use crate::error::EngineError;
 use datafusion::execution::context::SessionContext;
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use std::sync::Arc;
 
-/// The session's settings and runtime for `config`, and the memory limit it enforces.
+/// The session's settings and runtime for `config`, the memory limit it enforces, and the
+/// kept file columns that share its memory pool.
 pub(super) fn session_setup(
     config: &EngineConfig,
-) -> Result<(SessionConfig, Arc<RuntimeEnv>, usize), EngineError> {
+) -> Result<(SessionConfig, Arc<RuntimeEnv>, usize, Arc<ColumnMemory>), EngineError> {
     let mut session_config = SessionConfig::new()
         .with_information_schema(true)
         .set_bool("datafusion.sql_parser.collect_spans", true)
@@ -63,11 +66,14 @@ pub(super) fn session_setup(
             merge_reserve.min(1 << 20),
         );
     // The fair pool shares the limit among the spilling operators of a query; the
-    // default disk manager spills into the OS temporary directory.
+    // default disk manager spills into the OS temporary directory. Kept file columns
+    // (at most a quarter of the limit) reserve in it too, and give way to queries.
+    let fair: Arc<dyn MemoryPool> = Arc::new(FairSpillPool::new(memory_limit));
+    let columns = Arc::new(ColumnMemory::in_pool(memory_limit / 4, &fair));
     let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+        .with_memory_pool(Arc::new(EvictingPool::new(fair, columns.clone())))
         .build_arc()?;
-    Ok((session_config, runtime, memory_limit))
+    Ok((session_config, runtime, memory_limit, columns))
 }
 
 /// The DataFusion session: its default functions and Flink's, and the time-grouping rule.

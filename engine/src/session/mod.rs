@@ -72,7 +72,8 @@ pub struct ColumnMemoryState {
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
-        let (session_config, runtime, memory_limit) = context::session_setup(&config)?;
+        let (session_config, runtime, memory_limit, column_memory) =
+            context::session_setup(&config)?;
         let faults = config.fault_functions;
         let ctx: Box<dyn FnOnce() -> SessionContext + Send> =
             Box::new(move || context::new_context(session_config, runtime, faults));
@@ -82,10 +83,7 @@ impl Engine {
             catalog: Catalog::default(),
             memory_limit,
             state_ttl: Arc::default(),
-            // A quarter of the memory limit: the rest is for queries and cached tables.
-            column_memory: Arc::new(crate::batch::column_memory::ColumnMemory::new(
-                memory_limit / 4,
-            )),
+            column_memory,
         })
     }
 
