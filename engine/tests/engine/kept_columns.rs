@@ -96,3 +96,77 @@ async fn a_second_question_over_an_unchanged_file_is_answered_from_memory() {
     run(&engine, "DROP TABLE sales").await;
     assert_eq!(engine.column_memory().tables, 0);
 }
+
+/// A join whose build side needs most of the engine's memory, over a table made in memory.
+const BIG_JOIN: &str = "SELECT COUNT(*) AS n FROM big b1 JOIN big b2 ON b1.k = b2.k \
+    WHERE length(b1.pad) + length(b2.pad) > 0";
+
+/// Whether the join runs in an engine limited to `limit` bytes.
+async fn big_join_fits(limit: usize) -> Result<Engine, String> {
+    let engine = Engine::new(EngineConfig {
+        memory_limit: Some(limit),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    run(
+        &engine,
+        "CREATE TABLE big AS SELECT value AS k, repeat('x', 100) AS pad FROM range(200000)",
+    )
+    .await;
+    let statement = engine.parse(BIG_JOIN).unwrap().remove(0);
+    match engine.run(statement, 10).await {
+        Ok(_) => Ok(engine),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_that_needs_the_room_takes_it_from_the_kept_columns() {
+    // The smallest limit, in steps of a tenth, under which the join runs alone: its build
+    // side needs more than the step below it, so more than 90 % of the limit.
+    let mut limit = 16usize << 20;
+    let engine = loop {
+        match big_join_fits(limit).await {
+            Ok(engine) => break engine,
+            Err(error) => {
+                assert!(error.contains("Failed to allocate"), "{error}");
+                assert!(
+                    limit < 512 << 20,
+                    "the join did not fit in 512 MiB: {error}"
+                );
+                limit += limit / 10;
+            }
+        }
+    };
+    // Columns of a file, kept: more than a tenth of the limit, so that the join and they
+    // do not fit together.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.csv");
+    let rows = limit / 8 / 20 + 1;
+    let mut lines = String::from("id,note\n");
+    for i in 0..rows {
+        lines.push_str(&format!("{i},note-{i:014}\n"));
+    }
+    std::fs::write(&path, &lines).unwrap();
+    run(
+        &engine,
+        &format!(
+            "CREATE TABLE notes (id BIGINT, note STRING) WITH ('connector' = 'filesystem', \
+             'path' = '{}', 'format' = 'csv')",
+            path.display()
+        ),
+    )
+    .await;
+    let top = run(&engine, "SELECT MAX(note) FROM notes").await;
+    assert!(top.contains(&format!("note-{:014}", rows - 1)), "{top}");
+    let kept = engine
+        .kept_columns("notes")
+        .await
+        .expect("the note column kept");
+    assert!(kept.bytes > limit / 10, "{} of {limit}", kept.bytes);
+
+    // The join takes the room: the kept columns go, the join runs.
+    let joined = run(&engine, BIG_JOIN).await;
+    assert!(joined.contains("200000"), "{joined}");
+    assert!(engine.kept_columns("notes").await.is_none());
+}
