@@ -404,7 +404,8 @@ fn missing_batch(slot: u32) -> EngineError {
     }
 }
 
-/// The input columns a plan's scans of `relation` read, or `None` when one reads them all.
+/// The input columns a plan's scans of `relation` read, or `None` when one reads them all
+/// (or when the plan has no scan of it to say: then every column is kept).
 pub(crate) fn columns_read(
     plan: &datafusion::logical_expr::LogicalPlan,
     relation: &str,
@@ -412,9 +413,11 @@ pub(crate) fn columns_read(
     use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
     use datafusion::logical_expr::LogicalPlan;
     let mut read: Option<Vec<usize>> = Some(Vec::new());
+    let mut scans = 0;
     let _ = plan.apply(|node| {
         if let LogicalPlan::TableScan(scan) = node {
             if scan.table_name.table() == relation || scan.table_name.to_string() == relation {
+                scans += 1;
                 match (&scan.projection, read.as_mut()) {
                     (Some(projection), Some(read)) => read.extend(projection.iter().copied()),
                     _ => read = None,
@@ -423,6 +426,9 @@ pub(crate) fn columns_read(
         }
         Ok(TreeNodeRecursion::Continue)
     });
+    if scans == 0 {
+        return None;
+    }
     read.map(|mut read| {
         read.sort_unstable();
         read.dedup();
