@@ -93,14 +93,14 @@ LENIENT_TARGET = 1.1
 TABLE_NAME = re.compile(r"\b(" + "|".join(TABLE_FILES) + r")\b")
 
 
-def lenient_names(sql: str) -> str:
-    """A query over the lenient tables: `ratings` → `lenient_ratings`, and so on."""
-    return TABLE_NAME.sub(lambda m: f"lenient_{m.group(1)}", sql)
+def prefixed(prefix: str, sql: str) -> str:
+    """A query over the tables named with `prefix`: `ratings` → `lenient_ratings`, …"""
+    return TABLE_NAME.sub(lambda m: f"{prefix}{m.group(1)}", sql)
 
 
-def bad_names(sql: str) -> str:
-    """A query over the lenient tables with malformed rows: `ratings` → `bad_ratings`, …"""
-    return TABLE_NAME.sub(lambda m: f"bad_{m.group(1)}", sql)
+def eddy_over(prefix: str):
+    """How a mode's queries read: Eddy's over its `prefix` tables, DuckDB's as written."""
+    return lambda engine, sql: prefixed(prefix, sql) if engine == "eddy" else sql
 
 
 def with_bad_rows(path: pathlib.Path, count: int) -> pathlib.Path:
@@ -124,11 +124,6 @@ def with_bad_rows(path: pathlib.Path, count: int) -> pathlib.Path:
             dst.write(chunk)
     partial.rename(out)
     return out
-
-
-def in_memory(sql: str) -> str:
-    """A query over the loaded copies: `ratings` → `mem_ratings`, and so on."""
-    return TABLE_NAME.sub(r"mem_\1", sql)
 
 
 def warm(paths: list[pathlib.Path]) -> None:
@@ -488,7 +483,7 @@ def main() -> int:
                     duck.execute(duckdb_table_ddl(table, str(path)))
             results["lenient"] = run_queries(
                 "lenient",
-                lambda engine, sql: lenient_names(sql) if engine == "eddy" else sql,
+                eddy_over("lenient_"),
                 args.repeat,
                 from_files=True,
                 strict_too=True,
@@ -505,12 +500,12 @@ def main() -> int:
             for name, query in QUERIES.items():
                 sql = query.sql("eddy", min_ratings=args.min_ratings)
                 warm(files)
-                firsts[name], _ = eddy.execute(TABLE_NAME.sub(r"again_\1", sql))
+                firsts[name], _ = eddy.execute(prefixed("again_", sql))
                 print(f"  again  first  {name:30} eddy   {firsts[name]:8.4f} s", flush=True)
             results["again_first"] = firsts
             results["again"] = run_queries(
                 "again",
-                lambda engine, sql: TABLE_NAME.sub(r"again_\1", sql) if engine == "eddy" else sql,
+                eddy_over("again_"),
                 args.repeat,
                 from_files=True,
             )
@@ -528,7 +523,7 @@ def main() -> int:
             files.append(bad_paths["ratings"])
             results["bad"] = run_queries(
                 "bad",
-                lambda engine, sql: bad_names(sql) if engine == "eddy" else sql,
+                eddy_over("bad_"),
                 args.repeat,
                 from_files=True,
                 strict_too=True,
@@ -564,7 +559,7 @@ def main() -> int:
             keep_names = args.eddy_load == "cache"
             results["memory"] = run_queries(
                 "memory",
-                lambda engine, sql: sql if engine == "eddy" and keep_names else in_memory(sql),
+                lambda engine, sql: sql if engine == "eddy" and keep_names else prefixed("mem_", sql),
                 args.memory_repeat,
                 from_files=False,
                 queries={**QUERIES, **FLINK_PHRASINGS},

@@ -12,7 +12,9 @@
 
 use super::window::{millis, with_windows, WindowSpec};
 use crate::error::EngineError;
-use datafusion::arrow::array::{new_null_array, Array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{
+    new_null_array, Array, ArrayRef, RecordBatch, TimestampMillisecondArray,
+};
 use datafusion::arrow::compute::interleave_record_batch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::row::{RowConverter, SortField};
@@ -203,8 +205,9 @@ impl SessionBuffer {
         }
         closed.sort_unstable_by(|(a, s), (b, t)| a.cmp(b).then(s.start.cmp(&t.start)));
         let (mut rows, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+        let mut times = vec![None; self.batches.len()];
         for (_, mut session) in closed {
-            self.sort_by_time(&mut session.rows)?;
+            self.sort_by_time(&mut session.rows, &mut times)?;
             starts.resize(starts.len() + session.rows.len(), session.start);
             ends.resize(ends.len() + session.rows.len(), session.end);
             rows.extend(session.rows);
@@ -312,15 +315,25 @@ impl SessionBuffer {
         Ok(())
     }
 
-    /// Orders a session's rows by their time (they are kept in arrival order).
-    fn sort_by_time(&self, rows: &mut [Location]) -> Result<(), EngineError> {
+    /// Orders a session's rows by their time (they are kept in arrival order). `times`
+    /// holds each batch's times once read, by slot, for the sessions closed together.
+    fn sort_by_time(
+        &self,
+        rows: &mut [Location],
+        times: &mut [Option<TimestampMillisecondArray>],
+    ) -> Result<(), EngineError> {
         let mut keyed = Vec::with_capacity(rows.len());
         for &(slot, row) in rows.iter() {
-            let stored = self.batches[slot as usize]
-                .as_ref()
-                .ok_or_else(|| missing_batch(slot))?;
-            let times = millis(stored.batch.column(self.time_at))?;
-            keyed.push((times.value(row as usize), (slot, row)));
+            let batch_times = match &mut times[slot as usize] {
+                Some(read) => read,
+                unread => {
+                    let stored = self.batches[slot as usize]
+                        .as_ref()
+                        .ok_or_else(|| missing_batch(slot))?;
+                    unread.insert(millis(stored.batch.column(self.time_at))?)
+                }
+            };
+            keyed.push((batch_times.value(row as usize), (slot, row)));
         }
         // Stable: rows of one time stay in arrival order.
         keyed.sort_by_key(|(time, _)| *time);
