@@ -6,8 +6,13 @@
 //! accumulator state, found by its key in `keyed_rows`), and computes results by running the
 //! `Final` aggregate, and whatever the query does after it, over state rows: those of the
 //! keys that changed when the query maps result rows one by one, all of them otherwise.
+//!
+//! Aggregates whose state grows with their input (distinct sets, lists) keep live
+//! accumulators per group instead (`live_groups.rs`); their rows are then the `Final`
+//! aggregate's output, and [`KeyedState::results`] runs the query from above it.
 
 use super::keyed_rows::KeyedRows;
+use super::live_groups::{self, LiveGroups};
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, not};
@@ -109,14 +114,16 @@ enum StateRows {
     Single(Vec<RecordBatch>),
     /// An aggregate by key.
     Keyed(KeyedRows),
+    /// Groups with live accumulators: their rows are result rows, not state rows.
+    Live(LiveGroups),
 }
 
-/// The state rows a fold replaced and the ones it put in their place.
+/// What a fold changed: the rows of the keys it touched from before, and those keys.
 pub(crate) struct Folded {
-    /// The state before the fold of the keys it touched that had one.
+    /// The rows before the fold of the keys it touched that had one.
     pub(crate) before: RecordBatch,
-    /// The state after the fold of every key it touched.
-    pub(crate) after: Vec<RecordBatch>,
+    /// The keys of every group it touched (none without grouping columns).
+    pub(crate) touched: Vec<Rows>,
 }
 
 impl KeyedState {
@@ -132,24 +139,29 @@ impl KeyedState {
             StateRows::Empty => 0,
             StateRows::Single(rows) => rows.iter().map(RecordBatch::num_rows).sum(),
             StateRows::Keyed(rows) => rows.len(),
+            StateRows::Live(groups) => groups.len(),
         }
     }
 
-    /// The grouping-column keys of state rows, as [`KeyedState::get`] finds them.
+    /// The grouping-column keys of its rows, as [`KeyedState::get`] finds them.
     pub(crate) fn keys_of(&self, rows: &RecordBatch) -> Result<Option<Rows>, EngineError> {
         match &self.rows {
             StateRows::Keyed(keyed) => Ok(Some(keyed.keys_of(rows)?)),
+            StateRows::Live(groups) if groups.group_columns() > 0 => {
+                Ok(Some(groups.keys_of(rows)?))
+            }
             _ => Ok(None),
         }
     }
 
-    /// The state rows of `keys`.
+    /// The rows of `keys`.
     pub(crate) fn get<'a>(
-        &self,
+        &mut self,
         keys: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<RecordBatch>, EngineError> {
-        match &self.rows {
+        match &mut self.rows {
             StateRows::Keyed(keyed) => Ok(vec![keyed.get(keys)?]),
+            StateRows::Live(groups) if groups.group_columns() > 0 => Ok(vec![groups.get(keys)?]),
             _ => self.all(),
         }
     }
@@ -170,7 +182,13 @@ impl KeyedState {
         };
         if matches!(self.rows, StateRows::Empty) {
             let groups = final_agg.group_expr().num_group_exprs();
+            let live = final_agg.group_expr().is_single()
+                && final_agg
+                    .aggr_expr()
+                    .iter()
+                    .any(|a| live_groups::state_grows(a));
             self.rows = match groups {
+                _ if live => StateRows::Live(LiveGroups::new(final_agg)?),
                 0 => StateRows::Single(Vec::new()),
                 n => StateRows::Keyed(KeyedRows::new(self.schema.clone(), (0..n).collect())?),
             };
@@ -178,6 +196,10 @@ impl KeyedState {
         let partials: Vec<RecordBatch> =
             partials.into_iter().filter(|b| b.num_rows() > 0).collect();
         let before = match &mut self.rows {
+            StateRows::Live(groups) => {
+                let (before, touched) = groups.fold(&partials)?;
+                return Ok(Folded { before, touched });
+            }
             StateRows::Empty => RecordBatch::new_empty(self.schema.clone()),
             StateRows::Single(rows) => concat_batches(&self.schema, &std::mem::take(rows))?,
             StateRows::Keyed(keyed) => {
@@ -205,16 +227,18 @@ impl KeyedState {
             .into_iter()
             .filter(|b| b.num_rows() > 0)
             .collect();
+        let mut touched = Vec::new();
         match &mut self.rows {
-            StateRows::Empty => {}
-            StateRows::Single(rows) => rows.extend(after.iter().cloned()),
+            StateRows::Empty | StateRows::Live(_) => {}
+            StateRows::Single(rows) => rows.extend(after),
             StateRows::Keyed(keyed) => {
-                for batch in &after {
-                    keyed.insert(batch.clone())?;
+                for batch in after {
+                    touched.push(keyed.keys_of(&batch)?);
+                    keyed.insert(batch)?;
                 }
             }
         }
-        Ok(Folded { before, after })
+        Ok(Folded { before, touched })
     }
 
     /// Takes out the keys `closed` selects (windows the watermark passed), leaving the rest.
@@ -225,6 +249,14 @@ impl KeyedState {
         match &mut self.rows {
             StateRows::Empty => Ok(Vec::new()),
             StateRows::Keyed(keyed) => keyed.take_where(closed),
+            StateRows::Live(groups) => {
+                let taken = groups.take_where(closed)?;
+                Ok(if taken.num_rows() > 0 {
+                    vec![taken]
+                } else {
+                    Vec::new()
+                })
+            }
             StateRows::Single(rows) => {
                 let mut taken = Vec::new();
                 let mut kept = Vec::new();
@@ -251,6 +283,7 @@ impl KeyedState {
             StateRows::Empty => 0,
             StateRows::Single(rows) => rows.iter().map(RecordBatch::get_array_memory_size).sum(),
             StateRows::Keyed(keyed) => keyed.bytes(),
+            StateRows::Live(groups) => groups.bytes(),
         }
     }
 
@@ -259,16 +292,55 @@ impl KeyedState {
     pub(crate) fn expire(&mut self, written_before: Instant) -> Result<usize, EngineError> {
         match &mut self.rows {
             StateRows::Keyed(keyed) => keyed.expire(written_before),
-            StateRows::Empty | StateRows::Single(_) => Ok(0),
+            StateRows::Live(groups) if groups.group_columns() > 0 => {
+                Ok(groups.expire(written_before))
+            }
+            StateRows::Empty | StateRows::Single(_) | StateRows::Live(_) => Ok(0),
         }
     }
 
-    pub(crate) fn all(&self) -> Result<Vec<RecordBatch>, EngineError> {
-        match &self.rows {
+    pub(crate) fn all(&mut self) -> Result<Vec<RecordBatch>, EngineError> {
+        match &mut self.rows {
             StateRows::Empty => Ok(Vec::new()),
             StateRows::Single(rows) => Ok(rows.clone()),
             StateRows::Keyed(keyed) => keyed.batches(),
+            StateRows::Live(groups) => Ok(vec![groups.all()?]),
         }
+    }
+
+    /// Runs the query's plan over rows this state handed out: from its `Final` aggregate up
+    /// over state rows, from above it over the result rows of live groups.
+    pub(crate) async fn results(
+        &self,
+        plan: &AggregatePlan,
+        rows: Vec<RecordBatch>,
+        task: Arc<TaskContext>,
+    ) -> Result<Vec<RecordBatch>, EngineError> {
+        let replacement = match &self.rows {
+            StateRows::Live(_) => {
+                MemorySourceConfig::try_new_exec(&[rows], plan.final_agg.schema(), None)?
+            }
+            _ => {
+                let source = MemorySourceConfig::try_new_exec(&[rows], self.schema.clone(), None)?;
+                plan.final_agg.clone().replace_children(
+                    vec![source],
+                    ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+                )?
+            }
+        };
+        let target = plan.final_agg.clone();
+        let root = plan
+            .root
+            .clone()
+            .transform_down(|node| {
+                Ok(if Arc::ptr_eq(&node, &target) {
+                    Transformed::yes(replacement.clone())
+                } else {
+                    Transformed::no(node)
+                })
+            })?
+            .data;
+        Ok(collect(root, task).await?)
     }
 }
 
@@ -301,33 +373,6 @@ pub(crate) fn row_wise_above(
         [child] if per_row => row_wise_above(child, target),
         _ => false,
     }
-}
-
-/// Runs the query's plan from its `Final` aggregate up, over the given state rows.
-pub(crate) async fn results(
-    plan: &AggregatePlan,
-    state_schema: SchemaRef,
-    state: Vec<RecordBatch>,
-    task: Arc<TaskContext>,
-) -> Result<Vec<RecordBatch>, EngineError> {
-    let source = MemorySourceConfig::try_new_exec(&[state], state_schema, None)?;
-    let final_agg = plan.final_agg.clone().replace_children(
-        vec![source],
-        ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-    )?;
-    let target = plan.final_agg.clone();
-    let root = plan
-        .root
-        .clone()
-        .transform_down(|node| {
-            Ok(if Arc::ptr_eq(&node, &target) {
-                Transformed::yes(final_agg.clone())
-            } else {
-                Transformed::no(node)
-            })
-        })?
-        .data;
-    Ok(collect(root, task).await?)
 }
 
 /// The column at `end_index` (a window's end, or its start) in milliseconds.

@@ -33,12 +33,10 @@ impl ChangedKeys {
             self.before
                 .push(take_record_batch(&folded.before, &indices)?);
         }
-        for batch in &folded.after {
-            if let Some(keys) = keyed.keys_of(batch)? {
-                for key in keys.iter() {
-                    if !self.keys.contains(key.data()) {
-                        self.keys.insert(key.data().into());
-                    }
+        for keys in &folded.touched {
+            for key in keys.iter() {
+                if !self.keys.contains(key.data()) {
+                    self.keys.insert(key.data().into());
                 }
             }
         }

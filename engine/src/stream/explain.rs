@@ -173,18 +173,20 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         Shape::Windowed { .. } => line(
             "Aggregate",
             format!(
-                "GROUP BY {} per window; state: a row per window and key, emitted once and \
+                "GROUP BY {} per window; state: a row per window and key{}, emitted once and \
                  dropped when the watermark passes the window's end",
-                group_keys(stages.micro_batch)
+                group_keys(stages.micro_batch),
+                distinct_sets(stages.micro_batch)
             ),
             APPEND,
         ),
         Shape::Updating { .. } => line(
             "Aggregate",
             format!(
-                "GROUP BY {} without windows; state: a row per key, kept while the query \
+                "GROUP BY {} without windows; state: a row per key{}, kept while the query \
                  runs; each change to a key's row is emitted",
-                group_keys(stages.micro_batch)
+                group_keys(stages.micro_batch),
+                distinct_sets(stages.micro_batch)
             ),
             UPDATING,
         ),
@@ -265,6 +267,34 @@ fn group_keys(plan: &LogicalPlan) -> String {
     match keys.as_slice() {
         [] => "()".to_string(),
         keys => keys.join(", "),
+    }
+}
+
+/// What a key's state holds beyond a row of numbers when the micro-batch plan's aggregate
+/// counts distinct values: their set, kept live from tick to tick (`live_groups.rs`).
+fn distinct_sets(plan: &LogicalPlan) -> &'static str {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::expr::AggregateFunction;
+    use datafusion::logical_expr::Expr;
+    let mut distinct = false;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::Aggregate(aggregate) = node {
+            distinct = aggregate.aggr_expr.iter().any(|e| {
+                let e = match e {
+                    Expr::Alias(alias) => alias.expr.as_ref(),
+                    e => e,
+                };
+                matches!(e, Expr::AggregateFunction(AggregateFunction { params, .. }) if params.distinct)
+            });
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    if distinct {
+        " (with each distinct aggregate's set of values, held in the key's accumulator from \
+         tick to tick)"
+    } else {
+        ""
     }
 }
 

@@ -15,6 +15,7 @@ mod explain;
 mod interval;
 mod interval_join;
 mod keyed_rows;
+mod live_groups;
 mod merged_source;
 pub(crate) mod micro_batch;
 pub(crate) mod query;

@@ -818,10 +818,7 @@ impl Runner {
                     }
                 }
             }
-            Shape::Windowed {
-                state_schema,
-                close,
-            } => {
+            Shape::Windowed { close, .. } => {
                 let closes = match (progress.next_close, effective) {
                     (Some(end), Some(w)) => end.saturating_sub(1) <= w,
                     _ => false,
@@ -844,23 +841,20 @@ impl Runner {
                     })?;
                     progress.next_close = still_open.get();
                     if !closed.is_empty() {
-                        let out =
-                            aggregate::results(found, state_schema.clone(), closed, task.clone())
-                                .await?;
+                        let out = keyed.results(found, closed, task.clone()).await?;
                         self.emit_rows(out).await?;
                     }
                 }
             }
-            Shape::Updating {
-                state_schema,
-                by_key,
-                ..
-            } => {
+            Shape::Updating { by_key, .. } => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;
-                if let (true, true, Some(found), Some(keyed)) =
-                    (progress.dirty, due, &progress.aggregate, &progress.keyed)
-                {
+                if let (true, true, Some(found), Some(keyed)) = (
+                    progress.dirty,
+                    due,
+                    &progress.aggregate,
+                    &mut progress.keyed,
+                ) {
                     let (rows, changes) = if *by_key {
                         let changed = self
                             .changed_results(
@@ -868,18 +862,12 @@ impl Runner {
                                 keyed,
                                 &mut progress.pending,
                                 &mut progress.results,
-                                state_schema,
                             )
                             .await?;
                         (changed.rows, changed.changes)
                     } else {
-                        let rows = aggregate::results(
-                            found,
-                            state_schema.clone(),
-                            keyed.all()?,
-                            task.clone(),
-                        )
-                        .await?;
+                        let all = keyed.all()?;
+                        let rows = keyed.results(found, all, task.clone()).await?;
                         let changes = changelog::diff(
                             &self.schema,
                             &progress.previous,
@@ -935,17 +923,16 @@ impl Runner {
     async fn changed_results(
         &self,
         found: &AggregatePlan,
-        keyed: &KeyedState,
+        keyed: &mut KeyedState,
         pending: &mut ChangedKeys,
         shown: &mut ShownResult,
-        state_schema: &SchemaRef,
     ) -> Result<ChangedResults, StepError> {
         let task = self.state.task_ctx();
         let after = keyed.get(pending.keys.iter().map(|k| k.as_ref()))?;
         let before = std::mem::take(&mut pending.before);
         pending.keys.clear();
-        let old = aggregate::results(found, state_schema.clone(), before, task.clone()).await?;
-        let new = aggregate::results(found, state_schema.clone(), after, task.clone()).await?;
+        let old = keyed.results(found, before, task.clone()).await?;
+        let new = keyed.results(found, after, task.clone()).await?;
         let changes = changelog::diff(&self.schema, &old, &new, &self.key_columns)?;
         if self.sink.is_some() {
             // A sink takes the changes only.
@@ -957,7 +944,8 @@ impl Runner {
         // The result as shown: the changed keys' old rows out, their new rows in.
         let result_schema = found.root.schema();
         if !shown.replace(&result_schema, &old, new)? {
-            let all = aggregate::results(found, state_schema.clone(), keyed.all()?, task).await?;
+            let all = keyed.all()?;
+            let all = keyed.results(found, all, task).await?;
             shown.reset(&result_schema, all)?;
         }
         Ok(ChangedResults {

@@ -213,7 +213,6 @@ enum Inner {
 
 /// A GROUP BY's state.
 struct AggregateFeed {
-    state_schema: SchemaRef,
     /// A window aggregate's closing column: its rows go to the outer query when the
     /// watermark closes their windows, and never change after.
     close: Option<WindowClose>,
@@ -272,8 +271,7 @@ impl UpdatingFeed {
                     && aggregate::row_wise_above_final(&found);
                 let state_schema = found.partial.schema();
                 Inner::Aggregate(AggregateFeed {
-                    keyed: KeyedState::new(state_schema.clone()),
-                    state_schema,
+                    keyed: KeyedState::new(state_schema),
                     close,
                     by_key,
                     aggregate: None,
@@ -366,7 +364,7 @@ impl UpdatingFeed {
         if closed.is_empty() {
             return Ok(false);
         }
-        let rows = aggregate::results(found, feed.state_schema.clone(), closed, task).await?;
+        let rows = feed.keyed.results(found, closed, task).await?;
         let out = self.table.schema();
         match changelog::weighted(&found.root.schema(), &[], &rows, &out)? {
             Some(rows) => {
@@ -459,13 +457,12 @@ impl AggregateFeed {
                 .get(self.changed.keys.iter().map(|k| k.as_ref()))?;
             let before = std::mem::take(&mut self.changed.before);
             self.changed.keys.clear();
-            let old =
-                aggregate::results(found, self.state_schema.clone(), before, task.clone()).await?;
-            let new = aggregate::results(found, self.state_schema.clone(), after, task).await?;
+            let old = self.keyed.results(found, before, task.clone()).await?;
+            let new = self.keyed.results(found, after, task).await?;
             (old, new)
         } else {
-            let new = aggregate::results(found, self.state_schema.clone(), self.keyed.all()?, task)
-                .await?;
+            let all = self.keyed.all()?;
+            let new = self.keyed.results(found, all, task).await?;
             (std::mem::replace(&mut self.passed, new.clone()), new)
         };
         changelog::weighted(&found.root.schema(), &old, &new, out)

@@ -165,6 +165,41 @@ async fn keys_leaving_and_coming_back_through_having_replay_to_the_batch_answer(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_counts_kept_live_by_key_replay_to_the_batch_answer() {
+    let engine = engine().await;
+    let expected: Vec<String> = {
+        let mut rows: Vec<String> = values_by_key(&engine)
+            .await
+            .into_iter()
+            .map(|(k, vs)| {
+                let distinct: std::collections::BTreeSet<i32> = vs.iter().copied().collect();
+                let positive = distinct.iter().filter(|&&v| v > 0).count();
+                let sum: i64 = distinct.iter().map(|&v| i64::from(v)).sum();
+                (k, distinct.len(), positive, sum, vs.len())
+            })
+            .filter(|&(_, _, positive, _, _)| positive > 3)
+            .map(|(k, d, p, s, n)| format!("{k}|{d}|{p}|{s}|{n}"))
+            .collect();
+        rows.sort();
+        rows
+    };
+    // Keys come into the result as their fourth positive value shows up, and their counts
+    // change tick after tick.
+    let run = run(
+        &engine,
+        "SELECT k, COUNT(DISTINCT v) AS d, COUNT(DISTINCT v) FILTER (WHERE v > 0) AS p, \
+         SUM(DISTINCT v) AS s, COUNT(*) AS n FROM events GROUP BY k \
+         HAVING COUNT(DISTINCT v) FILTER (WHERE v > 0) > 3",
+    )
+    .await;
+    assert!(run.snapshots >= 3, "{} snapshots", run.snapshots);
+    assert_eq!(run.last, expected);
+    assert_eq!(replay(&run.changes), expected);
+    assert!(run.changes.iter().any(|(op, _)| op == "-U"));
+    assert_eq!(run.state_keys, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_without_their_key_are_kept_as_a_multiset() {
     let engine = engine().await;
     let mut expected: Vec<String> = sums_by_key(&engine)
@@ -374,6 +409,15 @@ async fn a_state_ttl_drops_a_key_idle_for_longer_and_it_starts_afresh() {
         "{:?}",
         expired.last
     );
+    // The same with distinct counts, whose accumulators are kept live: key 1's set is
+    // dropped as well, and its three later ids are counted afresh.
+    let distinct = BY_COMEBACK.replace("COUNT(*)", "COUNT(DISTINCT id)");
+    let expired = run(&engine, &distinct).await;
+    assert!(
+        expired.last.contains(&"1|3".to_string()) && !expired.last.contains(&"1|6".to_string()),
+        "{:?}",
+        expired.last
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,4 +542,38 @@ async fn session_windows_keep_only_the_columns_the_query_reads() {
     sessions_under_a_small_memory_limit("COUNT(*)")
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distinct_set_past_the_memory_limit_fails_the_query_naming_the_group_by() {
+    // Two million distinct ids, a million a second (a tick's rows fit the limit many
+    // times over): the one group's live set passes the limit after half a million or so.
+    let engine = Engine::new(EngineConfig {
+        memory_limit: Some(8 << 20),
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    declare(
+        &engine,
+        &[
+            "CREATE TABLE ids (id BIGINT) WITH ('connector' = 'datagen', \
+           'number-of-rows' = '2000000', 'rows-per-second' = '1000000', \
+           'fields.id.kind' = 'sequence', 'fields.id.start' = '1', \
+           'fields.id.end' = '2000000')",
+        ],
+    )
+    .await;
+    let statement = engine
+        .parse("SELECT COUNT(DISTINCT id) FROM ids")
+        .unwrap()
+        .remove(0);
+    let StatementResult::Stream(mut query) = engine.run(statement, 100).await.unwrap() else {
+        panic!("the distinct count did not start a stream");
+    };
+    while query.next_update().await.is_some() {}
+    let error = query.finish().await.unwrap_err().to_string();
+    assert!(
+        error.contains("the GROUP BY's state") && error.contains("memory limit"),
+        "{error}"
+    );
 }

@@ -1,0 +1,342 @@
+//! The groups of an updating aggregate with their accumulators kept alive across ticks, for
+//! aggregates whose state is a set or a list of values (`COUNT(DISTINCT …)`, `ARRAY_AGG`, …).
+//!
+//! `aggregate.rs` keeps most aggregates as one row of accumulator state per key and folds a
+//! tick in with DataFusion's `PartialReduce`: cheap while a state is a few numbers. A
+//! distinct set, though, is kept as a list, so each tick that touches its key turns the whole
+//! list back into a hash set and writes it out again: the work grows with the set, not with
+//! the tick (Nexmark q16's eight distinct counts per channel and day slowed as the day's
+//! bidders and auctions piled up). Here each group keeps DataFusion's own accumulators: a
+//! tick's partial states are merged into them, and result rows come from `evaluate`, which
+//! leaves the state as it was (window functions call it again and again too).
+//!
+//! The rows this hands out are the `Final` aggregate's output (grouping columns, then one
+//! column per aggregate), not state rows: `KeyedState::results` runs the rest of the query
+//! over them without the `Final` aggregate.
+
+use crate::error::EngineError;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::ExecutionPlan;
+use hashbrown::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Whether an aggregate's state grows with its input (a set or a list of values), so that
+/// keeping its accumulator alive beats rebuilding it from state rows on every tick.
+pub(crate) fn state_grows(aggregate: &AggregateFunctionExpr) -> bool {
+    aggregate.is_distinct()
+        || aggregate.state_fields().is_ok_and(|fields| {
+            fields.iter().any(|field| {
+                matches!(
+                    field.data_type(),
+                    DataType::List(_)
+                        | DataType::LargeList(_)
+                        | DataType::FixedSizeList(..)
+                        | DataType::ListView(_)
+                        | DataType::LargeListView(_)
+                )
+            })
+        })
+}
+
+/// One group: its key in row format and an accumulator per aggregate.
+struct Group {
+    key: Box<[u8]>,
+    accumulators: Vec<Box<dyn Accumulator>>,
+    /// What the accumulators held when last measured (after the group's last merge).
+    bytes: usize,
+    /// When a tick last merged rows into it (what a state TTL counts from).
+    written: Instant,
+}
+
+/// The groups of one aggregate, each with live accumulators.
+pub(crate) struct LiveGroups {
+    /// The `Final` aggregate's output: the grouping columns, then one column per aggregate.
+    output: SchemaRef,
+    group_columns: usize,
+    aggregates: Vec<Arc<AggregateFunctionExpr>>,
+    /// How many state columns each aggregate has in the partial rows, in order.
+    state_widths: Vec<usize>,
+    converter: RowConverter,
+    index: HashMap<Box<[u8]>, usize>,
+    /// Groups by slot, in the order they came; a dropped group leaves its slot free.
+    slots: Vec<Option<Group>>,
+    free: Vec<usize>,
+    bytes: usize,
+}
+
+impl LiveGroups {
+    /// The groups of `final_agg`, fed with the partial rows of the aggregate below it.
+    pub(crate) fn new(final_agg: &AggregateExec) -> Result<Self, EngineError> {
+        let output = final_agg.schema();
+        let group_columns = final_agg.group_expr().num_group_exprs();
+        let aggregates = final_agg.aggr_expr().to_vec();
+        let state_widths = aggregates
+            .iter()
+            .map(|a| a.state_fields().map(|f| f.len()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fields = (0..group_columns)
+            .map(|i| SortField::new(output.field(i).data_type().clone()))
+            .collect();
+        Ok(LiveGroups {
+            output,
+            group_columns,
+            aggregates,
+            state_widths,
+            converter: RowConverter::new(fields)?,
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            bytes: 0,
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub(crate) fn group_columns(&self) -> usize {
+        self.group_columns
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The keys of result (or partial) rows, whose grouping columns come first.
+    pub(crate) fn keys_of(&self, rows: &RecordBatch) -> Result<Rows, EngineError> {
+        Ok(self
+            .converter
+            .convert_columns(&rows.columns()[..self.group_columns])?)
+    }
+
+    /// Merges the partial rows of a tick into their groups (making the groups new keys
+    /// need). Returns the result rows the touched groups that existed had before, and the
+    /// keys of every group touched (none without grouping columns).
+    pub(crate) fn fold(
+        &mut self,
+        partials: &[RecordBatch],
+    ) -> Result<(RecordBatch, Vec<Rows>), EngineError> {
+        let now = Instant::now();
+        let mut touched: Vec<usize> = Vec::new();
+        let mut seen = vec![false; self.slots.len()];
+        let mut before: Vec<usize> = Vec::new();
+        let mut before_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.aggregates.len()];
+        let mut keys = Vec::with_capacity(partials.len());
+        for batch in partials {
+            // Without grouping columns every row is the one group's, keyed by no bytes.
+            let batch_keys = match self.group_columns {
+                0 => None,
+                _ => Some(self.keys_of(batch)?),
+            };
+            for row in 0..batch.num_rows() {
+                let key = batch_keys.as_ref().map_or(&[][..], |k| k.row(row).data());
+                let slot = match self.index.get(key) {
+                    Some(&slot) => {
+                        if !seen.get(slot).copied().unwrap_or(false) {
+                            // Its result before this tick, for the changes it makes.
+                            before.push(slot);
+                            let accumulators = accumulators_at(&mut self.slots, slot)?;
+                            for (values, acc) in before_values.iter_mut().zip(accumulators) {
+                                values.push(acc.evaluate()?);
+                            }
+                        }
+                        slot
+                    }
+                    None => self.add(key)?,
+                };
+                if seen.len() <= slot {
+                    seen.resize(slot + 1, false);
+                }
+                if !seen[slot] {
+                    seen[slot] = true;
+                    touched.push(slot);
+                }
+                let mut column = self.group_columns;
+                let accumulators = accumulators_at(&mut self.slots, slot)?;
+                for (acc, &width) in accumulators.iter_mut().zip(&self.state_widths) {
+                    let states: Vec<ArrayRef> = batch.columns()[column..column + width]
+                        .iter()
+                        .map(|c| c.slice(row, 1))
+                        .collect();
+                    acc.merge_batch(&states)?;
+                    column += width;
+                }
+            }
+            keys.extend(batch_keys);
+        }
+        for &slot in &touched {
+            if let Some(group) = self.slots[slot].as_mut() {
+                let bytes: usize = group.accumulators.iter().map(|a| a.size()).sum();
+                self.bytes = self.bytes - group.bytes + bytes;
+                group.bytes = bytes;
+                group.written = now;
+            }
+        }
+        let before = self.rows_with(&before, before_values)?;
+        Ok((before, keys))
+    }
+
+    /// A new group for `key`, in a free slot if there is one.
+    fn add(&mut self, key: &[u8]) -> Result<usize, EngineError> {
+        let accumulators = self
+            .aggregates
+            .iter()
+            .map(|a| a.create_accumulator())
+            .collect::<Result<Vec<_>, _>>()?;
+        let group = Group {
+            key: key.into(),
+            accumulators,
+            bytes: 0,
+            written: Instant::now(),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(group);
+                slot
+            }
+            None => {
+                self.slots.push(Some(group));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key.into(), slot);
+        Ok(slot)
+    }
+
+    /// The result rows of the groups of `keys` (keys without a group are skipped).
+    pub(crate) fn get<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<RecordBatch, EngineError> {
+        let slots: Vec<usize> = keys
+            .into_iter()
+            .filter_map(|key| self.index.get(key).copied())
+            .collect();
+        self.rows(&slots)
+    }
+
+    /// The result rows of every group, in the order the groups came.
+    pub(crate) fn all(&mut self) -> Result<RecordBatch, EngineError> {
+        let slots: Vec<usize> = (0..self.slots.len())
+            .filter(|&slot| self.slots[slot].is_some())
+            .collect();
+        self.rows(&slots)
+    }
+
+    /// Takes out the groups whose result rows `closed` selects, and returns those rows.
+    pub(crate) fn take_where(
+        &mut self,
+        closed: impl Fn(&RecordBatch) -> Result<BooleanArray, EngineError>,
+    ) -> Result<RecordBatch, EngineError> {
+        let slots: Vec<usize> = (0..self.slots.len())
+            .filter(|&slot| self.slots[slot].is_some())
+            .collect();
+        let rows = self.rows(&slots)?;
+        let mask = closed(&rows)?;
+        for (i, &slot) in slots.iter().enumerate() {
+            if mask.is_valid(i) && mask.value(i) {
+                self.drop_slot(slot);
+            }
+        }
+        Ok(filter_record_batch(&rows, &mask)?)
+    }
+
+    /// Drops the groups no tick has merged rows into since `written_before`; returns how
+    /// many.
+    pub(crate) fn expire(&mut self, written_before: Instant) -> usize {
+        let old: Vec<usize> = (0..self.slots.len())
+            .filter(|&slot| {
+                self.slots[slot]
+                    .as_ref()
+                    .is_some_and(|g| g.written < written_before)
+            })
+            .collect();
+        for &slot in &old {
+            self.drop_slot(slot);
+        }
+        old.len()
+    }
+
+    fn drop_slot(&mut self, slot: usize) {
+        if let Some(group) = self.slots[slot].take() {
+            self.index.remove(&group.key);
+            self.bytes -= group.bytes;
+            self.free.push(slot);
+        }
+    }
+
+    /// The result rows of the groups in `slots`, evaluated now.
+    fn rows(&mut self, slots: &[usize]) -> Result<RecordBatch, EngineError> {
+        let mut values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.aggregates.len()];
+        for &slot in slots {
+            for (column, acc) in values
+                .iter_mut()
+                .zip(accumulators_at(&mut self.slots, slot)?)
+            {
+                column.push(acc.evaluate()?);
+            }
+        }
+        self.rows_with(slots, values)
+    }
+
+    /// Result rows from the keys of the groups in `slots` and their aggregates' values (one
+    /// list per aggregate, in the order of `slots`).
+    fn rows_with(
+        &self,
+        slots: &[usize],
+        values: Vec<Vec<ScalarValue>>,
+    ) -> Result<RecordBatch, EngineError> {
+        if slots.is_empty() {
+            return Ok(RecordBatch::new_empty(self.output.clone()));
+        }
+        let mut columns = match self.group_columns {
+            0 => Vec::new(),
+            _ => {
+                let parser = self.converter.parser();
+                let keys = slots
+                    .iter()
+                    .filter_map(|&slot| self.slots[slot].as_ref())
+                    .map(|group| parser.parse(&group.key));
+                self.converter.convert_rows(keys)?
+            }
+        };
+        for (i, column) in values.into_iter().enumerate() {
+            let array = ScalarValue::iter_to_array(column)?;
+            let wanted = self.output.field(self.group_columns + i).data_type();
+            columns.push(if array.data_type() == wanted {
+                array
+            } else {
+                cast(&array, wanted)?
+            });
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(slots.len()));
+        Ok(RecordBatch::try_new_with_options(
+            self.output.clone(),
+            columns,
+            &options,
+        )?)
+    }
+}
+
+/// The accumulators of the group in `slot`.
+fn accumulators_at(
+    slots: &mut [Option<Group>],
+    slot: usize,
+) -> Result<&mut Vec<Box<dyn Accumulator>>, EngineError> {
+    slots
+        .get_mut(slot)
+        .and_then(Option::as_mut)
+        .map(|g| &mut g.accumulators)
+        .ok_or_else(|| EngineError::Internal {
+            message: format!("an aggregate's group slot {slot} is empty"),
+            source: None,
+        })
+}
