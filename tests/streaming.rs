@@ -476,8 +476,9 @@ CREATE VIEW bid{suffix} AS SELECT bid.auction, bid.bidder, bid.price, bid.channe
 /// The Nexmark source through the kernel, declared and viewed as Nexmark's `ddl_gen.sql` and
 /// `ddl_views.sql` do: Nexmark's stateless queries, a window over its bids, q11's sessions,
 /// q13's lookup join, q15/q16's counts, q18/q19's Top-N, q3/q20's joins of two streams and
-/// q9's Top-N over a join, q4's aggregate over an aggregate, and outer and anti joins give over the stream what the same SQL gives as batch queries over
-/// the same events, written to files by the stream and read back.
+/// q9's Top-N over a join, q4's aggregate over an aggregate, outer and anti joins, and q5/q8's
+/// joins of window aggregates give over the stream what the same SQL gives as batch queries
+/// over the same events, written to files by the stream and read back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_files() {
     let kernel = Kernel::start();
@@ -554,6 +555,10 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "SELECT DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, count(*) AS total_bids, count(*) filter (where price < 10000) AS rank1_bids, count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids, count(*) filter (where price >= 1000000) AS rank3_bids, count(distinct bidder) AS total_bidders, count(distinct bidder) filter (where price < 10000) AS rank1_bidders, count(distinct bidder) filter (where price >= 10000 and price < 1000000) AS rank2_bidders, count(distinct bidder) filter (where price >= 1000000) AS rank3_bidders, count(distinct auction) AS total_auctions, count(distinct auction) filter (where price < 10000) AS rank1_auctions, count(distinct auction) filter (where price >= 10000 and price < 1000000) AS rank2_auctions, count(distinct auction) filter (where price >= 1000000) AS rank3_auctions FROM bid{s} GROUP BY DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
         // q16 (per channel and day, with the last minute seen), for the four named channels.
         "SELECT channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd') as `day`, max(DATE_FORMAT(`dateTime`, 'HH:mm')) as `minute`, count(*) AS total_bids, count(*) filter (where price < 10000) AS rank1_bids, count(*) filter (where price >= 10000 and price < 1000000) AS rank2_bids, count(*) filter (where price >= 1000000) AS rank3_bids, count(distinct bidder) AS total_bidders, count(distinct bidder) filter (where price < 10000) AS rank1_bidders, count(distinct auction) AS total_auctions, count(distinct auction) filter (where price >= 1000000) AS rank3_auctions FROM bid{s} WHERE lower(channel) IN ('apple', 'google', 'facebook', 'baidu') GROUP BY channel, DATE_FORMAT(`dateTime`, 'yyyy-MM-dd')",
+        // q14 (Nexmark's Java function count_char as a SQL expression), summed up by the
+        // time of day it sorts bids into (its prices as decimals: a sum of floats depends on
+        // the order it adds them in).
+        "SELECT bidTimeType, COUNT(*) AS bids, SUM(c_counts) AS cs, SUM(CAST(price AS DECIMAL(23, 3))) AS total FROM (SELECT auction, bidder, 0.908 * price AS price, CASE WHEN HOUR(`dateTime`) >= 8 AND HOUR(`dateTime`) <= 18 THEN 'dayTime' WHEN HOUR(`dateTime`) <= 6 OR HOUR(`dateTime`) >= 20 THEN 'nightTime' ELSE 'otherTime' END AS bidTimeType, `dateTime`, extra, CHAR_LENGTH(extra) - CHAR_LENGTH(REPLACE(extra, 'c', '')) AS c_counts FROM bid{s} WHERE 0.908 * price > 1000000 AND 0.908 * price < 50000000) AS q14 GROUP BY bidTimeType",
         // q13: each bid joined with the side input as of its processing time, summed up.
         "SELECT COUNT(*) AS bids, SUM(CAST(S.`value` AS BIGINT)) AS total FROM (SELECT *, PROCTIME() as p_time FROM bid{s}) B JOIN side_input FOR SYSTEM_TIME AS OF B.p_time AS S ON mod(B.auction, 10000) = S.`key`",
         // People and auctions per second, from a UNION ALL of two views over the stream.
@@ -587,6 +592,33 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
     ] {
         let streamed = ok(&mut client, &query.replace("{s}", "")).await;
         let batch = ok(&mut client, &query.replace("{s}", "_file")).await;
+        let rows = sorted_rows(&final_table(&streamed));
+        assert!(!rows.is_empty(), "{query}\n{}", streamed.text());
+        assert_eq!(rows, sorted_rows(&batch.text()), "{query}");
+    }
+
+    // Joins of window aggregates, each against the same question of the files' events.
+    for (query, batch) in [
+        // q5: the auctions with the most bids in each hopping window, the window aggregate
+        // met with the largest of its counts per window (the files' events are read as a
+        // bounded stream: windows over a table close at its end).
+        (
+            "SELECT AuctionBids.auction, AuctionBids.num, AuctionBids.starttime FROM (SELECT auction, count(*) AS num, window_start AS starttime, window_end AS endtime FROM TABLE(HOP(TABLE bid{s}, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end) AS AuctionBids JOIN (SELECT max(CountBids.num) AS maxn, CountBids.starttime, CountBids.endtime FROM (SELECT count(*) AS num, window_start AS starttime, window_end AS endtime FROM TABLE(HOP(TABLE bid{s}, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end) AS CountBids GROUP BY CountBids.starttime, CountBids.endtime) AS MaxBids ON AuctionBids.starttime = MaxBids.starttime AND AuctionBids.endtime = MaxBids.endtime AND AuctionBids.num >= MaxBids.maxn",
+            None,
+        ),
+        // q8: people who opened an auction in the second they joined (Nexmark's ten seconds
+        // would be one window of these three seconds of events), in the legacy group window
+        // syntax, over two views of the stream; as a batch query, by date_bin.
+        (
+            "SELECT P.id, P.name, P.starttime FROM (SELECT P.id, P.name, TUMBLE_START(P.`dateTime`, INTERVAL '1' SECOND) AS starttime, TUMBLE_END(P.`dateTime`, INTERVAL '1' SECOND) AS endtime FROM person P GROUP BY P.id, P.name, TUMBLE(P.`dateTime`, INTERVAL '1' SECOND)) P JOIN (SELECT A.seller, TUMBLE_START(A.`dateTime`, INTERVAL '1' SECOND) AS starttime, TUMBLE_END(A.`dateTime`, INTERVAL '1' SECOND) AS endtime FROM auction A GROUP BY A.seller, TUMBLE(A.`dateTime`, INTERVAL '1' SECOND)) A ON P.id = A.seller AND P.starttime = A.starttime AND P.endtime = A.endtime",
+            Some("SELECT P.id, P.name, P.starttime FROM (SELECT id, name, date_bin(INTERVAL '1 second', `dateTime`) AS starttime FROM person_file GROUP BY 1, 2, 3) P JOIN (SELECT seller, date_bin(INTERVAL '1 second', `dateTime`) AS starttime FROM auction_file GROUP BY 1, 2) A ON P.id = A.seller AND P.starttime = A.starttime"),
+        ),
+    ] {
+        let streamed = ok(&mut client, &query.replace("{s}", "")).await;
+        let batch = match batch {
+            Some(batch) => ok(&mut client, batch).await,
+            None => ok(&mut client, &query.replace("{s}", "_file")).await,
+        };
         let rows = sorted_rows(&final_table(&streamed));
         assert!(!rows.is_empty(), "{query}\n{}", streamed.text());
         assert_eq!(rows, sorted_rows(&batch.text()), "{query}");

@@ -24,6 +24,9 @@ pub(crate) struct Stages<'a> {
     /// The inner query of an aggregate over an aggregate: its plan over the micro-batch, and
     /// whether it is a window aggregate.
     pub(crate) feed: Option<(&'a LogicalPlan, bool)>,
+    /// The inputs of a window join: each one's plan over the micro-batch, and whether it is
+    /// a window aggregate (or a window's own rows).
+    pub(crate) window_inputs: Vec<(&'a LogicalPlan, bool)>,
     /// Whether the join of streams is an outer or anti join (an updating result).
     pub(crate) updating_join: bool,
     /// The kind of the join of streams, as EXPLAIN names it.
@@ -146,7 +149,34 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         ),
         None => {}
     }
+    for (plan, aggregate) in &stages.window_inputs {
+        match aggregate {
+            true => line(
+                "Aggregate",
+                format!(
+                    "GROUP BY {} per window; state: a row per window and key, which goes to \
+                     the join once, when the watermark passes the window's end",
+                    group_keys(plan)
+                ),
+                APPEND,
+            ),
+            false => line(
+                "Calc",
+                "a window's rows, row by row; state: the rows of each open window, which go \
+                 to the join once, when the watermark passes the window's end"
+                    .into(),
+                APPEND,
+            ),
+        }
+    }
     match stages.shape {
+        Shape::Stateless if !stages.window_inputs.is_empty() => line(
+            "Join",
+            "the rows of the windows the watermark closed, met window by window (every row of \
+             those windows is there); no state"
+                .into(),
+            APPEND,
+        ),
         Shape::Updating { .. } if stages.feed.is_some() => line(
             "Aggregate",
             format!(
@@ -231,6 +261,14 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             "\n__eddy_feed: the changes of the inner aggregate's result, as rows weighted -1 \
              (retracted) and +1, made each micro-batch by\n{}",
             feed.display_indent()
+        );
+    }
+    for (i, (plan, _)) in stages.window_inputs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "\n__eddy_window_rows_{i}: the rows of the windows the watermark closed, kept each \
+             micro-batch by\n{}",
+            plan.display_indent()
         );
     }
     // The tables the join reads hold what each side's plan gives over the micro-batch.

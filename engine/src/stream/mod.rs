@@ -34,6 +34,8 @@ mod updating_feed;
 pub(crate) mod views;
 pub(crate) mod watermark;
 pub(crate) mod window;
+mod window_join;
+mod window_rows;
 
 use crate::error::EngineError;
 use datafusion::arrow::array::RecordBatch;

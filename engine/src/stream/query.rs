@@ -18,6 +18,7 @@ use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, WindowSpec};
+use super::window_join::{JoinInput, WindowJoin, WindowSide};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{FlinkParts, WindowCall, WindowKind};
@@ -100,6 +101,8 @@ struct Planned {
     feed: Option<UpdatingFeed>,
     /// An outer or anti join of streams: the query over it, whose rows are weighted.
     weighted: Option<WeightedJoin>,
+    /// A join of window aggregates: the aggregates, whose closed rows the query reads.
+    window_join: Option<WindowJoin>,
     watermark_now: Arc<AtomicI64>,
     /// An INSERT INTO's table and the schema of the rows it takes.
     target: Option<(String, SchemaRef)>,
@@ -123,10 +126,14 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
     } = request;
     // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
-    let input = stream_input(ctx, tables, parts, &streams, watermark_now.clone()).await?;
+    let mut input = stream_input(ctx, tables, parts, &streams, watermark_now.clone()).await?;
+    let sides = std::mem::take(&mut input.sides);
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
     extra.insert(input.relation.clone(), slot.clone());
+    for side in &sides {
+        extra.insert(side.relation.clone(), side.slot.clone());
+    }
     let mut other_slots = Vec::with_capacity(input.others.len());
     for (relation, schema) in &input.others {
         let other = Arc::new(MicroBatchTable::new(schema.clone()));
@@ -201,14 +208,28 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             .into(),
         });
     }
-    let staged = match join.as_ref().filter(|j| j.is_updating()) {
-        Some(updating) => {
+    let staged = match (join.as_ref().filter(|j| j.is_updating()), &input.window) {
+        (_, Some(window)) if !sides.is_empty() => {
+            let relations: Vec<String> = std::iter::once(input.relation.clone())
+                .chain(sides.iter().map(|side| side.relation.clone()))
+                .collect();
+            let (logical, window_join) =
+                WindowJoin::plan(&state, logical, &relations, window, sides).await?;
+            Staged {
+                logical,
+                // Each run is over every row of the windows it closed: its rows are final.
+                shape: Shape::Stateless,
+                feed: None,
+                weighted: None,
+                window_join: Some(window_join),
+            }
+        }
+        (Some(updating), _) => {
             over_updating_join(&state, logical, updating, input.window.clone()).await?
         }
-        None => over_stream(&state, logical, input.window.clone()).await?,
+        (None, _) => over_stream(&state, logical, input.window.clone()).await?,
     };
     let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
-    let mut input = input;
     if let Some(sessions) = input.sessions.as_mut() {
         // Rows wait in a session for as long as it lasts: only the columns the tick's plan
         // reads are kept (an aggregate above an updating feed reads through another plan).
@@ -229,6 +250,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         join,
         feed: staged.feed,
         weighted: staged.weighted,
+        window_join: staged.window_join,
         watermark_now,
         target,
         sinks,
@@ -245,6 +267,7 @@ struct Staged {
     shape: Shape,
     feed: Option<UpdatingFeed>,
     weighted: Option<WeightedJoin>,
+    window_join: Option<WindowJoin>,
 }
 
 /// A query over the stream (or over an INNER or semi join of streams): an aggregate over
@@ -275,6 +298,7 @@ async fn over_stream(
         shape,
         feed,
         weighted: None,
+        window_join: None,
     })
 }
 
@@ -322,6 +346,7 @@ async fn over_updating_join(
         shape,
         feed: None,
         weighted,
+        window_join: None,
     })
 }
 
@@ -338,6 +363,7 @@ impl Planned {
             join,
             feed,
             weighted,
+            window_join,
             watermark_now,
             target,
             sinks,
@@ -408,6 +434,7 @@ impl Planned {
             join,
             feed,
             weighted,
+            window_join,
             state_ttl,
             memory_limit,
             window: input.window,
@@ -469,6 +496,12 @@ impl Planned {
                 .feed
                 .as_ref()
                 .map(|feed| (&feed.logical, feed.is_windowed())),
+            window_inputs: self
+                .window_join
+                .iter()
+                .flat_map(|join| &join.inputs)
+                .map(|input| (input.logical(), matches!(input, JoinInput::Aggregate(_))))
+                .collect(),
             updating_join: self.weighted.is_some(),
             join_kind: self.join.as_ref().map_or("", StreamJoin::describe),
             target,
@@ -548,6 +581,9 @@ struct StreamInput {
     sessions: Option<SessionBuffer>,
     /// A view the window function reads, run over the source's rows first.
     view: Option<ViewStage>,
+    /// The query's other window functions, over the same stream (a join of window
+    /// aggregates, `window_join.rs`).
+    sides: Vec<WindowSide>,
 }
 
 async fn stream_input(
@@ -557,13 +593,6 @@ async fn stream_input(
     streams: &StreamRelations,
     watermark_now: Arc<AtomicI64>,
 ) -> Result<StreamInput, EngineError> {
-    if parts.windows.len() > 1 {
-        return Err(EngineError::NotSupported {
-            message: "one window function per query: joining or combining two windowed \
-                      streams is not supported"
-                .into(),
-        });
-    }
     let named: Vec<String> = tables
         .iter()
         .map(ToString::to_string)
@@ -597,6 +626,7 @@ async fn stream_input(
             window: None,
             sessions: None,
             view: None,
+            sides: Vec::new(),
         });
     };
     if !read.is_empty() {
@@ -609,10 +639,108 @@ async fn stream_input(
             ),
         });
     }
+    let (windowed, spec) = window_input(ctx, call, streams, watermark_now.clone()).await?;
+    let schema = windowed.schema;
+    let time_index = spec.time_index;
+    let relation_schema = windowed_schema(&schema, time_index);
+    let sessions = match call.kind {
+        WindowKind::Session => Some(SessionBuffer::new(
+            spec.clone(),
+            schema.clone(),
+            relation_schema.clone(),
+        )?),
+        _ => None,
+    };
+    let mut sides = Vec::with_capacity(parts.windows.len().saturating_sub(1));
+    for other in &parts.windows[1..] {
+        let (side, side_spec) = window_input(ctx, other, streams, watermark_now.clone()).await?;
+        same_window(
+            (call, &windowed.stream, &windowed.watermark, &spec),
+            (other, &side.stream, &side.watermark, &side_spec),
+        )?;
+        sides.push(WindowSide {
+            relation: other.relation.clone(),
+            slot: Arc::new(MicroBatchTable::new(windowed_schema(
+                &side.schema,
+                side_spec.time_index,
+            ))),
+            spec: side_spec,
+            view: side.view,
+        });
+    }
+    let source_schema = windowed.source_schema;
+    // The watermark follows the source's event time, whatever the view does with the rows;
+    // a processing time is read from the rows the window gets. (A window over an ordinary
+    // table has neither: it closes every window at the table's end.)
+    Ok(StreamInput {
+        stream: windowed.stream,
+        others: Vec::new(),
+        relation: call.relation.clone(),
+        relation_schema,
+        source_schema,
+        skipped: windowed.skipped,
+        source: (windowed.open)()?,
+        watermark: windowed.watermark,
+        event_times: windowed.event_times,
+        window: Some(spec),
+        sessions,
+        view: windowed.view,
+        sides,
+    })
+}
+
+/// A window function, the stream it reads, its time attribute and its windows.
+type WindowOf<'a> = (
+    &'a WindowCall,
+    &'a String,
+    &'a Option<WatermarkSpec>,
+    &'a WindowSpec,
+);
+
+/// Refuses a query's other window function unless it is the same function (kind, size,
+/// slide, offset) over the same stream as the first: the watermark then closes the same
+/// windows of both in the same tick (`window_join.rs`).
+fn same_window(first: WindowOf<'_>, other: WindowOf<'_>) -> Result<(), EngineError> {
+    let (call, stream, watermark, spec) = first;
+    let (other_call, other_stream, other_watermark, other_spec) = other;
+    let different = |what: String| EngineError::NotSupported {
+        message: format!(
+            "this query has two window functions, over {} and {}, {what}; Eddy joins windows \
+             of one window function (the same kind, size, slide and offset) over one stream",
+            call.table, other_call.table
+        ),
+    };
+    if other_stream != stream {
+        return Err(different(format!(
+            "which read different streams ({stream} and {other_stream})"
+        )));
+    }
+    if other_watermark != watermark {
+        return Err(different("whose time attributes differ".into()));
+    }
+    let same = other_spec.kind == spec.kind
+        && other_spec.size_ms == spec.size_ms
+        && other_spec.step_ms == spec.step_ms
+        && other_spec.offset_ms == spec.offset_ms;
+    if !same || matches!(spec.kind, WindowKind::Session) {
+        return Err(different(
+            "which are not the same TUMBLE, HOP or CUMULATE window".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The rows a window function reads and its windows, resolved against their schema.
+async fn window_input(
+    ctx: &SessionContext,
+    call: &WindowCall,
+    streams: &StreamRelations,
+    watermark_now: Arc<AtomicI64>,
+) -> Result<(WindowedSource, WindowSpec), EngineError> {
     let name = crate::sql::names::table_reference_from_text(&call.table);
     let key = name.to_string();
     let windowed = windowed_source(ctx, call, &key, streams, watermark_now).await?;
-    let schema = windowed.schema;
+    let schema = windowed.schema.clone();
     let time_index = schema
         .index_of(&call.time_column)
         .map_err(|_| plan_error(format!("{name} has no column {}", call.time_column), None))?;
@@ -660,33 +788,7 @@ async fn stream_input(
         partition_by,
     };
     spec.validate()?;
-    let relation_schema = windowed_schema(&schema, time_index);
-    let sessions = match call.kind {
-        WindowKind::Session => Some(SessionBuffer::new(
-            spec.clone(),
-            schema.clone(),
-            relation_schema.clone(),
-        )?),
-        _ => None,
-    };
-    let source_schema = windowed.source_schema;
-    // The watermark follows the source's event time, whatever the view does with the rows;
-    // a processing time is read from the rows the window gets. (A window over an ordinary
-    // table has neither: it closes every window at the table's end.)
-    Ok(StreamInput {
-        stream: windowed.stream,
-        others: Vec::new(),
-        relation: call.relation.clone(),
-        relation_schema,
-        source_schema,
-        skipped: windowed.skipped,
-        source: windowed.source,
-        watermark: windowed.watermark,
-        event_times: windowed.event_times,
-        window: Some(spec),
-        sessions,
-        view: windowed.view,
-    })
+    Ok((windowed, spec))
 }
 
 /// A query over several streams and no window (a UNION ALL of two streams): their sources run
@@ -720,6 +822,7 @@ fn several_streams(
         window: None,
         sessions: None,
         view: None,
+        sides: Vec::new(),
     })
 }
 
@@ -771,7 +874,9 @@ struct WindowedSource {
     /// The source's rows' schema, as its table declares it (the first stream's, when a view
     /// reads several).
     source_schema: SchemaRef,
-    source: Box<dyn StreamSource>,
+    /// Opens the source when the query is to run (another window function over the same
+    /// stream in the query does not open it again).
+    open: Box<dyn FnOnce() -> Result<Box<dyn StreamSource>, EngineError> + Send>,
     watermark: Option<WatermarkSpec>,
     /// Where each stream's rows carry their event time (none for a processing time or an
     /// ordinary table).
@@ -811,10 +916,10 @@ async fn windowed_source(
             stream: name.to_string(),
             schema: provider.schema(),
             source_schema: provider.schema(),
-            source: Box::new(TableScan {
-                ctx: ctx.clone(),
-                provider,
-            }),
+            open: {
+                let ctx = ctx.clone();
+                Box::new(move || Ok(Box::new(TableScan { ctx, provider }) as Box<dyn StreamSource>))
+            },
             watermark: None,
             event_times: Vec::new(),
             skipped: None,
@@ -862,7 +967,10 @@ async fn windowed_source(
         stream: stream.clone(),
         schema,
         source_schema: table.schema.clone(),
-        source: table.factory.open(ctx)?,
+        open: {
+            let (ctx, factory) = (ctx.clone(), table.factory.clone());
+            Box::new(move || factory.open(&ctx))
+        },
         watermark: Some(watermark),
         event_times,
         skipped: table.skipped.clone(),
@@ -913,15 +1021,19 @@ async fn windowed_streams(
             event_times,
         )
     };
-    let sources = tables
-        .iter()
-        .map(|table| table.factory.open(ctx))
-        .collect::<Result<Vec<_>, _>>()?;
+    let factories: Vec<_> = tables.iter().map(|table| table.factory.clone()).collect();
+    let ctx = ctx.clone();
     Ok(WindowedSource {
         stream: under.join(", "),
         schema: staged.schema,
         source_schema: tables[0].schema.clone(),
-        source: Box::new(super::merged_source::MergedSource::new(sources)),
+        open: Box::new(move || {
+            let sources = factories
+                .iter()
+                .map(|factory| factory.open(&ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Box::new(super::merged_source::MergedSource::new(sources)) as Box<dyn StreamSource>)
+        }),
         watermark: Some(watermark),
         event_times,
         skipped: None,

@@ -19,6 +19,7 @@ use super::updating_feed::{UpdatingFeed, WeightedJoin};
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, WindowSpec};
+use super::window_join::WindowJoin;
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
@@ -96,6 +97,9 @@ pub(crate) struct Runner {
     /// An outer or anti join of streams: the query over it gives weighted rows, which are the
     /// result (a changelog) or what an aggregate over it reads.
     pub(crate) weighted: Option<WeightedJoin>,
+    /// A join of window aggregates: they fold the rows of their windows, and the query's plan
+    /// runs over the rows of the windows the watermark closes.
+    pub(crate) window_join: Option<WindowJoin>,
     /// Flink's state TTL: the state of a key no row touched for this long is dropped.
     pub(crate) state_ttl: Option<Duration>,
     /// The engine's memory limit: a query whose state grows past it fails, saying which
@@ -266,6 +270,12 @@ impl Runner {
         }
         // (An input's end mark has done its work.)
         let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+        // The other window functions of a join of window aggregates read the source's rows
+        // through their own views.
+        let side_rows = match &self.window_join {
+            Some(window_join) => window_join.admit(&batches, watermark_before).await?,
+            None => Vec::new(),
+        };
         let batches = match &self.view {
             Some(view) => view.rows(batches).await?,
             None => batches,
@@ -281,13 +291,22 @@ impl Runner {
                 input.push(closed);
             }
         }
-        if !input.is_empty() {
+        let side_input = side_rows.iter().any(|rows| !rows.is_empty());
+        if !input.is_empty() || side_input {
             self.watermark_now
                 .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
-            self.run_plan(progress, input).await?;
+            match &mut self.window_join {
+                Some(window_join) => {
+                    window_join
+                        .fold(&self.state, &self.slot, input, side_rows)
+                        .await?
+                }
+                None => self.run_plan(progress, input).await?,
+            }
         }
         if let Some(w) = effective {
             self.flush_windowed_feed(progress, w).await?;
+            self.flush_window_join(progress, w).await?;
         }
         // An interval join's kept rows that no row to come can meet go.
         if let (Some(join), Some(w)) = (&mut self.join, effective) {
@@ -319,6 +338,10 @@ impl Runner {
             (
                 "the inner GROUP BY's state",
                 self.feed.as_ref().map_or(0, UpdatingFeed::bytes),
+            ),
+            (
+                "the window aggregates' state",
+                self.window_join.as_ref().map_or(0, WindowJoin::bytes),
             ),
             (
                 "the rows the join of streams keeps",
@@ -565,6 +588,31 @@ impl Runner {
             return Ok(());
         }
         self.run_over_feed(progress).await
+    }
+
+    /// The rows of the windows the watermark closed, of every aggregate of a join of window
+    /// aggregates, go to the query's plan over them.
+    async fn flush_window_join(
+        &mut self,
+        progress: &mut Progress,
+        watermark: i64,
+    ) -> Result<(), StepError> {
+        let Some(window_join) = &mut self.window_join else {
+            return Ok(());
+        };
+        let closed = window_join
+            .pass_closed(watermark, self.state.task_ctx())
+            .await?;
+        self.stats
+            .keys
+            .store(window_join.keys() as u64, Ordering::Relaxed);
+        if !closed {
+            return Ok(());
+        }
+        // A plan reads its tables' rows when it is made.
+        let plan = physical_plan(&self.state, &self.logical).await;
+        window_join.clear();
+        self.run_one(progress, plan?).await
     }
 
     /// Runs the query's plan over the rows the inner query put in its table.
