@@ -4,13 +4,15 @@ A measurement, not a test: it prints figures and exits 0 whatever they are. Run 
 dev/bench-updating, which builds the release binary and installs its kernelspec into a
 throwaway Jupyter path.
 
-What is measured, for each key count (default 1,000, 100,000 and 1,000,000 keys):
+What is measured, for each key count (default 1,000, 10,000, 100,000 and 1,000,000 keys):
   eddy      a bounded datagen stream of --events rows (k INT uniform over the keys, v INT),
             `INSERT INTO sums SELECT k, COUNT(*), SUM(v) FROM events GROUP BY k` into a
             blackhole, from sending the cell until its reply (every change written). Events/s
-            = events / that time; the kernel's peak memory beside it. The work of a
-            micro-batch should follow the keys it touched, not the keys kept: the rate should
-            fall little from 1,000 to 1,000,000 keys.
+            = events / that time; the kernel's peak memory beside it; and, from the query's
+            last status line, its micro-batches (those that took rows): how many, their mean
+            time and the slowest. The work of a micro-batch should follow the keys it touched,
+            not the keys kept: the rate should fall little, and a micro-batch's time grow
+            little, from 1,000 to 1,000,000 keys.
   PyFlink   with --pyflink-python (a Python with apache-flink; dev/bench-updating uses
             .venv-flink if it exists), the same query in the same run (streaming mode,
             parallelism 2, Flink's datagen and blackhole), and the ratio.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 
 
@@ -35,6 +38,18 @@ SINK = "CREATE OR REPLACE TABLE sums (k INT, n BIGINT, total BIGINT) WITH ('conn
 QUERY = "INSERT INTO sums SELECT k, COUNT(*) AS n, SUM(v) AS total FROM events GROUP BY k"
 
 
+MICRO_BATCHES = re.compile(r"([\d,]+) micro-batches, ([\d.]+) ms each, slowest ([\d.]+) ms")
+
+
+def micro_batches(text: str) -> str:
+    """The micro-batches the query's status line counts: how many, mean and slowest time."""
+    found = MICRO_BATCHES.search(text)
+    if not found:
+        return f"{'—':>8} {'—':>9} {'—':>9}"
+    count, mean, slowest = found.groups()
+    return f"{count:>8} {float(mean):>6.1f} ms {float(slowest):>6.0f} ms"
+
+
 def eddy_rate(events: int, keys: int, timeout: float) -> tuple[float, int, str]:
     """Events per second, peak memory in bytes, and the cell's last text."""
     # Imported here: PyFlink's Python, which runs this file too, has no Jupyter client.
@@ -45,7 +60,7 @@ def eddy_rate(events: int, keys: int, timeout: float) -> tuple[float, int, str]:
         kernel.run(eddy_ddl(events, keys), timeout)
         kernel.run(SINK, timeout)
         seconds, text = kernel.run(QUERY, timeout)
-        return events / seconds, kernel.peak_memory(), text.splitlines()[-1] if text else ""
+        return events / seconds, kernel.peak_memory(), text
     finally:
         kernel.stop()
 
@@ -82,7 +97,9 @@ def pyflink_rate(python: str | None, events: int, keys: int) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3_000_000)
-    parser.add_argument("--keys", type=int, nargs="*", default=[1_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--keys", type=int, nargs="*", default=[1_000, 10_000, 100_000, 1_000_000]
+    )
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument(
         "--pyflink-python",
@@ -96,12 +113,20 @@ def main() -> None:
         return
 
     print(f"{args.events:,} events, GROUP BY k into a blackhole")
-    print(f"{'keys':>10} {'eddy events/s':>15} {'peak memory':>12} {'pyflink events/s':>17} {'eddy/pyflink':>13}")
+    print(
+        f"{'keys':>10} {'eddy events/s':>15} {'batches':>8} {'mean':>9} {'slowest':>9} "
+        f"{'peak memory':>12} {'pyflink events/s':>17} {'eddy/pyflink':>13}"
+    )
     for keys in args.keys:
-        rate, memory, last = eddy_rate(args.events, keys, args.timeout)
+        rate, memory, text = eddy_rate(args.events, keys, args.timeout)
         flink = pyflink_rate(args.pyflink_python, args.events, keys)
         flink_text = f"{flink:>17,.0f} {rate / flink:>12.2f}x" if flink else f"{'—':>17} {'—':>13}"
-        print(f"{keys:>10,} {rate:>15,.0f} {memory / 2**20:>8,.0f} MiB {flink_text}", flush=True)
+        print(
+            f"{keys:>10,} {rate:>15,.0f} {micro_batches(text)} {memory / 2**20:>8,.0f} MiB "
+            f"{flink_text}",
+            flush=True,
+        )
+        last = text.splitlines()[-1] if text else ""
         print(f"{'':>10} ({last})")
     if not args.pyflink_python:
         print("PyFlink: not measured (give --pyflink-python, a Python with apache-flink) — no ratio")

@@ -124,6 +124,19 @@ GROUP BY window_start, window_end ORDER BY window_start",
     let status = final_status(&run);
     assert!(status.starts_with("finished after"), "{status}");
     assert!(status.contains("600 rows in"), "{status}");
+    // How many micro-batches took rows and how long they took: at least one, none slower
+    // than the run.
+    let batches = status
+        .split(" · ")
+        .find(|part| part.contains("micro-batches"))
+        .unwrap_or_else(|| panic!("no micro-batches in: {status}"));
+    let count: u64 = batches
+        .split(' ')
+        .next()
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("{batches}"));
+    assert!(count >= 1, "{status}");
+    assert!(batches.contains(" ms each, slowest "), "{status}");
     // One display, then updates of that display only.
     let displays = run.of_type("display_data");
     assert_eq!(displays.len(), 1, "{:?}", run.types());

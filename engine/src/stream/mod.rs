@@ -102,6 +102,10 @@ pub(crate) struct StreamStats {
     /// Bytes of state the query holds (aggregates, kept join rows, Top-N rows, the result
     /// kept for display).
     pub(crate) state_bytes: AtomicU64,
+    /// Micro-batches that took rows, the time they took in all, and the slowest one's.
+    pub(crate) micro_batches: AtomicU64,
+    pub(crate) micro_batch_nanos: AtomicU64,
+    pub(crate) slowest_micro_batch_nanos: AtomicU64,
 }
 
 /// A copy of a query's figures at one moment.
@@ -121,6 +125,11 @@ pub struct StreamFigures {
     /// Malformed lines the source skipped (`*.ignore-parse-errors`), or rows without an
     /// event time a replay dropped.
     pub skipped_rows: u64,
+    /// Micro-batches that took rows, and the time they took in all: whether the work of a
+    /// micro-batch grows with the state shows here.
+    pub micro_batches: u64,
+    pub micro_batch_time: Duration,
+    pub slowest_micro_batch: Duration,
 }
 
 /// How a query ended.
@@ -213,6 +222,13 @@ impl ContinuousQuery {
             skipped_rows: self.skipped.as_ref().map_or(0, |(count, before)| {
                 count.load(Ordering::Relaxed).saturating_sub(*before)
             }),
+            micro_batches: self.stats.micro_batches.load(Ordering::Relaxed),
+            micro_batch_time: Duration::from_nanos(
+                self.stats.micro_batch_nanos.load(Ordering::Relaxed),
+            ),
+            slowest_micro_batch: Duration::from_nanos(
+                self.stats.slowest_micro_batch_nanos.load(Ordering::Relaxed),
+            ),
         }
     }
 

@@ -233,12 +233,16 @@ impl Runner {
                     }
                 }
             }
+            let started = Instant::now();
             let step = self.step(&mut progress, batches, ended);
             let stepped = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Ok(StreamEnd::Cancelled),
                 stepped = step => stepped,
             };
+            if taken > 0 {
+                self.count_micro_batch(started.elapsed());
+            }
             match stepped {
                 Ok(()) => {}
                 Err(StepError::Abandoned) => return Ok(StreamEnd::Cancelled),
@@ -248,6 +252,18 @@ impl Runner {
                 return Ok(StreamEnd::Finished);
             }
         }
+    }
+
+    /// Counts a micro-batch that took rows, and the time it took.
+    fn count_micro_batch(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.stats.micro_batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .micro_batch_nanos
+            .fetch_add(nanos, Ordering::Relaxed);
+        self.stats
+            .slowest_micro_batch_nanos
+            .fetch_max(nanos, Ordering::Relaxed);
     }
 
     /// One micro-batch.

@@ -127,5 +127,12 @@ pub(super) fn figures(parts: &[ContinuousQuery], started: Instant) -> StreamFigu
         state_keys: each.iter().map(|f| f.state_keys).sum(),
         state_bytes: each.iter().map(|f| f.state_bytes).sum(),
         skipped_rows: each.iter().map(|f| f.skipped_rows).max().unwrap_or(0),
+        micro_batches: each.iter().map(|f| f.micro_batches).sum(),
+        micro_batch_time: each.iter().map(|f| f.micro_batch_time).sum(),
+        slowest_micro_batch: each
+            .iter()
+            .map(|f| f.slowest_micro_batch)
+            .max()
+            .unwrap_or_default(),
     }
 }

@@ -557,7 +557,27 @@ pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
             bytesize::ByteSize::b(figures.state_bytes)
         ));
     }
+    if figures.micro_batches > 0 {
+        let mean = figures
+            .micro_batch_time
+            .div_f64(figures.micro_batches as f64);
+        line.push_str(&format!(
+            " · {} micro-batches, {} each, slowest {}",
+            thousands(figures.micro_batches),
+            milliseconds(mean),
+            milliseconds(figures.slowest_micro_batch)
+        ));
+    }
     line
+}
+
+/// `8.3 ms`, `120 ms`.
+fn milliseconds(time: Duration) -> String {
+    let ms = time.as_secs_f64() * 1000.0;
+    match ms {
+        ms if ms < 10.0 => format!("{ms:.1} ms"),
+        ms => format!("{ms:.0} ms"),
+    }
 }
 
 pub fn thousands(n: u64) -> String {
@@ -604,12 +624,16 @@ mod tests {
             state_keys: 4,
             state_bytes: 3 << 20,
             skipped_rows: 0,
+            micro_batches: 40,
+            micro_batch_time: Duration::from_millis(332),
+            slowest_micro_batch: Duration::from_millis(25),
         };
         let line = status_line(&figures, &LiveState::Running);
         assert_eq!(
             line,
             "running 2.0 s · 12,000 rows in (6,000/s) · watermark 2024-01-01 00:01:00.000 · \
-             3 late rows dropped · state 4 keys, 3.0 MiB"
+             3 late rows dropped · state 4 keys, 3.0 MiB · 40 micro-batches, 8.3 ms each, \
+             slowest 25 ms"
         );
         assert!(status_line(&figures, &LiveState::Cancelled).starts_with("cancelled after"));
     }
