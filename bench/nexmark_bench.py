@@ -38,6 +38,7 @@ FLINK_PER_CORE = {
     "q3": 152.1e3,
     "q4": 34.3e3,
     "q5": 22.1e3,
+    "q7": 12.3e3,
     "q8": 146.1e3,
     "q9": 14.2e3,
     "q10": 57.8e3,
@@ -151,6 +152,14 @@ QUERIES = {
         "GROUP BY CountBids.starttime, CountBids.endtime) AS MaxBids "
         "ON AuctionBids.starttime = MaxBids.starttime AND AuctionBids.endtime = MaxBids.endtime "
         "AND AuctionBids.num >= MaxBids.maxn",
+    ),
+    "q7": (
+        "auction BIGINT, price BIGINT, bidder BIGINT, `dateTime` TIMESTAMP(3), extra VARCHAR",
+        "SELECT B.auction, B.price, B.bidder, B.`dateTime`, B.extra FROM bid B JOIN (SELECT "
+        "MAX(price) AS maxprice, window_end AS `dateTime` FROM TABLE(TUMBLE(TABLE bid, "
+        "DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND)) GROUP BY window_start, window_end) B1 "
+        "ON B.price = B1.maxprice "
+        "WHERE B.`dateTime` BETWEEN B1.`dateTime` - INTERVAL '10' SECOND AND B1.`dateTime`",
     ),
     "q8": (
         "id BIGINT, name VARCHAR, stime TIMESTAMP(3)",

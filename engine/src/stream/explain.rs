@@ -24,9 +24,8 @@ pub(crate) struct Stages<'a> {
     /// The inner query of an aggregate over an aggregate: its plan over the micro-batch, and
     /// whether it is a window aggregate.
     pub(crate) feed: Option<(&'a LogicalPlan, bool)>,
-    /// The inputs of a window join: each one's plan over the micro-batch, and whether it is
-    /// a window aggregate (or a window's own rows).
-    pub(crate) window_inputs: Vec<(&'a LogicalPlan, bool)>,
+    /// The inputs of a window join: each one's plan over the micro-batch, and what it is.
+    pub(crate) window_inputs: Vec<(&'a LogicalPlan, JoinInputKind)>,
     /// Whether the join of streams is an outer or anti join (an updating result).
     pub(crate) updating_join: bool,
     /// The kind of the join of streams, as EXPLAIN names it.
@@ -34,6 +33,17 @@ pub(crate) struct Stages<'a> {
     /// An INSERT's table and its connector.
     pub(crate) target: Option<(String, String)>,
     pub(crate) micro_batch: &'a LogicalPlan,
+}
+
+/// What an input of a window join is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinInputKind {
+    /// A GROUP BY of a window's rows by window.
+    Aggregate,
+    /// A window's own rows.
+    WindowRows,
+    /// The stream's own rows, met with a window aggregate's within a time bound.
+    StreamRows,
 }
 
 const APPEND: &str = "changelogMode=[I]";
@@ -149,9 +159,9 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         ),
         None => {}
     }
-    for (plan, aggregate) in &stages.window_inputs {
-        match aggregate {
-            true => line(
+    for (plan, kind) in &stages.window_inputs {
+        match kind {
+            JoinInputKind::Aggregate => line(
                 "Aggregate",
                 format!(
                     "GROUP BY {} per window; state: a row per window and key, which goes to \
@@ -160,10 +170,18 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
                 ),
                 APPEND,
             ),
-            false => line(
+            JoinInputKind::WindowRows => line(
                 "Calc",
                 "a window's rows, row by row; state: the rows of each open window, which go \
                  to the join once, when the watermark passes the window's end"
+                    .into(),
+                APPEND,
+            ),
+            JoinInputKind::StreamRows => line(
+                "Calc",
+                "the stream's rows, row by row; state: the rows a window row still to come \
+                 may meet (the join's time bound), dropped as the watermark passes; a window \
+                 row meets them once the watermark shows all of its have come"
                     .into(),
                 APPEND,
             ),
@@ -263,11 +281,14 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             feed.display_indent()
         );
     }
-    for (i, (plan, _)) in stages.window_inputs.iter().enumerate() {
+    for (i, (plan, kind)) in stages.window_inputs.iter().enumerate() {
+        let what = match kind {
+            JoinInputKind::StreamRows => "the stream's rows kept for the join",
+            _ => "the rows of the windows the watermark closed",
+        };
         let _ = write!(
             out,
-            "\n__eddy_window_rows_{i}: the rows of the windows the watermark closed, kept each \
-             micro-batch by\n{}",
+            "\n__eddy_window_rows_{i}: {what}, made each micro-batch by\n{}",
             plan.display_indent()
         );
     }

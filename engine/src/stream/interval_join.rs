@@ -32,7 +32,45 @@ pub(crate) fn expiries(
     right: &LogicalPlan,
     event_time: Option<&str>,
 ) -> Option<(Expiry, Expiry)> {
-    let (filter, event_time) = (filter?, event_time?);
+    let event_time = event_time?;
+    let bounds = time_bounds(
+        filter?,
+        left,
+        right,
+        &|at| passes_event_time(left, at, event_time),
+        &|at| passes_event_time(right, at, event_time),
+    )?;
+    Some((
+        Expiry {
+            column: bounds.left,
+            offset_ms: bounds.lo_ms,
+        },
+        Expiry {
+            column: bounds.right,
+            offset_ms: -bounds.hi_ms,
+        },
+    ))
+}
+
+/// `lo_ms <= L.t - R.t <= hi_ms`: a join condition's bounds on the time columns `left` of
+/// its left side and `right` of its right side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeBounds {
+    pub(crate) left: usize,
+    pub(crate) right: usize,
+    pub(crate) lo_ms: i64,
+    pub(crate) hi_ms: i64,
+}
+
+/// The bounds `filter` puts on the left side's time by the right side's, from below and
+/// above, over the columns each side's `is_time` accepts.
+pub(crate) fn time_bounds(
+    filter: &Expr,
+    left: &LogicalPlan,
+    right: &LogicalPlan,
+    left_is_time: &dyn Fn(usize) -> bool,
+    right_is_time: &dyn Fn(usize) -> bool,
+) -> Option<TimeBounds> {
     let mut lo: Option<(usize, usize, i64)> = None;
     let mut hi: Option<(usize, usize, i64)> = None;
     for conjunct in conjuncts(filter) {
@@ -46,9 +84,7 @@ pub(crate) fn expiries(
                 (false, true) => ((b.column, b.offset_ms), (a.column, a.offset_ms), flip(op)),
                 _ => continue,
             };
-            if !passes_event_time(left, l.0, event_time)
-                || !passes_event_time(right, r.0, event_time)
-            {
+            if !left_is_time(l.0) || !right_is_time(r.0) {
                 continue;
             }
             let bound = (l.0, r.0, r.1 - l.1);
@@ -63,16 +99,12 @@ pub(crate) fn expiries(
     if (l, r) != (l2, r2) {
         return None;
     }
-    Some((
-        Expiry {
-            column: l,
-            offset_ms: lo,
-        },
-        Expiry {
-            column: r,
-            offset_ms: -hi,
-        },
-    ))
+    Some(TimeBounds {
+        left: l,
+        right: r,
+        lo_ms: lo,
+        hi_ms: hi,
+    })
 }
 
 /// Of two bounds on the same columns, the one `pick` keeps.
@@ -176,7 +208,7 @@ fn operand(expr: &Expr, left: &LogicalPlan, right: &LogicalPlan) -> Option<Opera
 
 /// Whether output column `at` of `plan` is the stream's event-time column `event_time`,
 /// passed through unchanged (renamed is fine).
-fn passes_event_time(plan: &LogicalPlan, at: usize, event_time: &str) -> bool {
+pub(crate) fn passes_event_time(plan: &LogicalPlan, at: usize, event_time: &str) -> bool {
     match plan {
         LogicalPlan::Projection(projection) => {
             let mut expr = match projection.expr.get(at) {

@@ -36,6 +36,11 @@ impl MicroBatchTable {
     pub(crate) fn set(&self, batches: Vec<RecordBatch>) {
         *self.rows.lock().unwrap_or_else(|p| p.into_inner()) = batches;
     }
+
+    /// Takes the rows out, leaving the table empty.
+    pub(crate) fn take(&self) -> Vec<RecordBatch> {
+        std::mem::take(&mut *self.rows.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 #[async_trait]

@@ -27,6 +27,7 @@ pub(crate) mod sink;
 pub(crate) mod source;
 pub(crate) mod statement_set;
 mod stream_join;
+mod stream_rows;
 pub(crate) mod tee;
 mod tick_plan;
 mod top_n;

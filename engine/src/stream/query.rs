@@ -5,6 +5,7 @@
 use super::aggregate;
 use super::catalog::StreamRelations;
 use super::event_clock::{EventClock, InputTime};
+use super::explain::JoinInputKind;
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape, WindowClose};
@@ -18,7 +19,7 @@ use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, WindowSpec};
-use super::window_join::{JoinInput, WindowJoin, WindowSide};
+use super::window_join::{JoinInput, StreamSide, WindowJoin, WindowSide};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{FlinkParts, WindowCall, WindowKind};
@@ -128,10 +129,14 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
     let mut input = stream_input(ctx, tables, parts, &streams, watermark_now.clone()).await?;
     let sides = std::mem::take(&mut input.sides);
+    let stream_side = input.stream_side.take();
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
     let slot = Arc::new(MicroBatchTable::new(input.relation_schema.clone()));
     extra.insert(input.relation.clone(), slot.clone());
     for side in &sides {
+        extra.insert(side.relation.clone(), side.slot.clone());
+    }
+    if let Some(side) = &stream_side {
         extra.insert(side.relation.clone(), side.slot.clone());
     }
     let mut other_slots = Vec::with_capacity(input.others.len());
@@ -209,12 +214,12 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         });
     }
     let staged = match (join.as_ref().filter(|j| j.is_updating()), &input.window) {
-        (_, Some(window)) if !sides.is_empty() => {
+        (_, Some(window)) if !sides.is_empty() || stream_side.is_some() => {
             let relations: Vec<String> = std::iter::once(input.relation.clone())
                 .chain(sides.iter().map(|side| side.relation.clone()))
                 .collect();
             let (logical, window_join) =
-                WindowJoin::plan(&state, logical, &relations, window, sides).await?;
+                WindowJoin::plan(&state, logical, &relations, window, sides, stream_side).await?;
             Staged {
                 logical,
                 // Each run is over every row of the windows it closed: its rows are final.
@@ -500,7 +505,14 @@ impl Planned {
                 .window_join
                 .iter()
                 .flat_map(|join| &join.inputs)
-                .map(|input| (input.logical(), matches!(input, JoinInput::Aggregate(_))))
+                .map(|input| {
+                    let kind = match input {
+                        JoinInput::Aggregate(_) => JoinInputKind::Aggregate,
+                        JoinInput::Rows(_) => JoinInputKind::WindowRows,
+                        JoinInput::Stream(_) => JoinInputKind::StreamRows,
+                    };
+                    (input.logical(), kind)
+                })
                 .collect(),
             updating_join: self.weighted.is_some(),
             join_kind: self.join.as_ref().map_or("", StreamJoin::describe),
@@ -584,6 +596,8 @@ struct StreamInput {
     /// The query's other window functions, over the same stream (a join of window
     /// aggregates, `window_join.rs`).
     sides: Vec<WindowSide>,
+    /// The stream itself, when the query reads it beside a window over it.
+    stream_side: Option<StreamSide>,
 }
 
 async fn stream_input(
@@ -627,19 +641,26 @@ async fn stream_input(
             sessions: None,
             view: None,
             sides: Vec::new(),
+            stream_side: None,
         });
     };
-    if !read.is_empty() {
-        return Err(EngineError::NotSupported {
-            message: format!(
-                "this query reads the stream {} besides a window over {}; a query reads one \
-                 stream",
-                read.join(", "),
-                call.table
-            ),
-        });
-    }
     let (windowed, spec) = window_input(ctx, call, streams, watermark_now.clone()).await?;
+    // The stream itself, beside a window over it (Nexmark q7): its rows go into a table of
+    // their own, for a join bounded by the window's time (`window_join.rs`).
+    let stream_side = match read.as_slice() {
+        [] => None,
+        [stream] if *stream == windowed.stream => Some(stream_beside_window(stream, streams)?),
+        _ => {
+            return Err(EngineError::NotSupported {
+                message: format!(
+                    "this query reads the stream {} besides a window over {}; a query reads \
+                     the stream its windows are over, and no other",
+                    read.join(", "),
+                    call.table
+                ),
+            })
+        }
+    };
     let schema = windowed.schema;
     let time_index = spec.time_index;
     let relation_schema = windowed_schema(&schema, time_index);
@@ -686,6 +707,32 @@ async fn stream_input(
         sessions,
         view: windowed.view,
         sides,
+        stream_side,
+    })
+}
+
+/// The stream `name`'s own rows in a query with a window over it: the join that reads them
+/// must bound their event time, so the stream must have one.
+fn stream_beside_window(name: &str, streams: &StreamRelations) -> Result<StreamSide, EngineError> {
+    let not_run = |why: &str| EngineError::NotSupported {
+        message: format!(
+            "this query reads the stream {name} besides a window over it, which Eddy runs as a \
+             join bounded by the window's time; {why}"
+        ),
+    };
+    let table = streams
+        .tables
+        .get(name)
+        .ok_or_else(|| not_run("it is not a stream table"))?;
+    let watermark = match &table.watermark {
+        Some(w) if !w.processing_time => w,
+        _ => return Err(not_run("it declares no event time (a WATERMARK)")),
+    };
+    Ok(StreamSide {
+        relation: name.to_string(),
+        slot: Arc::new(MicroBatchTable::new(table.schema.clone())),
+        time_index: table.schema.index_of(&watermark.column)?,
+        event_time: watermark.column.clone(),
     })
 }
 
@@ -823,6 +870,7 @@ fn several_streams(
         sessions: None,
         view: None,
         sides: Vec::new(),
+        stream_side: None,
     })
 }
 

@@ -288,9 +288,9 @@ impl Runner {
         let batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
         // The other window functions of a join of window aggregates read the source's rows
         // through their own views.
-        let side_rows = match &self.window_join {
-            Some(window_join) => window_join.admit(&batches, watermark_before).await?,
-            None => Vec::new(),
+        let admitted = match &self.window_join {
+            Some(window_join) => Some(window_join.admit(&batches, watermark_before).await?),
+            None => None,
         };
         let batches = match &self.view {
             Some(view) => view.rows(batches).await?,
@@ -307,17 +307,17 @@ impl Runner {
                 input.push(closed);
             }
         }
-        let side_input = side_rows.iter().any(|rows| !rows.is_empty());
+        let side_input = admitted.as_ref().is_some_and(|a| !a.is_empty());
         if !input.is_empty() || side_input {
             self.watermark_now
                 .store(watermark_before.unwrap_or(i64::MIN), Ordering::Relaxed);
-            match &mut self.window_join {
-                Some(window_join) => {
+            match (&mut self.window_join, admitted) {
+                (Some(window_join), Some(admitted)) => {
                     window_join
-                        .fold(&self.state, &self.slot, input, side_rows)
+                        .fold(&self.state, &self.slot, input, admitted)
                         .await?
                 }
-                None => self.run_plan(progress, input).await?,
+                _ => self.run_plan(progress, input).await?,
             }
         }
         if let Some(w) = effective {

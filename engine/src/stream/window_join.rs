@@ -12,15 +12,24 @@
 //! query runs over them as a batch. That is only right if the query never meets rows of
 //! different windows, so every join of two aggregates must equate their windows and every
 //! aggregate over them must group by the window; anything else fails at once, naming why.
+//!
+//! The stream itself may be joined with a window aggregate of it when the join bounds the
+//! stream's event time by the window's (Nexmark q7, `stream_rows.rs`): the aggregate's
+//! closed rows then wait until the watermark shows every stream row they may meet has come,
+//! and meet the stream's rows kept that long.
 
+use super::aggregate::fired_windows;
+use super::interval_join::{passes_event_time, time_bounds};
 use super::micro_batch::MicroBatchTable;
+use super::stream_rows::StreamRows;
 use super::updating_feed::{FeedPlan, UpdatingFeed};
 use super::views::ViewStage;
 use super::window::{self, WindowSpec};
 use super::window_rows::{RowsClose, WindowRows};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{filter_record_batch, not};
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -40,25 +49,67 @@ pub(crate) struct WindowSide {
     pub(crate) view: Option<ViewStage>,
 }
 
+/// The stream itself, read beside its window (Nexmark q7): its rows go into a table of
+/// their own.
+pub(crate) struct StreamSide {
+    pub(crate) relation: String,
+    pub(crate) slot: Arc<MicroBatchTable>,
+    /// The stream's event-time column: where it is in the stream's rows, and its name.
+    pub(crate) time_index: usize,
+    pub(crate) event_time: String,
+}
+
 /// What a query joins window by window, and the other window functions' inputs.
 pub(crate) struct WindowJoin {
     pub(crate) inputs: Vec<JoinInput>,
     pub(crate) sides: Vec<WindowSide>,
+    stream: Option<StreamSide>,
+    timed: Option<TimedJoin>,
 }
 
-/// One input of a window join: a window aggregate, or a window's own rows.
+/// One input of a window join: a window aggregate, a window's own rows, or the stream's.
 pub(crate) enum JoinInput {
     Aggregate(Box<UpdatingFeed>),
     Rows(Box<WindowRows>),
+    Stream(Box<StreamRows>),
 }
 
 impl JoinInput {
-    /// Its plan over the micro-batch's window rows.
+    /// Its plan over the micro-batch's rows.
     pub(crate) fn logical(&self) -> &LogicalPlan {
         match self {
             JoinInput::Aggregate(feed) => &feed.logical,
             JoinInput::Rows(rows) => &rows.logical,
+            JoinInput::Stream(rows) => &rows.logical,
         }
+    }
+}
+
+/// A join of the stream's rows with a window input's, bounded in event time:
+/// `lo_ms <= S.t - W.t <= hi_ms`, where `W.t` is a bound of the window rows' windows.
+struct TimedJoin {
+    stream_input: usize,
+    /// The window input's table, and the column of its rows that holds `W.t`.
+    window_table: Arc<MicroBatchTable>,
+    window_time: usize,
+    lo_ms: i64,
+    hi_ms: i64,
+    /// Added to `W.t` to get the end of the window (its size, when `W.t` is its start).
+    to_end_ms: i64,
+    /// Closed window rows waiting until the watermark passes `W.t + hi_ms`: then every
+    /// stream row they may meet has come (a later one is late, and dropped).
+    held: Vec<RecordBatch>,
+}
+
+/// The rows of a tick for each other window function, and for the stream itself.
+pub(crate) struct Admitted {
+    sides: Vec<Vec<RecordBatch>>,
+    stream: Vec<RecordBatch>,
+}
+
+impl Admitted {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stream.is_empty() && self.sides.iter().all(Vec::is_empty)
     }
 }
 
@@ -74,11 +125,15 @@ enum Bound {
 enum Cut {
     Aggregate(FeedPlan),
     Rows(WindowRows),
+    Stream(StreamRows),
 }
 
-/// The table an input's closed rows go into, and where its window columns are.
+/// The table a window input's closed rows go into, which input it is, and where its window
+/// columns are.
 struct Fed {
     table_name: String,
+    input: usize,
+    table: Arc<MicroBatchTable>,
     bounds: Vec<Option<Bound>>,
 }
 
@@ -102,6 +157,7 @@ impl WindowJoin {
         relations: &[String],
         window: &WindowSpec,
         sides: Vec<WindowSide>,
+        stream: Option<StreamSide>,
     ) -> Result<(LogicalPlan, WindowJoin), EngineError> {
         // The inputs as they are cut out, in the order their tables are numbered.
         let mut cut: Vec<Cut> = Vec::new();
@@ -123,14 +179,15 @@ impl WindowJoin {
         // per window; one over it reads its closed rows. A join's side that takes a window's
         // rows one by one keeps them until their window closes.
         let mut problem: Option<EngineError> = None;
+        let mut timed: Option<TimedJoin> = None;
         let outer = plan
             .transform_up(|node| {
                 if let LogicalPlan::Join(_) = &node {
-                    return node.map_children(|side| {
+                    let mapped = node.map_children(|side| {
                         if !row_wise_over(&side, relations) {
                             return Ok(Transformed::no(side));
                         }
-                        let name = format!("__eddy_window_rows_{}", feds.len());
+                        let name = format!("__eddy_window_rows_{}", cut.len());
                         let bounds: Vec<Option<Bound>> = (0..side.schema().fields().len())
                             .map(|i| bound_of(&side, i, &window_column).map(|(_, b)| b))
                             .collect();
@@ -146,11 +203,39 @@ impl WindowJoin {
                         let (replaced, table) = over_closed_rows(&side, &name)?;
                         feds.push(Fed {
                             table_name: name,
+                            input: cut.len(),
+                            table: table.clone(),
                             bounds,
                         });
                         cut.push(Cut::Rows(WindowRows::new(side, table, close)));
                         Ok(Transformed::yes(replaced))
-                    });
+                    })?;
+                    let Some(stream) = &stream else {
+                        return Ok(mapped);
+                    };
+                    let (node, changed) = (mapped.data, mapped.transformed);
+                    return Ok(
+                        match stream_side_of(&node, stream, &feds, window, cut.len()) {
+                            Err(why) => {
+                                problem = Some(why);
+                                Transformed::no(node)
+                            }
+                            Ok(None) => {
+                                Transformed::new(node, changed, TreeNodeRecursion::Continue)
+                            }
+                            Ok(Some((node, rows, join))) => {
+                                if timed.is_some() {
+                                    problem = Some(not_supported(
+                                        "this query joins the stream with window aggregates of it \
+                                     more than once",
+                                    ));
+                                }
+                                cut.push(Cut::Stream(rows));
+                                timed = Some(join);
+                                Transformed::yes(node)
+                            }
+                        },
+                    );
                 }
                 let LogicalPlan::Aggregate(aggregate) = &node else {
                     return Ok(Transformed::no(node));
@@ -158,7 +243,7 @@ impl WindowJoin {
                 if !reads_window(&aggregate.input) {
                     return Ok(Transformed::no(node));
                 }
-                let name = format!("__eddy_window_rows_{}", feds.len());
+                let name = format!("__eddy_window_rows_{}", cut.len());
                 let bounds = (0..aggregate.group_expr.len())
                     .map(|i| bound_of(&node, i, &window_column).map(|(_, b)| b))
                     .chain(aggregate.aggr_expr.iter().map(|_| None))
@@ -166,6 +251,8 @@ impl WindowJoin {
                 let (replaced, table) = over_closed_rows(&node, &name)?;
                 feds.push(Fed {
                     table_name: name,
+                    input: cut.len(),
+                    table: table.clone(),
                     bounds,
                 });
                 cut.push(Cut::Aggregate(FeedPlan { inner: node, table }));
@@ -181,28 +268,55 @@ impl WindowJoin {
                  of windows or an aggregate per window",
             ));
         }
+        if let Some(stream) = &stream {
+            if reads_any(&outer, std::slice::from_ref(&stream.relation)) {
+                return Err(not_supported(&format!(
+                    "this query reads the stream {} beside a window over it other than in a \
+                     join whose condition bounds the stream's event time by the window's \
+                     (S.t BETWEEN w.window_end - INTERVAL … AND w.window_end)",
+                    stream.relation
+                )));
+            }
+            if timed.is_some() && cut.len() != 2 {
+                return Err(not_supported(
+                    "this query joins the stream with a window aggregate of it and has other \
+                     window inputs besides",
+                ));
+            }
+        }
         check_per_window(&outer, &feds)?;
         let mut inputs = Vec::with_capacity(cut.len());
         for input in cut {
             inputs.push(match input {
                 Cut::Rows(rows) => JoinInput::Rows(Box::new(rows)),
+                Cut::Stream(rows) => JoinInput::Stream(Box::new(rows)),
                 Cut::Aggregate(aggregate) => {
                     let feed = UpdatingFeed::plan(state, aggregate, Some(window)).await?;
                     JoinInput::Aggregate(Box::new(feed))
                 }
             });
         }
-        Ok((outer, WindowJoin { inputs, sides }))
+        Ok((
+            outer,
+            WindowJoin {
+                inputs,
+                sides,
+                stream,
+                timed,
+            },
+        ))
     }
 
     /// The rows of each other window function from a tick's rows (as the source gave them):
-    /// through its view, with its windows assigned and rows behind `watermark` dropped.
+    /// through its view, with its windows assigned and rows behind `watermark` dropped; and
+    /// the stream's own rows, when the query reads them, those behind `watermark` dropped
+    /// too (a window row may already have met the rows of their time).
     pub(crate) async fn admit(
         &self,
         batches: &[RecordBatch],
         watermark: Option<i64>,
-    ) -> Result<Vec<Vec<RecordBatch>>, EngineError> {
-        let mut out = Vec::with_capacity(self.sides.len());
+    ) -> Result<Admitted, EngineError> {
+        let mut sides = Vec::with_capacity(self.sides.len());
         for side in &self.sides {
             let rows = match &side.view {
                 Some(view) => view.rows(batches.to_vec()).await?,
@@ -216,23 +330,44 @@ impl WindowJoin {
                     assigned.push(batch);
                 }
             }
-            out.push(assigned);
+            sides.push(assigned);
         }
-        Ok(out)
+        let mut stream = Vec::new();
+        if let Some(side) = &self.stream {
+            for batch in batches {
+                let kept = match watermark {
+                    Some(w) => {
+                        let times = window::millis(batch.column(side.time_index))?;
+                        let on_time: BooleanArray = (0..times.len())
+                            .map(|i| Some(times.is_valid(i) && times.value(i) >= w))
+                            .collect();
+                        filter_record_batch(batch, &on_time)?
+                    }
+                    None => batch.clone(),
+                };
+                if kept.num_rows() > 0 {
+                    stream.push(kept);
+                }
+            }
+        }
+        Ok(Admitted { sides, stream })
     }
 
-    /// Folds a tick's rows into every window aggregate: the query's own window relation
-    /// and each side's table hold the tick's rows while the aggregates' plans are made.
+    /// Folds a tick's rows into every input: the query's own window relation, each side's
+    /// table and the stream's hold the tick's rows while the inputs' plans are made.
     pub(crate) async fn fold(
         &mut self,
         state: &SessionState,
         slot: &MicroBatchTable,
         rows: Vec<RecordBatch>,
-        side_rows: Vec<Vec<RecordBatch>>,
+        admitted: Admitted,
     ) -> Result<(), EngineError> {
         slot.set(rows);
-        for (side, rows) in self.sides.iter().zip(side_rows) {
+        for (side, rows) in self.sides.iter().zip(admitted.sides) {
             side.slot.set(rows);
+        }
+        if let Some(stream) = &self.stream {
+            stream.slot.set(admitted.stream);
         }
         let mut plans = Vec::with_capacity(self.inputs.len());
         for input in &self.inputs {
@@ -242,18 +377,23 @@ impl WindowJoin {
         for side in &self.sides {
             side.slot.set(Vec::new());
         }
+        if let Some(stream) = &self.stream {
+            stream.slot.set(Vec::new());
+        }
         let task = state.task_ctx();
         for (input, plan) in self.inputs.iter_mut().zip(plans) {
             match input {
                 JoinInput::Aggregate(feed) => feed.fold(plan?, task.clone()).await?,
                 JoinInput::Rows(rows) => rows.fold(plan?, task.clone()).await?,
+                JoinInput::Stream(rows) => rows.fold(plan?, task.clone()).await?,
             }
         }
         Ok(())
     }
 
-    /// Puts the rows of the windows `watermark` closed in each aggregate's table; false when
-    /// none closed.
+    /// Puts the rows of the windows `watermark` closed in each input's table (with the
+    /// stream, the window rows whose stream rows have all come, and the stream's rows); false
+    /// when there are none.
     pub(crate) async fn pass_closed(
         &mut self,
         watermark: i64,
@@ -264,9 +404,43 @@ impl WindowJoin {
             any |= match input {
                 JoinInput::Aggregate(feed) => feed.pass_closed(watermark, task.clone()).await?,
                 JoinInput::Rows(rows) => rows.pass_closed(watermark)?,
+                JoinInput::Stream(_) => false,
             };
         }
-        Ok(any)
+        let Some(timed) = &mut self.timed else {
+            return Ok(any);
+        };
+        let Some(JoinInput::Stream(stream)) = self.inputs.get_mut(timed.stream_input) else {
+            return Err(EngineError::Internal {
+                message: "a window join's stream rows went missing".into(),
+                source: None,
+            });
+        };
+        timed.held.extend(timed.window_table.take());
+        // W.t + hi_ms <= watermark: `fired_windows` reads `column + offset - 1`.
+        let mut released = Vec::new();
+        for batch in std::mem::take(&mut timed.held) {
+            let ready = fired_windows(&batch, timed.window_time, timed.hi_ms + 1, watermark)?;
+            let out = filter_record_batch(&batch, &ready)?;
+            if out.num_rows() < batch.num_rows() {
+                timed.held.push(filter_record_batch(&batch, &not(&ready)?)?);
+            }
+            if out.num_rows() > 0 {
+                released.push(out);
+            }
+        }
+        let met = !released.is_empty();
+        if met {
+            timed.window_table.set(released);
+            stream.pass_all()?;
+        }
+        // The window rows still to come (held, or of windows not closed) have W.t above
+        // both of these; a stream row below the lesser plus lo_ms meets none of them.
+        let earliest = watermark
+            .saturating_sub(timed.hi_ms)
+            .min(watermark.saturating_sub(timed.to_end_ms));
+        stream.expire(earliest.saturating_add(timed.lo_ms))?;
+        Ok(met)
     }
 
     /// Empties the inputs' tables, once the query's plan over them is made.
@@ -275,18 +449,31 @@ impl WindowJoin {
             match input {
                 JoinInput::Aggregate(feed) => feed.clear(),
                 JoinInput::Rows(rows) => rows.clear(),
+                JoinInput::Stream(rows) => rows.clear(),
             }
+        }
+        if let Some(timed) = &self.timed {
+            timed.window_table.set(Vec::new());
         }
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.inputs
+        let held = self.timed.as_ref().map_or(0, |timed| {
+            timed
+                .held
+                .iter()
+                .map(RecordBatch::get_array_memory_size)
+                .sum()
+        });
+        held + self
+            .inputs
             .iter()
             .map(|input| match input {
                 JoinInput::Aggregate(feed) => feed.bytes(),
                 JoinInput::Rows(rows) => rows.bytes(),
+                JoinInput::Stream(rows) => rows.bytes(),
             })
-            .sum()
+            .sum::<usize>()
     }
 
     /// The keys of the aggregates and the rows waiting for their windows.
@@ -296,6 +483,7 @@ impl WindowJoin {
             .map(|input| match input {
                 JoinInput::Aggregate(feed) => feed.keys(),
                 JoinInput::Rows(rows) => rows.rows(),
+                JoinInput::Stream(rows) => rows.rows(),
             })
             .sum()
     }
@@ -439,24 +627,115 @@ fn bound_of(plan: &LogicalPlan, index: usize, leaf: &Leaf<'_>) -> Option<(usize,
     }
 }
 
+/// A window input's window_start or window_end, in the table of its closed rows: which
+/// input, and which bound.
+fn fed_bound(feds: &[Fed], scan: &TableScan, column: usize) -> Option<(usize, Bound)> {
+    let fed = feds
+        .iter()
+        .find(|f| f.table_name == scan.table_name.table())?;
+    fed.bounds
+        .get(column)
+        .copied()
+        .flatten()
+        .map(|bound| (fed.input, bound))
+}
+
+/// A join of the stream's own rows (row by row, on one side) with a window input's closed
+/// rows (on the other), whose condition bounds the stream's event time by a bound of the
+/// windows: the join with the stream's side cut out (it becomes input `input` of the
+/// window join), and how the two sides wait for each other. `None` when `node` is no such
+/// join; an error when the bounds are missing.
+fn stream_side_of(
+    node: &LogicalPlan,
+    stream: &StreamSide,
+    feds: &[Fed],
+    window: &WindowSpec,
+    input: usize,
+) -> Result<Option<(LogicalPlan, StreamRows, TimedJoin)>, EngineError> {
+    let LogicalPlan::Join(join) = node else {
+        return Ok(None);
+    };
+    let relation = std::slice::from_ref(&stream.relation);
+    let names: Vec<String> = feds.iter().map(|f| f.table_name.clone()).collect();
+    let stream_left = row_wise_over(&join.left, relation) && reads_any(&join.right, &names);
+    let stream_right = row_wise_over(&join.right, relation) && reads_any(&join.left, &names);
+    if stream_left == stream_right {
+        return Ok(None);
+    }
+    let (rows, windows) = match stream_left {
+        true => (&join.left, &join.right),
+        false => (&join.right, &join.left),
+    };
+    let leaf = |scan: &TableScan, column: usize| fed_bound(feds, scan, column);
+    let stream_time = |at: usize| passes_event_time(rows, at, &stream.event_time);
+    let window_time = |at: usize| bound_of(windows, at, &leaf).is_some();
+    let bounds = join.filter.as_ref().and_then(|filter| match stream_left {
+        true => time_bounds(filter, &join.left, &join.right, &stream_time, &window_time),
+        false => time_bounds(filter, &join.left, &join.right, &window_time, &stream_time),
+    });
+    let Some(bounds) = bounds else {
+        return Err(not_supported(&format!(
+            "this query joins the stream {} with a window aggregate of it without bounding the \
+             stream's event time by the window's from below and above (S.t BETWEEN \
+             w.window_end - INTERVAL … AND w.window_end)",
+            stream.relation
+        )));
+    };
+    // lo_ms <= S.t - W.t <= hi_ms.
+    let (stream_column, window_column, lo_ms, hi_ms) = match stream_left {
+        true => (bounds.left, bounds.right, bounds.lo_ms, bounds.hi_ms),
+        false => (bounds.right, bounds.left, -bounds.hi_ms, -bounds.lo_ms),
+    };
+    let missing = || EngineError::Internal {
+        message: "a window join lost track of its window's time column".into(),
+        source: None,
+    };
+    let (fed_input, bound) = bound_of(windows, window_column, &leaf).ok_or_else(missing)?;
+    let fed = feds
+        .iter()
+        .find(|f| f.input == fed_input)
+        .ok_or_else(missing)?;
+    let window_time = fed
+        .bounds
+        .iter()
+        .position(|b| *b == Some(bound))
+        .ok_or_else(missing)?;
+    let to_end_ms = match bound {
+        Bound::End => 0,
+        Bound::Start if window.kind != WindowKind::Cumulate => window.size_ms,
+        Bound::Start => {
+            return Err(not_supported(
+                "this query bounds the stream's event time by a CUMULATE window's start, \
+                 which does not say when the window ends",
+            ))
+        }
+    };
+    let (replaced, table) = over_closed_rows(rows, &format!("__eddy_window_rows_{input}"))?;
+    let kept = StreamRows::new(rows.as_ref().clone(), table, stream_column);
+    let mut join = join.clone();
+    match stream_left {
+        true => join.left = Arc::new(replaced),
+        false => join.right = Arc::new(replaced),
+    }
+    let timed = TimedJoin {
+        stream_input: input,
+        window_table: fed.table.clone(),
+        window_time,
+        lo_ms,
+        hi_ms,
+        to_end_ms,
+        held: Vec::new(),
+    };
+    Ok(Some((LogicalPlan::Join(join), kept, timed)))
+}
+
 /// Says which window bound a table's column is: `(input, bound)`.
 type Leaf<'a> = dyn Fn(&TableScan, usize) -> Option<(usize, Bound)> + 'a;
 
 /// Refuses a query over closed windows' rows that could meet rows of different windows.
 fn check_per_window(plan: &LogicalPlan, feds: &[Fed]) -> Result<(), EngineError> {
     let names: Vec<String> = feds.iter().map(|f| f.table_name.clone()).collect();
-    // A window aggregate's window_start or window_end, in the table of its closed rows.
-    let fed_column = |scan: &TableScan, column: usize| {
-        let fed = feds
-            .iter()
-            .position(|f| f.table_name == scan.table_name.table())?;
-        feds[fed]
-            .bounds
-            .get(column)
-            .copied()
-            .flatten()
-            .map(|b| (fed, b))
-    };
+    let fed_column = |scan: &TableScan, column: usize| fed_bound(feds, scan, column);
     let leaf: &Leaf<'_> = &fed_column;
     let reads_fed = |plan: &LogicalPlan| reads_any(plan, &names);
     let mut error = None;
