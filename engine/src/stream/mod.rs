@@ -14,6 +14,7 @@ mod event_clock;
 mod explain;
 mod interval;
 mod interval_join;
+mod kept_rows;
 mod keyed_rows;
 mod live_groups;
 mod merged_source;

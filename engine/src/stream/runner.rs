@@ -606,8 +606,8 @@ impl Runner {
         self.run_over_feed(progress).await
     }
 
-    /// The rows of the windows the watermark closed, of every aggregate of a join of window
-    /// aggregates, go to the query's plan over them.
+    /// The rows of the windows the watermark closed, of every input of a window join (and
+    /// the stream's kept rows, when it meets them), go to the query's plan over them.
     async fn flush_window_join(
         &mut self,
         progress: &mut Progress,

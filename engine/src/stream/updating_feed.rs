@@ -124,14 +124,30 @@ fn over_feed(
     outer: &datafusion::logical_expr::Aggregate,
 ) -> Result<(LogicalPlan, FeedPlan), EngineError> {
     let inner = outer.input.as_ref().clone();
-    let columns = inner.schema();
-    // The table's columns are numbered (the inner query's names may repeat under different
-    // qualifiers); a projection gives them back their names.
+    // Changes may retract a row whose columns were NULL: every column may be.
+    let (input, table) = weighted_rows_scan(inner.schema(), FEED, false, true)?;
+    let replaced = retracting_aggregate::over_weighted_rows(outer, input)?;
+    Ok((replaced, FeedPlan { inner, table }))
+}
+
+/// A table for weighted rows with `columns` (numbered: a plan's names may repeat under
+/// different qualifiers) and the weight last, and a scan of it named `name` that gives the
+/// columns their names back (and passes the weight on, when `with_weight`). Each column is as
+/// nullable as in `columns` when `as_declared`, else nullable.
+pub(crate) fn weighted_rows_scan(
+    columns: &datafusion::common::DFSchema,
+    name: &str,
+    as_declared: bool,
+    with_weight: bool,
+) -> datafusion::error::Result<(LogicalPlan, Arc<MicroBatchTable>)> {
     let mut fields: Vec<Field> = columns
         .fields()
         .iter()
         .enumerate()
-        .map(|(i, f)| Field::new(format!("c{i}"), f.data_type().clone(), true))
+        .map(|(i, f)| {
+            let nullable = !as_declared || f.is_nullable();
+            Field::new(format!("c{i}"), f.data_type().clone(), nullable)
+        })
         .collect();
     fields.push(Field::new(WEIGHT, DataType::Int64, false));
     let table = Arc::new(MicroBatchTable::new(Arc::new(Schema::new(fields))));
@@ -139,20 +155,21 @@ fn over_feed(
         .iter()
         .enumerate()
         .map(|(i, (qualifier, field))| {
-            Expr::Column(Column::new(Some(FEED), format!("c{i}")))
+            Expr::Column(Column::new(Some(name), format!("c{i}")))
                 .alias_qualified(qualifier.cloned(), field.name())
         })
         .collect();
-    named.push(Expr::Column(Column::new(Some(FEED), WEIGHT)).alias(WEIGHT));
-    let input = LogicalPlanBuilder::scan(
-        FEED,
+    if with_weight {
+        named.push(Expr::Column(Column::new(Some(name), WEIGHT)).alias(WEIGHT));
+    }
+    let plan = LogicalPlanBuilder::scan(
+        name,
         provider_as_source(table.clone() as Arc<dyn TableProvider>),
         None,
     )?
     .project(named)?
     .build()?;
-    let replaced = retracting_aggregate::over_weighted_rows(outer, input)?;
-    Ok((replaced, FeedPlan { inner, table }))
+    Ok((plan, table))
 }
 
 /// An outer or anti join of streams, whose result is updating: each tick's runs of the query

@@ -22,7 +22,7 @@ use super::aggregate::fired_windows;
 use super::interval_join::{passes_event_time, time_bounds};
 use super::micro_batch::MicroBatchTable;
 use super::stream_rows::StreamRows;
-use super::updating_feed::{FeedPlan, UpdatingFeed};
+use super::updating_feed::{weighted_rows_scan, FeedPlan, UpdatingFeed};
 use super::views::ViewStage;
 use super::window::{self, WindowSpec};
 use super::window_rows::{RowsClose, WindowRows};
@@ -30,14 +30,11 @@ use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{filter_record_batch, not};
-use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::Column;
-use datafusion::datasource::provider_as_source;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, TableScan};
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, TableScan};
 use std::sync::Arc;
 
 /// Another window function of the query: its rows (through its own view, if it reads one)
@@ -79,8 +76,8 @@ impl JoinInput {
     pub(crate) fn logical(&self) -> &LogicalPlan {
         match self {
             JoinInput::Aggregate(feed) => &feed.logical,
-            JoinInput::Rows(rows) => &rows.logical,
-            JoinInput::Stream(rows) => &rows.logical,
+            JoinInput::Rows(rows) => &rows.kept.logical,
+            JoinInput::Stream(rows) => &rows.kept.logical,
         }
     }
 }
@@ -384,8 +381,8 @@ impl WindowJoin {
         for (input, plan) in self.inputs.iter_mut().zip(plans) {
             match input {
                 JoinInput::Aggregate(feed) => feed.fold(plan?, task.clone()).await?,
-                JoinInput::Rows(rows) => rows.fold(plan?, task.clone()).await?,
-                JoinInput::Stream(rows) => rows.fold(plan?, task.clone()).await?,
+                JoinInput::Rows(rows) => rows.kept.fold(plan?, task.clone()).await?,
+                JoinInput::Stream(rows) => rows.kept.fold(plan?, task.clone()).await?,
             }
         }
         Ok(())
@@ -448,8 +445,8 @@ impl WindowJoin {
         for input in &self.inputs {
             match input {
                 JoinInput::Aggregate(feed) => feed.clear(),
-                JoinInput::Rows(rows) => rows.clear(),
-                JoinInput::Stream(rows) => rows.clear(),
+                JoinInput::Rows(rows) => rows.kept.clear(),
+                JoinInput::Stream(rows) => rows.kept.clear(),
             }
         }
         if let Some(timed) = &self.timed {
@@ -470,8 +467,8 @@ impl WindowJoin {
             .iter()
             .map(|input| match input {
                 JoinInput::Aggregate(feed) => feed.bytes(),
-                JoinInput::Rows(rows) => rows.bytes(),
-                JoinInput::Stream(rows) => rows.bytes(),
+                JoinInput::Rows(rows) => rows.kept.bytes(),
+                JoinInput::Stream(rows) => rows.kept.bytes(),
             })
             .sum::<usize>()
     }
@@ -482,8 +479,8 @@ impl WindowJoin {
             .iter()
             .map(|input| match input {
                 JoinInput::Aggregate(feed) => feed.keys(),
-                JoinInput::Rows(rows) => rows.rows(),
-                JoinInput::Stream(rows) => rows.rows(),
+                JoinInput::Rows(rows) => rows.kept.rows(),
+                JoinInput::Stream(rows) => rows.kept.rows(),
             })
             .sum()
     }
@@ -537,44 +534,14 @@ fn unalias(expr: &Expr) -> &Expr {
     }
 }
 
-/// A scan of the table an aggregate's closed rows go into, with the aggregate's column
-/// names, in place of the aggregate.
+/// A scan of the table an input's closed rows go into, with the input's column names, in
+/// place of the input. Each column is as nullable as the input's (the plan above was typed
+/// with them); the rows' weight is always +1 (a closed window's rows never change).
 fn over_closed_rows(
-    aggregate: &LogicalPlan,
+    input: &LogicalPlan,
     name: &str,
 ) -> datafusion::error::Result<(LogicalPlan, Arc<MicroBatchTable>)> {
-    let columns = aggregate.schema();
-    // Numbered columns (names may repeat under different qualifiers; each as nullable as the
-    // aggregate's, which the plan above was typed with), and the weight a window feed gives
-    // each row (always +1: a closed window's rows never change).
-    let mut fields: Vec<Field> = columns
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Field::new(format!("c{i}"), f.data_type().clone(), f.is_nullable()))
-        .collect();
-    fields.push(Field::new(
-        super::retracting_aggregate::WEIGHT,
-        datafusion::arrow::datatypes::DataType::Int64,
-        false,
-    ));
-    let table = Arc::new(MicroBatchTable::new(Arc::new(Schema::new(fields))));
-    let named: Vec<Expr> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (qualifier, field))| {
-            Expr::Column(Column::new(Some(name), format!("c{i}")))
-                .alias_qualified(qualifier.cloned(), field.name())
-        })
-        .collect();
-    let plan = LogicalPlanBuilder::scan(
-        name,
-        provider_as_source(table.clone() as Arc<dyn TableProvider>),
-        None,
-    )?
-    .project(named)?
-    .build()?;
-    Ok((plan, table))
+    weighted_rows_scan(input.schema(), name, true, false)
 }
 
 /// Which window bound the output column `index` of `plan` is (and of which input), followed
