@@ -340,3 +340,134 @@ fn accumulators_at(
             source: None,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::aggregate;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{Field, Int64Type, Schema};
+    use datafusion::datasource::MemTable;
+    use datafusion::physical_plan::collect;
+    use datafusion::prelude::SessionContext;
+
+    /// The partial rows `SELECT k, COUNT(DISTINCT v), COUNT(*) … GROUP BY k` gives over
+    /// `rows`, and its final aggregate.
+    async fn partial(rows: &[(i64, i64)]) -> (Vec<RecordBatch>, Arc<dyn ExecutionPlan>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+            ],
+        )
+        .unwrap();
+        let base = SessionContext::new();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        base.register_table("t", Arc::new(table)).unwrap();
+        // Planned as a continuous query's ticks are: a Partial and a Final aggregate.
+        let state = crate::stream::tick_plan::streaming_state(
+            base.state(),
+            "datafusion",
+            "public",
+            std::collections::HashMap::new(),
+            Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+        )
+        .unwrap();
+        let ctx = SessionContext::new_with_state(state);
+        let plan = ctx
+            .sql("SELECT k, COUNT(DISTINCT v) AS d, COUNT(*) AS n FROM t GROUP BY k")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let found = aggregate::find(&plan).unwrap().unwrap();
+        let partials = collect(found.partial.clone(), ctx.task_ctx())
+            .await
+            .unwrap();
+        (partials, found.final_agg)
+    }
+
+    fn live(final_agg: &Arc<dyn ExecutionPlan>) -> LiveGroups {
+        let agg = final_agg.as_ref().downcast_ref::<AggregateExec>().unwrap();
+        LiveGroups::new(agg).unwrap()
+    }
+
+    /// `(k, distinct, count)` of result rows, sorted.
+    fn results(rows: &RecordBatch) -> Vec<(i64, i64, i64)> {
+        let column = |i: usize| rows.column(i).as_primitive::<Int64Type>().clone();
+        let (k, d, n) = (column(0), column(1), column(2));
+        let mut out: Vec<_> = (0..rows.num_rows())
+            .map(|i| (k.value(i), d.value(i), n.value(i)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn ticks_merge_into_live_sets_and_evaluating_leaves_them_as_they_were() {
+        let (first, final_agg) = partial(&[(1, 10), (1, 11), (2, 20)]).await;
+        let mut groups = live(&final_agg);
+        let (before, touched) = groups.fold(&first).unwrap();
+        assert_eq!(before.num_rows(), 0);
+        assert_eq!(touched.iter().map(Rows::num_rows).sum::<usize>(), 2);
+        // Evaluated twice: the same answer.
+        assert_eq!(results(&groups.all().unwrap()), vec![(1, 2, 2), (2, 1, 1)]);
+        assert_eq!(results(&groups.all().unwrap()), vec![(1, 2, 2), (2, 1, 1)]);
+        // A value seen before does not count again; key 1's row before the tick comes back.
+        let (second, _) = partial(&[(1, 10), (1, 12)]).await;
+        let (before, _) = groups.fold(&second).unwrap();
+        assert_eq!(results(&before), vec![(1, 2, 2)]);
+        assert_eq!(results(&groups.all().unwrap()), vec![(1, 3, 4), (2, 1, 1)]);
+        assert!(groups.bytes() > 0);
+    }
+
+    #[tokio::test]
+    async fn an_expired_group_starts_afresh_in_a_reused_slot() {
+        let (first, final_agg) = partial(&[(1, 10), (2, 20)]).await;
+        let mut groups = live(&final_agg);
+        groups.fold(&first).unwrap();
+        let bytes = groups.bytes();
+        // Key 2 is touched later than key 1: expiring at a time between drops key 1 only.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let between = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let (touch, _) = partial(&[(2, 21)]).await;
+        groups.fold(&touch).unwrap();
+        assert_eq!(groups.expire(between), 1);
+        assert_eq!(groups.len(), 1);
+        assert!(groups.bytes() < bytes + 1024);
+        // New groups take the freed slot; key 1, back, counts from nothing.
+        let (again, _) = partial(&[(3, 30), (1, 10)]).await;
+        groups.fold(&again).unwrap();
+        assert_eq!(
+            results(&groups.all().unwrap()),
+            vec![(1, 1, 1), (2, 2, 2), (3, 1, 1)]
+        );
+        // Found again by key.
+        let all = groups.all().unwrap();
+        let keys = groups.keys_of(&all).unwrap();
+        let found = groups.get(keys.iter().map(|k| k.data())).unwrap();
+        assert_eq!(results(&found), results(&all));
+    }
+
+    #[tokio::test]
+    async fn windows_closed_are_taken_out_with_their_rows() {
+        let (rows, final_agg) = partial(&[(1, 10), (2, 20), (3, 30)]).await;
+        let mut groups = live(&final_agg);
+        groups.fold(&rows).unwrap();
+        let taken = groups
+            .take_where(|rows| {
+                let k = rows.column(0).as_primitive::<Int64Type>();
+                Ok(k.iter().map(|k| Some(k.unwrap_or(0) >= 2)).collect())
+            })
+            .unwrap();
+        assert_eq!(results(&taken), vec![(2, 1, 1), (3, 1, 1)]);
+        assert_eq!(results(&groups.all().unwrap()), vec![(1, 1, 1)]);
+    }
+}
