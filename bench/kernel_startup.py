@@ -11,6 +11,9 @@ What is measured, for each kernel:
                kernel's `idle` status for that request arrives on IOPub, i.e. until every
                output of the cell is in (the execute_reply comes before that idle); median
                and p99 of --runs requests on one kernel.
+  after idle   the same round trip, each after --idle-ms of quiet (a user reads a result
+               before running the next cell: a kernel that has gone to sleep meanwhile pays
+               for waking up); median of --idle-runs requests.
   memory       VmRSS of the kernel process (/proc/PID/status) right after its kernel_info
                reply; median over the start-ups. Also shown, without a target: VmRSS after
                the round trips.
@@ -118,6 +121,8 @@ def main() -> int:
     parser.add_argument("--eddy-code", default="SELECT 1", help="Eddy's trivial cell (default: SELECT 1)")
     parser.add_argument("--starts", type=int, default=10, help="kernel start-ups per kernel (default: 10)")
     parser.add_argument("--runs", type=int, default=200, help="timed round trips per kernel (default: 200)")
+    parser.add_argument("--idle-runs", type=int, default=30, help="round trips after quiet (default: 30)")
+    parser.add_argument("--idle-ms", type=int, default=500, help="quiet before each of them (default: 500)")
     args = parser.parse_args()
 
     kernels = {"eddy": (args.eddy_kernel, args.eddy_code), "ipykernel": (args.python_kernel, "1")}
@@ -156,6 +161,13 @@ def main() -> int:
                     trips[label].append(kernel.round_trip(kernels[label][1]))
             print(f"\rround trips: {len(trips['eddy'])}/{args.runs}", end="", flush=True)
         print()
+        idle: dict[str, list[float]] = {label: [] for label in kernels}
+        for done in range(args.idle_runs):
+            for label, kernel in running.items():
+                time.sleep(args.idle_ms / 1000)
+                idle[label].append(kernel.round_trip(kernels[label][1]))
+            print(f"\rround trips after idle: {done + 1}/{args.idle_runs}", end="", flush=True)
+        print()
         rss_end = {label: rss_bytes(kernel.pid) for label, kernel in running.items()}
     finally:
         for kernel in running.values():
@@ -165,6 +177,7 @@ def main() -> int:
         ("start-up", statistics.median(startup["eddy"]), statistics.median(startup["ipykernel"]), "s"),
         ("round trip median", statistics.median(trips["eddy"]), statistics.median(trips["ipykernel"]), "ms"),
         ("round trip p99", p99(trips["eddy"]), p99(trips["ipykernel"]), "ms"),
+        (f"after {args.idle_ms} ms idle", statistics.median(idle["eddy"]), statistics.median(idle["ipykernel"]), "ms"),
         ("memory after start", statistics.median(rss_start["eddy"]), statistics.median(rss_start["ipykernel"]), "MB"),
         ("memory after trips", rss_end["eddy"], rss_end["ipykernel"], "MB"),
     ]
@@ -184,7 +197,8 @@ def main() -> int:
         )
     print(
         f"\nstart-up and memory: median of {args.starts} start-ups; round trip: {args.runs} requests, "
-        "execute_request sent → IOPub idle for it."
+        "execute_request sent → IOPub idle for it; after idle: median of "
+        f"{args.idle_runs}, each after {args.idle_ms} ms of quiet."
     )
     return 0
 
