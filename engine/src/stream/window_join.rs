@@ -6,9 +6,8 @@
 //! Each window aggregate runs as its own inner query over its window function's rows
 //! (`updating_feed.rs`, a window feed): its state is folded tick by tick, and its rows go on
 //! once, when the watermark passes their window's end. A window's own rows wait the same way
-//! (`window_rows.rs`). The windows are the same function of
-//! the same event time, so the watermark closes the same windows of every aggregate in the
-//! same tick: the rows that reach the query then are every row of those windows, and the
+//! (`window_rows.rs`). The windows are the same function of the same event time, so the
+//! watermark closes the same windows of every input in the same tick: the rows that reach the query then are every row of those windows, and the
 //! query runs over them as a batch. That is only right if the query never meets rows of
 //! different windows, so every join of two aggregates must equate their windows and every
 //! aggregate over them must group by the window; anything else fails at once, naming why.
@@ -143,11 +142,136 @@ fn not_supported(why: &str) -> EngineError {
     }
 }
 
+/// Cuts a query's plan at its window inputs, bottom up (`WindowJoin::plan`).
+struct Cutter<'a> {
+    relations: &'a [String],
+    window: &'a WindowSpec,
+    stream: Option<&'a StreamSide>,
+    /// The inputs as they are cut out, in the order their tables are numbered.
+    cut: Vec<Cut>,
+    feds: Vec<Fed>,
+    timed: Option<TimedJoin>,
+    /// Why the query cannot run, once a cut finds out.
+    problem: Option<EngineError>,
+}
+
+impl Cutter<'_> {
+    /// A window function's own window_start or window_end.
+    fn window_column(&self, scan: &TableScan, column: usize) -> Option<(usize, Bound)> {
+        if !self.relations.iter().any(|r| r == scan.table_name.table()) {
+            return None;
+        }
+        let bound = match scan.source.schema().field(column).name().as_str() {
+            "window_start" => Bound::Start,
+            "window_end" => Bound::End,
+            _ => return None,
+        };
+        Some((0, bound))
+    }
+
+    fn node(&mut self, node: LogicalPlan) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        match &node {
+            LogicalPlan::Join(_) => self.join(node),
+            LogicalPlan::Aggregate(aggregate) if reads_any(&aggregate.input, self.relations) => {
+                self.aggregate(node)
+            }
+            _ => Ok(Transformed::no(node)),
+        }
+    }
+
+    /// An aggregate right over a window's rows keeps state per window (one over it reads
+    /// its closed rows).
+    fn aggregate(
+        &mut self,
+        node: LogicalPlan,
+    ) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        let LogicalPlan::Aggregate(aggregate) = &node else {
+            return Ok(Transformed::no(node));
+        };
+        let bounds = (0..aggregate.group_expr.len())
+            .map(|i| bound_of(&node, i, &|s, c| self.window_column(s, c)).map(|(_, b)| b))
+            .chain(aggregate.aggr_expr.iter().map(|_| None))
+            .collect();
+        let (replaced, table) = self.fed(&node, bounds)?;
+        self.cut
+            .push(Cut::Aggregate(FeedPlan { inner: node, table }));
+        Ok(Transformed::yes(replaced))
+    }
+
+    /// A join's side that takes a window's rows one by one keeps them until their window
+    /// closes; a side that takes the stream's rows, met with a window input's within a time
+    /// bound, keeps them for that bound.
+    fn join(&mut self, node: LogicalPlan) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+        let mapped = node.map_children(|side| {
+            if !row_wise_over(&side, self.relations) {
+                return Ok(Transformed::no(side));
+            }
+            let bounds: Vec<Option<Bound>> = (0..side.schema().fields().len())
+                .map(|i| bound_of(&side, i, &|s, c| self.window_column(s, c)).map(|(_, b)| b))
+                .collect();
+            let Some(close) = rows_close(&bounds, self.window) else {
+                // (The plan reads no window bound of these rows: the query does not use it.)
+                self.problem = Some(not_supported(
+                    "this query joins a window's rows without equating their windows \
+                     (ON a.window_end = b.window_end, or window_start)",
+                ));
+                return Ok(Transformed::no(side));
+            };
+            let (replaced, table) = self.fed(&side, bounds)?;
+            self.cut
+                .push(Cut::Rows(WindowRows::new(side, table, close)));
+            Ok(Transformed::yes(replaced))
+        })?;
+        let Some(stream) = self.stream else {
+            return Ok(mapped);
+        };
+        let (node, changed) = (mapped.data, mapped.transformed);
+        Ok(
+            match stream_side_of(&node, stream, &self.feds, self.window, self.cut.len()) {
+                Err(why) => {
+                    self.problem = Some(why);
+                    Transformed::no(node)
+                }
+                Ok(None) => Transformed::new(node, changed, TreeNodeRecursion::Continue),
+                Ok(Some((node, rows, join))) => {
+                    if self.timed.is_some() {
+                        self.problem = Some(not_supported(
+                            "this query joins the stream with window aggregates of it more \
+                             than once",
+                        ));
+                    }
+                    self.cut.push(Cut::Stream(rows));
+                    self.timed = Some(join);
+                    Transformed::yes(node)
+                }
+            },
+        )
+    }
+
+    /// The table the next input's closed rows go into, and a scan of it in the input's place.
+    fn fed(
+        &mut self,
+        input: &LogicalPlan,
+        bounds: Vec<Option<Bound>>,
+    ) -> datafusion::error::Result<(LogicalPlan, Arc<MicroBatchTable>)> {
+        let name = format!("__eddy_window_rows_{}", self.cut.len());
+        let (replaced, table) = over_closed_rows(input, &name)?;
+        self.feds.push(Fed {
+            table_name: name,
+            input: self.cut.len(),
+            table: table.clone(),
+            bounds,
+        });
+        Ok((replaced, table))
+    }
+}
+
 impl WindowJoin {
     /// Splits `plan`, which reads the window functions `relations` (the first is the query's
     /// own window, the others `sides`), at each aggregate over a window's rows and each side
-    /// of a join that takes a window's rows as they are: the aggregates run as window feeds,
-    /// the rows wait for their windows, and the plan returned reads their closed rows.
+    /// of a join that takes a window's rows (or the stream's) as they are: the aggregates run
+    /// as window feeds, the rows wait for their windows, and the plan returned reads their
+    /// closed rows.
     pub(crate) async fn plan(
         state: &SessionState,
         plan: LogicalPlan,
@@ -156,110 +280,27 @@ impl WindowJoin {
         sides: Vec<WindowSide>,
         stream: Option<StreamSide>,
     ) -> Result<(LogicalPlan, WindowJoin), EngineError> {
-        // The inputs as they are cut out, in the order their tables are numbered.
-        let mut cut: Vec<Cut> = Vec::new();
-        let mut feds: Vec<Fed> = Vec::new();
-        let reads_window = |plan: &LogicalPlan| reads_any(plan, relations);
-        // A window function's own window_start or window_end.
-        let window_column = |scan: &TableScan, column: usize| {
-            if !relations.iter().any(|r| r == scan.table_name.table()) {
-                return None;
-            }
-            let bound = match scan.source.schema().field(column).name().as_str() {
-                "window_start" => Bound::Start,
-                "window_end" => Bound::End,
-                _ => return None,
-            };
-            Some((0, bound))
+        let mut cutter = Cutter {
+            relations,
+            window,
+            stream: stream.as_ref(),
+            cut: Vec::new(),
+            feds: Vec::new(),
+            timed: None,
+            problem: None,
         };
-        // Bottom up: the aggregate right over a window's rows is the one that keeps state
-        // per window; one over it reads its closed rows. A join's side that takes a window's
-        // rows one by one keeps them until their window closes.
-        let mut problem: Option<EngineError> = None;
-        let mut timed: Option<TimedJoin> = None;
-        let outer = plan
-            .transform_up(|node| {
-                if let LogicalPlan::Join(_) = &node {
-                    let mapped = node.map_children(|side| {
-                        if !row_wise_over(&side, relations) {
-                            return Ok(Transformed::no(side));
-                        }
-                        let name = format!("__eddy_window_rows_{}", cut.len());
-                        let bounds: Vec<Option<Bound>> = (0..side.schema().fields().len())
-                            .map(|i| bound_of(&side, i, &window_column).map(|(_, b)| b))
-                            .collect();
-                        let Some(close) = rows_close(&bounds, window) else {
-                            // (The plan reads no window bound of these rows: the query
-                            // does not use it.)
-                            problem = Some(not_supported(
-                                "this query joins a window's rows without equating their \
-                                 windows (ON a.window_end = b.window_end, or window_start)",
-                            ));
-                            return Ok(Transformed::no(side));
-                        };
-                        let (replaced, table) = over_closed_rows(&side, &name)?;
-                        feds.push(Fed {
-                            table_name: name,
-                            input: cut.len(),
-                            table: table.clone(),
-                            bounds,
-                        });
-                        cut.push(Cut::Rows(WindowRows::new(side, table, close)));
-                        Ok(Transformed::yes(replaced))
-                    })?;
-                    let Some(stream) = &stream else {
-                        return Ok(mapped);
-                    };
-                    let (node, changed) = (mapped.data, mapped.transformed);
-                    return Ok(
-                        match stream_side_of(&node, stream, &feds, window, cut.len()) {
-                            Err(why) => {
-                                problem = Some(why);
-                                Transformed::no(node)
-                            }
-                            Ok(None) => {
-                                Transformed::new(node, changed, TreeNodeRecursion::Continue)
-                            }
-                            Ok(Some((node, rows, join))) => {
-                                if timed.is_some() {
-                                    problem = Some(not_supported(
-                                        "this query joins the stream with window aggregates of it \
-                                     more than once",
-                                    ));
-                                }
-                                cut.push(Cut::Stream(rows));
-                                timed = Some(join);
-                                Transformed::yes(node)
-                            }
-                        },
-                    );
-                }
-                let LogicalPlan::Aggregate(aggregate) = &node else {
-                    return Ok(Transformed::no(node));
-                };
-                if !reads_window(&aggregate.input) {
-                    return Ok(Transformed::no(node));
-                }
-                let name = format!("__eddy_window_rows_{}", cut.len());
-                let bounds = (0..aggregate.group_expr.len())
-                    .map(|i| bound_of(&node, i, &window_column).map(|(_, b)| b))
-                    .chain(aggregate.aggr_expr.iter().map(|_| None))
-                    .collect();
-                let (replaced, table) = over_closed_rows(&node, &name)?;
-                feds.push(Fed {
-                    table_name: name,
-                    input: cut.len(),
-                    table: table.clone(),
-                    bounds,
-                });
-                cut.push(Cut::Aggregate(FeedPlan { inner: node, table }));
-                Ok(Transformed::yes(replaced))
-            })?
-            .data;
+        let outer = plan.transform_up(|node| cutter.node(node))?.data;
+        let Cutter {
+            cut,
+            feds,
+            timed,
+            problem,
+            ..
+        } = cutter;
         if let Some(problem) = problem {
             return Err(problem);
         }
-        if reads_window(&outer) {
+        if reads_any(&outer, relations) {
             return Err(not_supported(
                 "this query reads a window table function's rows other than through a join \
                  of windows or an aggregate per window",
