@@ -36,6 +36,7 @@ mod updating_feed;
 pub(crate) mod views;
 pub(crate) mod watermark;
 pub(crate) mod window;
+mod window_close;
 mod window_join;
 mod window_rows;
 

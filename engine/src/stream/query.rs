@@ -8,7 +8,7 @@ use super::event_clock::{EventClock, InputTime};
 use super::explain::JoinInputKind;
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
-use super::runner::{Runner, Shape, WindowClose};
+use super::runner::{Runner, Shape};
 use super::session_window::{columns_read, SessionBuffer};
 use super::sink;
 use super::source::{BatchSender, StreamSource};
@@ -19,6 +19,7 @@ use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, WindowSpec};
+use super::window_close::WindowClose;
 use super::window_join::{JoinInput, StreamSide, WindowJoin, WindowSide};
 use super::{ContinuousQuery, StreamKind, StreamStats};
 use crate::error::EngineError;
@@ -1116,19 +1117,11 @@ fn shape_of(
             // Partitioned by its window, over a window table function's rows: each window
             // is ranked for good when the watermark closes it.
             let close = window.and_then(|window| {
-                let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
-                match top_n::partition_column(&top, "window_end") {
-                    Some(column) => Some(WindowClose {
-                        column,
-                        offset_ms: 0,
-                    }),
-                    None => top_n::partition_column(&top, "window_start")
-                        .filter(|_| by_start)
-                        .map(|column| WindowClose {
-                            column,
-                            offset_ms: window.size_ms,
-                        }),
-                }
+                WindowClose::from_columns(
+                    top_n::partition_column(&top, "window_end"),
+                    top_n::partition_column(&top, "window_start"),
+                    window,
+                )
             });
             return Ok(Shape::TopN {
                 key: top_n::key_names(&top),
@@ -1141,7 +1134,7 @@ fn shape_of(
     check_per_batch(&found.partial, "before a stream's GROUP BY")?;
     let groups = aggregate::group_names(&found);
     let state_schema = found.partial.schema();
-    if let Some(close) = window.and_then(|window| window_close(&found, window)) {
+    if let Some(close) = window.and_then(|window| WindowClose::of_aggregate(&found, window)) {
         return Ok(Shape::Windowed {
             state_schema,
             close,
@@ -1159,31 +1152,6 @@ fn shape_of(
         key,
         by_key,
     })
-}
-
-/// Which column of an aggregate's state closes its window: `window_end`, or `window_start`
-/// plus the size for windows whose size is fixed. `None` when it does not group by them.
-pub(crate) fn window_close(
-    found: &aggregate::AggregatePlan,
-    window: &WindowSpec,
-) -> Option<WindowClose> {
-    let groups = aggregate::group_names(found);
-    let grouped = |name: &str| groups.iter().any(|g| g == name);
-    let state_schema = found.partial.schema();
-    let by_start = matches!(window.kind, WindowKind::Tumble | WindowKind::Hop);
-    match state_schema.index_of("window_end") {
-        Ok(column) if grouped("window_end") => Some(WindowClose {
-            column,
-            offset_ms: 0,
-        }),
-        _ => match state_schema.index_of("window_start") {
-            Ok(column) if grouped("window_start") && by_start => Some(WindowClose {
-                column,
-                offset_ms: window.size_ms,
-            }),
-            _ => None,
-        },
-    }
 }
 
 /// An ordinary table read whole as a bounded stream (a window function over it).

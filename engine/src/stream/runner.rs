@@ -19,6 +19,7 @@ use super::updating_feed::{UpdatingFeed, WeightedJoin};
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, WindowSpec};
+use super::window_close::WindowClose;
 use super::window_join::WindowJoin;
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
@@ -39,14 +40,6 @@ use tokio_util::sync::CancellationToken;
 const TICK: Duration = Duration::from_millis(50);
 /// At most this many rows go into one micro-batch; more wait for the next tick.
 const MAX_TICK_ROWS: usize = 1 << 18;
-
-/// Which column of the aggregate state closes a window.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WindowClose {
-    pub(crate) column: usize,
-    /// Added to the column to get the window's end (grouping by `window_start` alone).
-    pub(crate) offset_ms: i64,
-}
 
 /// What a query keeps between ticks.
 #[derive(Debug)]

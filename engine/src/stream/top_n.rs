@@ -11,8 +11,8 @@
 //! `rn < N`, `rn = 1`); any other use of OVER over a stream still needs the whole stream.
 
 use super::keyed_rows::KeyedRows;
-use super::runner::WindowClose;
 use super::shown_result::ShownResult;
+use super::window_close::WindowClose;
 use crate::error::EngineError;
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};

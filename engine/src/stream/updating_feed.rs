@@ -14,10 +14,10 @@ use super::changed_keys::ChangedKeys;
 use super::changelog;
 use super::micro_batch::MicroBatchTable;
 use super::retracting_aggregate::{self, WEIGHT};
-use super::runner::WindowClose;
 use super::tick_plan::{check_per_batch, physical_plan};
 use super::top_n::{self, TopNState};
 use super::window::WindowSpec;
+use super::window_close::WindowClose;
 use crate::error::EngineError;
 use datafusion::arrow::array::{AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -270,7 +270,7 @@ impl UpdatingFeed {
                 check_per_batch(&found.partial, "before a stream's GROUP BY")?;
                 let close = match window {
                     Some(window) => {
-                        Some(super::query::window_close(&found, window).ok_or_else(|| {
+                        Some(WindowClose::of_aggregate(&found, window).ok_or_else(|| {
                             EngineError::NotSupported {
                                 message: "an aggregate over a window table function's rows that \
                                       does not group by window_start or window_end, under \

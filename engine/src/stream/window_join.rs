@@ -24,7 +24,8 @@ use super::stream_rows::StreamRows;
 use super::updating_feed::{weighted_rows_scan, FeedPlan, UpdatingFeed};
 use super::views::ViewStage;
 use super::window::{self, WindowSpec};
-use super::window_rows::{RowsClose, WindowRows};
+use super::window_close::WindowClose;
+use super::window_rows::WindowRows;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
@@ -542,21 +543,10 @@ fn row_wise_over(plan: &LogicalPlan, relations: &[String]) -> bool {
     }
 }
 
-/// Which of a window's rows' columns ends their window: `window_end`, or `window_start`
-/// plus the size (not for CUMULATE, whose windows share their start).
-fn rows_close(bounds: &[Option<Bound>], window: &WindowSpec) -> Option<RowsClose> {
+/// Which of a window's rows' columns closes their window.
+fn rows_close(bounds: &[Option<Bound>], window: &WindowSpec) -> Option<WindowClose> {
     let at = |bound| bounds.iter().position(|b| *b == Some(bound));
-    match (at(Bound::End), at(Bound::Start)) {
-        (Some(column), _) => Some(RowsClose {
-            column,
-            offset_ms: 0,
-        }),
-        (None, Some(column)) if window.kind != WindowKind::Cumulate => Some(RowsClose {
-            column,
-            offset_ms: window.size_ms,
-        }),
-        _ => None,
-    }
+    WindowClose::from_columns(at(Bound::End), at(Bound::Start), window)
 }
 
 /// Whether `plan` scans one of `relations`.

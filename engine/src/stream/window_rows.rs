@@ -7,27 +7,24 @@
 use super::aggregate::fired_windows;
 use super::kept_rows::KeptRows;
 use super::micro_batch::MicroBatchTable;
+use super::window_close::WindowClose;
 use crate::error::EngineError;
 use datafusion::arrow::compute::{filter_record_batch, not};
 use datafusion::logical_expr::LogicalPlan;
 use std::sync::Arc;
 
-/// Which of the rows' columns ends their window: the column, plus `offset_ms` (a
-/// window's size, when the rows carry `window_start` only).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RowsClose {
-    pub(crate) column: usize,
-    pub(crate) offset_ms: i64,
-}
-
 /// Rows of open windows, waiting for the watermark.
 pub(crate) struct WindowRows {
     pub(crate) kept: KeptRows,
-    close: RowsClose,
+    close: WindowClose,
 }
 
 impl WindowRows {
-    pub(crate) fn new(logical: LogicalPlan, table: Arc<MicroBatchTable>, close: RowsClose) -> Self {
+    pub(crate) fn new(
+        logical: LogicalPlan,
+        table: Arc<MicroBatchTable>,
+        close: WindowClose,
+    ) -> Self {
         WindowRows {
             kept: KeptRows::new(logical, table),
             close,
