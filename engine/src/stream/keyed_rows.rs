@@ -46,7 +46,12 @@ pub(crate) struct KeyedRows {
     stored: Vec<Stored>,
     index: HashTable<Location>,
     live_rows: usize,
+    /// Dead rows in batches that still have live ones (a batch whose rows all died is
+    /// emptied at once).
     dead_rows: usize,
+    /// Stored batches emptied that way: their slots stay until compaction, so the
+    /// locations of the others hold.
+    emptied: usize,
     /// Bytes the stored batches, their keys and live marks hold (dead rows included, until
     /// compaction frees them).
     stored_bytes: usize,
@@ -68,6 +73,7 @@ impl KeyedRows {
             index: HashTable::new(),
             live_rows: 0,
             dead_rows: 0,
+            emptied: 0,
             stored_bytes: 0,
         })
     }
@@ -177,8 +183,30 @@ impl KeyedRows {
     /// The rows just taken out, in one batch; compacts the store if they left it sparse.
     fn taken(&mut self, taken: &[Location]) -> Result<RecordBatch, EngineError> {
         let rows = self.gather(taken)?;
+        self.empty_dead_batches(taken.iter().map(|l| l.batch as usize));
         self.compact_if_sparse()?;
         Ok(rows)
+    }
+
+    /// Frees the stored batches among `batches` whose rows have all died. A small state
+    /// that changes every tick (a Top-N's few rows, a few keys) would otherwise keep each
+    /// tick's batch — and whatever buffers its arrays share — until dead rows pile up.
+    fn empty_dead_batches(&mut self, batches: impl IntoIterator<Item = usize>) {
+        for at in batches {
+            let stored = &mut self.stored[at];
+            if stored.batch.num_rows() == 0 || stored.dead < stored.live.len() {
+                continue;
+            }
+            let bytes =
+                stored.batch.get_array_memory_size() + stored.keys.size() + stored.batch.num_rows();
+            self.stored_bytes = self.stored_bytes.saturating_sub(bytes);
+            self.dead_rows -= stored.dead;
+            stored.batch = RecordBatch::new_empty(self.schema.clone());
+            stored.keys = self.converter.empty_rows(0, 0);
+            stored.live = Vec::new();
+            stored.dead = 0;
+            self.emptied += 1;
+        }
     }
 
     /// The kept rows of `keys` (one per key, for keys that have one), left in place.
@@ -276,6 +304,7 @@ impl KeyedRows {
                 self.drop_row(at, row);
                 dropped += 1;
             }
+            self.empty_dead_batches([at]);
         }
         self.compact_if_sparse()?;
         Ok(dropped)
@@ -303,6 +332,9 @@ impl KeyedRows {
     pub(crate) fn batches(&self) -> Result<Vec<RecordBatch>, EngineError> {
         let mut out = Vec::with_capacity(self.stored.len());
         for stored in &self.stored {
+            if stored.batch.num_rows() == 0 {
+                continue;
+            }
             if stored.dead == 0 {
                 out.push(stored.batch.clone());
             } else if stored.dead < stored.live.len() {
@@ -338,7 +370,10 @@ impl KeyedRows {
     /// Rewrites the kept rows into one batch once dead rows outnumber live ones (and are
     /// many), so dead rows cost at most as much as live ones.
     fn compact_if_sparse(&mut self) -> Result<(), EngineError> {
-        if self.dead_rows <= self.live_rows || self.dead_rows < 4096 {
+        let sparse = self.dead_rows > self.live_rows && self.dead_rows >= 4096;
+        // Emptied slots cost little each, but one a tick adds up.
+        let emptied = self.emptied >= 1024 && self.emptied > self.stored.len() / 2;
+        if !sparse && !emptied {
             return Ok(());
         }
         let mut live = Vec::with_capacity(self.stored.len());
@@ -352,6 +387,7 @@ impl KeyedRows {
         self.index.clear();
         self.live_rows = 0;
         self.dead_rows = 0;
+        self.emptied = 0;
         self.stored_bytes = 0;
         for (batch, written) in live {
             self.insert_written(batch, written)?;
@@ -521,6 +557,34 @@ mod tests {
         assert!(values(&store.batches().unwrap())
             .iter()
             .all(|(_, v)| *v == 2));
+    }
+
+    #[test]
+    fn a_batch_whose_rows_all_died_is_emptied_at_once() {
+        // A few keys replaced every tick (a Top-N's rows, say): each tick's batch dies
+        // whole at the next, and must not be held until dead rows pile up.
+        let mut store = KeyedRows::new(schema(), vec![0]).unwrap();
+        store.insert(batch(&[("a", 0), ("b", 0)])).unwrap();
+        let one_batch = store.bytes();
+        for tick in 1..3_000 {
+            let update = batch(&[("a", tick), ("b", tick)]);
+            let keys = store.keys_of(&update).unwrap();
+            let taken = store.take(keys.iter().map(|k| k.data())).unwrap();
+            assert_eq!(taken.num_rows(), 2);
+            store.insert(update).unwrap();
+            assert!(
+                store.bytes() < one_batch * 4,
+                "tick {tick}: {}",
+                store.bytes()
+            );
+        }
+        // Emptied slots are compacted away too.
+        assert!(store.stored.len() <= 2_100, "{}", store.stored.len());
+        assert_eq!(
+            values(&store.batches().unwrap()),
+            vec![("a".into(), 2_999), ("b".into(), 2_999)]
+        );
+        assert_eq!(store.indexed(), 2);
     }
 
     #[test]
