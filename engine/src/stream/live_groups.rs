@@ -16,7 +16,7 @@
 
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::ScalarValue;
@@ -54,6 +54,8 @@ struct Group {
     bytes: usize,
     /// When a tick last merged rows into it (what a state TTL counts from).
     written: Instant,
+    /// The fold that last touched it (`LiveGroups::folds`).
+    folded: u64,
 }
 
 /// The groups of one aggregate, each with live accumulators.
@@ -70,6 +72,11 @@ pub(crate) struct LiveGroups {
     slots: Vec<Option<Group>>,
     free: Vec<usize>,
     bytes: usize,
+    /// Folds so far: a group's `folded` says whether the current fold touched it already.
+    folds: u64,
+    /// No group was written before this (a lower bound): a state TTL reads the groups only
+    /// once it passes.
+    oldest_write: Option<Instant>,
 }
 
 impl LiveGroups {
@@ -95,6 +102,8 @@ impl LiveGroups {
             slots: Vec::new(),
             free: Vec::new(),
             bytes: 0,
+            folds: 0,
+            oldest_write: None,
         })
     }
 
@@ -125,8 +134,9 @@ impl LiveGroups {
         partials: &[RecordBatch],
     ) -> Result<(RecordBatch, Vec<Rows>), EngineError> {
         let now = Instant::now();
+        self.folds += 1;
+        self.oldest_write.get_or_insert(now);
         let mut touched: Vec<usize> = Vec::new();
-        let mut seen = vec![false; self.slots.len()];
         let mut before: Vec<usize> = Vec::new();
         let mut before_values: Vec<Vec<ScalarValue>> = vec![Vec::new(); self.aggregates.len()];
         let mut keys = Vec::with_capacity(partials.len());
@@ -138,30 +148,24 @@ impl LiveGroups {
             };
             for row in 0..batch.num_rows() {
                 let key = batch_keys.as_ref().map_or(&[][..], |k| k.row(row).data());
-                let slot = match self.index.get(key) {
-                    Some(&slot) => {
-                        if !seen.get(slot).copied().unwrap_or(false) {
-                            // Its result before this tick, for the changes it makes.
-                            before.push(slot);
-                            let accumulators = accumulators_at(&mut self.slots, slot)?;
-                            for (values, acc) in before_values.iter_mut().zip(accumulators) {
-                                values.push(acc.evaluate()?);
-                            }
-                        }
-                        slot
-                    }
-                    None => self.add(key)?,
+                let (slot, new) = match self.index.get(key) {
+                    Some(&slot) => (slot, false),
+                    None => (self.add(key)?, true),
                 };
-                if seen.len() <= slot {
-                    seen.resize(slot + 1, false);
-                }
-                if !seen[slot] {
-                    seen[slot] = true;
+                let group = group_at(&mut self.slots, slot)?;
+                if group.folded != self.folds {
+                    group.folded = self.folds;
                     touched.push(slot);
+                    if !new {
+                        // Its result before this tick, for the changes it makes.
+                        before.push(slot);
+                        for (values, acc) in before_values.iter_mut().zip(&mut group.accumulators) {
+                            values.push(acc.evaluate()?);
+                        }
+                    }
                 }
                 let mut column = self.group_columns;
-                let accumulators = accumulators_at(&mut self.slots, slot)?;
-                for (acc, &width) in accumulators.iter_mut().zip(&self.state_widths) {
+                for (acc, &width) in group.accumulators.iter_mut().zip(&self.state_widths) {
                     let states: Vec<ArrayRef> = batch.columns()[column..column + width]
                         .iter()
                         .map(|c| c.slice(row, 1))
@@ -196,6 +200,7 @@ impl LiveGroups {
             accumulators,
             bytes: 0,
             written: Instant::now(),
+            folded: 0,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -239,19 +244,39 @@ impl LiveGroups {
         let slots: Vec<usize> = (0..self.slots.len())
             .filter(|&slot| self.slots[slot].is_some())
             .collect();
-        let rows = self.rows(&slots)?;
-        let mask = closed(&rows)?;
-        for (i, &slot) in slots.iter().enumerate() {
-            if mask.is_valid(i) && mask.value(i) {
-                self.drop_slot(slot);
+        // `closed` reads window bounds, which are grouping columns: the groups' keys are
+        // enough to choose, and only the chosen groups are evaluated.
+        let keys = match self.group_columns {
+            0 => self.rows(&slots)?,
+            n => {
+                let schema = Arc::new(self.output.project(&(0..n).collect::<Vec<_>>())?);
+                let columns = self.key_columns(&slots)?;
+                RecordBatch::try_new(schema, columns)?
             }
+        };
+        let mask = closed(&keys)?;
+        let taken: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| mask.is_valid(i) && mask.value(i))
+            .map(|(_, &slot)| slot)
+            .collect();
+        let rows = self.rows(&taken)?;
+        for &slot in &taken {
+            self.drop_slot(slot);
         }
-        Ok(filter_record_batch(&rows, &mask)?)
+        Ok(rows)
     }
 
     /// Drops the groups no tick has merged rows into since `written_before`; returns how
     /// many.
     pub(crate) fn expire(&mut self, written_before: Instant) -> usize {
+        if self
+            .oldest_write
+            .is_none_or(|oldest| oldest >= written_before)
+        {
+            return 0;
+        }
         let old: Vec<usize> = (0..self.slots.len())
             .filter(|&slot| {
                 self.slots[slot]
@@ -262,6 +287,7 @@ impl LiveGroups {
         for &slot in &old {
             self.drop_slot(slot);
         }
+        self.oldest_write = self.slots.iter().flatten().map(|g| g.written).min();
         old.len()
     }
 
@@ -279,12 +305,25 @@ impl LiveGroups {
         for &slot in slots {
             for (column, acc) in values
                 .iter_mut()
-                .zip(accumulators_at(&mut self.slots, slot)?)
+                .zip(&mut group_at(&mut self.slots, slot)?.accumulators)
             {
                 column.push(acc.evaluate()?);
             }
         }
         self.rows_with(slots, values)
+    }
+
+    /// The grouping columns of the groups in `slots`.
+    fn key_columns(&self, slots: &[usize]) -> Result<Vec<ArrayRef>, EngineError> {
+        if self.group_columns == 0 {
+            return Ok(Vec::new());
+        }
+        let parser = self.converter.parser();
+        let keys = slots
+            .iter()
+            .filter_map(|&slot| self.slots[slot].as_ref())
+            .map(|group| parser.parse(&group.key));
+        Ok(self.converter.convert_rows(keys)?)
     }
 
     /// Result rows from the keys of the groups in `slots` and their aggregates' values (one
@@ -297,17 +336,7 @@ impl LiveGroups {
         if slots.is_empty() {
             return Ok(RecordBatch::new_empty(self.output.clone()));
         }
-        let mut columns = match self.group_columns {
-            0 => Vec::new(),
-            _ => {
-                let parser = self.converter.parser();
-                let keys = slots
-                    .iter()
-                    .filter_map(|&slot| self.slots[slot].as_ref())
-                    .map(|group| parser.parse(&group.key));
-                self.converter.convert_rows(keys)?
-            }
-        };
+        let mut columns = self.key_columns(slots)?;
         for (i, column) in values.into_iter().enumerate() {
             let array = ScalarValue::iter_to_array(column)?;
             let wanted = self.output.field(self.group_columns + i).data_type();
@@ -326,15 +355,11 @@ impl LiveGroups {
     }
 }
 
-/// The accumulators of the group in `slot`.
-fn accumulators_at(
-    slots: &mut [Option<Group>],
-    slot: usize,
-) -> Result<&mut Vec<Box<dyn Accumulator>>, EngineError> {
+/// The group in `slot`.
+fn group_at(slots: &mut [Option<Group>], slot: usize) -> Result<&mut Group, EngineError> {
     slots
         .get_mut(slot)
         .and_then(Option::as_mut)
-        .map(|g| &mut g.accumulators)
         .ok_or_else(|| EngineError::Internal {
             message: format!("an aggregate's group slot {slot} is empty"),
             source: None,
