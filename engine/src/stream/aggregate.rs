@@ -122,8 +122,17 @@ enum StateRows {
 pub(crate) struct Folded {
     /// The rows before the fold of the keys it touched that had one.
     pub(crate) before: RecordBatch,
-    /// The keys of every group it touched (none without grouping columns).
-    pub(crate) touched: Vec<Rows>,
+    /// Every group it touched.
+    pub(crate) touched: Touched,
+}
+
+/// The groups a fold touched, as the state has them at hand (their keys are worked out
+/// only by those who need them, `changed_keys.rs`).
+pub(crate) enum Touched {
+    /// Their state rows after the fold.
+    Rows(Vec<RecordBatch>),
+    /// Their keys (live groups; none without grouping columns).
+    Keys(Vec<Rows>),
 }
 
 impl KeyedState {
@@ -197,8 +206,11 @@ impl KeyedState {
             partials.into_iter().filter(|b| b.num_rows() > 0).collect();
         let before = match &mut self.rows {
             StateRows::Live(groups) => {
-                let (before, touched) = groups.fold(&partials)?;
-                return Ok(Folded { before, touched });
+                let (before, keys) = groups.fold(&partials)?;
+                return Ok(Folded {
+                    before,
+                    touched: Touched::Keys(keys),
+                });
             }
             StateRows::Empty => RecordBatch::new_empty(self.schema.clone()),
             StateRows::Single(rows) => concat_batches(&self.schema, &std::mem::take(rows))?,
@@ -227,18 +239,19 @@ impl KeyedState {
             .into_iter()
             .filter(|b| b.num_rows() > 0)
             .collect();
-        let mut touched = Vec::new();
         match &mut self.rows {
             StateRows::Empty | StateRows::Live(_) => {}
-            StateRows::Single(rows) => rows.extend(after),
+            StateRows::Single(rows) => rows.extend(after.iter().cloned()),
             StateRows::Keyed(keyed) => {
-                for batch in after {
-                    touched.push(keyed.keys_of(&batch)?);
-                    keyed.insert(batch)?;
+                for batch in &after {
+                    keyed.insert(batch.clone())?;
                 }
             }
         }
-        Ok(Folded { before, touched })
+        Ok(Folded {
+            before,
+            touched: Touched::Rows(after),
+        })
     }
 
     /// Takes out the keys `closed` selects (windows the watermark passed), leaving the rest.

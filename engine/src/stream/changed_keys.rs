@@ -2,7 +2,7 @@
 //! their state rows from before: the old and new result rows of those keys alone are the
 //! result's changes (`aggregate.rs`).
 
-use super::aggregate::{Folded, KeyedState};
+use super::aggregate::{Folded, KeyedState, Touched};
 use crate::error::EngineError;
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
@@ -33,7 +33,14 @@ impl ChangedKeys {
             self.before
                 .push(take_record_batch(&folded.before, &indices)?);
         }
-        for keys in &folded.touched {
+        let touched = match folded.touched {
+            Touched::Keys(keys) => keys,
+            Touched::Rows(rows) => rows
+                .iter()
+                .filter_map(|batch| keyed.keys_of(batch).transpose())
+                .collect::<Result<_, _>>()?,
+        };
+        for keys in &touched {
             for key in keys.iter() {
                 if !self.keys.contains(key.data()) {
                     self.keys.insert(key.data().into());
