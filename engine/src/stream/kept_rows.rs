@@ -2,7 +2,9 @@
 //! gives over each tick's rows, until they go into the join's table for a run of the query,
 //! weighted +1.
 
+use super::aggregate::earliest_end;
 use super::micro_batch::MicroBatchTable;
+use super::window_close::WindowClose;
 use crate::error::EngineError;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::catalog::TableProvider;
@@ -16,15 +18,26 @@ pub(crate) struct KeptRows {
     /// What the query does to the rows before the join, over the micro-batch.
     pub(crate) logical: LogicalPlan,
     table: Arc<MicroBatchTable>,
-    pub(crate) batches: Vec<RecordBatch>,
+    batches: Vec<RecordBatch>,
+    /// The column of the rows whose time, plus `offset_ms`, says when they may go (a
+    /// window's end, an event time), and the least such time kept: until the watermark
+    /// reaches it, the rows need not be read.
+    time: WindowClose,
+    earliest: Option<i64>,
 }
 
 impl KeptRows {
-    pub(crate) fn new(logical: LogicalPlan, table: Arc<MicroBatchTable>) -> Self {
+    pub(crate) fn new(
+        logical: LogicalPlan,
+        table: Arc<MicroBatchTable>,
+        time: WindowClose,
+    ) -> Self {
         KeptRows {
             logical,
             table,
             batches: Vec::new(),
+            time,
+            earliest: None,
         }
     }
 
@@ -35,8 +48,43 @@ impl KeptRows {
         task: Arc<TaskContext>,
     ) -> Result<(), EngineError> {
         let rows = collect(plan, task).await?;
-        self.batches
-            .extend(rows.into_iter().filter(|b| b.num_rows() > 0));
+        for batch in rows.into_iter().filter(|b| b.num_rows() > 0) {
+            self.note_earliest(&batch)?;
+            self.batches.push(batch);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn batches(&self) -> &[RecordBatch] {
+        &self.batches
+    }
+
+    /// The least time kept (the time column plus the offset).
+    pub(crate) fn earliest(&self) -> Option<i64> {
+        self.earliest
+    }
+
+    /// Takes the kept rows out, to put back those that stay with [`KeptRows::keep`].
+    pub(crate) fn take(&mut self) -> Vec<RecordBatch> {
+        self.earliest = None;
+        std::mem::take(&mut self.batches)
+    }
+
+    /// Keeps `batch` (of rows taken out).
+    pub(crate) fn keep(&mut self, batch: RecordBatch) -> Result<(), EngineError> {
+        if batch.num_rows() > 0 {
+            self.note_earliest(&batch)?;
+            self.batches.push(batch);
+        }
+        Ok(())
+    }
+
+    fn note_earliest(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        let earliest = earliest_end(batch, self.time.column, self.time.offset_ms, None)?;
+        self.earliest = match (self.earliest, earliest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(())
     }
 

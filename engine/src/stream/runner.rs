@@ -23,8 +23,8 @@ use super::window_close::WindowClose;
 use super::window_join::WindowJoin;
 use super::{StreamEnd, StreamStats, StreamUpdate};
 use crate::error::EngineError;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, max};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::max;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -460,11 +460,7 @@ impl Runner {
                 match (self.clock.time_index(0), watermark_before) {
                     (Some(time_index), Some(w)) => {
                         for batch in &batches {
-                            let times = millis(batch.column(time_index))?;
-                            let keep: BooleanArray = (0..times.len())
-                                .map(|i| Some(!times.is_null(i) && times.value(i) >= w))
-                                .collect();
-                            let kept = filter_record_batch(batch, &keep)?;
+                            let kept = window::at_or_after(batch, time_index, w)?;
                             late += (batch.num_rows() - kept.num_rows()) as u64;
                             if kept.num_rows() > 0 {
                                 input.push(kept);

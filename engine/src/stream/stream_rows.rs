@@ -8,10 +8,9 @@
 
 use super::kept_rows::KeptRows;
 use super::micro_batch::MicroBatchTable;
-use super::window::millis;
+use super::window::at_or_after;
+use super::window_close::WindowClose;
 use crate::error::EngineError;
-use datafusion::arrow::array::{Array, BooleanArray};
-use datafusion::arrow::compute::filter_record_batch;
 use datafusion::logical_expr::LogicalPlan;
 use std::sync::Arc;
 
@@ -28,32 +27,31 @@ impl StreamRows {
         table: Arc<MicroBatchTable>,
         time_column: usize,
     ) -> Self {
+        let time = WindowClose {
+            column: time_column,
+            offset_ms: 0,
+        };
         StreamRows {
-            kept: KeptRows::new(logical, table),
+            kept: KeptRows::new(logical, table, time),
             time_column,
         }
     }
 
     /// Puts every kept row in the table, for the join to read.
     pub(crate) fn pass_all(&self) -> Result<(), EngineError> {
-        self.kept.pass(&self.kept.batches)
+        self.kept.pass(self.kept.batches())
     }
 
     /// Drops the rows whose event time is below `before_ms`: no window row to come meets
     /// them.
     pub(crate) fn expire(&mut self, before_ms: i64) -> Result<(), EngineError> {
-        let mut kept = Vec::with_capacity(self.kept.batches.len());
-        for batch in std::mem::take(&mut self.kept.batches) {
-            let times = millis(batch.column(self.time_column))?;
-            let keep: BooleanArray = (0..times.len())
-                .map(|i| Some(times.is_valid(i) && times.value(i) >= before_ms))
-                .collect();
-            let rest = filter_record_batch(&batch, &keep)?;
-            if rest.num_rows() > 0 {
-                kept.push(rest);
-            }
+        if self.kept.earliest().is_none_or(|t| t >= before_ms) {
+            return Ok(());
         }
-        self.kept.batches = kept;
+        for batch in self.kept.take() {
+            self.kept
+                .keep(at_or_after(&batch, self.time_column, before_ms)?)?;
+        }
         Ok(())
     }
 }

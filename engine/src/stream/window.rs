@@ -5,9 +5,9 @@
 use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, TimestampMillisecondArray, UInt32Array,
 };
-use datafusion::arrow::compute::{cast, take_record_batch};
+use datafusion::arrow::compute::{cast, filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::{
     DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
 };
@@ -95,6 +95,20 @@ pub(crate) fn millis(column: &ArrayRef) -> Result<TimestampMillisecondArray, Eng
     };
     let as_ms = cast(column, &DataType::Timestamp(TimeUnit::Millisecond, tz))?;
     Ok(as_ms.as_primitive::<TimestampMillisecondType>().clone())
+}
+
+/// The rows of `batch` whose event time (the column at `time_index`) is `from_ms` or later:
+/// those a watermark of `from_ms` does not make late, or that a bound still needs.
+pub(crate) fn at_or_after(
+    batch: &RecordBatch,
+    time_index: usize,
+    from_ms: i64,
+) -> Result<RecordBatch, EngineError> {
+    let times = millis(batch.column(time_index))?;
+    let keep: BooleanArray = (0..times.len())
+        .map(|i| Some(times.is_valid(i) && times.value(i) >= from_ms))
+        .collect();
+    Ok(filter_record_batch(batch, &keep)?)
 }
 
 fn floor_to(value: i64, unit: i64) -> i64 {

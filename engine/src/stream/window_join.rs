@@ -28,7 +28,7 @@ use super::window_close::WindowClose;
 use super::window_rows::WindowRows;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::WindowKind;
-use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{filter_record_batch, not};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -375,13 +375,7 @@ impl WindowJoin {
         if let Some(side) = &self.stream {
             for batch in batches {
                 let kept = match watermark {
-                    Some(w) => {
-                        let times = window::millis(batch.column(side.time_index))?;
-                        let on_time: BooleanArray = (0..times.len())
-                            .map(|i| Some(times.is_valid(i) && times.value(i) >= w))
-                            .collect();
-                        filter_record_batch(batch, &on_time)?
-                    }
+                    Some(w) => window::at_or_after(batch, side.time_index, w)?,
                     None => batch.clone(),
                 };
                 if kept.num_rows() > 0 {

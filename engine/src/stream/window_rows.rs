@@ -26,26 +26,34 @@ impl WindowRows {
         close: WindowClose,
     ) -> Self {
         WindowRows {
-            kept: KeptRows::new(logical, table),
+            kept: KeptRows::new(logical, table, close),
             close,
         }
     }
 
     /// Puts the rows of the windows `watermark` closed in the table; false when none closed.
     pub(crate) fn pass_closed(&mut self, watermark: i64) -> Result<bool, EngineError> {
+        // No kept window ends by the watermark: nothing to read.
+        if self
+            .kept
+            .earliest()
+            .is_none_or(|end| end.saturating_sub(1) > watermark)
+        {
+            self.kept.pass(&[])?;
+            return Ok(false);
+        }
         let mut closed = Vec::new();
-        let mut open = Vec::with_capacity(self.kept.batches.len());
-        for batch in std::mem::take(&mut self.kept.batches) {
+        for batch in self.kept.take() {
             let fired = fired_windows(&batch, self.close.column, self.close.offset_ms, watermark)?;
             let out = filter_record_batch(&batch, &fired)?;
             if out.num_rows() < batch.num_rows() {
-                open.push(filter_record_batch(&batch, &not(&fired)?)?);
+                self.kept
+                    .keep(filter_record_batch(&batch, &not(&fired)?)?)?;
             }
             if out.num_rows() > 0 {
                 closed.push(out);
             }
         }
-        self.kept.batches = open;
         self.kept.pass(&closed)?;
         Ok(!closed.is_empty())
     }
