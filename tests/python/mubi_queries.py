@@ -49,6 +49,10 @@ def _same(sql: str) -> dict[str, str]:
     return {"duckdb": sql, "eddy": sql}
 
 
+def _by_name(queries: list[Query]) -> dict[str, Query]:
+    return {q.name: q for q in queries}
+
+
 _MONTHLY_USERS = """
 SELECT {fn}(rating_timestamp_utc, '%Y-%m') AS month,
        COUNT(DISTINCT user_id) AS active_users
@@ -57,9 +61,8 @@ GROUP BY 1
 ORDER BY 1
 """
 
-QUERIES: dict[str, Query] = {
-    q.name: q
-    for q in [
+QUERIES = _by_name(
+    [
         Query(
             "q1_row_count",
             "How many ratings there are.",
@@ -119,16 +122,15 @@ ORDER BY rating_score
             ),
         ),
     ]
-}
+)
 
 
 # Three of the questions as a Flink SQL user writes them (issue 19): Flink's date functions
 # `YEAR` and `MONTH` (DuckDB has both), and Q4 aggregating each film's ratings before joining
 # the year's films. They ask the same questions (the tests check their answers against
 # DuckDB's); how fast they run must not depend on the phrasing.
-FLINK_PHRASINGS: dict[str, Query] = {
-    q.name: q
-    for q in [
+FLINK_PHRASINGS = _by_name(
+    [
         Query(
             "q3_flink_year_month",
             "Distinct users who rated something, per month, grouped by YEAR and MONTH.",
@@ -174,7 +176,7 @@ ORDER BY rating_score
             ),
         ),
     ]
-}
+)
 
 def duckdb_table_ddl(table: str, path: str) -> str:
     """A DuckDB view over one CSV file (types detected by DuckDB's sniffer)."""
