@@ -3,6 +3,10 @@
 //! sink that never shows half a file, and a socket source fed by the test.
 
 mod support;
+// A real Kafka broker, for `kafka.rs` only.
+mod kafka;
+#[path = "support/kafka_broker.rs"]
+mod kafka_broker;
 
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -20,6 +20,11 @@ pub(crate) struct Declaration<'a> {
     pub(crate) schema: SchemaRef,
     /// The `PARTITIONED BY` columns (filesystem tables only).
     pub(crate) partition_by: &'a [String],
+    /// The `PRIMARY KEY (…) NOT ENFORCED` columns (an upsert table's key).
+    pub(crate) primary_key: &'a [String],
+    /// The metadata columns (`ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'`): columns of
+    /// `schema` the connector fills from what it knows of each row.
+    pub(crate) metadata: &'a [crate::sql::flink_syntax::MetadataColumn],
     /// The event-time column of the table's WATERMARK, if it declares one.
     pub(crate) event_time: Option<&'a str>,
 }

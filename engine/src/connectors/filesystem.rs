@@ -44,6 +44,7 @@ impl Connector for Filesystem {
             schema,
             partition_by,
             event_time,
+            ..
         } = declaration;
         let streamed = ["source.monitor-interval", "source.replay-speed"]
             .into_iter()

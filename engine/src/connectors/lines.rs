@@ -168,12 +168,20 @@ impl LineFormat {
         })
     }
 
+    /// The csv field delimiter (`,` for json, which has none).
+    pub(crate) fn delimiter(&self) -> u8 {
+        match &self.kind {
+            Kind::Csv(csv) => csv.delimiter,
+            Kind::Json => b',',
+        }
+    }
+
     /// Whether bad lines are skipped (and counted) rather than failing the query.
     pub(crate) fn ignores_errors(&self) -> bool {
         self.ignore_errors
     }
 
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self.kind {
             Kind::Csv(_) => "csv",
             Kind::Json => "json",
@@ -255,6 +263,84 @@ impl LineFormat {
         batches.extend(decoder.flush()?);
         concat_batches(&self.schema, &batches)
     }
+
+    /// Decodes `records` (each one row's text, labelled for messages), halving the run
+    /// until the records that fail are found: the rows of the others go to `batches`; with
+    /// `*.ignore-parse-errors` the bad ones are counted in `skipped`, otherwise the first
+    /// is returned.
+    pub(crate) fn decode_by_halves<'a, L: Copy>(
+        &self,
+        records: &[(L, &'a [u8])],
+        batches: &mut Vec<RecordBatch>,
+        skipped: &mut u64,
+    ) -> Result<(), BadRecord<'a, L>> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let text = records.iter().fold(Vec::new(), |mut text, (_, record)| {
+            text.extend_from_slice(record);
+            text.push(b'\n');
+            text
+        });
+        match self.decode_all(&text, records.len()) {
+            Ok(batch) => {
+                batches.push(batch);
+                Ok(())
+            }
+            Err(_) if records.len() > 1 => {
+                let (left, right) = records.split_at(records.len() / 2);
+                self.decode_by_halves(left, batches, skipped)?;
+                self.decode_by_halves(right, batches, skipped)
+            }
+            Err(_) if self.ignore_errors => {
+                *skipped += 1;
+                Ok(())
+            }
+            Err(error) => {
+                let (label, text) = records[0];
+                Err(BadRecord { label, text, error })
+            }
+        }
+    }
+
+    /// Arrow's message, with its batch-relative positions replaced by column names.
+    pub(crate) fn reason(&self, error: &ArrowError) -> String {
+        let message = match error {
+            ArrowError::ParseError(m)
+            | ArrowError::CsvError(m)
+            | ArrowError::JsonError(m)
+            | ArrowError::CastError(m)
+            | ArrowError::InvalidArgumentError(m) => m.clone(),
+            other => other.to_string(),
+        };
+        match CsvRowError::parse(&message) {
+            Some(CsvRowError::BadValue {
+                value,
+                arrow_type,
+                column,
+                ..
+            }) => match self.schema.fields().get(column) {
+                Some(field) => format!(
+                    "'{value}' is not a valid {arrow_type} for column {}",
+                    field.name()
+                ),
+                None => message,
+            },
+            Some(CsvRowError::FieldCount { expected }) => format!(
+                "it has a different number of fields than the table has columns (expected \
+                 {expected}; check 'csv.field-delimiter')"
+            ),
+            None => message,
+        }
+    }
+}
+
+/// A record that does not decode: its label (a line number, a partition and offset), its
+/// text and Arrow's error.
+pub(crate) struct BadRecord<'a, L> {
+    pub(crate) label: L,
+    pub(crate) text: &'a [u8],
+    pub(crate) error: ArrowError,
 }
 
 /// Decodes the lines of one origin (a socket, a file), numbering them for messages and
@@ -312,95 +398,39 @@ impl LineDecoder {
             .collect();
         let mut batches = Vec::new();
         let mut skipped = 0;
-        let result = self.bisect(&lines, &mut batches, &mut skipped);
+        let result = self
+            .format
+            .decode_by_halves(&lines, &mut batches, &mut skipped);
         self.skipped.fetch_add(skipped, Ordering::Relaxed);
-        result?;
+        result.map_err(|bad| self.line_error(bad.label, bad.text, &bad.error))?;
         let batch = concat_batches(&self.format.schema, &batches)?;
         Ok((batch.num_rows() > 0).then_some(batch))
     }
 
-    fn bisect(
-        &self,
-        lines: &[(u64, &[u8])],
-        batches: &mut Vec<RecordBatch>,
-        skipped: &mut u64,
-    ) -> Result<(), EngineError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let text = lines.iter().fold(Vec::new(), |mut text, (_, line)| {
-            text.extend_from_slice(line);
-            text.push(b'\n');
-            text
-        });
-        match self.format.decode_all(&text, lines.len()) {
-            Ok(batch) => {
-                batches.push(batch);
-                Ok(())
-            }
-            Err(_) if lines.len() > 1 => {
-                let (left, right) = lines.split_at(lines.len() / 2);
-                self.bisect(left, batches, skipped)?;
-                self.bisect(right, batches, skipped)
-            }
-            Err(_) if self.format.ignore_errors => {
-                *skipped += 1;
-                Ok(())
-            }
-            Err(error) => {
-                let (number, line) = lines[0];
-                Err(self.line_error(number, line, &error))
-            }
-        }
-    }
-
     fn line_error(&self, number: u64, line: &[u8], error: &ArrowError) -> EngineError {
-        let text = String::from_utf8_lossy(line);
-        let shown: String = text.chars().take(SHOWN_CHARS).collect();
-        let ellipsis = if shown.len() < text.len() { "…" } else { "" };
+        let shown = shown(line);
         let format = self.format.name();
         EngineError::Execution {
             message: format!(
                 "line {number} of {} is not valid {format} for the table's columns: {}. \
-                 The line is: {shown}{ellipsis} (fix the line, or set \
+                 The line is: {shown} (fix the line, or set \
                  '{format}.ignore-parse-errors' = 'true' to skip and count bad lines)",
                 self.origin,
-                self.reason(error)
+                self.format.reason(error)
             ),
             source: None,
         }
     }
+}
 
-    /// Arrow's message, with its batch-relative positions replaced by column names.
-    fn reason(&self, error: &ArrowError) -> String {
-        let message = match error {
-            ArrowError::ParseError(m)
-            | ArrowError::CsvError(m)
-            | ArrowError::JsonError(m)
-            | ArrowError::CastError(m)
-            | ArrowError::InvalidArgumentError(m) => m.clone(),
-            other => other.to_string(),
-        };
-        match CsvRowError::parse(&message) {
-            Some(CsvRowError::BadValue {
-                value,
-                arrow_type,
-                column,
-                ..
-            }) => match self.format.schema.fields().get(column) {
-                Some(field) => format!(
-                    "'{value}' is not a valid {arrow_type} for column {}",
-                    field.name()
-                ),
-                None => message,
-            },
-            Some(CsvRowError::FieldCount { expected }) => format!(
-                "it has a different number of fields than the table has columns (expected \
-                 {expected}; check 'csv.field-delimiter')"
-            ),
-            None => message,
-        }
+/// A record's text as an error shows it: lossy UTF-8, cut at `SHOWN_CHARS` with an ellipsis.
+pub(crate) fn shown(record: &[u8]) -> String {
+    let text = String::from_utf8_lossy(record);
+    let mut shown: String = text.chars().take(SHOWN_CHARS).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
     }
+    shown
 }
 
 /// The number of lines in `chunk`: its line breaks, plus one for an unterminated tail.

@@ -7,6 +7,7 @@ pub(crate) mod datagen;
 mod declared_table;
 pub(crate) mod file_monitor;
 pub(crate) mod filesystem;
+pub(crate) mod kafka;
 mod lenient_csv;
 pub(crate) mod lines;
 mod nexmark;
@@ -78,6 +79,13 @@ impl ConnectorOptions {
     /// Everything given, for showing a table's source.
     pub(crate) fn all(&self) -> &BTreeMap<String, String> {
         &self.given
+    }
+
+    /// Sets an option the declaration implies (an upsert table's key fields are its primary
+    /// key), counted as read.
+    pub(crate) fn imply(&mut self, key: &str, value: String) {
+        self.given.insert(key.to_string(), value);
+        self.read.push(key.to_string());
     }
 
     /// Whether an option was given, without counting it as read.

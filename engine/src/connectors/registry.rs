@@ -2,7 +2,7 @@
 //! is one module implementing [`Connector`] and one line in [`CONNECTORS`].
 
 use super::connector::Connector;
-use super::{blackhole, datagen, filesystem, nexmark, print, socket};
+use super::{blackhole, datagen, filesystem, kafka, nexmark, print, socket};
 use crate::error::EngineError;
 
 /// Every connector, in the order errors list them.
@@ -11,6 +11,8 @@ const CONNECTORS: &[&dyn Connector] = &[
     &datagen::Datagen,
     &socket::Socket,
     &nexmark::Nexmark,
+    &kafka::Kafka,
+    &kafka::UpsertKafka,
     &blackhole::Blackhole,
     &print::Print,
 ];
@@ -46,12 +48,12 @@ mod tests {
             );
         }
         assert!(connector("DataGen").is_ok());
-        let Err(error) = connector("kafka") else {
-            panic!("kafka is not a connector yet");
+        let Err(error) = connector("pulsar") else {
+            panic!("pulsar is not a connector");
         };
         assert!(
             error.to_string().contains(
-                "the connectors are: filesystem, datagen, socket, nexmark, blackhole, print"
+                "the connectors are: filesystem, datagen, socket, nexmark, kafka, upsert-kafka, blackhole, print"
             ),
             "{error}"
         );

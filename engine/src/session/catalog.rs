@@ -6,6 +6,7 @@
 use super::table_like::TableDdl;
 use crate::batch::cache::Cached;
 use crate::stream::catalog::{StreamRelations, StreamTable};
+use crate::stream::sink::SinkDecl;
 use crate::stream::views::StreamView;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -180,21 +181,56 @@ impl Catalog {
         }
     }
 
-    /// The `WITH` options of every table declared with a connector, by name.
-    pub(crate) fn all_options(&self) -> HashMap<String, BTreeMap<String, String>> {
-        self.read()
+    /// The columns an INSERT without a column list writes into `name`, when that is not all
+    /// of them: Flink leaves VIRTUAL metadata columns out.
+    pub(crate) fn written_columns(&self, name: &str) -> Option<Vec<String>> {
+        let tables = self.read();
+        let ddl = tables.get(name)?.ddl.as_ref()?;
+        let skipped: Vec<&str> = ddl
+            .flink
+            .metadata
             .iter()
-            .filter_map(|(name, entry)| Some((name.clone(), entry.options.clone()?)))
-            .collect()
+            .filter(|m| m.is_virtual)
+            .map(|m| m.name.as_str())
+            .collect();
+        if skipped.is_empty() {
+            return None;
+        }
+        Some(
+            ddl.create
+                .columns
+                .iter()
+                .map(|c| crate::sql::names::column_name(&c.name))
+                .filter(|c| !skipped.contains(&c.as_str()))
+                .collect(),
+        )
     }
 
-    /// The `PARTITIONED BY` columns of every partitioned table, by name.
-    pub(crate) fn all_partition_keys(&self) -> HashMap<String, Vec<String>> {
+    /// What every table declared with a connector declares for an INSERT into it: its
+    /// options, partition columns and primary key, by name.
+    pub(crate) fn all_sink_decls(&self) -> HashMap<String, SinkDecl> {
         self.read()
             .iter()
             .filter_map(|(name, entry)| {
-                let keys = super::table_like::partition_keys(&entry.ddl.as_ref()?.create);
-                (!keys.is_empty()).then(|| (name.clone(), keys))
+                let options = entry.options.clone()?;
+                let create = entry.ddl.as_ref().map(|ddl| &ddl.create);
+                Some((
+                    name.clone(),
+                    SinkDecl {
+                        options,
+                        partition_by: create
+                            .map(super::table_like::partition_keys)
+                            .unwrap_or_default(),
+                        primary_key: create
+                            .map(super::table_like::primary_key)
+                            .unwrap_or_default(),
+                        metadata: entry
+                            .ddl
+                            .as_ref()
+                            .map(|ddl| ddl.flink.metadata.clone())
+                            .unwrap_or_default(),
+                    },
+                ))
             })
             .collect()
     }

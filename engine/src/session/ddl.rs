@@ -103,10 +103,8 @@ impl Engine {
         let schema = computed
             .as_ref()
             .map_or_else(|| declared_schema.clone(), |c| c.schema());
-        if let Some(key) = super::table_like::primary_key(create)
-            .into_iter()
-            .find(|key| schema.index_of(key).is_err())
-        {
+        let primary_key = super::table_like::primary_key(create);
+        if let Some(key) = primary_key.iter().find(|key| schema.index_of(key).is_err()) {
             return Err(EngineError::Plan {
                 message: format!(
                     "the PRIMARY KEY of {name} names {key}, which is not one of its columns"
@@ -154,11 +152,29 @@ impl Engine {
                 ),
             });
         }
+        if let Some(column) = flink.metadata.first() {
+            if !["kafka", "upsert-kafka"]
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(connector.trim()))
+            {
+                return Err(EngineError::Plan {
+                    message: format!(
+                        "the metadata column {} belongs to a Kafka table; a {connector} table \
+                         has no metadata columns",
+                        column.name
+                    ),
+                    position: Some(column.position),
+                    hint: None,
+                });
+            }
+        }
         let declaration = Declaration {
             ctx: &self.ctx,
             table: name.table(),
             schema: declared_schema.clone(),
             partition_by: &partition_by,
+            primary_key: &primary_key,
+            metadata: &flink.metadata,
             // A replay orders the connector's rows: by a declared column only.
             event_time: watermark
                 .as_ref()

@@ -6,6 +6,7 @@ mod catalog;
 mod context;
 mod ddl;
 mod flink_settings;
+mod insert_into_stream;
 pub(crate) mod kept_state;
 mod options_hints;
 mod parse;
@@ -123,6 +124,12 @@ impl Engine {
             return self.run_statement_set(statement.set).await;
         }
         // Dropped when the statement is done, taking the relations it declared with it.
+        let mut statement = statement;
+        if let Some(target) = names::insert_target(&statement.parsed) {
+            if let Some(columns) = self.catalog.written_columns(&target.to_string()) {
+                insert_into_stream::name_written_columns(&mut statement.parsed, columns);
+            }
+        }
         let mut declared = statement_relations::StatementRelations::new(self);
         self.declare_hinted_tables(&statement.flink.hints, &statement.parsed, &mut declared)?;
         self.declare_windowed_subqueries(&statement.flink.windowed_subqueries, &mut declared)
@@ -182,6 +189,28 @@ impl Engine {
             .unwrap_or_default();
         let streams = self.catalog.streams();
         check_temporal_joins(&statement.flink, &streams)?;
+        let is_insert = matches!(&statement.parsed,
+            ParsedStatement::Statement(sql) if matches!(sql.as_ref(), SqlStatement::Insert(_)));
+        if is_insert && statement.flink.windows.is_empty() {
+            let sinks = self.catalog.all_sink_decls();
+            let target = insert_into_stream::batch_insert_target(
+                &statement.parsed,
+                &mentioned,
+                &streams,
+                &sinks,
+            );
+            if let Some(target) = target {
+                let result = insert_into_stream::insert_rows(
+                    &planning,
+                    statement.parsed,
+                    &target,
+                    sinks.get(&target),
+                )
+                .await;
+                self.planning.give_back(planning);
+                return result;
+            }
+        }
         if stream_query::is_continuous(&mentioned, &statement.flink, &streams) {
             self.planning.give_back(planning);
             if is_create_view(&statement.parsed) {
@@ -189,8 +218,7 @@ impl Engine {
                     .create_stream_view(statement, &mentioned, &streams)
                     .await;
             }
-            let sinks = self.catalog.all_options();
-            let partitions = self.catalog.all_partition_keys();
+            let sinks = self.catalog.all_sink_decls();
             // EXPLAIN plans the continuous query without starting it.
             let (explain, parsed) = match statement.parsed {
                 ParsedStatement::Explain(explain) => (true, *explain.statement),
@@ -203,7 +231,6 @@ impl Engine {
                 tables: &mentioned,
                 streams,
                 sinks,
-                partitions,
                 state_ttl: self.state_ttl(),
                 memory_limit: self.memory_limit,
             };

@@ -54,7 +54,7 @@ impl Engine {
                 });
             }
             let names: Vec<String> =
-                tables
+                crate::sql::names::tables_read(&insert.parsed, &tables)
                     .iter()
                     .map(ToString::to_string)
                     .chain(insert.flink.windows.iter().map(|w| {
@@ -75,8 +75,7 @@ impl Engine {
                 table.factory = Arc::new(TeeFactory::new(table.factory.clone(), *count));
             }
         }
-        let sinks = self.catalog.all_options();
-        let partitions = self.catalog.all_partition_keys();
+        let sinks = self.catalog.all_sink_decls();
         let mut queries = Vec::with_capacity(inserts.len());
         for (insert, tables) in inserts.iter().zip(&mentioned) {
             // An INSERT that fails to start drops (and so stops) those started before it.
@@ -87,7 +86,6 @@ impl Engine {
                 tables,
                 streams: shared.clone(),
                 sinks: sinks.clone(),
-                partitions: partitions.clone(),
                 state_ttl: self.state_ttl(),
                 memory_limit: self.memory_limit,
             })

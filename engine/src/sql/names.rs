@@ -17,6 +17,38 @@ pub(crate) fn table_reference(name: ObjectName) -> Result<TableReference> {
     object_name_to_table_reference(name, FOLD_UNQUOTED_NAMES)
 }
 
+/// The table an `INSERT INTO` writes, if `statement` is one: a table it does not read (a
+/// Kafka table is a stream and a sink, and an INSERT into it must not open its source).
+pub(crate) fn insert_target(
+    statement: &datafusion::sql::parser::Statement,
+) -> Option<TableReference> {
+    use datafusion::sql::parser::Statement as Parsed;
+    use datafusion::sql::sqlparser::ast::{Statement, TableObject};
+    let Parsed::Statement(sql) = statement else {
+        return None;
+    };
+    let Statement::Insert(insert) = sql.as_ref() else {
+        return None;
+    };
+    let TableObject::TableName(name) = &insert.table else {
+        return None;
+    };
+    table_reference(name.clone()).ok()
+}
+
+/// The tables of `mentioned` a statement reads: all but an INSERT's target.
+pub(crate) fn tables_read(
+    statement: &datafusion::sql::parser::Statement,
+    mentioned: &[TableReference],
+) -> Vec<TableReference> {
+    let target = insert_target(statement);
+    mentioned
+        .iter()
+        .filter(|table| Some(*table) != target.as_ref())
+        .cloned()
+        .collect()
+}
+
 /// The table a name typed as text refers to (`%table Bids`, `t`, `"my table"`, `s.t`).
 pub(crate) fn table_reference_from_text(name: &str) -> TableReference {
     TableReference::parse_str_normalized(name, !FOLD_UNQUOTED_NAMES)

@@ -81,6 +81,8 @@ pub enum StreamUpdate {
     },
     /// A filesystem sink wrote another file: the files and rows written so far.
     Written { files: u64, rows: u64 },
+    /// A kafka sink sent more records: the records sent into its topic so far.
+    Produced { topic: String, records: u64 },
     /// A blackhole sink dropped more rows: the rows dropped so far.
     Discarded { rows: u64 },
     /// A print sink's new lines (`+I[…]`), and the rows printed so far.

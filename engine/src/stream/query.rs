@@ -10,7 +10,7 @@ use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
 use super::runner::{Runner, Shape};
 use super::session_window::{columns_read, SessionBuffer};
-use super::sink;
+use super::sink::{self, SinkDecl};
 use super::source::{BatchSender, StreamSource};
 use super::stream_join::{self, StreamJoin};
 use super::tick_plan::{check_per_batch, physical_plan};
@@ -34,7 +34,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::sql::parser::Statement as ParsedStatement;
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,10 +49,8 @@ pub(crate) struct StreamRequest<'a> {
     /// The tables the statement names.
     pub(crate) tables: &'a [TableReference],
     pub(crate) streams: StreamRelations,
-    /// The `WITH` options of tables declared with a connector (an INSERT's sink).
-    pub(crate) sinks: HashMap<String, BTreeMap<String, String>>,
-    /// The `PARTITIONED BY` columns of partitioned tables (a filesystem sink's directories).
-    pub(crate) partitions: HashMap<String, Vec<String>>,
+    /// What the tables declared with a connector declare (an INSERT's sink), by name.
+    pub(crate) sinks: HashMap<String, SinkDecl>,
     /// How long the state of a key no row touches is kept (Flink's `table.exec.state.ttl`).
     pub(crate) state_ttl: Option<std::time::Duration>,
     /// The engine's memory limit, which a query's state may not pass.
@@ -108,8 +106,7 @@ struct Planned {
     watermark_now: Arc<AtomicI64>,
     /// An INSERT INTO's table and the schema of the rows it takes.
     target: Option<(String, SchemaRef)>,
-    sinks: HashMap<String, BTreeMap<String, String>>,
-    partitions: HashMap<String, Vec<String>>,
+    sinks: HashMap<String, SinkDecl>,
     state_ttl: Option<std::time::Duration>,
     memory_limit: usize,
 }
@@ -122,13 +119,13 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         tables,
         streams,
         sinks,
-        partitions,
         state_ttl,
         memory_limit,
     } = request;
     // The watermark CURRENT_WATERMARK reads: set by the runner before each tick's plan.
     let watermark_now = Arc::new(AtomicI64::new(i64::MIN));
-    let mut input = stream_input(ctx, tables, parts, &streams, watermark_now.clone()).await?;
+    let read = crate::sql::names::tables_read(&statement, tables);
+    let mut input = stream_input(ctx, &read, parts, &streams, watermark_now.clone()).await?;
     let sides = std::mem::take(&mut input.sides);
     let stream_side = input.stream_side.take();
     let mut extra: HashMap<String, Arc<dyn TableProvider>> = HashMap::new();
@@ -260,7 +257,6 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         watermark_now,
         target,
         sinks,
-        partitions,
         state_ttl,
         memory_limit,
     })
@@ -373,7 +369,6 @@ impl Planned {
             watermark_now,
             target,
             sinks,
-            partitions,
             state_ttl,
             memory_limit,
         } = self;
@@ -385,14 +380,7 @@ impl Planned {
         };
         let sink = match target {
             Some((table, rows)) => {
-                let partition_by = partitions.get(&table).map_or(&[][..], Vec::as_slice);
-                let opened = sink::open(
-                    &table,
-                    sinks.get(&table),
-                    partition_by,
-                    rows,
-                    updating_key.is_some(),
-                )?;
+                let opened = sink::open(&table, sinks.get(&table), rows, updating_key.is_some())?;
                 Some((table, opened))
             }
             None => None,
@@ -480,7 +468,7 @@ impl Planned {
             let connector = self
                 .sinks
                 .get(table)
-                .and_then(|options| options.get("connector"))
+                .and_then(|decl| decl.options.get("connector"))
                 .cloned()
                 .unwrap_or_default();
             (table.clone(), connector)

@@ -59,13 +59,15 @@ impl sqllogictest::AsyncDB for EngineDb {
                             }
                             StreamUpdate::Snapshot { rows, .. } => kept = rows,
                             StreamUpdate::Written { rows, .. }
-                            | StreamUpdate::Discarded { rows } => written = rows,
+                            | StreamUpdate::Discarded { rows }
+                            | StreamUpdate::Produced { records: rows, .. } => written = rows,
                             // A print sink's lines are the statement's rows, one text column.
                             StreamUpdate::Printed { lines, .. } => printed.extend(lines),
                             // A statement set's INSERTs: rows written into all its tables.
                             StreamUpdate::Into { table, update } => match *update {
                                 StreamUpdate::Written { rows, .. }
-                                | StreamUpdate::Discarded { rows } => {
+                                | StreamUpdate::Discarded { rows }
+                                | StreamUpdate::Produced { records: rows, .. } => {
                                     written_into.insert(table, rows);
                                 }
                                 StreamUpdate::Printed { lines, .. } => printed.extend(lines),

@@ -43,6 +43,7 @@ async fn run_stream(engine: &Engine, sql: &str) -> (StreamKind, Vec<String>) {
             StreamUpdate::Snapshot { rows, .. } => rows,
             StreamUpdate::Written { .. }
             | StreamUpdate::Discarded { .. }
+            | StreamUpdate::Produced { .. }
             | StreamUpdate::Printed { .. }
             | StreamUpdate::Into { .. } => continue,
         };

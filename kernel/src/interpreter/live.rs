@@ -87,6 +87,11 @@ enum Sunk {
     Discarded {
         rows: u64,
     },
+    /// Records sent into a Kafka topic.
+    Produced {
+        topic: String,
+        records: u64,
+    },
     /// The latest lines a print sink printed (at most `max_rows`), and the rows in all.
     Printed {
         lines: VecDeque<String>,
@@ -100,6 +105,7 @@ impl Sunk {
         match update {
             StreamUpdate::Written { files, rows } => *self = Sunk::Files { files, rows },
             StreamUpdate::Discarded { rows } => *self = Sunk::Discarded { rows },
+            StreamUpdate::Produced { topic, records } => *self = Sunk::Produced { topic, records },
             StreamUpdate::Printed { lines, rows } => {
                 let mut kept = match std::mem::replace(self, Sunk::Nothing) {
                     Sunk::Printed { lines, .. } => lines,
@@ -122,6 +128,9 @@ impl Sunk {
             Sunk::Nothing => "no rows yet".to_string(),
             Sunk::Files { files, rows } => format!("{rows} rows in {files} files"),
             Sunk::Discarded { rows } => format!("{rows} rows, dropped (blackhole)"),
+            Sunk::Produced { topic, records } => {
+                format!("{records} records sent to Kafka topic {topic}")
+            }
             Sunk::Printed { lines, rows } => {
                 let shown = if (lines.len() as u64) < *rows {
                     format!(", the last {}", lines.len())

@@ -1,12 +1,14 @@
 //! The Flink clauses of a CREATE TABLE's column list that DataFusion's parser does not know:
 //! `WATERMARK FOR ts AS …`, and computed columns `name AS expression` (Nexmark's `dateTime
-//! AS CASE … END`, `pt AS PROCTIME()`).
+//! AS CASE … END`, `pt AS PROCTIME()`), and the `METADATA [FROM 'key'] [VIRTUAL]` of a
+//! metadata column (the column itself stays).
 //!
 //! Each is cut out with commas chosen so that what is left is still a list: the comma after
 //! a kept column stays when another kept column follows, every other comma goes.
 
 use super::{
-    blank, closing_paren, identifier, source_text, syntax, ComputedColumn, Tok, WatermarkDecl,
+    blank, closing_paren, identifier, source_text, syntax, ComputedColumn, MetadataColumn, Tok,
+    WatermarkDecl,
 };
 use crate::error::EngineError;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -16,6 +18,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 pub(super) struct ColumnClauses {
     pub(super) watermark: Option<WatermarkDecl>,
     pub(super) computed: Vec<ComputedColumn>,
+    pub(super) metadata: Vec<MetadataColumn>,
 }
 
 /// Cuts the WATERMARK and the computed columns out of a CREATE TABLE's column list.
@@ -64,6 +67,13 @@ pub(super) fn cut_column_clauses(
         } else {
             if !is_constraint(part) {
                 declared_columns += 1;
+                if let Some((metadata, from)) = metadata_column(part)? {
+                    // The column stays, its type ending where METADATA starts.
+                    if let Some(last) = part.last() {
+                        blank(text, part[from].start, last.end, "");
+                    }
+                    found.metadata.push(metadata);
+                }
             }
             kept.push(true);
         }
@@ -180,6 +190,58 @@ fn computed_column(part: &[Tok], original: &str) -> Result<Option<ComputedColumn
         index: 0,
         position: part[2].position,
     }))
+}
+
+/// `name TYPE METADATA [FROM 'key'] [VIRTUAL]`: the column, and where `METADATA` is in `part`.
+fn metadata_column(part: &[Tok]) -> Result<Option<(MetadataColumn, usize)>, EngineError> {
+    let Some(at) = part.iter().skip(2).position(|t| t.is_word("METADATA")) else {
+        return Ok(None);
+    };
+    let at = at + 2;
+    let Some(name) = part.first().and_then(identifier) else {
+        return Ok(None);
+    };
+    let position = part[at].position;
+    let mut rest = &part[at + 1..];
+    let mut key = name.clone();
+    if rest.first().is_some_and(|t| t.is_word("FROM")) {
+        match rest.get(1).map(|t| &t.token) {
+            Some(Token::SingleQuotedString(from)) => key = from.clone(),
+            _ => {
+                return Err(syntax(
+                    format!(
+                        "the metadata column {name} names its key as a string: \
+                         {name} … METADATA FROM 'timestamp'"
+                    ),
+                    position,
+                ))
+            }
+        }
+        rest = &rest[2..];
+    }
+    let is_virtual = rest.first().is_some_and(|t| t.is_word("VIRTUAL"));
+    if is_virtual {
+        rest = &rest[1..];
+    }
+    if let Some(extra) = rest.first() {
+        return Err(syntax(
+            format!(
+                "a metadata column is written {name} TYPE METADATA [FROM 'key'] [VIRTUAL]; \
+                 {} does not belong there",
+                extra.token
+            ),
+            extra.position,
+        ));
+    }
+    Ok(Some((
+        MetadataColumn {
+            name,
+            key,
+            is_virtual,
+            position,
+        },
+        at,
+    )))
 }
 
 /// `PRIMARY KEY (…)`, `CONSTRAINT …`, `UNIQUE (…)`: entries of the list that are not columns.
@@ -306,6 +368,33 @@ mod tests {
             .parse_statements()
             .unwrap();
     }
+    #[test]
+    fn metadata_columns_stay_columns_without_their_metadata_clause() {
+        let sql =
+            "CREATE TABLE t (\n  n INT,\n  ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',\n  \
+                   `partition` INT METADATA VIRTUAL,\n  m INT\n) WITH ('connector' = 'kafka')";
+        let out = rewrite(sql).unwrap();
+        assert_eq!(out.text.len(), sql.len());
+        assert_eq!(
+            left(&out.text),
+            "CREATE TABLE t ( n INT, ts TIMESTAMP_LTZ(3) , `partition` INT , m INT ) WITH \
+             ('connector' = 'kafka')"
+        );
+        let metadata = &out.statements[0].metadata;
+        assert_eq!(
+            metadata
+                .iter()
+                .map(|m| (m.name.as_str(), m.key.as_str(), m.is_virtual))
+                .collect::<Vec<_>>(),
+            vec![("ts", "timestamp", false), ("partition", "partition", true)]
+        );
+        let bad = rewrite("CREATE TABLE t (ts TIMESTAMP(3) METADATA FROM timestamp) WITH ()");
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("METADATA FROM 'timestamp'"));
+    }
+
     #[test]
     fn watermark_first_in_the_list_takes_the_comma_after_it() {
         let sql =

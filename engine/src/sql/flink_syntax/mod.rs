@@ -128,12 +128,29 @@ pub(crate) struct ComputedColumn {
     pub(crate) position: Position,
 }
 
+/// A metadata column of a CREATE TABLE, `name TYPE METADATA [FROM 'key'] [VIRTUAL]`: a column
+/// the connector fills from what it knows of each row (a Kafka record's timestamp, partition,
+/// offset) rather than from the row's data.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MetadataColumn {
+    /// The column's name (quotes removed).
+    pub(crate) name: String,
+    /// What it holds: the `FROM` key, or the column's name.
+    pub(crate) key: String,
+    /// `VIRTUAL`: read only, never written by an INSERT.
+    pub(crate) is_virtual: bool,
+    /// Where `METADATA` is.
+    pub(crate) position: Position,
+}
+
 /// What one statement of a cell carries beside its (rewritten) SQL.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct FlinkParts {
     pub(crate) watermark: Option<WatermarkDecl>,
     /// Computed columns, in the order declared.
     pub(crate) computed: Vec<ComputedColumn>,
+    /// Metadata columns, in the order declared (they stay columns of the table).
+    pub(crate) metadata: Vec<MetadataColumn>,
     pub(crate) windows: Vec<WindowCall>,
     /// `CREATE TABLE … LIKE source (…)`.
     pub(crate) like: Option<LikeClause>,
@@ -208,6 +225,7 @@ pub(crate) fn rewrite(sql: &str) -> Result<Rewritten, EngineError> {
                 let clauses = cut_column_clauses(segment, &mut text)?;
                 parts.watermark = clauses.watermark;
                 parts.computed = clauses.computed;
+                parts.metadata = clauses.metadata;
                 parts.like = cut_like(segment, &mut text)?;
             }
             parts.windows = cut_windows(segment, &mut text, &mut window_count)?;

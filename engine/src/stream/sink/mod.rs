@@ -17,7 +17,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The connectors a stream is written into, as errors list them.
-pub(crate) const SINK_CONNECTORS: &[&str] = &["filesystem", "blackhole", "print"];
+pub(crate) const SINK_CONNECTORS: &[&str] =
+    &["filesystem", "kafka", "upsert-kafka", "blackhole", "print"];
+
+/// What the table an INSERT writes into declares: its `WITH` options, its `PARTITIONED BY`
+/// columns (a filesystem sink's directories) and its `PRIMARY KEY` (an upsert sink's key).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SinkDecl {
+    pub(crate) options: BTreeMap<String, String>,
+    pub(crate) partition_by: Vec<String>,
+    pub(crate) primary_key: Vec<String>,
+    /// The metadata columns (a Kafka record's timestamp and headers are written).
+    pub(crate) metadata: Vec<crate::sql::flink_syntax::MetadataColumn>,
+}
 
 /// A running query's destination.
 #[async_trait]
@@ -38,15 +50,16 @@ pub(crate) trait Sink: Send + Sync {
     ) -> Result<Option<StreamUpdate>, EngineError>;
 }
 
-/// Opens the sink of `table`, declared with `options` (and partitioned by `partition_by`), for
-/// rows of `schema`; `updating` when the query's result changes rather than only grows.
+/// Opens the sink of `table`, declared as `decl` says, for rows of `schema`; `updating` when
+/// the query's result changes rather than only grows.
 pub(crate) fn open(
     table: &str,
-    options: Option<&BTreeMap<String, String>>,
-    partition_by: &[String],
+    decl: Option<&SinkDecl>,
     schema: SchemaRef,
     updating: bool,
 ) -> Result<Box<dyn Sink>, EngineError> {
+    let options = decl.map(|d| &d.options);
+    let partition_by = decl.map_or(&[][..], |d| d.partition_by.as_slice());
     let connector = options
         .and_then(|o| o.get("connector"))
         .map(|c| c.to_ascii_lowercase());
@@ -95,6 +108,12 @@ pub(crate) fn open(
                 roll_bytes,
             )?))
         }
+        Some("kafka") | Some("upsert-kafka") => crate::connectors::kafka::sink::open(
+            table,
+            decl.cloned().unwrap_or_default(),
+            schema,
+            updating,
+        ),
         Some("blackhole") => Ok(Box::new(blackhole::Blackhole::default())),
         Some("print") => {
             let identifier = options.and_then(|o| o.get("print-identifier")).cloned();

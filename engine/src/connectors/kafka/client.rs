@@ -1,0 +1,318 @@
+//! Talking to the brokers before any record moves: the client's settings, the partitions of
+//! a table's topics, and the offset each partition starts and stops at. Every call has a
+//! deadline, so a broker that is down or a topic that does not exist is an error within
+//! seconds, not a hang.
+
+use super::options::{Bounded, KafkaOptions, Startup, Topics};
+use crate::error::EngineError;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long a question to the brokers may take before the statement fails.
+pub(crate) const BROKER_DEADLINE: Duration = Duration::from_secs(5);
+
+/// One partition of a topic, and where a query reads it from and to.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PartitionRange {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    /// The first offset read.
+    pub(crate) start: i64,
+    /// The offset reading stops before (`None`: never).
+    pub(crate) stop: Option<i64>,
+}
+
+/// The client settings of a table: its `properties.*`, then what Eddy's reading needs.
+pub(crate) fn config(options: &KafkaOptions) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    // Short enough for an error to come within the deadline, as the broker's own default
+    // would retry for a minute.
+    config.set("socket.connection.setup.timeout.ms", "4000");
+    for (key, value) in &options.client {
+        config.set(key, value);
+    }
+    config
+}
+
+/// A consumer for reading `options`' topics: offsets are committed by the source itself
+/// (when there is a group), never automatically.
+pub(crate) fn consumer(options: &KafkaOptions, table: &str) -> Result<StreamConsumer, EngineError> {
+    let mut config = config(options);
+    config.set("enable.auto.commit", "false");
+    config.set("enable.partition.eof", "true");
+    if options.group.is_none() {
+        // librdkafka wants a group even for assigned partitions; nothing is committed to it.
+        config.set("group.id", format!("eddy-{table}"));
+    }
+    config
+        .create()
+        .map_err(|e| client_error(table, options, "cannot create a Kafka client", e))
+}
+
+/// The partitions of the table's topics (a pattern is matched against the topics there are
+/// now), each with where the query starts and stops.
+pub(crate) fn partition_ranges(
+    consumer: &StreamConsumer,
+    options: &KafkaOptions,
+    table: &str,
+) -> Result<Vec<PartitionRange>, EngineError> {
+    let topics = topics(consumer, options, table)?;
+    let mut ranges = Vec::new();
+    for (topic, partitions) in &topics {
+        for &partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, BROKER_DEADLINE)
+                .map_err(|e| {
+                    client_error(
+                        table,
+                        options,
+                        &format!("cannot read the offsets of {topic} partition {partition}"),
+                        e,
+                    )
+                })?;
+            ranges.push(PartitionRange {
+                topic: topic.clone(),
+                partition,
+                start: low,
+                stop: Some(high),
+            });
+        }
+    }
+    let starts = start_offsets(consumer, options, table, &ranges)?;
+    let stops = stop_offsets(consumer, options, table, &ranges)?;
+    for ((range, start), stop) in ranges.iter_mut().zip(starts).zip(stops) {
+        range.start = start;
+        range.stop = stop;
+    }
+    Ok(ranges)
+}
+
+/// The topics a table reads and their partitions.
+fn topics(
+    consumer: &StreamConsumer,
+    options: &KafkaOptions,
+    table: &str,
+) -> Result<BTreeMap<String, Vec<i32>>, EngineError> {
+    let metadata = consumer
+        .fetch_metadata(None, BROKER_DEADLINE)
+        .map_err(|e| client_error(table, options, "cannot reach the Kafka brokers", e))?;
+    let present: BTreeMap<&str, Vec<i32>> = metadata
+        .topics()
+        .iter()
+        .filter(|topic| topic.error().is_none())
+        .map(|topic| {
+            let partitions = topic.partitions().iter().map(|p| p.id()).collect();
+            (topic.name(), partitions)
+        })
+        .collect();
+    let mut chosen = BTreeMap::new();
+    match &options.topics {
+        Topics::Named(names) => {
+            for name in names {
+                let partitions = present.get(name.as_str()).ok_or_else(|| EngineError::Io {
+                    message: format!(
+                        "table {table}: topic '{name}' does not exist on {} (create it first, \
+                         or check 'topic'{})",
+                        options.servers,
+                        known_topics(&present)
+                    ),
+                    source: None,
+                })?;
+                chosen.insert(name.clone(), partitions.clone());
+            }
+        }
+        Topics::Pattern(pattern) => {
+            for (name, partitions) in &present {
+                if pattern.is_match(name) {
+                    chosen.insert(name.to_string(), partitions.clone());
+                }
+            }
+            if chosen.is_empty() {
+                return Err(EngineError::Io {
+                    message: format!(
+                        "table {table}: no topic on {} matches 'topic-pattern'{}",
+                        options.servers,
+                        known_topics(&present)
+                    ),
+                    source: None,
+                });
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+fn known_topics(present: &BTreeMap<&str, Vec<i32>>) -> String {
+    let names: Vec<&str> = present
+        .keys()
+        .copied()
+        .filter(|name| !name.starts_with("__"))
+        .take(20)
+        .collect();
+    if names.is_empty() {
+        "; the broker has no topics".into()
+    } else {
+        format!("; its topics are {}", names.join(", "))
+    }
+}
+
+/// Where each of `ranges` starts (their `start` is the partition's earliest offset, their
+/// `stop` its end, as the query starts).
+fn start_offsets(
+    consumer: &StreamConsumer,
+    options: &KafkaOptions,
+    table: &str,
+    ranges: &[PartitionRange],
+) -> Result<Vec<i64>, EngineError> {
+    match &options.startup {
+        Startup::Earliest => Ok(ranges.iter().map(|r| r.start).collect()),
+        Startup::Latest => Ok(ranges.iter().map(|r| r.stop.unwrap_or(r.start)).collect()),
+        Startup::Specific(offsets) => Ok(ranges
+            .iter()
+            .map(|r| match offsets.get(&r.partition) {
+                Some(&offset) => offset.clamp(r.start, r.stop.unwrap_or(i64::MAX)),
+                None => r.start,
+            })
+            .collect()),
+        Startup::Timestamp(millis) => by_time(consumer, options, table, ranges, *millis),
+        Startup::GroupOffsets => {
+            let mut list = TopicPartitionList::new();
+            for range in ranges {
+                list.add_partition(&range.topic, range.partition);
+            }
+            let committed = consumer
+                .committed_offsets(list, BROKER_DEADLINE)
+                .map_err(|e| {
+                    client_error(
+                        table,
+                        options,
+                        "cannot read the group's committed offsets",
+                        e,
+                    )
+                })?;
+            let reset = options
+                .client
+                .get("auto.offset.reset")
+                .map(|r| r.trim().to_ascii_lowercase());
+            ranges
+                .iter()
+                .map(|range| {
+                    let offset = committed
+                        .find_partition(&range.topic, range.partition)
+                        .map(|element| element.offset());
+                    match (offset, reset.as_deref()) {
+                        (Some(Offset::Offset(offset)), _) => Ok(offset),
+                        (_, Some("earliest")) => Ok(range.start),
+                        (_, Some("latest")) => Ok(range.stop.unwrap_or(range.start)),
+                        _ => Err(EngineError::Plan {
+                            message: format!(
+                                "table {table}: group '{}' has no committed offset for {} \
+                                 partition {}",
+                                options.group.as_deref().unwrap_or_default(),
+                                range.topic,
+                                range.partition
+                            ),
+                            position: None,
+                            hint: Some(
+                                "set 'properties.auto.offset.reset' to 'earliest' or \
+                                 'latest' for partitions the group has not read, or choose \
+                                 another 'scan.startup.mode'"
+                                    .into(),
+                            ),
+                        }),
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+/// Where each of `ranges` stops, per `scan.bounded.mode`.
+fn stop_offsets(
+    consumer: &StreamConsumer,
+    options: &KafkaOptions,
+    table: &str,
+    ranges: &[PartitionRange],
+) -> Result<Vec<Option<i64>>, EngineError> {
+    Ok(match &options.bounded {
+        Bounded::Unbounded => vec![None; ranges.len()],
+        Bounded::Latest => ranges.iter().map(|r| r.stop).collect(),
+        Bounded::Specific(offsets) => ranges
+            .iter()
+            .map(|r| offsets.get(&r.partition).copied().or(r.stop))
+            .collect(),
+        Bounded::Timestamp(millis) => by_time(consumer, options, table, ranges, *millis)?
+            .into_iter()
+            .map(Some)
+            .collect(),
+    })
+}
+
+/// The first offset of each partition whose record's time is at or after `millis`; the
+/// partition's end where none is.
+fn by_time(
+    consumer: &StreamConsumer,
+    options: &KafkaOptions,
+    table: &str,
+    ranges: &[PartitionRange],
+    millis: i64,
+) -> Result<Vec<i64>, EngineError> {
+    let mut list = TopicPartitionList::new();
+    for range in ranges {
+        list.add_partition_offset(&range.topic, range.partition, Offset::Offset(millis))
+            .map_err(|e| client_error(table, options, "cannot look up offsets by time", e))?;
+    }
+    let found = consumer
+        .offsets_for_times(list, BROKER_DEADLINE)
+        .map_err(|e| client_error(table, options, "cannot look up offsets by time", e))?;
+    Ok(ranges
+        .iter()
+        .map(|range| {
+            match found
+                .find_partition(&range.topic, range.partition)
+                .map(|element| element.offset())
+            {
+                Some(Offset::Offset(offset)) => offset,
+                _ => range.stop.unwrap_or(range.start),
+            }
+        })
+        .collect())
+}
+
+/// A client error in the user's terms: which table, which brokers, what failed and why.
+pub(crate) fn client_error(
+    table: &str,
+    options: &KafkaOptions,
+    what: &str,
+    error: KafkaError,
+) -> EngineError {
+    let unreachable = matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+        )
+    );
+    let advice = if unreachable {
+        format!(
+            " within {} s: is the broker running, and is 'properties.bootstrap.servers' right?",
+            BROKER_DEADLINE.as_secs()
+        )
+    } else {
+        String::new()
+    };
+    EngineError::Io {
+        message: format!(
+            "table {table}: {what} at {}{advice} ({error})",
+            options.servers
+        ),
+        source: Some(Box::new(error)),
+    }
+}

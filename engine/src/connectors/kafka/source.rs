@@ -1,0 +1,288 @@
+//! Reading a table's topics as a stream: each query assigns itself every partition (no
+//! consumer-group rebalancing, as Flink's source does), starts each at the offset its
+//! `scan.startup.mode` gives and, with a `scan.bounded.mode`, ends once every partition has
+//! reached its stop offset — so a notebook reading a topic ends under nbconvert.
+//!
+//! Records are sent as rows at least every 50 ms, or at once when 8192 are waiting. With a
+//! `properties.group.id`, the offsets of the records handed to the query are committed to the
+//! group (asynchronously), so that `group-offsets` resumes after them.
+
+use super::client::{self, PartitionRange};
+use super::options::KafkaOptions;
+use super::records::{Record, RecordAt, RecordLayout};
+use crate::error::EngineError;
+use crate::stream::catalog::SourceFactory;
+use crate::stream::source::{BatchSender, StreamSource};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::context::SessionContext;
+use futures::future::BoxFuture;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message, Timestamp};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records waiting longer than this are sent.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// This many waiting records are sent at once.
+const FLUSH_RECORDS: usize = 8192;
+
+/// Opens a query's reading of a Kafka table.
+pub(crate) struct KafkaFactory {
+    pub(crate) table: String,
+    pub(crate) options: Arc<KafkaOptions>,
+    pub(crate) layout: Arc<RecordLayout>,
+    pub(crate) skipped: Arc<AtomicU64>,
+}
+
+impl SourceFactory for KafkaFactory {
+    fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
+        let consumer = client::consumer(&self.options, &self.table)?;
+        let ranges = client::partition_ranges(&consumer, &self.options, &self.table)?;
+        let mut topics: Vec<String> = ranges.iter().map(|r| r.topic.clone()).collect();
+        topics.dedup();
+        let mut assignment = TopicPartitionList::new();
+        let mut partitions = HashMap::new();
+        for range in &ranges {
+            let done = range.stop.is_some_and(|stop| range.start >= stop);
+            if !done {
+                assignment
+                    .add_partition_offset(
+                        &range.topic,
+                        range.partition,
+                        Offset::Offset(range.start),
+                    )
+                    .map_err(|e| {
+                        client::client_error(&self.table, &self.options, "cannot assign", e)
+                    })?;
+            }
+            let topic = topics.iter().position(|t| *t == range.topic).unwrap_or(0);
+            partitions.insert(
+                (topic, range.partition),
+                Progress {
+                    range: range.clone(),
+                    done,
+                },
+            );
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| client::client_error(&self.table, &self.options, "cannot assign", e))?;
+        Ok(Box::new(KafkaSource {
+            table: self.table.clone(),
+            schema: self.layout.schema.clone(),
+            commit: self.options.group.is_some(),
+            bounded: ranges.iter().all(|r| r.stop.is_some()),
+            consumer,
+            topics,
+            partitions,
+            layout: self.layout.clone(),
+            skipped: self.skipped.clone(),
+        }))
+    }
+}
+
+/// How far a query has read one partition.
+struct Progress {
+    range: PartitionRange,
+    /// Reached its stop offset (bounded reading only).
+    done: bool,
+}
+
+struct KafkaSource {
+    table: String,
+    schema: SchemaRef,
+    commit: bool,
+    bounded: bool,
+    consumer: StreamConsumer,
+    topics: Vec<String>,
+    partitions: HashMap<(usize, i32), Progress>,
+    layout: Arc<RecordLayout>,
+    skipped: Arc<AtomicU64>,
+}
+
+impl StreamSource for KafkaSource {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn is_bounded(&self) -> bool {
+        self.bounded
+    }
+
+    fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
+        Box::pin((*self).read(out))
+    }
+}
+
+impl KafkaSource {
+    fn all_done(&self) -> bool {
+        self.bounded && self.partitions.values().all(|p| p.done)
+    }
+
+    async fn read(mut self, out: BatchSender) -> Result<(), EngineError> {
+        let mut pending: Vec<Record> = Vec::new();
+        let mut flush = tokio::time::interval(FLUSH_INTERVAL);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !self.all_done() {
+            let flush_due = tokio::select! {
+                message = self.consumer.recv() => match message {
+                    Ok(message) => {
+                        let topic = self.topics.iter().position(|t| t == message.topic());
+                        let at = RecordAt {
+                            topic: topic.unwrap_or(0),
+                            partition: message.partition(),
+                            offset: message.offset(),
+                        };
+                        if let Some(progress) = self.partitions.get_mut(&(at.topic, at.partition)) {
+                            let stop = progress.range.stop.unwrap_or(i64::MAX);
+                            if at.offset < stop {
+                                pending.push(record(&message, at, self.layout.reads_headers()));
+                            }
+                            progress.done |= at.offset + 1 >= stop;
+                        }
+                        pending.len() >= FLUSH_RECORDS
+                    }
+                    Err(KafkaError::PartitionEOF(_)) => {
+                        // The end of a partition as it is now: done if that is past its stop.
+                        self.note_positions();
+                        self.all_done()
+                    }
+                    Err(error @ KafkaError::MessageConsumptionFatal(_)) => {
+                        return Err(self.read_error(error));
+                    }
+                    Err(error) if is_fatal(&error) => return Err(self.read_error(error)),
+                    // The client retries the brokers by itself.
+                    Err(_) => false,
+                },
+                _ = flush.tick() => !pending.is_empty(),
+                _ = out.closed() => return Ok(()),
+            };
+            if flush_due && !self.send(&mut pending, &out).await? {
+                return Ok(());
+            }
+        }
+        self.send(&mut pending, &out).await?;
+        Ok(())
+    }
+
+    /// Marks the partitions whose position has passed their stop offset as done.
+    fn note_positions(&mut self) {
+        let Ok(positions) = self.consumer.position() else {
+            return;
+        };
+        for element in positions.elements() {
+            let Some(topic) = self.topics.iter().position(|t| t == element.topic()) else {
+                continue;
+            };
+            if let (Some(progress), Offset::Offset(position)) = (
+                self.partitions.get_mut(&(topic, element.partition())),
+                element.offset(),
+            ) {
+                progress.done |= progress.range.stop.is_some_and(|stop| position >= stop);
+            }
+        }
+    }
+
+    /// Decodes and sends what is pending; `false` when the query no longer wants rows.
+    async fn send(
+        &mut self,
+        pending: &mut Vec<Record>,
+        out: &BatchSender,
+    ) -> Result<bool, EngineError> {
+        if pending.is_empty() {
+            return Ok(true);
+        }
+        let mut skipped = 0;
+        let decoded = self.layout.decode(pending, &self.topics, &mut skipped);
+        self.skipped.fetch_add(skipped, Ordering::Relaxed);
+        let batch = decoded.map_err(|e| self.in_table(e))?;
+        if self.commit {
+            self.commit_offsets(pending);
+        }
+        pending.clear();
+        if batch.num_rows() > 0 && out.send(batch).await.is_err() {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Commits, for each partition, the offset after the last record handed over.
+    fn commit_offsets(&self, records: &[Record]) {
+        let mut last: HashMap<(usize, i32), i64> = HashMap::new();
+        for record in records {
+            let entry = last
+                .entry((record.at.topic, record.at.partition))
+                .or_insert(0);
+            *entry = (*entry).max(record.at.offset + 1);
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in last {
+            if let Some(name) = self.topics.get(topic) {
+                let _ = list.add_partition_offset(name, partition, Offset::Offset(offset));
+            }
+        }
+        // A failed commit only means a later `group-offsets` start reads some records again.
+        let _ = self.consumer.commit(&list, CommitMode::Async);
+    }
+
+    fn read_error(&self, error: KafkaError) -> EngineError {
+        EngineError::Io {
+            message: format!("table {}: reading its topics failed: {error}", self.table),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    fn in_table(&self, error: EngineError) -> EngineError {
+        match error {
+            EngineError::Execution { message, source } => EngineError::Execution {
+                message: format!("table {}: {message}", self.table),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// What the query keeps of `message` until its batch is decoded.
+fn record(message: &BorrowedMessage<'_>, at: RecordAt, with_headers: bool) -> Record {
+    let (timestamp, timestamp_type) = match message.timestamp() {
+        Timestamp::CreateTime(millis) => (Some(millis), "CreateTime"),
+        Timestamp::LogAppendTime(millis) => (Some(millis), "LogAppendTime"),
+        Timestamp::NotAvailable => (None, "NoTimestampType"),
+    };
+    let headers = match message.headers().filter(|_| with_headers) {
+        Some(headers) => headers
+            .iter()
+            .map(|header| (header.key.to_string(), header.value.map(<[u8]>::to_vec)))
+            .collect(),
+        None => Vec::new(),
+    };
+    Record {
+        at,
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        timestamp,
+        timestamp_type,
+        headers,
+    }
+}
+
+/// Errors the client does not retry: the topic or partition is gone, or access is denied.
+fn is_fatal(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::UnknownTopicOrPartition
+                | Code::UnknownTopic
+                | Code::UnknownPartition
+                | Code::TopicAuthorizationFailed
+                | Code::GroupAuthorizationFailed
+                | Code::SaslAuthenticationFailed
+        )
+    )
+}

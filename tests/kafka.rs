@@ -1,0 +1,602 @@
+//! Kafka tables through the real kernel and a real broker (`support/kafka_broker.rs`): rows
+//! written by `INSERT INTO` arrive as records, reading starts and stops where the scan
+//! options say, bad records are named or skipped, and a missing topic or broker is a clear
+//! error within seconds. Part of the `streaming` test binary.
+
+use super::kafka_broker::{broker, ReadRecord};
+use super::support::{Client, Execution, Kernel};
+use super::{final_status, final_table, ok, sorted_rows, CLICKS};
+use std::time::{Duration, Instant};
+
+/// `CREATE TABLE name (columns) WITH (kafka options for topic, and `extra`)`.
+fn kafka_table(name: &str, columns: &str, topic: &str, extra: &str) -> String {
+    format!(
+        "CREATE TABLE {name} ({columns}) WITH (
+            'connector' = 'kafka',
+            'topic' = '{topic}',
+            'properties.bootstrap.servers' = '{}'{extra}
+        )",
+        broker().bootstrap
+    )
+}
+
+/// Reads every record as a bounded query does: from the earliest offset to the end.
+const WHOLE_TOPIC: &str = ",
+    'scan.startup.mode' = 'earliest-offset',
+    'scan.bounded.mode' = 'latest-offset'";
+
+async fn error_of(client: &mut Client, code: &str) -> (String, Duration) {
+    let started = Instant::now();
+    let run = client.execute(code).await;
+    let took = started.elapsed();
+    assert_eq!(
+        run.reply.content["status"],
+        "error",
+        "{code}: {}",
+        run.all_text()
+    );
+    (
+        run.reply.content["evalue"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        took,
+    )
+}
+
+/// The values of `n` a bounded query over `table` reads, in order.
+async fn numbers(client: &mut Client, table: &str) -> Vec<i64> {
+    let run = ok(client, &format!("SELECT n FROM {table}")).await;
+    super::last_column(&final_table(&run))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_inserted_into_a_topic_are_its_records_and_read_back_as_the_same_rows() {
+    let topic = broker().topic("clicks", 2);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let columns = "user_id INT, url STRING, ts TIMESTAMP(3)";
+    ok(
+        &mut client,
+        &kafka_table(
+            "clicks_topic",
+            columns,
+            &topic,
+            ",
+            'format' = 'json',
+            'key.format' = 'json',
+            'key.fields' = 'user_id',
+            'scan.startup.mode' = 'earliest-offset',
+            'scan.bounded.mode' = 'latest-offset'",
+        ),
+    )
+    .await;
+    let sent = ok(&mut client, "INSERT INTO clicks_topic SELECT * FROM clicks").await;
+    assert!(
+        sent.text()
+            .contains(&format!("600 records sent to Kafka topic {topic}")),
+        "{}",
+        sent.text()
+    );
+
+    // The records, as any Kafka client reads them: one per row, keyed by user, each user's
+    // records in one partition, timestamps written as Flink's json format writes them.
+    let records = broker().read_all(&topic);
+    assert_eq!(records.len(), 600, "{}", broker().log());
+    let first: &ReadRecord = records
+        .iter()
+        .find(|r| {
+            r.value
+                .as_deref()
+                .is_some_and(|v| v.contains("00:00:00.100\""))
+        })
+        .unwrap_or_else(|| panic!("the second click: {:?}", &records[..3]));
+    assert!(
+        first
+            .key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("{\"user_id\":")),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .value
+            .as_deref()
+            .is_some_and(|v| v.contains("\"ts\":\"2024-01-01 00:00:00.100\"")),
+        "{first:?}"
+    );
+    for user in 1..=3 {
+        let key = format!("{{\"user_id\":{user}}}");
+        let mut partitions: Vec<i32> = records
+            .iter()
+            .filter(|r| r.key.as_deref() == Some(&key))
+            .map(|r| r.partition)
+            .collect();
+        partitions.dedup();
+        assert_eq!(partitions.len(), 1, "user {user} is in one partition");
+    }
+
+    // The topic read back as a table gives the generator's rows: the same windows, counts
+    // and sums as the same query over the generator itself.
+    let query = |table: &str| {
+        format!(
+            "SELECT window_start, user_id, COUNT(*) AS clicks, MAX(url) AS last_url
+             FROM TABLE(TUMBLE(TABLE {table}, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+             GROUP BY window_start, window_end, user_id"
+        )
+    };
+    let expected = ok(&mut client, &query("clicks")).await;
+    let expected = sorted_rows(&final_table(&expected));
+    assert_eq!(expected.len(), 18, "6 windows of 3 users");
+    ok(
+        &mut client,
+        &kafka_table(
+            "clicks_read",
+            "user_id INT, url STRING, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '1' SECOND",
+            &topic,
+            &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let read = ok(&mut client, &query("clicks_read")).await;
+    assert_eq!(
+        sorted_rows(&final_table(&read)),
+        expected,
+        "{}",
+        read.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_starts_and_stops_where_the_scan_modes_say() {
+    let topic = broker().topic("numbers", 1);
+    let record = |n: i64| format!("{{\"n\":{n}}}");
+    let first: Vec<String> = (0..5).map(record).collect();
+    let first: Vec<(Option<&str>, &str)> = first.iter().map(|v| (None, v.as_str())).collect();
+    broker().produce(&topic, 0, &first);
+    // Record times are the broker's clock: the second five are later than `between`.
+    std::thread::sleep(Duration::from_millis(50));
+    let between = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    std::thread::sleep(Duration::from_millis(50));
+    let second: Vec<String> = (5..10).map(record).collect();
+    let second: Vec<(Option<&str>, &str)> = second.iter().map(|v| (None, v.as_str())).collect();
+    broker().produce(&topic, 0, &second);
+
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let cases: Vec<(&str, String, Vec<i64>)> = vec![
+        ("whole", WHOLE_TOPIC.to_string(), (0..10).collect()),
+        (
+            "from_offset",
+            ",
+            'scan.startup.mode' = 'specific-offsets',
+            'scan.startup.specific-offsets' = 'partition:0,offset:4',
+            'scan.bounded.mode' = 'latest-offset'"
+                .into(),
+            (4..10).collect(),
+        ),
+        (
+            "to_offset",
+            ",
+            'scan.startup.mode' = 'earliest-offset',
+            'scan.bounded.mode' = 'specific-offsets',
+            'scan.bounded.specific-offsets' = 'partition:0,offset:7'"
+                .into(),
+            (0..7).collect(),
+        ),
+        (
+            "from_time",
+            format!(
+                ",
+                'scan.startup.mode' = 'timestamp',
+                'scan.startup.timestamp-millis' = '{between}',
+                'scan.bounded.mode' = 'latest-offset'"
+            ),
+            (5..10).collect(),
+        ),
+        (
+            "to_time",
+            format!(
+                ",
+                'scan.startup.mode' = 'earliest-offset',
+                'scan.bounded.mode' = 'timestamp',
+                'scan.bounded.timestamp-millis' = '{between}'"
+            ),
+            (0..5).collect(),
+        ),
+        (
+            "from_latest",
+            ",
+            'scan.startup.mode' = 'latest-offset',
+            'scan.bounded.mode' = 'latest-offset'"
+                .into(),
+            vec![],
+        ),
+    ];
+    for (name, scan, expected) in cases {
+        ok(
+            &mut client,
+            &kafka_table(
+                name,
+                "n BIGINT",
+                &topic,
+                &format!(",\n'format' = 'json'{scan}"),
+            ),
+        )
+        .await;
+        assert_eq!(numbers(&mut client, name).await, expected, "{name}");
+    }
+
+    // A group resumes after the records it was handed: the second query of the group reads
+    // only what came after the first.
+    ok(
+        &mut client,
+        &kafka_table(
+            "grouped",
+            "n BIGINT",
+            &topic,
+            ",
+            'format' = 'json',
+            'properties.group.id' = 'notebook',
+            'properties.auto.offset.reset' = 'earliest',
+            'scan.bounded.mode' = 'latest-offset'",
+        ),
+    )
+    .await;
+    assert_eq!(
+        numbers(&mut client, "grouped").await,
+        (0..10).collect::<Vec<_>>()
+    );
+    broker().produce(&topic, 0, &[(None, "{\"n\":10}"), (None, "{\"n\":11}")]);
+    // The commit is asynchronous: give it a moment to land.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = numbers(&mut client, "grouped").await;
+        if again == vec![10, 11] || Instant::now() > deadline {
+            assert_eq!(again, vec![10, 11]);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_record_is_named_by_topic_partition_and_offset_or_skipped_and_counted() {
+    let topic = broker().topic("mixed", 1);
+    broker().produce(
+        &topic,
+        0,
+        &[
+            (None, "{\"n\":1}"),
+            (None, "{\"n\":\"two\"}"),
+            (None, "{\"n\":3}"),
+        ],
+    );
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &kafka_table(
+            "strict",
+            "n BIGINT",
+            &topic,
+            &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let (error, _) = error_of(&mut client, "SELECT n FROM strict").await;
+    assert!(
+        error.contains(&format!("topic {topic}, partition 0, offset 1")),
+        "{error}"
+    );
+    assert!(error.contains("json.ignore-parse-errors"), "{error}");
+    ok(
+        &mut client,
+        &kafka_table(
+            "lenient",
+            "n BIGINT",
+            &topic,
+            &format!(",\n'format' = 'json', 'json.ignore-parse-errors' = 'true'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let run = ok(&mut client, "SELECT n FROM lenient").await;
+    assert_eq!(super::last_column(&final_table(&run)), vec![1, 3]);
+    let status = final_status(&run);
+    assert!(status.contains("1 malformed rows skipped"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_and_raw_records_round_trip() {
+    let topic = broker().topic("lines", 1);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &kafka_table(
+            "words_out",
+            "word STRING, n INT",
+            &topic,
+            ",\n'format' = 'csv', 'sink.partitioner' = 'fixed', 'scan.startup.mode' = 'earliest-offset'",
+        ),
+    )
+    .await;
+    ok(
+        &mut client,
+        "INSERT INTO words_out SELECT * FROM (VALUES ('apple', 1), ('pear, ripe', 2)) AS t(word, n)",
+    )
+    .await;
+    assert_eq!(
+        broker()
+            .read_all(&topic)
+            .into_iter()
+            .filter_map(|r| r.value)
+            .collect::<Vec<_>>(),
+        vec!["apple,1".to_string(), "\"pear, ripe\",2".to_string()]
+    );
+    ok(
+        &mut client,
+        &kafka_table(
+            "raw_lines",
+            "line STRING",
+            &topic,
+            &format!(",\n'format' = 'raw'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let run = ok(&mut client, "SELECT line FROM raw_lines").await;
+    let table = final_table(&run);
+    assert!(table.contains("| apple,1 "), "{table}");
+    assert!(table.contains("| \"pear, ripe\",2 "), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_topic_or_broker_is_a_clear_error_within_seconds() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &kafka_table(
+            "nowhere",
+            "n BIGINT",
+            "no-such-topic",
+            &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let (error, took) = error_of(&mut client, "SELECT n FROM nowhere").await;
+    assert!(
+        error.contains("topic 'no-such-topic' does not exist"),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE down (n BIGINT) WITH (
+                'connector' = 'kafka', 'topic' = 't', 'format' = 'json',
+                'properties.bootstrap.servers' = '127.0.0.1:{closed}',
+                'scan.startup.mode' = 'earliest-offset')"
+        ),
+    )
+    .await;
+    let (error, took) = error_of(&mut client, "SELECT n FROM down").await;
+    assert!(error.contains("is the broker running"), "{error}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let (error, _) = error_of(
+        &mut client,
+        "CREATE TABLE typo (n BIGINT) WITH ('connector' = 'kafka', 'topic' = 't',
+            'properties.bootstrap.servers' = 'x:1', 'format' = 'json')",
+    )
+    .await;
+    assert!(error.contains("scan.startup.mode"), "{error}");
+    let run: Execution = client.execute("SELECT 1").await;
+    assert_eq!(run.reply.content["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updating_result_kept_in_an_upsert_topic_compacts_to_the_batch_answer() {
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(&mut client, CLICKS).await;
+    let upsert_table = |name: &str, topic: &str| {
+        format!(
+            "CREATE TABLE {name} (
+                user_id INT, clicks BIGINT, PRIMARY KEY (user_id) NOT ENFORCED
+            ) WITH (
+                'connector' = 'upsert-kafka',
+                'topic' = '{topic}',
+                'properties.bootstrap.servers' = '{}',
+                'key.format' = 'json',
+                'value.format' = 'json'
+            )",
+            broker().bootstrap
+        )
+    };
+    // The latest record of each key, as a compacted topic keeps it: a tombstone deletes.
+    let compacted = |topic: &str| {
+        let mut latest = std::collections::BTreeMap::new();
+        for record in broker().read_all(topic) {
+            latest.insert(record.key.expect("every record has a key"), record.value);
+        }
+        latest
+            .into_iter()
+            .filter_map(|(key, value)| Some(format!("{key} {}", value?)))
+            .collect::<Vec<_>>()
+    };
+
+    let topic = broker().topic("user-counts", 1);
+    ok(&mut client, &upsert_table("user_counts", &topic)).await;
+    let run = ok(
+        &mut client,
+        // Slowed down, so that the counts grow over several micro-batches.
+        "INSERT INTO user_counts SELECT user_id, COUNT(*)
+         FROM clicks /*+ OPTIONS('rows-per-second' = '400') */ GROUP BY user_id",
+    )
+    .await;
+    assert!(
+        run.text().contains("records sent to Kafka topic"),
+        "{}",
+        run.text()
+    );
+    let expected = ok(
+        &mut client,
+        "SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP BY user_id",
+    )
+    .await;
+    let expected: Vec<String> = sorted_rows(&final_table(&expected))
+        .iter()
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+            format!(
+                "{{\"user_id\":{}}} {{\"user_id\":{},\"clicks\":{}}}",
+                cells[0], cells[0], cells[1]
+            )
+        })
+        .collect();
+    assert_eq!(expected.len(), 3);
+    assert_eq!(compacted(&topic), expected);
+    // Each update was a record of its own (more records than keys).
+    assert!(broker().read_all(&topic).len() > 3);
+
+    // Keys that leave the result (HAVING no longer holds) are deleted by tombstones: every
+    // user ends with 200 clicks, so the batch answer, and the compacted topic, are empty.
+    let topic = broker().topic("few-clicks", 1);
+    ok(&mut client, &upsert_table("few_clicks", &topic)).await;
+    ok(
+        &mut client,
+        "INSERT INTO few_clicks
+         SELECT user_id, COUNT(*) FROM clicks /*+ OPTIONS('rows-per-second' = '400') */
+         GROUP BY user_id HAVING COUNT(*) < 100",
+    )
+    .await;
+    let records = broker().read_all(&topic);
+    assert!(records.iter().any(|r| r.value.is_none()), "{records:?}");
+    assert_eq!(compacted(&topic), Vec::<String>::new());
+
+    // Flink's rules for the declaration, and reading such a table, are clear errors.
+    let (error, _) = error_of(
+        &mut client,
+        &format!(
+            "CREATE TABLE no_key (user_id INT, clicks BIGINT) WITH (
+                'connector' = 'upsert-kafka', 'topic' = 't',
+                'properties.bootstrap.servers' = '{}',
+                'key.format' = 'json', 'value.format' = 'json')",
+            broker().bootstrap
+        ),
+    )
+    .await;
+    assert!(error.contains("no PRIMARY KEY"), "{error}");
+    let (error, _) = error_of(&mut client, "SELECT * FROM user_counts").await;
+    assert!(error.contains("not supported yet"), "{error}");
+    ok(
+        &mut client,
+        &kafka_table(
+            "appends_only",
+            "user_id INT, clicks BIGINT",
+            &topic,
+            ",\n'format' = 'json', 'scan.startup.mode' = 'latest-offset'",
+        ),
+    )
+    .await;
+    let (error, _) = error_of(
+        &mut client,
+        "INSERT INTO appends_only SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id",
+    )
+    .await;
+    assert!(error.contains("'upsert-kafka' table"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_columns_read_each_records_place_time_and_headers() {
+    let topic = broker().topic("stamped", 2);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &kafka_table(
+            "events",
+            "n BIGINT,
+             ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+             `partition` INT METADATA VIRTUAL,
+             `offset` BIGINT METADATA VIRTUAL,
+             src STRING METADATA FROM 'topic' VIRTUAL,
+             hs MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL",
+            &topic,
+            &format!(",\n'format' = 'json', 'sink.partitioner' = 'round-robin'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    // The INSERT leaves the VIRTUAL columns out, as in Flink, and writes the time.
+    let sent = ok(
+        &mut client,
+        "INSERT INTO events SELECT * FROM (VALUES
+            (1, TIMESTAMP '2024-01-01 00:00:01'),
+            (2, TIMESTAMP '2024-01-01 00:00:02'),
+            (3, TIMESTAMP '2024-01-01 00:00:03')) AS t(n, ts)",
+    )
+    .await;
+    assert!(sent.text().contains("3 records sent"), "{}", sent.text());
+    broker().produce_with_headers(&topic, 1, "{\"n\":4}", &[("trace", "abc")]);
+    let run = ok(
+        &mut client,
+        "SELECT n, CAST(ts AS TIMESTAMP(3)) AS ts, `partition`, `offset`, src = 'TOPIC' AS same,
+                cardinality(hs) AS headers
+         FROM events"
+            .replace("TOPIC", &topic)
+            .as_str(),
+    )
+    .await;
+    let table = final_table(&run);
+    let rows = sorted_rows(&table);
+    assert_eq!(rows.len(), 4, "{table}");
+    // Round robin: partitions 0, 1, 0; the record with headers went to partition 1.
+    let squeezed: Vec<String> = rows
+        .iter()
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    for expected in [
+        "| 1 | 2024-01-01T00:00:01 | 0 | 0 | true | 0 |",
+        "| 2 | 2024-01-01T00:00:02 | 1 | 0 | true | 0 |",
+        "| 3 | 2024-01-01T00:00:03 | 0 | 1 | true | 0 |",
+    ] {
+        assert!(
+            squeezed.contains(&expected.to_string()),
+            "{expected}\n{table}"
+        );
+    }
+    // Written by another client, at the broker's time, with one header.
+    let fourth = squeezed
+        .iter()
+        .find(|r| r.starts_with("| 4 "))
+        .expect("the fourth");
+    assert!(fourth.ends_with("| 1 | 1 | true | 1 |"), "{fourth}");
+
+    let (error, _) = error_of(
+        &mut client,
+        &kafka_table(
+            "unknown_key",
+            "n BIGINT, e INT METADATA FROM 'leader-age'",
+            &topic,
+            &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    assert!(error.contains("'leader-age'"), "{error}");
+    let (error, _) = error_of(
+        &mut client,
+        "CREATE TABLE gen (n INT, ts TIMESTAMP(3) METADATA FROM 'timestamp')
+         WITH ('connector' = 'datagen')",
+    )
+    .await;
+    assert!(error.contains("belongs to a Kafka table"), "{error}");
+}

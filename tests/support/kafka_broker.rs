@@ -1,0 +1,330 @@
+//! A real Apache Kafka broker for the tests: one KRaft node (broker and controller) on
+//! 127.0.0.1, started from the jars `dev/kafka/libs` copies from Maven Central, shared by the
+//! tests of one test binary, and stopped when that binary exits. Each test makes its own
+//! topics, and writes and reads them with librdkafka (the client Eddy itself uses).
+
+#![allow(dead_code)]
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long the broker may take to start listening.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// A record as a test reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub value: Option<String>,
+}
+
+pub struct Broker {
+    pub bootstrap: String,
+    dir: tempfile::TempDir,
+    /// The shell that runs the broker: it stops the broker when this pipe closes, which it
+    /// does when the test binary exits, however it exits.
+    _lifeline: Mutex<(Child, ChildStdin)>,
+    topics_made: Mutex<u32>,
+}
+
+/// The broker of this test binary, started on first use.
+pub fn broker() -> &'static Broker {
+    static BROKER: OnceLock<Broker> = OnceLock::new();
+    BROKER.get_or_init(Broker::start)
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the kernel crate is in the repo")
+        .to_path_buf()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let libs = match std::env::var("EDDY_KAFKA_LIBS") {
+            Ok(libs) => PathBuf::from(libs),
+            Err(_) => {
+                let out = Command::new(repo_root().join("dev/kafka/libs"))
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .expect("dev/kafka/libs runs (it needs mvn)");
+                assert!(out.status.success(), "dev/kafka/libs failed");
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            }
+        };
+        let dir = tempfile::tempdir().expect("a directory for the broker");
+        let (port, controller) = (free_port(), free_port());
+        let properties = dir.path().join("server.properties");
+        let data = dir.path().join("data");
+        std::fs::write(
+            &properties,
+            format!(
+                "process.roles=broker,controller\n\
+                 node.id=1\n\
+                 controller.quorum.voters=1@127.0.0.1:{controller}\n\
+                 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
+                 advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+                 controller.listener.names=CONTROLLER\n\
+                 inter.broker.listener.name=PLAINTEXT\n\
+                 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+                 log.dirs={}\n\
+                 num.partitions=1\n\
+                 offsets.topic.replication.factor=1\n\
+                 offsets.topic.num.partitions=1\n\
+                 transaction.state.log.replication.factor=1\n\
+                 transaction.state.log.min.isr=1\n\
+                 share.coordinator.state.topic.replication.factor=1\n\
+                 share.coordinator.state.topic.min.isr=1\n\
+                 group.initial.rebalance.delay.ms=0\n\
+                 auto.create.topics.enable=false\n",
+                data.display()
+            ),
+        )
+        .expect("broker properties");
+        let classpath = format!("{}/*", libs.display());
+        let java = |args: &[&str]| {
+            let mut command = Command::new("java");
+            command
+                .arg("-Xmx512m")
+                .arg("-XX:+UseSerialGC")
+                .arg("-cp")
+                .arg(&classpath)
+                .args(args);
+            command
+        };
+        let format = java(&[
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            "TtXmpQw7TB6dP3orjB0OXw",
+            "-c",
+        ])
+        .arg(&properties)
+        .output()
+        .expect("java runs the Kafka storage tool");
+        assert!(
+            format.status.success(),
+            "formatting the broker's storage failed: {}",
+            String::from_utf8_lossy(&format.stderr)
+        );
+        let log = dir.path().join("broker.log");
+        let mut run = java(&["kafka.Kafka"]);
+        run.arg(&properties);
+        let script = format!(
+            "{} >'{}' 2>&1 & pid=$!; read _; kill $pid; wait $pid",
+            shell_words(&run),
+            log.display()
+        );
+        let mut shell = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("sh starts the broker");
+        let stdin = shell.stdin.take().expect("the lifeline pipe");
+        let bootstrap = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            if std::net::TcpStream::connect(&bootstrap).is_ok() {
+                break;
+            }
+            if started.elapsed() > START_LIMIT || shell.try_wait().ok().flatten().is_some() {
+                panic!(
+                    "the Kafka broker did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Broker {
+            bootstrap,
+            dir,
+            _lifeline: Mutex::new((shell, stdin)),
+            topics_made: Mutex::new(0),
+        }
+    }
+
+    /// A topic of its own for a test: `{stem}-{n}`, made with `partitions` partitions.
+    pub fn topic(&self, stem: &str, partitions: i32) -> String {
+        let name = {
+            let mut made = self.topics_made.lock().expect("topic counter");
+            *made += 1;
+            format!("{stem}-{made}")
+        };
+        // Its own thread and runtime: the tests call this from inside theirs.
+        let bootstrap = self.bootstrap.clone();
+        let topic = name.clone();
+        let results = std::thread::spawn(move || {
+            let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .create()
+                .expect("an admin client");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime
+                .block_on(admin.create_topics(
+                    &[NewTopic::new(
+                        &topic,
+                        partitions,
+                        TopicReplication::Fixed(1),
+                    )],
+                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
+                ))
+                .expect("the broker answers")
+        })
+        .join()
+        .expect("topics are made");
+        for result in results {
+            result.expect("the topic is made");
+        }
+        name
+    }
+
+    /// Writes `records` (key, value) into `partition` of `topic`, and waits until the broker
+    /// has them.
+    pub fn produce(&self, topic: &str, partition: i32, records: &[(Option<&str>, &str)]) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("a producer");
+        for (key, value) in records {
+            let mut record = BaseRecord::<str, str>::to(topic)
+                .payload(value)
+                .partition(partition);
+            if let Some(key) = key {
+                record = record.key(key);
+            }
+            producer.send(record).map_err(|(e, _)| e).expect("sent");
+        }
+        producer
+            .flush(Duration::from_secs(20))
+            .expect("the broker has the records");
+    }
+
+    /// Writes one record with headers into `partition` of `topic`.
+    pub fn produce_with_headers(
+        &self,
+        topic: &str,
+        partition: i32,
+        value: &str,
+        headers: &[(&str, &str)],
+    ) {
+        let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("a producer");
+        let mut owned = OwnedHeaders::new();
+        for (key, value) in headers {
+            owned = owned.insert(Header {
+                key,
+                value: Some(*value),
+            });
+        }
+        producer
+            .send(
+                BaseRecord::<str, str>::to(topic)
+                    .payload(value)
+                    .partition(partition)
+                    .headers(owned),
+            )
+            .map_err(|(e, _)| e)
+            .expect("sent");
+        producer
+            .flush(Duration::from_secs(20))
+            .expect("the broker has the record");
+    }
+
+    /// Every record of `topic` now there, in partition and offset order.
+    pub fn read_all(&self, topic: &str) -> Vec<ReadRecord> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", "eddy-tests-reader")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        let mut records = Vec::new();
+        for partition in metadata.topics()[0].partitions() {
+            let id = partition.id();
+            let (low, high) = consumer
+                .fetch_watermarks(topic, id, Duration::from_secs(10))
+                .expect("offsets");
+            if high <= low {
+                continue;
+            }
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(topic, id, Offset::Offset(low))
+                .expect("partition");
+            consumer.assign(&list).expect("assigned");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut last = low - 1;
+            while last + 1 < high {
+                assert!(Instant::now() < deadline, "reading {topic} took too long");
+                let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                    continue;
+                };
+                let message = message.expect("a record");
+                last = message.offset();
+                records.push(ReadRecord {
+                    partition: id,
+                    offset: message.offset(),
+                    key: message
+                        .key()
+                        .map(|k| String::from_utf8_lossy(k).into_owned()),
+                    value: message
+                        .payload()
+                        .map(|v| String::from_utf8_lossy(v).into_owned()),
+                });
+            }
+        }
+        records
+    }
+
+    /// The broker's log so far, for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+}
+
+/// A command as one line of shell, each word quoted.
+fn shell_words(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', "'\\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Keeps the pipe writable in the type's eyes (the pipe is only ever closed).
+impl Broker {
+    pub fn is_alive(&self) -> bool {
+        self._lifeline
+            .lock()
+            .map(|mut guard| guard.1.flush().is_ok() && guard.0.try_wait().ok().flatten().is_none())
+            .unwrap_or(false)
+    }
+}
