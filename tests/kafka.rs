@@ -3,7 +3,7 @@
 //! options say, bad records are named or skipped, and a missing topic or broker is a clear
 //! error within seconds. Part of the `streaming` test binary.
 
-use super::kafka_broker::{broker, ReadRecord};
+use super::kafka_broker::{broker, Broker, ReadRecord};
 use super::support::{Client, Execution, Kernel};
 use super::{final_status, final_table, ok, sorted_rows, CLICKS};
 use std::time::{Duration, Instant};
@@ -599,4 +599,62 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
     )
     .await;
     assert!(error.contains("belongs to a Kafka table"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_goes_away_mid_query_is_retried_and_no_record_is_lost() {
+    // A broker of this test's own, to stop and start again.
+    let own = Broker::own();
+    let topic = own.topic("outage", 1);
+    let numbers = |range: std::ops::Range<i64>| -> Vec<String> {
+        range.map(|n| format!("{{\"n\":{n}}}")).collect()
+    };
+    let first = numbers(0..500);
+    let first: Vec<(Option<&str>, &str)> = first.iter().map(|v| (None, v.as_str())).collect();
+    own.produce(&topic, 0, &first);
+
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE outage (n BIGINT) WITH (
+                'connector' = 'kafka', 'topic' = '{topic}',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset',
+                'scan.bounded.mode' = 'specific-offsets',
+                'scan.bounded.specific-offsets' = 'partition:0,offset:1000')",
+            own.bootstrap
+        ),
+    )
+    .await;
+    let running = client
+        .start_execute(
+            "%sql --refresh 200ms\nSELECT COUNT(*) AS records, COUNT(DISTINCT n) AS numbers FROM outage",
+        )
+        .await;
+    // The first half is read; the query waits for the rest while the broker is away.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    own.stop();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    own.start();
+    let second = numbers(500..1000);
+    let second: Vec<(Option<&str>, &str)> = second.iter().map(|v| (None, v.as_str())).collect();
+    own.produce(&topic, 0, &second);
+    let run = client.finish_execute(&running).await;
+    assert_eq!(run.reply.content["status"], "ok", "{}", run.all_text());
+    let table = final_table(&run);
+    let rows = sorted_rows(&table);
+    let squeezed: Vec<String> = rows
+        .iter()
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(squeezed, vec!["| 1000 | 1000 |"], "{table}");
+    // While the broker was away the status line said so.
+    let said = run.all_text();
+    assert!(
+        said.contains("source: Kafka: ") && said.contains("; retrying"),
+        "{said}"
+    );
+    assert!(said.contains(" · lag "), "{said}");
 }

@@ -33,16 +33,18 @@ pub struct ReadRecord {
 pub struct Broker {
     pub bootstrap: String,
     dir: tempfile::TempDir,
-    /// The shell that runs the broker: it stops the broker when this pipe closes, which it
-    /// does when the test binary exits, however it exits.
-    _lifeline: Mutex<(Child, ChildStdin)>,
+    /// The shell line that runs the broker until a line comes on its standard input.
+    script: String,
+    /// That shell: it stops the broker when the pipe closes, which it does when the test
+    /// binary exits, however it exits. `None` while stopped.
+    lifeline: Mutex<Option<(Child, ChildStdin)>>,
     topics_made: Mutex<u32>,
 }
 
 /// The broker of this test binary, started on first use.
 pub fn broker() -> &'static Broker {
     static BROKER: OnceLock<Broker> = OnceLock::new();
-    BROKER.get_or_init(Broker::start)
+    BROKER.get_or_init(Broker::own)
 }
 
 fn repo_root() -> PathBuf {
@@ -60,7 +62,8 @@ fn free_port() -> u16 {
 }
 
 impl Broker {
-    fn start() -> Broker {
+    /// A broker of the caller's own (one it may stop), stopped when dropped.
+    pub fn own() -> Broker {
         let libs = match std::env::var("EDDY_KAFKA_LIBS") {
             Ok(libs) => PathBuf::from(libs),
             Err(_) => {
@@ -131,36 +134,50 @@ impl Broker {
         let mut run = java(&["kafka.Kafka"]);
         run.arg(&properties);
         let script = format!(
-            "{} >'{}' 2>&1 & pid=$!; read _; kill $pid; wait $pid",
+            "{} >>'{}' 2>&1 & pid=$!; read _; kill $pid; wait $pid",
             shell_words(&run),
             log.display()
         );
+        let broker = Broker {
+            bootstrap: format!("127.0.0.1:{port}"),
+            dir,
+            script,
+            lifeline: Mutex::new(None),
+            topics_made: Mutex::new(0),
+        };
+        broker.start();
+        broker
+    }
+
+    /// Starts the broker and waits until it listens.
+    pub fn start(&self) {
         let mut shell = Command::new("sh")
             .arg("-c")
-            .arg(script)
+            .arg(&self.script)
             .stdin(Stdio::piped())
             .spawn()
             .expect("sh starts the broker");
         let stdin = shell.stdin.take().expect("the lifeline pipe");
-        let bootstrap = format!("127.0.0.1:{port}");
         let started = Instant::now();
         loop {
-            if std::net::TcpStream::connect(&bootstrap).is_ok() {
+            if std::net::TcpStream::connect(&self.bootstrap).is_ok() {
                 break;
             }
             if started.elapsed() > START_LIMIT || shell.try_wait().ok().flatten().is_some() {
-                panic!(
-                    "the Kafka broker did not start: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                panic!("the Kafka broker did not start: {}", self.log());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Broker {
-            bootstrap,
-            dir,
-            _lifeline: Mutex::new((shell, stdin)),
-            topics_made: Mutex::new(0),
+        *self.lifeline.lock().expect("lifeline") = Some((shell, stdin));
+    }
+
+    /// Stops the broker (its data stays, for [`Broker::start`] again) and waits until it has.
+    pub fn stop(&self) {
+        let running = self.lifeline.lock().expect("lifeline").take();
+        if let Some((mut shell, mut stdin)) = running {
+            let _ = stdin.write_all(b"stop\n");
+            let _ = stdin.flush();
+            let _ = shell.wait();
         }
     }
 
@@ -319,12 +336,8 @@ fn shell_words(command: &Command) -> String {
         .join(" ")
 }
 
-/// Keeps the pipe writable in the type's eyes (the pipe is only ever closed).
-impl Broker {
-    pub fn is_alive(&self) -> bool {
-        self._lifeline
-            .lock()
-            .map(|mut guard| guard.1.flush().is_ok() && guard.0.try_wait().ok().flatten().is_none())
-            .unwrap_or(false)
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

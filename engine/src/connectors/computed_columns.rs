@@ -184,6 +184,10 @@ impl StreamSource for ComputedSource {
         self.inner.is_bounded()
     }
 
+    fn report(&self) -> Option<Arc<crate::stream::source_report::SourceReport>> {
+        self.inner.report()
+    }
+
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
         let ComputedSource { inner, columns } = *self;
         Box::pin(async move {

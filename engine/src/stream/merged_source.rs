@@ -100,6 +100,11 @@ impl StreamSource for MergedSource {
         self.sources.iter().all(|s| s.is_bounded())
     }
 
+    /// The first input's report that says anything (one Kafka table among the inputs).
+    fn report(&self) -> Option<Arc<crate::stream::source_report::SourceReport>> {
+        self.sources.iter().find_map(|s| s.report())
+    }
+
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
         Box::pin(async move {
             let mut running = Vec::with_capacity(self.sources.len());

@@ -26,6 +26,7 @@ mod session_window;
 mod shown_result;
 pub(crate) mod sink;
 pub(crate) mod source;
+pub(crate) mod source_report;
 pub(crate) mod statement_set;
 mod stream_join;
 mod stream_rows;
@@ -135,6 +136,11 @@ pub struct StreamFigures {
     pub micro_batches: u64,
     pub micro_batch_time: Duration,
     pub slowest_micro_batch: Duration,
+    /// Records the source is behind the end of its input (a Kafka consumer's lag), when it
+    /// knows.
+    pub source_lag: Option<u64>,
+    /// What the source is riding out (a broker that went away), while it lasts.
+    pub source_trouble: Option<String>,
 }
 
 /// How a query ended.
@@ -172,6 +178,8 @@ pub struct ContinuousQuery {
     emit_interval: Arc<AtomicU64>,
     /// The table's count of skipped rows, and its value when the query started.
     skipped: Option<(Arc<AtomicU64>, u64)>,
+    /// What the source says of itself (lag, trouble), if it says anything.
+    report: Option<Arc<source_report::SourceReport>>,
     task: Option<JoinHandle<Result<StreamEnd, EngineError>>>,
     /// A statement set's queries, whose figures are the set's (their updates and ends go
     /// through `updates` and `task`).
@@ -234,6 +242,8 @@ impl ContinuousQuery {
             slowest_micro_batch: Duration::from_nanos(
                 self.stats.slowest_micro_batch_nanos.load(Ordering::Relaxed),
             ),
+            source_lag: self.report.as_ref().and_then(|r| r.lag()),
+            source_trouble: self.report.as_ref().and_then(|r| r.trouble()),
         }
     }
 

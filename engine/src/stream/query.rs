@@ -411,6 +411,7 @@ impl Planned {
             });
         }
         let bounded = source.is_bounded();
+        let report = source.report();
         let cancel = CancellationToken::new();
         let stats = Arc::new(StreamStats {
             watermark: AtomicI64::new(i64::MIN),
@@ -455,6 +456,7 @@ impl Planned {
             started: Instant::now(),
             emit_interval,
             skipped,
+            report,
             task: Some(task),
             parts: Vec::new(),
         })

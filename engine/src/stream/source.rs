@@ -4,10 +4,12 @@
 //! own generator, as in Flink), runs as its own task, and sends record batches in the
 //! table's declared schema until it ends (a bounded source) or the query drops it.
 
+use super::source_report::SourceReport;
 use crate::error::EngineError;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use futures::future::BoxFuture;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Rows produced by a source, in the declared schema of its table.
@@ -26,4 +28,9 @@ pub(crate) trait StreamSource: Send + 'static {
     fn is_bounded(&self) -> bool;
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>>;
+
+    /// What the source will say of itself while it runs (lag, trouble), if anything.
+    fn report(&self) -> Option<Arc<SourceReport>> {
+        None
+    }
 }

@@ -109,6 +109,7 @@ pub(crate) fn combine(queries: Vec<(String, ContinuousQuery)>) -> ContinuousQuer
         started: Instant::now(),
         emit_interval: Arc::new(AtomicU64::new(500)),
         skipped: None,
+        report: None,
         task: Some(task),
         parts,
     }
@@ -134,5 +135,7 @@ pub(super) fn figures(parts: &[ContinuousQuery], started: Instant) -> StreamFigu
             .map(|f| f.slowest_micro_batch)
             .max()
             .unwrap_or_default(),
+        source_lag: each.iter().filter_map(|f| f.source_lag).max(),
+        source_trouble: each.iter().find_map(|f| f.source_trouble.clone()),
     }
 }

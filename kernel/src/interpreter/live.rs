@@ -404,7 +404,9 @@ pub async fn drive(
                 let figures = query.figures();
                 let moved = figures.rows_in != last.rows_in
                     || figures.watermark_ms != last.watermark_ms
-                    || figures.late_rows != last.late_rows;
+                    || figures.late_rows != last.late_rows
+                    || figures.source_lag != last.source_lag
+                    || figures.source_trouble != last.source_trouble;
                 if changed || moved {
                     out.replace(display_id, view.render(&status_line(&figures, &LiveState::Running)));
                     report.report(figures.clone(), LiveState::Running);
@@ -553,6 +555,12 @@ pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
             thousands(figures.skipped_rows)
         ));
     }
+    if let Some(lag) = figures.source_lag {
+        line.push_str(&format!(" · lag {} records", thousands(lag)));
+    }
+    if let Some(trouble) = &figures.source_trouble {
+        line.push_str(&format!(" · source: {trouble}"));
+    }
     if figures.late_rows > 0 {
         line.push_str(&format!(
             " · {} late rows dropped",
@@ -636,6 +644,8 @@ mod tests {
             micro_batches: 40,
             micro_batch_time: Duration::from_millis(332),
             slowest_micro_batch: Duration::from_millis(25),
+            source_lag: None,
+            source_trouble: None,
         };
         let line = status_line(&figures, &LiveState::Running);
         assert_eq!(
@@ -645,6 +655,16 @@ mod tests {
              slowest 25 ms"
         );
         assert!(status_line(&figures, &LiveState::Cancelled).starts_with("cancelled after"));
+        let kafka = StreamFigures {
+            source_lag: Some(12_500),
+            source_trouble: Some("Kafka: broker down; retrying".into()),
+            ..figures
+        };
+        let line = status_line(&kafka, &LiveState::Running);
+        assert!(
+            line.contains(" · lag 12,500 records · source: Kafka: broker down; retrying · "),
+            "{line}"
+        );
     }
 
     #[test]

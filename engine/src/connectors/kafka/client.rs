@@ -5,12 +5,16 @@
 
 use super::options::{Bounded, KafkaOptions, Startup, Topics};
 use crate::error::EngineError;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use crate::stream::source_report::SourceReport;
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a question to the brokers may take before the statement fails.
@@ -39,25 +43,77 @@ pub(crate) fn config(options: &KafkaOptions) -> ClientConfig {
     config
 }
 
+/// The consumer a query reads with.
+pub(crate) type SourceConsumer = StreamConsumer<SourceContext>;
+
+/// What the client tells a reading query: its errors (a broker gone away, which it retries)
+/// become the query's trouble, and its statistics the query's lag. Its log stays quiet: what
+/// matters reaches the status line.
+pub(crate) struct SourceContext {
+    report: Arc<SourceReport>,
+}
+
+impl ClientContext for SourceContext {
+    fn log(&self, _level: RDKafkaLogLevel, _facility: &str, _message: &str) {}
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
+            self.report
+                .set_trouble(format!("Kafka: {reason}; retrying"));
+        }
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        // Records between each assigned partition's end and the next one the query takes.
+        let lag = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.values())
+            .filter(|p| p.partition >= 0 && p.fetch_state == "active")
+            .map(|p| {
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                let next = if p.app_offset >= 0 {
+                    p.app_offset
+                } else {
+                    p.next_offset
+                };
+                (end - next).max(0) as u64
+            })
+            .sum();
+        self.report.set_lag(lag);
+    }
+}
+
+impl ConsumerContext for SourceContext {}
+
 /// A consumer for reading `options`' topics: offsets are committed by the source itself
-/// (when there is a group), never automatically.
-pub(crate) fn consumer(options: &KafkaOptions, table: &str) -> Result<StreamConsumer, EngineError> {
+/// (when there is a group), never automatically. `report` hears of its trouble and lag.
+pub(crate) fn consumer(
+    options: &KafkaOptions,
+    table: &str,
+    report: Arc<SourceReport>,
+) -> Result<SourceConsumer, EngineError> {
     let mut config = config(options);
     config.set("enable.auto.commit", "false");
     config.set("enable.partition.eof", "true");
+    config.set("statistics.interval.ms", "1000");
     if options.group.is_none() {
         // librdkafka wants a group even for assigned partitions; nothing is committed to it.
         config.set("group.id", format!("eddy-{table}"));
     }
     config
-        .create()
+        .create_with_context(SourceContext { report })
         .map_err(|e| client_error(table, options, "cannot create a Kafka client", e))
 }
 
 /// The partitions of the table's topics (a pattern is matched against the topics there are
 /// now), each with where the query starts and stops.
 pub(crate) fn partition_ranges(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,
 ) -> Result<Vec<PartitionRange>, EngineError> {
@@ -94,7 +150,7 @@ pub(crate) fn partition_ranges(
 
 /// The topics a table reads and their partitions.
 fn topics(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,
 ) -> Result<BTreeMap<String, Vec<i32>>, EngineError> {
@@ -164,7 +220,7 @@ fn known_topics(present: &BTreeMap<&str, Vec<i32>>) -> String {
 /// Where each of `ranges` starts (their `start` is the partition's earliest offset, their
 /// `stop` its end, as the query starts).
 fn start_offsets(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,
     ranges: &[PartitionRange],
@@ -234,7 +290,7 @@ fn start_offsets(
 
 /// Where each of `ranges` stops, per `scan.bounded.mode`.
 fn stop_offsets(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,
     ranges: &[PartitionRange],
@@ -256,7 +312,7 @@ fn stop_offsets(
 /// The first offset of each partition whose record's time is at or after `millis`; the
 /// partition's end where none is.
 fn by_time(
-    consumer: &StreamConsumer,
+    consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,
     ranges: &[PartitionRange],

@@ -7,16 +7,17 @@
 //! `properties.group.id`, the offsets of the records handed to the query are committed to the
 //! group (asynchronously), so that `group-offsets` resumes after them.
 
-use super::client::{self, PartitionRange};
+use super::client::{self, PartitionRange, SourceConsumer};
 use super::options::KafkaOptions;
 use super::records::{Record, RecordAt, RecordLayout};
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};
+use crate::stream::source_report::SourceReport;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionContext;
 use futures::future::BoxFuture;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
@@ -40,7 +41,8 @@ pub(crate) struct KafkaFactory {
 
 impl SourceFactory for KafkaFactory {
     fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
-        let consumer = client::consumer(&self.options, &self.table)?;
+        let report = Arc::new(SourceReport::default());
+        let consumer = client::consumer(&self.options, &self.table, report.clone())?;
         let ranges = client::partition_ranges(&consumer, &self.options, &self.table)?;
         let mut topics: Vec<String> = ranges.iter().map(|r| r.topic.clone()).collect();
         topics.dedup();
@@ -77,6 +79,7 @@ impl SourceFactory for KafkaFactory {
             commit: self.options.group.is_some(),
             bounded: ranges.iter().all(|r| r.stop.is_some()),
             consumer,
+            report,
             topics,
             partitions,
             layout: self.layout.clone(),
@@ -97,7 +100,8 @@ struct KafkaSource {
     schema: SchemaRef,
     commit: bool,
     bounded: bool,
-    consumer: StreamConsumer,
+    consumer: SourceConsumer,
+    report: Arc<SourceReport>,
     topics: Vec<String>,
     partitions: HashMap<(usize, i32), Progress>,
     layout: Arc<RecordLayout>,
@@ -116,6 +120,10 @@ impl StreamSource for KafkaSource {
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
         Box::pin((*self).read(out))
     }
+
+    fn report(&self) -> Option<Arc<SourceReport>> {
+        Some(self.report.clone())
+    }
 }
 
 impl KafkaSource {
@@ -131,6 +139,7 @@ impl KafkaSource {
             let flush_due = tokio::select! {
                 message = self.consumer.recv() => match message {
                     Ok(message) => {
+                        self.report.clear_trouble();
                         let topic = self.topics.iter().position(|t| t == message.topic());
                         let at = RecordAt {
                             topic: topic.unwrap_or(0),
@@ -156,7 +165,14 @@ impl KafkaSource {
                     }
                     Err(error) if is_fatal(&error) => return Err(self.read_error(error)),
                     // The client retries the brokers by itself.
-                    Err(_) => false,
+                    Err(error) => {
+                        let reason = match error.rdkafka_error_code() {
+                            Some(code) => code.to_string(),
+                            None => error.to_string(),
+                        };
+                        self.report.set_trouble(format!("Kafka: {reason}; retrying"));
+                        false
+                    }
                 },
                 _ = flush.tick() => !pending.is_empty(),
                 _ = out.closed() => return Ok(()),
