@@ -64,78 +64,16 @@ fn free_port() -> u16 {
 impl Broker {
     /// A broker of the caller's own (one it may stop), stopped when dropped.
     pub fn own() -> Broker {
-        let libs = match std::env::var("EDDY_KAFKA_LIBS") {
-            Ok(libs) => PathBuf::from(libs),
-            Err(_) => {
-                let out = Command::new(repo_root().join("dev/kafka/libs"))
-                    .stderr(Stdio::inherit())
-                    .output()
-                    .expect("dev/kafka/libs runs (it needs mvn)");
-                assert!(out.status.success(), "dev/kafka/libs failed");
-                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-            }
-        };
         let dir = tempfile::tempdir().expect("a directory for the broker");
         let (port, controller) = (free_port(), free_port());
-        let properties = dir.path().join("server.properties");
-        let data = dir.path().join("data");
-        std::fs::write(
-            &properties,
-            format!(
-                "process.roles=broker,controller\n\
-                 node.id=1\n\
-                 controller.quorum.voters=1@127.0.0.1:{controller}\n\
-                 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
-                 advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
-                 controller.listener.names=CONTROLLER\n\
-                 inter.broker.listener.name=PLAINTEXT\n\
-                 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
-                 log.dirs={}\n\
-                 num.partitions=1\n\
-                 offsets.topic.replication.factor=1\n\
-                 offsets.topic.num.partitions=1\n\
-                 transaction.state.log.replication.factor=1\n\
-                 transaction.state.log.min.isr=1\n\
-                 share.coordinator.state.topic.replication.factor=1\n\
-                 share.coordinator.state.topic.min.isr=1\n\
-                 group.initial.rebalance.delay.ms=0\n\
-                 auto.create.topics.enable=false\n",
-                data.display()
-            ),
-        )
-        .expect("broker properties");
-        let classpath = format!("{}/*", libs.display());
-        let java = |args: &[&str]| {
-            let mut command = Command::new("java");
-            command
-                .arg("-Xmx512m")
-                .arg("-XX:+UseSerialGC")
-                .arg("-cp")
-                .arg(&classpath)
-                .args(args);
-            command
-        };
-        let format = java(&[
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            "TtXmpQw7TB6dP3orjB0OXw",
-            "-c",
-        ])
-        .arg(&properties)
-        .output()
-        .expect("java runs the Kafka storage tool");
-        assert!(
-            format.status.success(),
-            "formatting the broker's storage failed: {}",
-            String::from_utf8_lossy(&format.stderr)
-        );
         let log = dir.path().join("broker.log");
-        let mut run = java(&["kafka.Kafka"]);
-        run.arg(&properties);
+        // dev/kafka/broker: the one place that says how the broker runs (it fetches the jars
+        // with dev/kafka/libs the first time, and formats its storage).
         let script = format!(
-            "{} >>'{}' 2>&1 & pid=$!; read _; kill $pid; wait $pid",
-            shell_words(&run),
+            "'{}' --port {port} --controller-port {controller} --dir '{}' >>'{}' 2>&1 & \
+             pid=$!; read _; kill $pid; wait $pid",
+            repo_root().join("dev/kafka/broker").display(),
+            dir.path().join("kafka").display(),
             log.display()
         );
         let broker = Broker {
@@ -325,15 +263,6 @@ impl Broker {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
     }
-}
-
-/// A command as one line of shell, each word quoted.
-fn shell_words(command: &Command) -> String {
-    std::iter::once(command.get_program())
-        .chain(command.get_args())
-        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', "'\\''")))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Drop for Broker {
