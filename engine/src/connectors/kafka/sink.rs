@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
@@ -98,25 +99,17 @@ pub(crate) fn open(
     let producer: ThreadedProducer<DeliveryCounter> = config
         .create_with_context(DeliveryCounter(failure.clone()))
         .map_err(|e| client::client_error(table, &kafka, "cannot create a Kafka producer", e))?;
-    let metadata = producer
-        .client()
-        .fetch_metadata(Some(&topic), BROKER_DEADLINE)
-        .map_err(|e| client::client_error(table, &kafka, "cannot reach the Kafka brokers", e))?;
-    let partitions = match metadata.topics().first() {
-        Some(found) if found.error().is_none() && !found.partitions().is_empty() => {
-            found.partitions().len() as i32
-        }
-        _ => {
-            return Err(EngineError::Io {
-                message: format!(
-                    "table {table}: topic '{topic}' does not exist on {} (create it first, or \
-                     check 'topic')",
-                    kafka.servers
-                ),
-                source: None,
-            })
-        }
-    };
+    let partitions = partition_count(&producer, &topic).map_err(|error| match error {
+        Some(error) => client::client_error(table, &kafka, "cannot reach the Kafka brokers", error),
+        None => EngineError::Io {
+            message: format!(
+                "table {table}: topic '{topic}' does not exist on {} (create it first, or \
+                 check 'topic')",
+                kafka.servers
+            ),
+            source: None,
+        },
+    })?;
     Ok(Box::new(KafkaSink {
         table: table.to_string(),
         servers: kafka.servers.clone(),
@@ -143,7 +136,40 @@ struct Delivery {
 
 struct DeliveryCounter(Arc<Delivery>);
 
-impl ClientContext for DeliveryCounter {}
+/// How many partitions `topic` has. A broker that creates topics on first use answers the
+/// first question with no leader yet: asked again until it has one, within the deadline.
+/// `Err(None)` when the topic does not exist.
+fn partition_count(
+    producer: &ThreadedProducer<DeliveryCounter>,
+    topic: &str,
+) -> Result<i32, Option<KafkaError>> {
+    let deadline = Instant::now() + BROKER_DEADLINE;
+    loop {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(topic), BROKER_DEADLINE)
+            .map_err(Some)?;
+        let found = metadata.topics().first();
+        match found.map(|t| (t.error(), t.partitions().len())) {
+            Some((None, partitions)) if partitions > 0 => return Ok(partitions as i32),
+            Some((Some(error), _))
+                if RDKafkaErrorCode::from(error) == RDKafkaErrorCode::LeaderNotAvailable
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            _ => return Err(None),
+        }
+    }
+}
+
+impl ClientContext for DeliveryCounter {
+    /// The client's own log stays quiet: a refused record fails the query, and a broker away
+    /// is retried until the flush's deadline says so.
+    fn log(&self, _level: RDKafkaLogLevel, _facility: &str, _message: &str) {}
+
+    fn error(&self, _error: KafkaError, _reason: &str) {}
+}
 
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
