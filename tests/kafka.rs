@@ -262,6 +262,20 @@ async fn reading_starts_and_stops_where_the_scan_modes_say() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `%table` shows the topic's partitions now, and how far the group has read.
+    let shown = ok(&mut client, "%table grouped").await.all_text();
+    let squeezed: Vec<String> = shown
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        squeezed.iter().any(|l| l.contains("| topic | partition | earliest_offset | latest_offset | records | committed_by_notebook | lag |")),
+        "{shown}"
+    );
+    assert!(
+        squeezed.contains(&format!("| {topic} | 0 | 0 | 12 | 12 | 12 | 0 |")),
+        "{shown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -392,6 +406,12 @@ async fn a_missing_topic_or_broker_is_a_clear_error_within_seconds() {
     let (error, took) = error_of(&mut client, "SELECT n FROM down").await;
     assert!(error.contains("is the broker running"), "{error}");
     assert!(took < Duration::from_secs(10), "{took:?}");
+    // `%table` still describes the table, and says its source cannot be reached.
+    let shown = ok(&mut client, "%table down").await.all_text();
+    assert!(
+        shown.contains("Its source now: ") && shown.contains("is the broker running"),
+        "{shown}"
+    );
     let (error, _) = error_of(
         &mut client,
         "CREATE TABLE typo (n BIGINT) WITH ('connector' = 'kafka', 'topic' = 't',

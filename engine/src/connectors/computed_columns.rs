@@ -168,6 +168,10 @@ impl SourceFactory for WithComputed {
             columns: self.columns.clone(),
         }))
     }
+
+    fn describe(&self) -> Option<Result<datafusion::arrow::array::RecordBatch, EngineError>> {
+        self.inner.describe()
+    }
 }
 
 struct ComputedSource {

@@ -366,6 +366,22 @@ impl Engine {
         self.catalog.cached_bytes(name)
     }
 
+    /// What a stream table's source is like right now (a Kafka table's partitions, offsets
+    /// and lag), as rows; `None` for a source with nothing to say. Asks the source's server
+    /// off the async threads, within the source's deadline.
+    pub async fn source_state(&self, name: &str) -> Option<Result<RowSet, EngineError>> {
+        let factory = self.catalog.streams().tables.get(name)?.factory.clone();
+        let described = tokio::task::spawn_blocking(move || factory.describe())
+            .await
+            .ok()??;
+        Some(described.map(|batch| RowSet {
+            schema: batch.schema(),
+            total_rows: batch.num_rows(),
+            batches: vec![batch],
+            skipped_rows: 0,
+        }))
+    }
+
     /// The `WITH` options a table was declared with (empty for other tables).
     pub fn table_source(&self, name: &str) -> BTreeMap<String, String> {
         self.catalog.options(name)

@@ -8,6 +8,7 @@ use super::views::StreamView;
 use super::watermark::WatermarkSpec;
 use crate::error::EngineError;
 use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
@@ -22,6 +23,13 @@ pub(crate) trait SourceFactory: Send + Sync {
     /// Checks what can only be checked when the query starts (a file still exists, a
     /// server accepts the connection) and returns the source, not yet running.
     fn open(&self, ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError>;
+
+    /// What the source is like right now, as rows for `%table` (a Kafka table's partitions,
+    /// their offsets and a group's lag); `None` when it has nothing to say. May ask a server,
+    /// within a deadline.
+    fn describe(&self) -> Option<Result<RecordBatch, EngineError>> {
+        None
+    }
 }
 
 /// A table declared with a streaming connector.

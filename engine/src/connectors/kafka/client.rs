@@ -6,6 +6,8 @@
 use super::options::{Bounded, KafkaOptions, Startup, Topics};
 use crate::error::EngineError;
 use crate::stream::source_report::SourceReport;
+use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
@@ -146,6 +148,92 @@ pub(crate) fn partition_ranges(
         range.stop = stop;
     }
     Ok(ranges)
+}
+
+/// Each partition of the table's topics now: its earliest and latest offsets, the records
+/// between them, and, with a group, the group's committed offset and its lag.
+pub(crate) fn partition_offsets(
+    options: &KafkaOptions,
+    table: &str,
+) -> Result<RecordBatch, EngineError> {
+    let consumer = consumer(options, table, Arc::new(SourceReport::default()))?;
+    let topics = topics(&consumer, options, table)?;
+    let mut list = TopicPartitionList::new();
+    for (topic, partitions) in &topics {
+        for &partition in partitions {
+            list.add_partition(topic, partition);
+        }
+    }
+    let committed = match options.group {
+        Some(_) => Some(
+            consumer
+                .committed_offsets(list.clone(), BROKER_DEADLINE)
+                .map_err(|e| {
+                    client_error(
+                        table,
+                        options,
+                        "cannot read the group's committed offsets",
+                        e,
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let (mut names, mut ids, mut earliest, mut latest, mut records) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut group_offsets, mut lags) = (Vec::new(), Vec::new());
+    for (topic, partitions) in &topics {
+        for &partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, partition, BROKER_DEADLINE)
+                .map_err(|e| {
+                    client_error(
+                        table,
+                        options,
+                        &format!("cannot read the offsets of {topic} partition {partition}"),
+                        e,
+                    )
+                })?;
+            names.push(topic.clone());
+            ids.push(partition);
+            earliest.push(low);
+            latest.push(high);
+            records.push(high - low);
+            let at = committed.as_ref().and_then(|c| {
+                match c.find_partition(topic, partition).map(|e| e.offset()) {
+                    Some(Offset::Offset(offset)) => Some(offset),
+                    _ => None,
+                }
+            });
+            group_offsets.push(at);
+            lags.push(at.map(|at| (high - at).max(0)));
+        }
+    }
+    let mut fields = vec![
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, false),
+        Field::new("earliest_offset", DataType::Int64, false),
+        Field::new("latest_offset", DataType::Int64, false),
+        Field::new("records", DataType::Int64, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(names)),
+        Arc::new(Int32Array::from(ids)),
+        Arc::new(Int64Array::from(earliest)),
+        Arc::new(Int64Array::from(latest)),
+        Arc::new(Int64Array::from(records)),
+    ];
+    if let Some(group) = &options.group {
+        fields.push(Field::new(
+            format!("committed_by_{group}"),
+            DataType::Int64,
+            true,
+        ));
+        fields.push(Field::new("lag", DataType::Int64, true));
+        columns.push(Arc::new(Int64Array::from(group_offsets)));
+        columns.push(Arc::new(Int64Array::from(lags)));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(EngineError::from)
 }
 
 /// The topics a table reads and their partitions.

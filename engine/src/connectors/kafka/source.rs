@@ -14,6 +14,7 @@ use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};
 use crate::stream::source_report::SourceReport;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionContext;
 use futures::future::BoxFuture;
@@ -40,6 +41,10 @@ pub(crate) struct KafkaFactory {
 }
 
 impl SourceFactory for KafkaFactory {
+    fn describe(&self) -> Option<Result<RecordBatch, EngineError>> {
+        Some(client::partition_offsets(&self.options, &self.table))
+    }
+
     fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
         let report = Arc::new(SourceReport::default());
         let consumer = client::consumer(&self.options, &self.table, report.clone())?;

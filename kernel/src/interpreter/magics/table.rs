@@ -66,7 +66,18 @@ pub(super) async fn run(
         // A stream has no row count and no "first rows": show what it is and how to
         // watch it.
         out.display(summary(STREAM_ROWS, None, None));
-        out.result(render::rows_bundle(&schema_rows(&table.schema)));
+        // What the source says of itself now (a Kafka table's partitions and offsets); a
+        // source that cannot be reached is said, not an error: the table is still there.
+        match interpreter.engine.source_state(&table.name).await {
+            None => out.result(render::rows_bundle(&schema_rows(&table.schema))),
+            Some(state) => {
+                out.display(render::rows_bundle(&schema_rows(&table.schema)));
+                match state {
+                    Ok(rows) => out.result(render::rows_bundle(&rows)),
+                    Err(error) => out.result(render::plain(format!("Its source now: {error}"))),
+                }
+            }
+        }
         return Ok(());
     }
     let count = interpreter
