@@ -678,3 +678,49 @@ async fn a_broker_that_goes_away_mid_query_is_retried_and_no_record_is_lost() {
     );
     assert!(said.contains(" · lag "), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_partition_holds_the_watermark_back_until_its_rows_come() {
+    let topic = broker().topic("two-clocks", 2);
+    let at = |second: i64| format!("{{\"ts\":\"2024-01-01 00:00:{second:02}\"}}");
+    let minute: Vec<String> = (0..60).map(at).collect();
+    let minute: Vec<(Option<&str>, &str)> = minute.iter().map(|v| (None, v.as_str())).collect();
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &kafka_table(
+            "two_clocks",
+            "ts TIMESTAMP(3), WATERMARK FOR ts AS ts",
+            &topic,
+            ",
+            'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset',
+            'scan.bounded.mode' = 'specific-offsets',
+            'scan.bounded.specific-offsets' = 'partition:0,offset:60;partition:1,offset:60'",
+        ),
+    )
+    .await;
+    let running = client
+        .start_execute(
+            "SELECT window_start, COUNT(*) AS records
+             FROM TABLE(TUMBLE(TABLE two_clocks, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+             GROUP BY window_start, window_end",
+        )
+        .await;
+    // Partition 0 runs a minute ahead; partition 1's rows for the same minute come a second
+    // later. One watermark for the whole topic would have passed them all: late, dropped.
+    broker().produce(&topic, 0, &minute);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    broker().produce(&topic, 1, &minute);
+    let run = client.finish_execute(&running).await;
+    assert_eq!(run.reply.content["status"], "ok", "{}", run.all_text());
+    let status = final_status(&run);
+    assert!(!status.contains("late"), "{status}");
+    assert_eq!(
+        super::last_column(&final_table(&run)),
+        vec![20; 6],
+        "{}",
+        run.all_text()
+    );
+}

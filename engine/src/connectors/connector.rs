@@ -27,6 +27,9 @@ pub(crate) struct Declaration<'a> {
     pub(crate) metadata: &'a [crate::sql::flink_syntax::MetadataColumn],
     /// The event-time column of the table's WATERMARK, if it declares one.
     pub(crate) event_time: Option<&'a str>,
+    /// `'scan.watermark.idle-timeout'`: how long a quiet source (or part of one, a Kafka
+    /// partition) may hold the watermark back.
+    pub(crate) idle_timeout: Option<std::time::Duration>,
 }
 
 /// What a connector makes of a declaration.

@@ -175,6 +175,7 @@ impl Engine {
             partition_by: &partition_by,
             primary_key: &primary_key,
             metadata: &flink.metadata,
+            idle_timeout,
             // A replay orders the connector's rows: by a declared column only.
             event_time: watermark
                 .as_ref()

@@ -7,10 +7,12 @@
 //! for its idle timeout (`'scan.watermark.idle-timeout'`) neither, while others still move.
 
 use super::merged_source::{input_of, is_input_end};
+use super::source_report::SourceReport;
 use super::window::millis;
 use crate::error::EngineError;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::max;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where one input's rows carry its event time, and how far its watermark trails it.
@@ -46,6 +48,9 @@ impl InputClock {
 #[derive(Debug)]
 pub(crate) struct EventClock {
     inputs: Vec<InputClock>,
+    /// What the source of a query over one stream says of its parts' event times (a Kafka
+    /// source's partitions): the input's time goes no further than that.
+    parts: Option<Arc<SourceReport>>,
 }
 
 impl EventClock {
@@ -61,6 +66,26 @@ impl EventClock {
                     ended: false,
                 })
                 .collect(),
+            parts: None,
+        }
+    }
+
+    /// Bounds the time of a query over one stream by what `report` says of its parts.
+    pub(crate) fn bounded_by(mut self, report: Option<Arc<SourceReport>>) -> Self {
+        if self.inputs.len() == 1 {
+            self.parts = report;
+        }
+        self
+    }
+
+    /// The largest event time `clock` has seen, as far as every part of its input has come.
+    fn reached(&self, clock: &InputClock) -> Option<i64> {
+        let bound = self.parts.as_ref().and_then(|r| r.time_bound());
+        match (clock.max_time, bound) {
+            // A part that has shown no row yet holds time back, as in Flink.
+            (_, Some(i64::MIN)) => None,
+            (Some(t), Some(bound)) => Some(t.min(bound)),
+            (t, _) => t,
         }
     }
 
@@ -107,7 +132,7 @@ impl EventClock {
         if !moving.is_empty() {
             return moving
                 .iter()
-                .map(|c| c.max_time.map(|t| t - c.time.delay_ms))
+                .map(|c| self.reached(c).map(|t| t - c.time.delay_ms))
                 .collect::<Option<Vec<i64>>>()?
                 .into_iter()
                 .min();
@@ -181,6 +206,29 @@ mod tests {
         let end = super::super::merged_source::input_end(0, rows(0, &[]).schema());
         clock.observe(&[end]).expect("observed");
         assert_eq!(clock.watermark(|t| t), Some(4_980));
+    }
+
+    #[test]
+    fn the_parts_of_a_source_hold_its_time_back_to_the_slowest() {
+        let report = Arc::new(SourceReport::default());
+        let mut clock = EventClock::new(vec![InputTime {
+            input: 0,
+            time_index: 0,
+            delay_ms: 0,
+            idle_timeout: None,
+        }])
+        .bounded_by(Some(report.clone()));
+        clock.observe(&[rows(0, &[5_000])]).expect("observed");
+        // The source has not said: the input's own time.
+        assert_eq!(clock.watermark(|t| t), Some(5_000));
+        // A part that has shown nothing holds everything back; then the slowest part decides.
+        report.set_time_bound(i64::MIN);
+        assert_eq!(clock.watermark(|t| t), None);
+        report.set_time_bound(2_000);
+        assert_eq!(clock.watermark(|t| t), Some(2_000));
+        // Every part idle or done: nothing holds it back.
+        report.set_time_bound(i64::MAX);
+        assert_eq!(clock.watermark(|t| t), Some(5_000));
     }
 
     #[test]

@@ -435,7 +435,7 @@ impl Planned {
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,
-            clock: EventClock::new(input.event_times),
+            clock: EventClock::new(input.event_times).bounded_by(report.clone()),
             watermark_now,
             view: input.view,
             sink: sink.map(|(_, sink)| sink),

@@ -1,6 +1,8 @@
 //! What a running source says of itself beside its rows, for a query's status line and
 //! `%jobs`: how far behind the end of its input it is (a Kafka consumer's lag), and the
-//! trouble it is riding out (a broker that went away, retried until it returns).
+//! trouble it is riding out (a broker that went away, retried until it returns); and, for
+//! the query's watermark, the event time every part of its input has reached (a Kafka
+//! source's partitions each have a watermark, as in Flink, and the query's is the least).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -10,6 +12,12 @@ pub(crate) struct SourceReport {
     /// Records behind the end of the input; negative while unknown.
     lag: AtomicI64,
     trouble: Mutex<Option<String>>,
+    /// The least, over the parts of the input still moving, of the largest event time each
+    /// has shown (ms); `i64::MIN` while a part has shown none, `i64::MAX` when nothing holds
+    /// time back (every part idle or done).
+    time_bound: AtomicI64,
+    /// Whether the source keeps `time_bound` at all.
+    bounds_time: std::sync::atomic::AtomicBool,
 }
 
 impl Default for SourceReport {
@@ -17,6 +25,8 @@ impl Default for SourceReport {
         SourceReport {
             lag: AtomicI64::new(-1),
             trouble: Mutex::new(None),
+            time_bound: AtomicI64::new(i64::MIN),
+            bounds_time: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -49,5 +59,18 @@ impl SourceReport {
 
     pub(crate) fn trouble(&self) -> Option<String> {
         self.trouble.lock().ok().and_then(|t| t.clone())
+    }
+
+    /// Says the event time every moving part of the input has reached (see `time_bound`).
+    pub(crate) fn set_time_bound(&self, millis: i64) {
+        self.time_bound.store(millis, Ordering::Relaxed);
+        self.bounds_time.store(true, Ordering::Relaxed);
+    }
+
+    /// The event time every moving part of the input has reached, if the source says.
+    pub(crate) fn time_bound(&self) -> Option<i64> {
+        self.bounds_time
+            .load(Ordering::Relaxed)
+            .then(|| self.time_bound.load(Ordering::Relaxed))
     }
 }

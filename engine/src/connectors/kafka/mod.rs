@@ -55,6 +55,16 @@ impl Connector for Kafka {
         Ok(Declared::Stream(CountedSource {
             factory: Arc::new(source::KafkaFactory {
                 table: declaration.table.to_string(),
+                event_time: declaration
+                    .event_time
+                    .and_then(|column| declaration.schema.index_of(column).ok())
+                    .filter(|i| {
+                        matches!(
+                            declaration.schema.field(*i).data_type(),
+                            datafusion::arrow::datatypes::DataType::Timestamp(..)
+                        )
+                    }),
+                idle_timeout: declaration.idle_timeout,
                 options: Arc::new(kafka),
                 layout: Arc::new(layout),
                 skipped,

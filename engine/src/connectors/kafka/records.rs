@@ -186,10 +186,20 @@ impl RecordLayout {
         topics: &[String],
         skipped: &mut u64,
     ) -> Result<RecordBatch, EngineError> {
+        self.decode_refs(&records.iter().collect::<Vec<_>>(), topics, skipped)
+    }
+
+    /// The rows of `records` (one partition's, say). A record without a value (a
+    /// tombstone) holds no row.
+    pub(crate) fn decode_refs(
+        &self,
+        records: &[&Record],
+        topics: &[String],
+        skipped: &mut u64,
+    ) -> Result<RecordBatch, EngineError> {
         if self.needs_alignment() {
             return self.decode_aligned(records, topics, skipped);
         }
-        // A record without a value (a tombstone) holds no row.
         let values: Vec<(RecordAt, &[u8])> = records
             .iter()
             .filter(|r| !r.value.is_empty())
@@ -206,11 +216,15 @@ impl RecordLayout {
     /// once when each gives one row, else record by record so that a bad one drops its row.
     fn decode_aligned(
         &self,
-        records: &[Record],
+        records: &[&Record],
         topics: &[String],
         skipped: &mut u64,
     ) -> Result<RecordBatch, EngineError> {
-        let kept: Vec<&Record> = records.iter().filter(|r| !r.value.is_empty()).collect();
+        let kept: Vec<&Record> = records
+            .iter()
+            .copied()
+            .filter(|r| !r.value.is_empty())
+            .collect();
         let key = self.key.as_ref().filter(|_| self.reads_key());
         let empty: &[u8] = &[];
         let keys: Vec<(RecordAt, &[u8])> = kept

@@ -14,6 +14,7 @@ use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};
 use crate::stream::source_report::SourceReport;
+use crate::stream::window;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionContext;
@@ -25,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Records waiting longer than this are sent.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
@@ -35,6 +36,9 @@ const FLUSH_RECORDS: usize = 8192;
 /// Opens a query's reading of a Kafka table.
 pub(crate) struct KafkaFactory {
     pub(crate) table: String,
+    /// The WATERMARK's column among the record's columns, if it is one of them.
+    pub(crate) event_time: Option<usize>,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) options: Arc<KafkaOptions>,
     pub(crate) layout: Arc<RecordLayout>,
     pub(crate) skipped: Arc<AtomicU64>,
@@ -78,7 +82,21 @@ impl SourceFactory for KafkaFactory {
         consumer
             .assign(&assignment)
             .map_err(|e| client::client_error(&self.table, &self.options, "cannot assign", e))?;
+        let times = partitions
+            .iter()
+            .filter(|(_, progress)| !progress.done)
+            .map(|(part, _)| {
+                let time = PartitionTime {
+                    latest: None,
+                    last_row_at: Instant::now(),
+                };
+                (*part, time)
+            })
+            .collect();
         Ok(Box::new(KafkaSource {
+            event_time: self.event_time,
+            idle_timeout: self.idle_timeout,
+            times,
             table: self.table.clone(),
             schema: self.layout.schema.clone(),
             commit: self.options.group.is_some(),
@@ -91,6 +109,13 @@ impl SourceFactory for KafkaFactory {
             skipped: self.skipped.clone(),
         }))
     }
+}
+
+/// The event time one partition has shown.
+struct PartitionTime {
+    /// The largest event time of its rows so far (ms).
+    latest: Option<i64>,
+    last_row_at: Instant,
 }
 
 /// How far a query has read one partition.
@@ -111,6 +136,11 @@ struct KafkaSource {
     partitions: HashMap<(usize, i32), Progress>,
     layout: Arc<RecordLayout>,
     skipped: Arc<AtomicU64>,
+    /// The event-time column (the WATERMARK's, when it is one of the record's columns),
+    /// whose largest value is kept per partition in `times`.
+    event_time: Option<usize>,
+    idle_timeout: Option<Duration>,
+    times: HashMap<(usize, i32), PartitionTime>,
 }
 
 impl StreamSource for KafkaSource {
@@ -179,7 +209,11 @@ impl KafkaSource {
                         false
                     }
                 },
-                _ = flush.tick() => !pending.is_empty(),
+                _ = flush.tick() => {
+                    // A partition may have gone quiet: it no longer holds time back.
+                    self.publish_time_bound();
+                    !pending.is_empty()
+                }
                 _ = out.closed() => return Ok(()),
             };
             if flush_due && !self.send(&mut pending, &out).await? {
@@ -218,9 +252,10 @@ impl KafkaSource {
             return Ok(true);
         }
         let mut skipped = 0;
-        let decoded = self.layout.decode(pending, &self.topics, &mut skipped);
+        let decoded = self.decode_by_partition(pending, &mut skipped);
         self.skipped.fetch_add(skipped, Ordering::Relaxed);
         let batch = decoded.map_err(|e| self.in_table(e))?;
+        self.publish_time_bound();
         if self.commit {
             self.commit_offsets(pending);
         }
@@ -229,6 +264,64 @@ impl KafkaSource {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// The rows of `records`, decoded partition by partition so that each partition's
+    /// largest event time is known (its watermark, as Flink keeps one per partition).
+    fn decode_by_partition(
+        &mut self,
+        records: &[Record],
+        skipped: &mut u64,
+    ) -> Result<RecordBatch, EngineError> {
+        let Some(time_index) = self.event_time else {
+            return self.layout.decode(records, &self.topics, skipped);
+        };
+        let mut parts: Vec<((usize, i32), Vec<&Record>)> = Vec::new();
+        for record in records {
+            let part = (record.at.topic, record.at.partition);
+            match parts.iter_mut().find(|(p, _)| *p == part) {
+                Some((_, rows)) => rows.push(record),
+                None => parts.push((part, vec![record])),
+            }
+        }
+        let mut batches = Vec::with_capacity(parts.len());
+        for (part, rows) in parts {
+            let batch = self.layout.decode_refs(&rows, &self.topics, skipped)?;
+            let latest =
+                datafusion::arrow::compute::max(&window::millis(batch.column(time_index))?);
+            if let Some(time) = self.times.get_mut(&part) {
+                time.last_row_at = Instant::now();
+                if let Some(latest) = latest {
+                    time.latest = Some(time.latest.map_or(latest, |t| t.max(latest)));
+                }
+            }
+            batches.push(batch);
+        }
+        Ok(datafusion::arrow::compute::concat_batches(
+            &self.layout.schema,
+            &batches,
+        )?)
+    }
+
+    /// Tells the query how far every moving partition's event time has come: the least of
+    /// their largest times (a partition quiet for `'scan.watermark.idle-timeout'`, or done,
+    /// holds nothing back; one that has shown no row yet holds everything back).
+    fn publish_time_bound(&self) {
+        if self.event_time.is_none() {
+            return;
+        }
+        let mut bound = i64::MAX;
+        for (part, time) in &self.times {
+            let done = self.partitions.get(part).is_some_and(|p| p.done);
+            let idle = self
+                .idle_timeout
+                .is_some_and(|idle| time.last_row_at.elapsed() >= idle);
+            if done || idle {
+                continue;
+            }
+            bound = bound.min(time.latest.unwrap_or(i64::MIN));
+        }
+        self.report.set_time_bound(bound);
     }
 
     /// Commits, for each partition, the offset after the last record handed over.
