@@ -10,7 +10,7 @@ use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, St
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
@@ -45,8 +45,9 @@ pub(crate) fn config(options: &KafkaOptions) -> ClientConfig {
     config
 }
 
-/// The consumer a query reads with.
-pub(crate) type SourceConsumer = StreamConsumer<SourceContext>;
+/// The consumer a query reads with: polled by a thread of its own, which takes every
+/// record the client has fetched without a wake-up per record.
+pub(crate) type SourceConsumer = BaseConsumer<SourceContext>;
 
 /// What the client tells a reading query: its errors (a broker gone away, which it retries)
 /// become the query's trouble, and its statistics the query's lag. Its log stays quiet: what
@@ -119,28 +120,15 @@ pub(crate) fn partition_ranges(
     options: &KafkaOptions,
     table: &str,
 ) -> Result<Vec<PartitionRange>, EngineError> {
-    let topics = topics(consumer, options, table)?;
-    let mut ranges = Vec::new();
-    for (topic, partitions) in &topics {
-        for &partition in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, BROKER_DEADLINE)
-                .map_err(|e| {
-                    client_error(
-                        table,
-                        options,
-                        &format!("cannot read the offsets of {topic} partition {partition}"),
-                        e,
-                    )
-                })?;
-            ranges.push(PartitionRange {
-                topic: topic.clone(),
-                partition,
-                start: low,
-                stop: Some(high),
-            });
-        }
-    }
+    let mut ranges: Vec<PartitionRange> = partition_ends(consumer, options, table)?
+        .into_iter()
+        .map(|(topic, partition, low, high)| PartitionRange {
+            topic,
+            partition,
+            start: low,
+            stop: Some(high),
+        })
+        .collect();
     let starts = start_offsets(consumer, options, table, &ranges)?;
     let stops = stop_offsets(consumer, options, table, &ranges)?;
     for ((range, start), stop) in ranges.iter_mut().zip(starts).zip(stops) {
@@ -157,12 +145,10 @@ pub(crate) fn partition_offsets(
     table: &str,
 ) -> Result<RecordBatch, EngineError> {
     let consumer = consumer(options, table, Arc::new(SourceReport::default()))?;
-    let topics = topics(&consumer, options, table)?;
+    let ends = partition_ends(&consumer, options, table)?;
     let mut list = TopicPartitionList::new();
-    for (topic, partitions) in &topics {
-        for &partition in partitions {
-            list.add_partition(topic, partition);
-        }
+    for (topic, partition, _, _) in &ends {
+        list.add_partition(topic, *partition);
     }
     let committed = match options.group {
         Some(_) => Some(
@@ -182,32 +168,20 @@ pub(crate) fn partition_offsets(
     let (mut names, mut ids, mut earliest, mut latest, mut records) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut group_offsets, mut lags) = (Vec::new(), Vec::new());
-    for (topic, partitions) in &topics {
-        for &partition in partitions {
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, BROKER_DEADLINE)
-                .map_err(|e| {
-                    client_error(
-                        table,
-                        options,
-                        &format!("cannot read the offsets of {topic} partition {partition}"),
-                        e,
-                    )
-                })?;
-            names.push(topic.clone());
-            ids.push(partition);
-            earliest.push(low);
-            latest.push(high);
-            records.push(high - low);
-            let at = committed.as_ref().and_then(|c| {
-                match c.find_partition(topic, partition).map(|e| e.offset()) {
-                    Some(Offset::Offset(offset)) => Some(offset),
-                    _ => None,
-                }
-            });
-            group_offsets.push(at);
-            lags.push(at.map(|at| (high - at).max(0)));
-        }
+    for (topic, partition, low, high) in ends {
+        let at = committed.as_ref().and_then(|c| {
+            match c.find_partition(&topic, partition).map(|e| e.offset()) {
+                Some(Offset::Offset(offset)) => Some(offset),
+                _ => None,
+            }
+        });
+        group_offsets.push(at);
+        lags.push(at.map(|at| (high - at).max(0)));
+        names.push(topic);
+        ids.push(partition);
+        earliest.push(low);
+        latest.push(high);
+        records.push(high - low);
     }
     let mut fields = vec![
         Field::new("topic", DataType::Utf8, false),
@@ -234,6 +208,31 @@ pub(crate) fn partition_offsets(
         columns.push(Arc::new(Int64Array::from(lags)));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(EngineError::from)
+}
+
+/// Each partition of the table's topics, with its earliest and latest offsets now.
+fn partition_ends(
+    consumer: &SourceConsumer,
+    options: &KafkaOptions,
+    table: &str,
+) -> Result<Vec<(String, i32, i64, i64)>, EngineError> {
+    let mut ends = Vec::new();
+    for (topic, partitions) in topics(consumer, options, table)? {
+        for partition in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(&topic, partition, BROKER_DEADLINE)
+                .map_err(|e| {
+                    client_error(
+                        table,
+                        options,
+                        &format!("cannot read the offsets of {topic} partition {partition}"),
+                        e,
+                    )
+                })?;
+            ends.push((topic.clone(), partition, low, high));
+        }
+    }
+    Ok(ends)
 }
 
 /// The topics a table reads and their partitions.

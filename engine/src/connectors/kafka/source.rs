@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 /// This many waiting records are sent at once.
 const FLUSH_RECORDS: usize = 8192;
+/// How long one poll of the client waits for a record when none has come.
+const POLL_WAIT: Duration = Duration::from_millis(10);
 
 /// Opens a query's reading of a Kafka table.
 pub(crate) struct KafkaFactory {
@@ -153,7 +155,14 @@ impl StreamSource for KafkaSource {
     }
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
-        Box::pin((*self).read(out))
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || (*self).read(out))
+                .await
+                .map_err(|e| EngineError::Internal {
+                    message: format!("the Kafka source's thread stopped: {e}"),
+                    source: Some(Box::new(e)),
+                })?
+        })
     }
 
     fn report(&self) -> Option<Arc<SourceReport>> {
@@ -166,61 +175,59 @@ impl KafkaSource {
         self.bounded && self.partitions.values().all(|p| p.done)
     }
 
-    async fn read(mut self, out: BatchSender) -> Result<(), EngineError> {
+    /// Reads until every partition is done (bounded reading) or the query stops wanting
+    /// rows, on a thread of its own: polling the client takes each fetched record at once,
+    /// and decoding is work for a thread, not for the async runtime.
+    fn read(mut self, out: BatchSender) -> Result<(), EngineError> {
         let mut pending: Vec<Record> = Vec::new();
-        let mut flush = tokio::time::interval(FLUSH_INTERVAL);
-        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flushed_at = Instant::now();
         while !self.all_done() {
-            let flush_due = tokio::select! {
-                message = self.consumer.recv() => match message {
-                    Ok(message) => {
-                        self.report.clear_trouble();
-                        let topic = self.topics.iter().position(|t| t == message.topic());
-                        let at = RecordAt {
-                            topic: topic.unwrap_or(0),
-                            partition: message.partition(),
-                            offset: message.offset(),
-                        };
-                        if let Some(progress) = self.partitions.get_mut(&(at.topic, at.partition)) {
-                            let stop = progress.range.stop.unwrap_or(i64::MAX);
-                            if at.offset < stop {
-                                pending.push(record(&message, at, self.layout.reads_headers()));
-                            }
-                            progress.done |= at.offset + 1 >= stop;
-                        }
-                        pending.len() >= FLUSH_RECORDS
-                    }
-                    Err(KafkaError::PartitionEOF(_)) => {
-                        // The end of a partition as it is now: done if that is past its stop.
-                        self.note_positions();
-                        self.all_done()
-                    }
-                    Err(error @ KafkaError::MessageConsumptionFatal(_)) => {
-                        return Err(self.read_error(error));
-                    }
-                    Err(error) if is_fatal(&error) => return Err(self.read_error(error)),
-                    // The client retries the brokers by itself.
-                    Err(error) => {
-                        let reason = match error.rdkafka_error_code() {
-                            Some(code) => code.to_string(),
-                            None => error.to_string(),
-                        };
-                        self.report.set_trouble(format!("Kafka: {reason}; retrying"));
-                        false
-                    }
-                },
-                _ = flush.tick() => {
-                    // A partition may have gone quiet: it no longer holds time back.
-                    self.publish_time_bound();
-                    !pending.is_empty()
-                }
-                _ = out.closed() => return Ok(()),
-            };
-            if flush_due && !self.send(&mut pending, &out).await? {
+            if out.is_closed() {
                 return Ok(());
             }
+            match self.consumer.poll(POLL_WAIT) {
+                Some(Ok(message)) => {
+                    self.report.clear_trouble();
+                    let topic = self.topics.iter().position(|t| t == message.topic());
+                    let at = RecordAt {
+                        topic: topic.unwrap_or(0),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                    };
+                    if let Some(progress) = self.partitions.get_mut(&(at.topic, at.partition)) {
+                        let stop = progress.range.stop.unwrap_or(i64::MAX);
+                        if at.offset < stop {
+                            pending.push(record(&message, at, self.layout.reads_headers()));
+                        }
+                        progress.done |= at.offset + 1 >= stop;
+                    }
+                }
+                // The end of a partition as it is now: done if that is past its stop.
+                Some(Err(KafkaError::PartitionEOF(_))) => self.note_positions(),
+                Some(Err(error @ KafkaError::MessageConsumptionFatal(_))) => {
+                    return Err(self.read_error(error));
+                }
+                Some(Err(error)) if is_fatal(&error) => return Err(self.read_error(error)),
+                // The client retries the brokers by itself.
+                Some(Err(error)) => {
+                    let reason = match error.rdkafka_error_code() {
+                        Some(code) => code.to_string(),
+                        None => error.to_string(),
+                    };
+                    self.report.set_trouble(format!("Kafka: {reason}; retrying"));
+                }
+                None => {}
+            }
+            if pending.len() >= FLUSH_RECORDS || flushed_at.elapsed() >= FLUSH_INTERVAL {
+                // A partition may have gone quiet: it no longer holds time back.
+                self.publish_time_bound();
+                if !self.send(&mut pending, &out)? {
+                    return Ok(());
+                }
+                flushed_at = Instant::now();
+            }
         }
-        self.send(&mut pending, &out).await?;
+        self.send(&mut pending, &out)?;
         Ok(())
     }
 
@@ -243,7 +250,7 @@ impl KafkaSource {
     }
 
     /// Decodes and sends what is pending; `false` when the query no longer wants rows.
-    async fn send(
+    fn send(
         &mut self,
         pending: &mut Vec<Record>,
         out: &BatchSender,
@@ -260,7 +267,7 @@ impl KafkaSource {
             self.commit_offsets(pending);
         }
         pending.clear();
-        if batch.num_rows() > 0 && out.send(batch).await.is_err() {
+        if batch.num_rows() > 0 && out.blocking_send(batch).is_err() {
             return Ok(false);
         }
         Ok(true)
