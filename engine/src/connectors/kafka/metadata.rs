@@ -3,7 +3,7 @@
 //! than from its key or value. `timestamp` and `headers` are written by an INSERT too (unless
 //! VIRTUAL); the others are read only.
 
-use super::records::Record;
+use super::record::Record;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::MetadataColumn;
 use datafusion::arrow::array::{

@@ -17,6 +17,7 @@ mod client;
 mod format;
 mod metadata;
 mod options;
+mod record;
 mod records;
 pub(crate) mod sink;
 mod source;

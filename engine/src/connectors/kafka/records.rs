@@ -7,33 +7,13 @@ use super::super::lines::{shown, BadRecord};
 use super::super::{bad_option, ConnectorOptions};
 use super::format::RecordFormat;
 use super::metadata::{self, MetadataSlot};
+use super::record::{Record, RecordAt};
 use crate::error::EngineError;
 use crate::sql::flink_syntax::MetadataColumn;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use std::sync::Arc;
-
-/// Where a record is: its topic (by index into the source's topics), partition and offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecordAt {
-    pub(crate) topic: usize,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-}
-
-/// A record as read, until its batch is decoded.
-pub(crate) struct Record {
-    pub(crate) at: RecordAt,
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) value: Vec<u8>,
-    /// Milliseconds since the epoch, when the record has a time.
-    pub(crate) timestamp: Option<i64>,
-    /// `CreateTime`, `LogAppendTime` or `NoTimestampType`, as Flink says them.
-    pub(crate) timestamp_type: &'static str,
-    /// Only read when the table has a `headers` metadata column.
-    pub(crate) headers: Vec<(String, Option<Vec<u8>>)>,
-}
 
 /// How a table's columns are spread over its records' keys, values and metadata.
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use super::options::{KafkaOptions, Partitioner, Topics};
 use super::records::RecordLayout;
 use crate::connectors::ConnectorOptions;
 use crate::error::EngineError;
-use crate::stream::sink::{Sink, SinkDecl};
+use crate::stream::sink::destination::{Sink, SinkDecl};
 use crate::stream::StreamUpdate;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};

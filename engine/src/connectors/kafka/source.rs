@@ -9,7 +9,8 @@
 
 use super::client::{self, PartitionRange, SourceConsumer};
 use super::options::KafkaOptions;
-use super::records::{Record, RecordAt, RecordLayout};
+use super::record::{Record, RecordAt};
+use super::records::RecordLayout;
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
 use crate::stream::source::{BatchSender, StreamSource};
@@ -214,7 +215,8 @@ impl KafkaSource {
                         Some(code) => code.to_string(),
                         None => error.to_string(),
                     };
-                    self.report.set_trouble(format!("Kafka: {reason}; retrying"));
+                    self.report
+                        .set_trouble(format!("Kafka: {reason}; retrying"));
                 }
                 None => {}
             }
@@ -250,11 +252,7 @@ impl KafkaSource {
     }
 
     /// Decodes and sends what is pending; `false` when the query no longer wants rows.
-    fn send(
-        &mut self,
-        pending: &mut Vec<Record>,
-        out: &BatchSender,
-    ) -> Result<bool, EngineError> {
+    fn send(&mut self, pending: &mut Vec<Record>, out: &BatchSender) -> Result<bool, EngineError> {
         if pending.is_empty() {
             return Ok(true);
         }

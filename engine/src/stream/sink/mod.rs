@@ -4,51 +4,20 @@
 //! query, opened by [`open`] from the table's `WITH` options.
 
 mod blackhole;
+pub(crate) mod destination;
 mod files;
 pub(crate) mod partitions;
 mod print;
 
-use super::StreamUpdate;
+pub(crate) use destination::{Sink, SinkDecl};
+
 use crate::error::EngineError;
-use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The connectors a stream is written into, as errors list them.
 pub(crate) const SINK_CONNECTORS: &[&str] =
     &["filesystem", "kafka", "upsert-kafka", "blackhole", "print"];
-
-/// What the table an INSERT writes into declares: its `WITH` options, its `PARTITIONED BY`
-/// columns (a filesystem sink's directories) and its `PRIMARY KEY` (an upsert sink's key).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SinkDecl {
-    pub(crate) options: BTreeMap<String, String>,
-    pub(crate) partition_by: Vec<String>,
-    pub(crate) primary_key: Vec<String>,
-    /// The metadata columns (a Kafka record's timestamp and headers are written).
-    pub(crate) metadata: Vec<crate::sql::flink_syntax::MetadataColumn>,
-}
-
-/// A running query's destination.
-#[async_trait]
-pub(crate) trait Sink: Send + Sync {
-    /// New rows of an append-only result.
-    fn append(&mut self, batches: Vec<RecordBatch>) -> Result<(), EngineError>;
-
-    /// Changes of an updating result: rows of [`super::changelog_schema`], `op` first.
-    fn change(&mut self, changes: RecordBatch);
-
-    /// Writes out what is due (everything, at the end of a bounded stream), given the query's
-    /// watermark (milliseconds, when it has one). Returns what the query's display shows of
-    /// it, when there is something new.
-    async fn flush(
-        &mut self,
-        end: bool,
-        watermark: Option<i64>,
-    ) -> Result<Option<StreamUpdate>, EngineError>;
-}
 
 /// Opens the sink of `table`, declared as `decl` says, for rows of `schema`; `updating` when
 /// the query's result changes rather than only grows.
