@@ -619,6 +619,17 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
     )
     .await;
     assert!(error.contains("belongs to a Kafka table"), "{error}");
+
+    // A statement set's INSERT leaves the VIRTUAL columns out too.
+    ok(&mut client, CLICKS).await;
+    let set = ok(
+        &mut client,
+        "EXECUTE STATEMENT SET BEGIN
+            INSERT INTO events SELECT CAST(user_id AS BIGINT), ts FROM clicks;
+         END;",
+    )
+    .await;
+    assert!(set.text().contains("600 records sent"), "{}", set.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

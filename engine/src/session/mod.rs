@@ -120,16 +120,15 @@ impl Engine {
         max_rows: usize,
         progress: ScanProgress,
     ) -> Result<StatementResult, EngineError> {
+        let mut statement = statement;
         if !statement.set.is_empty() {
+            for insert in &mut statement.set {
+                self.name_written_columns(&mut insert.parsed);
+            }
             return self.run_statement_set(statement.set).await;
         }
+        self.name_written_columns(&mut statement.parsed);
         // Dropped when the statement is done, taking the relations it declared with it.
-        let mut statement = statement;
-        if let Some(target) = names::insert_target(&statement.parsed) {
-            if let Some(columns) = self.catalog.written_columns(&target.to_string()) {
-                insert_into_stream::name_written_columns(&mut statement.parsed, columns);
-            }
-        }
         let mut declared = statement_relations::StatementRelations::new(self);
         self.declare_hinted_tables(&statement.flink.hints, &statement.parsed, &mut declared)?;
         self.declare_windowed_subqueries(&statement.flink.windowed_subqueries, &mut declared)
@@ -364,6 +363,16 @@ impl Engine {
     /// Bytes a cached table holds in memory; `None` for a table that is not cached.
     pub fn cached_bytes(&self, name: &str) -> Option<usize> {
         self.catalog.cached_bytes(name)
+    }
+
+    /// Gives an INSERT without a column list the columns its table takes, when that is not
+    /// all of them (Flink leaves a table's VIRTUAL metadata columns out).
+    fn name_written_columns(&self, parsed: &mut ParsedStatement) {
+        if let Some(target) = names::insert_target(parsed) {
+            if let Some(columns) = self.catalog.written_columns(&target.to_string()) {
+                insert_into_stream::name_written_columns(parsed, columns);
+            }
+        }
     }
 
     /// What a stream table's source is like right now (a Kafka table's partitions, offsets
