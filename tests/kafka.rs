@@ -620,6 +620,35 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
     .await;
     assert!(error.contains("belongs to a Kafka table"), "{error}");
 
+    // Headers are written as well as read.
+    let traced = broker().topic("traced", 1);
+    ok(
+        &mut client,
+        &kafka_table(
+            "traced",
+            "n BIGINT, hs MAP<STRING, BYTES> METADATA FROM 'headers'",
+            &traced,
+            &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    ok(
+        &mut client,
+        "INSERT INTO traced SELECT * FROM (VALUES
+            (7, map(['trace', 'span'], [arrow_cast('abc', 'Binary'), arrow_cast('d', 'Binary')]))) AS t(n, hs)",
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "SELECT n, cardinality(hs) AS headers, CAST(hs['trace'] AS STRING) AS trace FROM traced",
+    )
+    .await;
+    let rows: Vec<String> = sorted_rows(&final_table(&run))
+        .iter()
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(rows, vec!["| 7 | 2 | abc |"], "{}", run.all_text());
+
     // A statement set's INSERT leaves the VIRTUAL columns out too.
     ok(&mut client, CLICKS).await;
     let set = ok(

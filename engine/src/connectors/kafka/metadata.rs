@@ -203,6 +203,35 @@ fn flink_type(kind: RecordMetadata) -> &'static str {
     }
 }
 
+/// A record's headers, as written: (name, value) in order.
+pub(crate) type HeaderList = Vec<(String, Option<Vec<u8>>)>;
+
+/// The headers column of a row batch (`MAP<STRING, BYTES>`), row by row, for writing
+/// records' headers; a NULL map is no headers.
+pub(crate) fn headers(column: &ArrayRef) -> Result<Vec<HeaderList>, ArrowError> {
+    use datafusion::arrow::array::{AsArray, MapArray};
+    let not_headers = || ArrowError::CastError("headers are a MAP<STRING, BYTES>".into());
+    let map: &MapArray = column.as_map_opt().ok_or_else(not_headers)?;
+    let names = cast(map.keys(), &DataType::Utf8)?;
+    let names = names.as_string_opt::<i32>().ok_or_else(not_headers)?;
+    let values = cast(map.values(), &DataType::Binary)?;
+    let values = values.as_binary_opt::<i32>().ok_or_else(not_headers)?;
+    let offsets = map.value_offsets();
+    Ok((0..map.len())
+        .map(|row| {
+            if map.is_null(row) {
+                return Vec::new();
+            }
+            (offsets[row] as usize..offsets[row + 1] as usize)
+                .map(|entry| {
+                    let value = values.is_valid(entry).then(|| values.value(entry).to_vec());
+                    (names.value(entry).to_string(), value)
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// The timestamp column of a row batch as milliseconds, for writing records' timestamps.
 pub(crate) fn millis(column: &ArrayRef) -> Result<Int64Array, ArrowError> {
     let millis = cast(

@@ -23,7 +23,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
+use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -61,16 +61,11 @@ pub(crate) fn open(
     if let Some(slot) = layout
         .metadata
         .iter()
-        .find(|m| !m.is_virtual && (!m.kind.is_writable() || m.kind == RecordMetadata::Headers))
+        .find(|m| !m.is_virtual && !m.kind.is_writable())
     {
-        let why = if slot.kind == RecordMetadata::Headers {
-            "writing headers is not supported yet"
-        } else {
-            "it is read only"
-        };
         return Err(EngineError::Plan {
             message: format!(
-                "{table} cannot be written: its metadata column {}: {why}",
+                "{table} cannot be written: its metadata column {} is read only",
                 slot.name
             ),
             position: None,
@@ -259,6 +254,18 @@ impl KafkaSink {
             }
             None => None,
         };
+        // A non-virtual `headers` metadata column gives each record its headers.
+        let headers = match self
+            .layout
+            .metadata
+            .iter()
+            .find(|m| m.kind == RecordMetadata::Headers && !m.is_virtual)
+        {
+            Some(slot) => Some(
+                metadata::headers(batch.column(slot.index)).map_err(|e| self.encode_error(e))?,
+            ),
+            None => None,
+        };
         let keys = match &self.layout.key {
             Some((format, columns)) => {
                 let keys = batch.project(columns).map_err(|e| self.encode_error(e))?;
@@ -278,6 +285,16 @@ impl KafkaSink {
             }
             if let Some(time) = times.as_ref().filter(|t| t.is_valid(row)) {
                 record = record.timestamp(time.value(row));
+            }
+            if let Some(headers) = headers.as_ref().and_then(|h| h.get(row)) {
+                let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+                for (name, value) in headers {
+                    owned = owned.insert(Header {
+                        key: name,
+                        value: value.as_deref(),
+                    });
+                }
+                record = record.headers(owned);
             }
             if let Some(key) = key {
                 record = record.key(key);
