@@ -34,18 +34,16 @@ pub(crate) struct PartitionRange {
 }
 
 /// The client settings of a table: its `properties.*`, then what Eddy's reading needs.
-pub(crate) fn config(options: &KafkaOptions) -> ClientConfig {
+/// `defaults` are the client's settings Eddy chooses for its kind of client; the table's own
+/// `properties.*` come after them, and win.
+pub(crate) fn config(options: &KafkaOptions, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
     // Short enough for an error to come within the deadline, as the broker's own default
     // would retry for a minute.
     config.set("socket.connection.setup.timeout.ms", "4000");
-    // librdkafka stops fetching for a second (`fetch.queue.backoff.ms`) once 100,000 records
-    // wait in its queue: a query that takes records in bursts of micro-batches hit that
-    // pause every few hundred milliseconds and read at a fifth of the client's own speed.
-    // A larger queue (still capped at 64 MiB by `queued.max.messages.kbytes`) and a short
-    // pause keep fetching ahead of the query. A table's `properties.*` may say otherwise.
-    config.set("queued.min.messages", "1000000");
-    config.set("fetch.queue.backoff.ms", "10");
+    for (key, value) in defaults {
+        config.set(*key, *value);
+    }
     for (key, value) in &options.client {
         config.set(key, value);
     }
@@ -107,7 +105,18 @@ pub(crate) fn consumer(
     table: &str,
     report: Arc<SourceReport>,
 ) -> Result<SourceConsumer, EngineError> {
-    let mut config = config(options);
+    // librdkafka stops fetching for a second (`fetch.queue.backoff.ms`) once 100,000 records
+    // wait in its queue: a query that takes records in bursts of micro-batches hit that
+    // pause every few hundred milliseconds and read at a fifth of the client's own speed.
+    // A larger queue (still capped at 64 MiB by `queued.max.messages.kbytes`) and a short
+    // pause keep fetching ahead of the query.
+    let mut config = config(
+        options,
+        &[
+            ("queued.min.messages", "1000000"),
+            ("fetch.queue.backoff.ms", "10"),
+        ],
+    );
     config.set("enable.auto.commit", "false");
     config.set("enable.partition.eof", "true");
     config.set("statistics.interval.ms", "1000");

@@ -86,7 +86,7 @@ pub(crate) fn open(
             })
         }
     };
-    let mut config = client::config(&kafka);
+    let mut config = client::config(&kafka, &[]);
     if !kafka.client.contains_key("partitioner") {
         config.set("partitioner", "murmur2_random");
     }
