@@ -12,6 +12,8 @@ pub(crate) struct SourceReport {
     /// Records behind the end of the input; negative while unknown.
     lag: AtomicI64,
     trouble: Mutex<Option<String>>,
+    /// Whether `trouble` holds something: read for every record, locked only when set.
+    troubled: std::sync::atomic::AtomicBool,
     /// The least, over the parts of the input still moving, of the largest event time each
     /// has shown (ms); `i64::MIN` while a part has shown none, `i64::MAX` when nothing holds
     /// time back (every part idle or done).
@@ -25,6 +27,7 @@ impl Default for SourceReport {
         SourceReport {
             lag: AtomicI64::new(-1),
             trouble: Mutex::new(None),
+            troubled: std::sync::atomic::AtomicBool::new(false),
             time_bound: AtomicI64::new(i64::MIN),
             bounds_time: std::sync::atomic::AtomicBool::new(false),
         }
@@ -47,13 +50,18 @@ impl SourceReport {
     pub(crate) fn set_trouble(&self, trouble: String) {
         if let Ok(mut current) = self.trouble.lock() {
             *current = Some(trouble);
+            self.troubled.store(true, Ordering::Relaxed);
         }
     }
 
     /// The source works again.
     pub(crate) fn clear_trouble(&self) {
+        if !self.troubled.load(Ordering::Relaxed) {
+            return;
+        }
         if let Ok(mut current) = self.trouble.lock() {
             current.take();
+            self.troubled.store(false, Ordering::Relaxed);
         }
     }
 

@@ -37,6 +37,10 @@ fn drain(bootstrap: &str, topic: &str) -> Result<(u64, u64, f64), KafkaError> {
         .set("group.id", "kafka-drain")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
+        // Fetching ahead as Eddy's Kafka source does (engine/src/connectors/kafka/client.rs):
+        // the limit is this client configured alike, not librdkafka's one-second pauses.
+        .set("queued.min.messages", "1000000")
+        .set("fetch.queue.backoff.ms", "10")
         .create()?;
     let metadata = consumer.fetch_metadata(Some(topic), deadline)?;
     let mut assignment = TopicPartitionList::new();

@@ -186,12 +186,21 @@ impl KafkaSource {
             if out.is_closed() {
                 return Ok(());
             }
+            // Whether this round took a record (then the clock is read only every 256).
+            let mut streaming = false;
             match self.consumer.poll(POLL_WAIT) {
                 Some(Ok(message)) => {
+                    streaming = true;
                     self.report.clear_trouble();
-                    let topic = self.topics.iter().position(|t| t == message.topic());
+                    let topic = match self.topics.as_slice() {
+                        [_] => 0,
+                        topics => topics
+                            .iter()
+                            .position(|t| t == message.topic())
+                            .unwrap_or(0),
+                    };
                     let at = RecordAt {
-                        topic: topic.unwrap_or(0),
+                        topic,
                         partition: message.partition(),
                         offset: message.offset(),
                     };
@@ -220,7 +229,10 @@ impl KafkaSource {
                 }
                 None => {}
             }
-            if pending.len() >= FLUSH_RECORDS || flushed_at.elapsed() >= FLUSH_INTERVAL {
+            let due = pending.len() >= FLUSH_RECORDS
+                || ((!streaming || pending.len() % 256 == 0)
+                    && flushed_at.elapsed() >= FLUSH_INTERVAL);
+            if due {
                 // A partition may have gone quiet: it no longer holds time back.
                 self.publish_time_bound();
                 if !self.send(&mut pending, &out)? {
