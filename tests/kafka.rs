@@ -635,7 +635,7 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
     ok(
         &mut client,
         "INSERT INTO traced SELECT * FROM (VALUES
-            (7, map(['trace', 'span'], [arrow_cast('abc', 'Binary'), arrow_cast('d', 'Binary')]))) AS t(n, hs)",
+            (7, map(['trace', 'span'], [CAST('abc' AS BYTES), CAST('d' AS BYTES)]))) AS t(n, hs)",
     )
     .await;
     let run = ok(

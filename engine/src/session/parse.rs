@@ -4,7 +4,7 @@ use super::Engine;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::{self, FlinkParts, SetMarker};
 use crate::sql::limits;
-use crate::sql::{field_names, group_windows, similar_to, time_units};
+use crate::sql::{cast_types, field_names, group_windows, similar_to, time_units};
 use datafusion::sql::parser::{DFParserBuilder, Statement as ParsedStatement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -206,6 +206,7 @@ fn finish_statement(
     check_shape(&parsed)?;
     field_names::name_selected_fields(&mut parsed);
     time_units::quote_time_units(&mut parsed);
+    cast_types::rewrite_cast_types(&mut parsed);
     similar_to::rewrite_similar_to(&mut parsed)?;
     group_windows::rewrite_group_windows(
         &mut parsed,

@@ -3,6 +3,7 @@
 //! the field), the optimizer rule for time grouping, the limits on a statement's shape, and
 //! what the session can say about SQL (completeness, names for completion).
 
+pub(crate) mod cast_types;
 pub(crate) mod completeness;
 pub(crate) mod field_names;
 pub(crate) mod flink_syntax;
