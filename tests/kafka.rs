@@ -764,3 +764,53 @@ async fn each_partition_holds_the_watermark_back_until_its_rows_come() {
         run.all_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_show_the_lag_of_a_statement_set_reading_a_topic() {
+    let topic = broker().topic("watched", 1);
+    broker().produce(&topic, 0, &[(None, "{\"n\":1}"), (None, "{\"n\":2}")]);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    // Unbounded: the set runs in the background until cancelled.
+    ok(
+        &mut client,
+        &kafka_table(
+            "watched",
+            "n BIGINT",
+            &topic,
+            ",\n'format' = 'json', 'scan.startup.mode' = 'earliest-offset'",
+        ),
+    )
+    .await;
+    ok(
+        &mut client,
+        "CREATE TABLE evens (n BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    ok(
+        &mut client,
+        "CREATE TABLE odds (n BIGINT) WITH ('connector' = 'blackhole')",
+    )
+    .await;
+    ok(
+        &mut client,
+        "%sql --background
+EXECUTE STATEMENT SET BEGIN
+  INSERT INTO evens SELECT n FROM watched WHERE n % 2 = 0;
+  INSERT INTO odds SELECT n FROM watched WHERE n % 2 = 1;
+END;",
+    )
+    .await;
+    // The client's statistics come each second; the shared source's lag reaches the set.
+    let mut listed = String::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        listed = ok(&mut client, "%jobs").await.displayed();
+        if listed.contains("lag 0 records") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(listed.contains("lag 0 records"), "{listed}");
+    ok(&mut client, "%cancel all").await;
+}

@@ -8,6 +8,7 @@
 
 use super::catalog::SourceFactory;
 use super::source::{BatchSender, StreamSource};
+use super::source_report::SourceReport;
 use crate::error::EngineError;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SessionContext;
@@ -53,6 +54,9 @@ impl SourceFactory for TeeFactory {
 struct Tee {
     schema: SchemaRef,
     bounded: bool,
+    /// What the source says of itself (a Kafka source's lag and partitions' times): every
+    /// branch's query hears it.
+    report: Option<Arc<SourceReport>>,
     state: Mutex<Waiting>,
     /// The source's outcome once its task has ended (an error as text: every branch gets it).
     done: watch::Sender<Option<Result<(), String>>>,
@@ -69,6 +73,7 @@ impl Tee {
         Tee {
             schema: source.schema(),
             bounded: source.is_bounded(),
+            report: source.report(),
             state: Mutex::new(Waiting {
                 source: Some(source),
                 senders: Vec::new(),
@@ -150,6 +155,10 @@ impl StreamSource for Branch {
 
     fn is_bounded(&self) -> bool {
         self.tee.bounded
+    }
+
+    fn report(&self) -> Option<Arc<SourceReport>> {
+        self.tee.report.clone()
     }
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
