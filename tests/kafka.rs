@@ -763,6 +763,40 @@ async fn each_partition_holds_the_watermark_back_until_its_rows_come() {
         "{}",
         run.all_text()
     );
+    // The same question asked in batch mode of the same 120 rows, in a file: the same answer.
+    let dir = tempfile::tempdir().unwrap();
+    let lines: String = (0..2)
+        .flat_map(|_| (0..60).map(|s| format!("2024-01-01 00:00:{s:02}\n")))
+        .collect();
+    std::fs::write(dir.path().join("clocks.csv"), format!("ts\n{lines}")).unwrap();
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE clocks_at_rest (ts TIMESTAMP(3)) WITH (
+                'connector' = 'filesystem', 'path' = '{}', 'format' = 'csv')",
+            dir.path().join("clocks.csv").display()
+        ),
+    )
+    .await;
+    let batch = ok(
+        &mut client,
+        "SELECT window_start, COUNT(*) AS records
+         FROM TABLE(TUMBLE(TABLE clocks_at_rest, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+         GROUP BY window_start, window_end ORDER BY window_start",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&batch)).len(),
+        6,
+        "{}",
+        batch.all_text()
+    );
+    assert_eq!(
+        sorted_rows(&final_table(&batch)),
+        sorted_rows(&final_table(&run)),
+        "{}",
+        batch.all_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, BinaryBuilder, Int32Array, Int64Array, MapBuilder, MapFieldNames, StringArray,
     StringBuilder, TimestampMillisecondArray,
 };
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{can_cast_types, cast};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use std::sync::Arc;
@@ -162,7 +162,7 @@ pub(crate) fn slots(
             let fits = match kind {
                 RecordMetadata::Headers => matches!(data_type, DataType::Map(..)),
                 RecordMetadata::Timestamp => matches!(data_type, DataType::Timestamp(..)),
-                _ => cast(&kind.column(&[], &[], &kind_type(kind))?, data_type).is_ok(),
+                _ => can_cast_types(&kind_type(kind), data_type),
             };
             if !fits {
                 return Err(EngineError::Plan {

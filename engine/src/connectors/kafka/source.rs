@@ -182,6 +182,7 @@ impl KafkaSource {
     fn read(mut self, out: BatchSender) -> Result<(), EngineError> {
         let mut pending: Vec<Record> = Vec::new();
         let mut flushed_at = Instant::now();
+        let with_headers = self.layout.reads_headers();
         while !self.all_done() {
             if out.is_closed() {
                 return Ok(());
@@ -207,7 +208,7 @@ impl KafkaSource {
                     if let Some(progress) = self.partitions.get_mut(&(at.topic, at.partition)) {
                         let stop = progress.range.stop.unwrap_or(i64::MAX);
                         if at.offset < stop {
-                            pending.push(record(&message, at, self.layout.reads_headers()));
+                            pending.push(record(&message, at, with_headers));
                         }
                         progress.done |= at.offset + 1 >= stop;
                     }
@@ -294,12 +295,14 @@ impl KafkaSource {
             return self.layout.decode(records, &self.topics, skipped);
         };
         let mut parts: Vec<((usize, i32), Vec<&Record>)> = Vec::new();
+        let mut index: HashMap<(usize, i32), usize> = HashMap::new();
         for record in records {
             let part = (record.at.topic, record.at.partition);
-            match parts.iter_mut().find(|(p, _)| *p == part) {
-                Some((_, rows)) => rows.push(record),
-                None => parts.push((part, vec![record])),
-            }
+            let at = *index.entry(part).or_insert_with(|| {
+                parts.push((part, Vec::new()));
+                parts.len() - 1
+            });
+            parts[at].1.push(record);
         }
         let mut batches = Vec::with_capacity(parts.len());
         for (part, rows) in parts {
