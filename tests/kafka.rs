@@ -369,6 +369,94 @@ async fn csv_and_raw_records_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn avro_records_are_datums_of_the_schema_flink_derives() {
+    let topic = broker().topic("avro-prices", 1);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    let columns = "id INT NOT NULL, name STRING, price DECIMAL(5, 2), ts TIMESTAMP(3)";
+    ok(
+        &mut client,
+        &kafka_table(
+            "prices",
+            columns,
+            &topic,
+            &format!(",\n'format' = 'avro'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let rows = "VALUES (1, 'ab', CAST(1.23 AS DECIMAL(5, 2)), CAST(NULL AS TIMESTAMP(3))),
+                       (-2, NULL, CAST(-1.28 AS DECIMAL(5, 2)), TIMESTAMP '1970-01-01 00:00:01')";
+    ok(&mut client, &format!("INSERT INTO prices {rows}")).await;
+    // Each record is one datum in Avro's binary encoding, nullable columns as unions with
+    // null first, as Flink's avro format writes them.
+    ok(
+        &mut client,
+        &kafka_table(
+            "datums",
+            "datum BYTES",
+            &topic,
+            &format!(",\n'format' = 'raw'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let run = ok(
+        &mut client,
+        "SELECT encode(datum, 'hex') AS hex FROM datums",
+    )
+    .await;
+    let table = final_table(&run);
+    // id 1; name: branch 1, "ab"; price: branch 1, one byte 123; ts: branch 0 (null).
+    assert!(table.contains("| 020204616202027b00 |"), "{table}");
+    // id -2; name: null; price: -128 in one byte; ts: 1,000 ms.
+    assert!(table.contains("| 030002028002d00f   |"), "{table}");
+    // Read back, the rows are the rows written.
+    let streamed = ok(&mut client, "SELECT * FROM prices").await;
+    let batch = ok(
+        &mut client,
+        &format!("SELECT * FROM ({rows}) AS t (id, name, price, ts)"),
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&streamed)),
+        sorted_rows(&final_table(&batch))
+    );
+
+    // A record of another schema fails the query, naming it and the schema the table reads.
+    let bad = broker().topic("avro-bad", 1);
+    broker().produce(
+        &bad,
+        0,
+        &[
+            (None, "\u{2}\u{2}\u{4}ab\u{2}\u{2}\u{7b}\u{0}"),
+            (None, "\u{2}"),
+        ],
+    );
+    ok(
+        &mut client,
+        &kafka_table(
+            "bad_prices",
+            columns,
+            &bad,
+            &format!(",\n'format' = 'avro'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let (error, _) = error_of(&mut client, "SELECT * FROM bad_prices").await;
+    assert!(
+        error.contains(&format!("topic {bad}, partition 0, offset 1")),
+        "{error}"
+    );
+    assert!(
+        error.contains("ends before the table's columns do"),
+        "{error}"
+    );
+    assert!(
+        error.contains(r#""logicalType":"decimal","precision":5,"scale":2"#),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_topic_or_broker_is_a_clear_error_within_seconds() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;
@@ -516,8 +604,22 @@ async fn an_updating_result_kept_in_an_upsert_topic_compacts_to_the_batch_answer
     )
     .await;
     assert!(error.contains("no PRIMARY KEY"), "{error}");
-    let (error, _) = error_of(&mut client, "SELECT * FROM user_counts").await;
-    assert!(error.contains("not supported yet"), "{error}");
+    // Read back, the upsert topic is the latest row of each key: the batch answer.
+    let run = ok(
+        &mut client,
+        "SELECT user_id, clicks FROM user_counts
+         /*+ OPTIONS('scan.bounded.mode' = 'latest-offset') */",
+    )
+    .await;
+    let batch = ok(
+        &mut client,
+        "SELECT user_id, COUNT(*) AS clicks FROM clicks GROUP BY user_id",
+    )
+    .await;
+    assert_eq!(
+        sorted_rows(&final_table(&run)),
+        sorted_rows(&final_table(&batch))
+    );
     ok(
         &mut client,
         &kafka_table(

@@ -7,6 +7,7 @@ mod support;
 mod kafka;
 #[path = "support/kafka_broker.rs"]
 mod kafka_broker;
+mod kafka_changes;
 
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -12,6 +12,7 @@ use super::declared_table::DeclaredTable;
 use crate::error::EngineError;
 use crate::sql::flink_syntax::ComputedColumn;
 use crate::stream::catalog::SourceFactory;
+use crate::stream::changelog_source;
 use crate::stream::source::{BatchSender, StreamSource};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
@@ -111,7 +112,17 @@ impl ComputedColumns {
             .iter()
             .map(|expr| expr.evaluate(batch)?.into_array(batch.num_rows()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+        let rows = RecordBatch::try_new(self.schema.clone(), columns)?;
+        // A changelog source's weight (its last column, read by no expression) goes on.
+        if !changelog_source::is_weighted(batch.schema().as_ref()) {
+            return Ok(rows);
+        }
+        let mut columns = rows.columns().to_vec();
+        columns.push(batch.column(batch.num_columns() - 1).clone());
+        Ok(RecordBatch::try_new(
+            changelog_source::weighted_schema(&self.schema),
+            columns,
+        )?)
     }
 
     /// A bounded table of the connector's `provider` with the computed columns added.
@@ -172,6 +183,10 @@ impl SourceFactory for WithComputed {
     fn describe(&self) -> Option<Result<datafusion::arrow::array::RecordBatch, EngineError>> {
         self.inner.describe()
     }
+
+    fn is_changelog(&self) -> bool {
+        self.inner.is_changelog()
+    }
 }
 
 struct ComputedSource {
@@ -181,7 +196,11 @@ struct ComputedSource {
 
 impl StreamSource for ComputedSource {
     fn schema(&self) -> SchemaRef {
-        self.columns.schema()
+        // A changelog source's rows keep their weight, last.
+        match changelog_source::is_weighted(&self.inner.schema()) {
+            true => changelog_source::weighted_schema(&self.columns.schema()),
+            false => self.columns.schema(),
+        }
     }
 
     fn is_bounded(&self) -> bool {

@@ -30,6 +30,12 @@ pub(crate) trait SourceFactory: Send + Sync {
     fn describe(&self) -> Option<Result<RecordBatch, EngineError>> {
         None
     }
+
+    /// Whether its sources send changes, each row weighted (`changelog_source.rs`): a topic
+    /// of change events, an upsert topic. Their table is updating.
+    fn is_changelog(&self) -> bool {
+        false
+    }
 }
 
 /// A table declared with a streaming connector.

@@ -28,6 +28,8 @@ pub(crate) struct Stages<'a> {
     pub(crate) window_inputs: Vec<(&'a LogicalPlan, JoinInputKind)>,
     /// Whether the join of streams is an outer or anti join (an updating result).
     pub(crate) updating_join: bool,
+    /// Whether the source sends changes (an updating table: `changelog_source.rs`).
+    pub(crate) changelog_source: bool,
     /// The kind of the join of streams, as EXPLAIN names it.
     pub(crate) join_kind: &'a str,
     /// An INSERT's table and its connector.
@@ -71,11 +73,21 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
     } else {
         "unbounded"
     };
-    line(
-        "Source",
-        format!("{} ({bound}){time}", stages.stream),
-        APPEND,
-    );
+    match stages.changelog_source {
+        true => line(
+            "Source",
+            format!(
+                "{} ({bound}){time}; changes: each row that came weighs +1, each that went -1",
+                stages.stream
+            ),
+            UPDATING,
+        ),
+        false => line(
+            "Source",
+            format!("{} ({bound}){time}", stages.stream),
+            APPEND,
+        ),
+    }
     if stages.view {
         line(
             "View",
@@ -204,6 +216,13 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
                 group_keys(stages.micro_batch)
             ),
             UPDATING,
+        ),
+        Shape::Changelog if stages.changelog_source => line(
+            "Calc",
+            "projections and filters over the changes' rows; no state; a row the source takes \
+             back (a delete, an update's old row) is deleted"
+                .into(),
+            "changelogMode=[I,D]",
         ),
         Shape::Changelog => line(
             "Calc",

@@ -9,6 +9,7 @@ pub(crate) mod aggregate;
 pub(crate) mod catalog;
 mod changed_keys;
 pub(crate) mod changelog;
+pub(crate) mod changelog_source;
 mod counted_multiset;
 mod event_clock;
 mod explain;

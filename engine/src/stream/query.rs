@@ -4,6 +4,7 @@
 
 use super::aggregate;
 use super::catalog::StreamRelations;
+use super::changelog_source;
 use super::event_clock::{EventClock, InputTime};
 use super::explain::JoinInputKind;
 use super::interval::interval_ms;
@@ -15,7 +16,7 @@ use super::source::{BatchSender, StreamSource};
 use super::stream_join::{self, StreamJoin};
 use super::tick_plan::{check_per_batch, physical_plan};
 use super::top_n;
-use super::updating_feed::{self, UpdatingFeed, WeightedJoin};
+use super::updating_feed::{self, UpdatingFeed, WeightedInput};
 use super::views::{self, ViewStage};
 use super::watermark::WatermarkSpec;
 use super::window::{windowed_schema, WindowSpec};
@@ -100,7 +101,7 @@ struct Planned {
     /// The inner aggregate of an aggregate over an aggregate.
     feed: Option<UpdatingFeed>,
     /// An outer or anti join of streams: the query over it, whose rows are weighted.
-    weighted: Option<WeightedJoin>,
+    weighted: Option<WeightedInput>,
     /// A join of window aggregates: the aggregates, whose closed rows the query reads.
     window_join: Option<WindowJoin>,
     watermark_now: Arc<AtomicI64>,
@@ -230,6 +231,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         (Some(updating), _) => {
             over_updating_join(&state, logical, updating, input.window.clone()).await?
         }
+        (None, None) if input.changelog => over_changelog(&state, logical).await?,
         (None, _) => over_stream(&state, logical, input.window.clone()).await?,
     };
     let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
@@ -268,7 +270,7 @@ struct Staged {
     logical: LogicalPlan,
     shape: Shape,
     feed: Option<UpdatingFeed>,
-    weighted: Option<WeightedJoin>,
+    weighted: Option<WeightedInput>,
     window_join: Option<WindowJoin>,
 }
 
@@ -329,9 +331,9 @@ async fn over_updating_join(
     let probe = physical_plan(state, &over_join).await?;
     check_per_batch(&probe, "over an outer join of streams")?;
     let pairs_only = stream_join::pairs_only(&over_join, join)?;
-    let weighted = Some(WeightedJoin {
-        over_join,
-        pairs_only,
+    let weighted = Some(WeightedInput {
+        row_wise: over_join,
+        pairs_only: Some(pairs_only),
         table,
     });
     let (logical, shape) = match outer {
@@ -339,6 +341,49 @@ async fn over_updating_join(
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
             let shape = shape_of(&probe, window.as_ref(), &schema)?;
+            (outer, shape)
+        }
+        None => (logical, Shape::Changelog),
+    };
+    Ok(Staged {
+        logical,
+        shape,
+        feed: None,
+        weighted,
+        window_join: None,
+    })
+}
+
+/// A query over a changelog source (`changelog_source.rs`): as over an outer join, what the
+/// query does row by row keeps each row's weight, and an aggregate over that is split off
+/// and rewritten to fold weighted rows; without one, the query's rows are a changelog.
+async fn over_changelog(state: &SessionState, logical: LogicalPlan) -> Result<Staged, EngineError> {
+    let (outer, over) = updating_feed::split_at_aggregate(logical.clone())?;
+    let (row_wise, table, outer) = match over {
+        Some(feed) => (feed.inner, Some(feed.table), Some(state.optimize(&outer)?)),
+        None => (logical.clone(), None, None),
+    };
+    if !updating_feed::row_wise_over_stream(&row_wise) {
+        return Err(EngineError::NotSupported {
+            message: "over an updating table (a source of changes: debezium-json, canal-json, \
+                      upsert-kafka), Eddy runs projections and filters, and one GROUP BY over \
+                      them; not a join, another aggregate, a Top-N, an OVER window, a DISTINCT \
+                      or a LIMIT under that GROUP BY yet"
+                .into(),
+        });
+    }
+    let probe = physical_plan(state, &row_wise).await?;
+    check_per_batch(&probe, "over an updating table")?;
+    let weighted = Some(WeightedInput {
+        row_wise,
+        pairs_only: None,
+        table,
+    });
+    let (logical, shape) = match outer {
+        Some(outer) => {
+            let probe = physical_plan(state, &outer).await?;
+            let schema = Arc::new(outer.schema().as_arrow().clone());
+            let shape = shape_of(&probe, None, &schema)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -429,6 +474,7 @@ impl Planned {
             join,
             feed,
             weighted,
+            changelog_input: input.changelog,
             window_join,
             state_ttl,
             memory_limit,
@@ -506,6 +552,7 @@ impl Planned {
                 })
                 .collect(),
             updating_join: self.weighted.is_some(),
+            changelog_source: input.changelog,
             join_kind: self.join.as_ref().map_or("", StreamJoin::describe),
             target,
             micro_batch: &self.logical,
@@ -589,6 +636,8 @@ struct StreamInput {
     sides: Vec<WindowSide>,
     /// The stream itself, when the query reads it beside a window over it.
     stream_side: Option<StreamSide>,
+    /// The source sends changes, each row weighted (`changelog_source.rs`).
+    changelog: bool,
 }
 
 async fn stream_input(
@@ -618,12 +667,16 @@ async fn stream_input(
             Some(w) => input_time(0, &table.schema, w)?.into_iter().collect(),
             None => Vec::new(),
         };
+        let changelog = table.factory.is_changelog();
         return Ok(StreamInput {
             stream: name.clone(),
             others: Vec::new(),
             relation: name.clone(),
             relation_schema: table.schema.clone(),
-            source_schema: table.schema.clone(),
+            source_schema: match changelog {
+                true => changelog_source::weighted_schema(&table.schema),
+                false => table.schema.clone(),
+            },
             skipped: table.skipped.clone(),
             source: table.factory.open(ctx)?,
             watermark: table.watermark.clone(),
@@ -633,6 +686,7 @@ async fn stream_input(
             view: None,
             sides: Vec::new(),
             stream_side: None,
+            changelog,
         });
     };
     let (windowed, spec) = window_input(ctx, call, streams, watermark_now.clone()).await?;
@@ -699,6 +753,7 @@ async fn stream_input(
         view: windowed.view,
         sides,
         stream_side,
+        changelog: false,
     })
 }
 
@@ -838,6 +893,9 @@ fn several_streams(
 ) -> Result<StreamInput, EngineError> {
     let tables: Vec<&crate::stream::catalog::StreamTable> =
         read.iter().map(|name| &streams.tables[name]).collect();
+    for (name, table) in read.iter().zip(&tables) {
+        refuse_changelog(name, table, "a join or union with another stream")?;
+    }
     let sources = tables
         .iter()
         .map(|table| table.factory.open(ctx))
@@ -862,6 +920,26 @@ fn several_streams(
         view: None,
         sides: Vec::new(),
         stream_side: None,
+        changelog: false,
+    })
+}
+
+/// Refuses `what` over the stream `name` when its table is updating (a changelog source):
+/// over one, Eddy runs projections, filters and a GROUP BY.
+fn refuse_changelog(
+    name: &str,
+    table: &crate::stream::catalog::StreamTable,
+    what: &str,
+) -> Result<(), EngineError> {
+    if !table.factory.is_changelog() {
+        return Ok(());
+    }
+    Err(EngineError::NotSupported {
+        message: format!(
+            "{name} is an updating table (its source sends changes: debezium-json, canal-json, \
+             upsert-kafka); over one Eddy runs projections, filters and one GROUP BY, not \
+             {what} yet"
+        ),
     })
 }
 
@@ -965,6 +1043,7 @@ async fn windowed_source(
             view: None,
         });
     };
+    refuse_changelog(stream, table, "a window table function")?;
     let no_event_time = || no_time_attribute(call, stream);
     let (schema, view, watermark) = if stream == name {
         let watermark = if table.proctime.contains(&call.time_column) {

@@ -6,6 +6,7 @@
 use super::aggregate::{self, AggregatePlan, KeyedState};
 use super::changed_keys::ChangedKeys;
 use super::changelog;
+use super::changelog_source;
 use super::event_clock::EventClock;
 use super::micro_batch::MicroBatchTable;
 use super::session_window::SessionBuffer;
@@ -15,7 +16,7 @@ use super::source::StreamSource;
 use super::stream_join::StreamJoin;
 use super::tick_plan::physical_plan;
 use super::top_n::{self, TopNState};
-use super::updating_feed::{UpdatingFeed, WeightedJoin};
+use super::updating_feed::{UpdatingFeed, WeightedInput};
 use super::views::ViewStage;
 use super::watermark::WatermarkSpec;
 use super::window::{self, millis, WindowSpec};
@@ -87,9 +88,12 @@ pub(crate) struct Runner {
     /// The inner aggregate of an aggregate over an aggregate: it runs over the stream, and
     /// the query's plan over its changes.
     pub(crate) feed: Option<UpdatingFeed>,
-    /// An outer or anti join of streams: the query over it gives weighted rows, which are the
-    /// result (a changelog) or what an aggregate over it reads.
-    pub(crate) weighted: Option<WeightedJoin>,
+    /// An outer or anti join of streams, or a changelog source: the query over it gives
+    /// weighted rows, which are the result (a changelog) or what an aggregate over it reads.
+    pub(crate) weighted: Option<WeightedInput>,
+    /// The source sends changes, each row weighted (`changelog_source.rs`): the query runs
+    /// over the rows that came, then over those that went.
+    pub(crate) changelog_input: bool,
     /// A join of window aggregates: they fold the rows of their windows, and the query's plan
     /// runs over the rows of the windows the watermark closes.
     pub(crate) window_join: Option<WindowJoin>,
@@ -538,21 +542,32 @@ impl Runner {
         input: Vec<RecordBatch>,
     ) -> Result<(), StepError> {
         let (over_stream, pairs_only) = match (&self.weighted, &self.feed) {
-            (Some(weighted), _) => (
-                weighted.over_join.clone(),
-                Some(weighted.pairs_only.clone()),
-            ),
+            (Some(weighted), _) => (weighted.row_wise.clone(), weighted.pairs_only.clone()),
             (None, Some(feed)) => (feed.logical.clone(), None),
             (None, None) => (self.logical.clone(), None),
         };
-        let plans = match self.join.is_some() {
-            false => {
+        let plans = match (self.join.is_some(), self.changelog_input) {
+            (false, false) => {
                 self.fill_slots(input)?;
                 let plan = physical_plan(&self.state, &over_stream).await;
                 self.clear_slots();
                 vec![(plan?, 1)]
             }
-            true => {
+            (false, true) => {
+                let (came, went) = changelog_source::runs(input, &self.slot_schema())?;
+                let mut plans = Vec::with_capacity(2);
+                for (rows, weight) in [(came, 1), (went, -1)] {
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    self.fill_slots(rows)?;
+                    let plan = physical_plan(&self.state, &over_stream).await;
+                    self.clear_slots();
+                    plans.push((plan?, weight));
+                }
+                plans
+            }
+            (true, _) => {
                 self.join_plans(&over_stream, pairs_only.as_ref(), input)
                     .await?
             }
@@ -665,7 +680,7 @@ impl Runner {
         }
         let rows = weighted
             .iter()
-            .map(|(batch, weight)| WeightedJoin::weighted(table, batch, *weight))
+            .map(|(batch, weight)| WeightedInput::weighted(table, batch, *weight))
             .collect::<Result<Vec<_>, _>>()?;
         table.set(rows);
         let plan = physical_plan(&self.state, &self.logical).await;
@@ -825,7 +840,12 @@ impl Runner {
                         match &mut self.sink {
                             Some(sink) => sink.change(changes),
                             None => {
-                                if !progress.results.replace(&self.schema, &[gone], vec![new])? {
+                                let whole =
+                                    progress.results.replace(&self.schema, &[gone], vec![new])?;
+                                // Over a changelog source, a row may be taken back whose
+                                // insert came before the reading started: there is nothing
+                                // to take back (as in Flink).
+                                if !whole && !self.changelog_input {
                                     return Err(StepError::Failed(EngineError::Internal {
                                         message: "a row the outer join retracted is not in its \
                                                   result: the query computes a column over the \

@@ -13,10 +13,11 @@ pub(crate) struct ShownResult {
 }
 
 impl ShownResult {
-    /// Replaces rows `old` by `new`. False, leaving the result as it was less the old rows
-    /// found, when an old row is not there: a result row came out different the second time
-    /// it was worked out (a function of the clock or chance in the query); the caller then
-    /// [`reset`](Self::reset)s the result whole.
+    /// Replaces rows `old` by `new`. False when an old row is not there (the old rows found
+    /// are taken out and the new ones put in all the same): a result row came out different
+    /// the second time it was worked out (a function of the clock or chance in the query),
+    /// and the caller then [`reset`](Self::reset)s the result whole; or, over a changelog
+    /// source, a row was taken back whose insert came before the query started reading.
     pub(crate) fn replace(
         &mut self,
         schema: &SchemaRef,
@@ -30,13 +31,10 @@ impl ShownResult {
         let old = concat_batches(schema, old)?;
         let keys = rows.keys_of(&old)?;
         let removed = rows.take(keys.iter().map(|k| k.data()))?;
-        if removed.num_rows() != old.num_rows() {
-            return Ok(false);
-        }
         for batch in new {
             rows.insert(batch)?;
         }
-        Ok(true)
+        Ok(removed.num_rows() == old.num_rows())
     }
 
     /// The result, worked out whole.

@@ -48,6 +48,10 @@ impl SourceFactory for TeeFactory {
         };
         Ok(Box::new(Branch { tee }))
     }
+
+    fn is_changelog(&self) -> bool {
+        self.inner.is_changelog()
+    }
 }
 
 /// The source and the branches waiting for it.

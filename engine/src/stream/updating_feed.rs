@@ -172,19 +172,20 @@ pub(crate) fn weighted_rows_scan(
     Ok((plan, table))
 }
 
-/// An outer or anti join of streams, whose result is updating: each tick's runs of the query
-/// over it (`stream_join.rs`) give rows weighted +1 or -1.
-pub(crate) struct WeightedJoin {
-    /// The query over the join: projections and filters over its rows.
-    pub(crate) over_join: LogicalPlan,
-    /// The same with the join turned INNER (the runs that give pairs only).
-    pub(crate) pairs_only: LogicalPlan,
+/// An updating input: an outer or anti join of streams, or a changelog source
+/// (`changelog_source.rs`). Each tick's runs of the query over it give rows weighted +1 or -1.
+pub(crate) struct WeightedInput {
+    /// The query over the input: projections and filters over its rows.
+    pub(crate) row_wise: LogicalPlan,
+    /// Over an outer join, the same with the join turned INNER (the runs that give pairs
+    /// only).
+    pub(crate) pairs_only: Option<LogicalPlan>,
     /// The table an aggregate over the join reads its weighted rows from; `None` when the
     /// weighted rows are the query's result (a changelog of inserts and deletes).
     pub(crate) table: Option<Arc<MicroBatchTable>>,
 }
 
-impl WeightedJoin {
+impl WeightedInput {
     /// `rows` (what a run of the query over the join gave) with their weight, in the table's
     /// schema.
     pub(crate) fn weighted(
@@ -201,11 +202,30 @@ impl WeightedJoin {
 /// Whether `plan` maps the rows of a join one by one (projections, filters, aliases down to
 /// the join): what the query over an updating join may do before it aggregates.
 pub(crate) fn row_wise_over_join(plan: &LogicalPlan) -> bool {
+    row_wise_down_to(plan, &|node| matches!(node, LogicalPlan::Join(_)))
+}
+
+/// Whether `plan` maps the stream's rows one by one (projections, filters, aliases down to
+/// its micro-batch table): what the query over a changelog source may do before it
+/// aggregates.
+pub(crate) fn row_wise_over_stream(plan: &LogicalPlan) -> bool {
+    row_wise_down_to(plan, &|node| match node {
+        LogicalPlan::TableScan(scan) => {
+            source_as_provider(&scan.source).is_ok_and(|p| p.is::<MicroBatchTable>())
+        }
+        _ => false,
+    })
+}
+
+/// Whether `plan` is projections, filters and aliases down to a node that is `input`.
+fn row_wise_down_to(plan: &LogicalPlan, input: &dyn Fn(&LogicalPlan) -> bool) -> bool {
+    if input(plan) {
+        return true;
+    }
     match plan {
-        LogicalPlan::Join(_) => true,
         LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
             match plan.inputs().as_slice() {
-                [input] => row_wise_over_join(input),
+                [only] => row_wise_down_to(only, input),
                 _ => false,
             }
         }

@@ -8,6 +8,7 @@
 
 use super::super::lines::{BadRecord, LineFormat, Origins};
 use super::super::{bad_option, ConnectorOptions};
+use super::avro::AvroFormat;
 use crate::error::EngineError;
 use datafusion::arrow::array::{
     Array, ArrayRef, BinaryArray, RecordBatch, RecordBatchOptions, StringArray,
@@ -27,6 +28,8 @@ pub(crate) enum RecordFormat {
     Text(Arc<LineFormat>),
     /// The record's bytes as the one column: text (STRING) or bytes (BYTES).
     Raw { schema: SchemaRef, binary: bool },
+    /// One Avro datum per record.
+    Avro(Arc<AvroFormat>),
 }
 
 impl RecordFormat {
@@ -91,6 +94,30 @@ impl RecordFormat {
                 };
                 RecordFormat::Raw { schema, binary }
             }
+            "avro" => {
+                if let Some(encoding) = own.get("avro.encoding") {
+                    if !encoding.trim().eq_ignore_ascii_case("binary") {
+                        return Err(EngineError::NotSupported {
+                            message: format!(
+                                "'{prefix}avro.encoding' = '{encoding}': Eddy reads and writes \
+                                 Avro's binary encoding only"
+                            ),
+                        });
+                    }
+                }
+                if let Some(legacy) = own.get("avro.timestamp_mapping.legacy") {
+                    if !legacy.trim().eq_ignore_ascii_case("true") {
+                        return Err(EngineError::NotSupported {
+                            message: format!(
+                                "'{prefix}avro.timestamp_mapping.legacy' = '{legacy}': Eddy \
+                                 writes TIMESTAMP and TIMESTAMP_LTZ as Avro timestamps (the \
+                                 legacy mapping, Flink's default)"
+                            ),
+                        });
+                    }
+                }
+                RecordFormat::Avro(Arc::new(AvroFormat::new(schema)?))
+            }
             "json" | "csv" => RecordFormat::Text(Arc::new(LineFormat::from_options(
                 &mut own,
                 schema,
@@ -99,8 +126,8 @@ impl RecordFormat {
             _ => {
                 return Err(bad_option(
                     &format_key,
-                    "the formats of Kafka records are 'json', 'csv' and 'raw' (avro, \
-                     debezium-json and canal-json are not there yet)",
+                    "the formats of Kafka records are 'json', 'csv', 'raw' and 'avro', and \
+                     'debezium-json' and 'canal-json' for the value",
                 ))
             }
         };
@@ -112,7 +139,7 @@ impl RecordFormat {
     pub(crate) fn ignores_errors(&self) -> bool {
         match self {
             RecordFormat::Text(format) => format.ignores_errors(),
-            RecordFormat::Raw { .. } => false,
+            RecordFormat::Raw { .. } | RecordFormat::Avro(_) => false,
         }
     }
 
@@ -120,6 +147,7 @@ impl RecordFormat {
         match self {
             RecordFormat::Text(format) => format.name(),
             RecordFormat::Raw { .. } => "raw",
+            RecordFormat::Avro(_) => "avro",
         }
     }
 
@@ -164,6 +192,10 @@ impl RecordFormat {
                 })?;
                 Ok(vec![batch])
             }
+            RecordFormat::Avro(format) => match format.decode(records) {
+                Ok(batch) => Ok(vec![batch]),
+                Err((label, text, error)) => Err(BadRecord { label, text, error }),
+            },
         }
     }
 
@@ -171,7 +203,7 @@ impl RecordFormat {
     pub(crate) fn reason(&self, error: &ArrowError) -> String {
         match self {
             RecordFormat::Text(format) => format.reason(error),
-            RecordFormat::Raw { .. } => error.to_string(),
+            RecordFormat::Raw { .. } | RecordFormat::Avro(_) => error.to_string(),
         }
     }
 
@@ -210,6 +242,7 @@ impl RecordFormat {
                     Ok(text)
                 })
                 .collect(),
+            RecordFormat::Avro(format) => format.encode(batch),
             RecordFormat::Raw { binary, .. } => {
                 let column = batch.column(0);
                 let values: ArrayRef = if *binary {
@@ -251,6 +284,7 @@ fn own_options(options: &mut ConnectorOptions, prefix: &str) -> ConnectorOptions
                     || rest.starts_with("json.")
                     || rest.starts_with("csv.")
                     || rest.starts_with("raw.")
+                    || rest.starts_with("avro.")
             })
         })
         .cloned()

@@ -9,12 +9,17 @@
 //!   (`scan.startup.specific-offsets`); `scan.bounded.mode` = latest-offset | timestamp |
 //!   specific-offsets ends the reading (see [`options`]).
 //! - Formats: `format` (or `value.format`) = json | csv | raw with their options;
-//!   `key.format` with `key.fields`, and `value.fields-include` = ALL | EXCEPT_KEY.
+//!   `key.format` with `key.fields`, and `value.fields-include` = ALL | EXCEPT_KEY;
+//!   debezium-json and canal-json, whose records are changes: the table is updating (see
+//!   [`changes`]).
 //! - Writing: `sink.partitioner` = default | fixed | round-robin, `sink.delivery-guarantee`
 //!   = at-least-once | none (see [`sink`]).
 
+mod avro;
+mod changes;
 mod client;
 mod format;
+mod json_members;
 mod metadata;
 mod options;
 mod record;
@@ -51,9 +56,22 @@ impl Connector for Kafka {
         let layout =
             RecordLayout::from_options(options, declaration.schema.clone(), declaration.metadata)?;
         options.finish("kafka")?;
+        Ok(stream_table(declaration, kafka, layout, false))
+    }
+}
+
+/// The stream of a Kafka table: its records as rows (`upsert`: each record its key's latest
+/// row, as an upsert-kafka table reads its topic).
+fn stream_table(
+    declaration: &Declaration<'_>,
+    kafka: KafkaOptions,
+    layout: RecordLayout,
+    upsert: bool,
+) -> Declared {
+    {
         let skipped = Arc::new(AtomicU64::new(0));
         let counted = layout.ignores_errors().then(|| skipped.clone());
-        Ok(Declared::Stream(CountedSource {
+        Declared::Stream(CountedSource {
             factory: Arc::new(source::KafkaFactory {
                 table: declaration.table.to_string(),
                 event_time: declaration
@@ -69,8 +87,9 @@ impl Connector for Kafka {
                 options: Arc::new(kafka),
                 layout: Arc::new(layout),
                 skipped,
+                upsert,
             }),
             skipped: counted,
-        }))
+        })
     }
 }

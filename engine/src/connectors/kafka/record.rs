@@ -10,6 +10,7 @@ pub(crate) struct RecordAt {
 }
 
 /// A record as read, until its batch is decoded.
+#[derive(Clone)]
 pub(crate) struct Record {
     pub(crate) at: RecordAt,
     pub(crate) key: Option<Vec<u8>>,

@@ -5,6 +5,7 @@
 
 use super::super::lines::{shown, BadRecord};
 use super::super::{bad_option, ConnectorOptions};
+use super::changes::ChangeFormat;
 use super::format::RecordFormat;
 use super::metadata::{self, MetadataSlot};
 use super::record::{Record, RecordAt};
@@ -26,6 +27,9 @@ pub(crate) struct RecordLayout {
     pub(crate) key: Option<(RecordFormat, Vec<usize>)>,
     /// The metadata columns.
     pub(crate) metadata: Vec<MetadataSlot>,
+    /// The value's format of change events (`debezium-json`, `canal-json`), whose rows are
+    /// then decoded by `value` (json).
+    pub(crate) changes: Option<ChangeFormat>,
 }
 
 impl RecordLayout {
@@ -82,6 +86,7 @@ impl RecordLayout {
         } else {
             ""
         };
+        let changes = ChangeFormat::from_options(options, value_prefix)?;
         let value_columns: Vec<usize> = (0..schema.fields().len())
             .filter(|i| !(is_metadata(*i) || except_key && key_columns.contains(i)))
             .collect();
@@ -125,6 +130,7 @@ impl RecordLayout {
             value_columns,
             key,
             metadata,
+            changes,
         })
     }
 
@@ -160,6 +166,7 @@ impl RecordLayout {
     }
 
     /// The rows of `records`. `topics` names the records' topics in errors.
+    #[cfg(test)]
     pub(crate) fn decode(
         &self,
         records: &[Record],
@@ -337,7 +344,10 @@ impl RecordLayout {
         bad: BadRecord<'_, RecordAt>,
         topics: &[String],
     ) -> EngineError {
-        let name = format.name();
+        let name = match (&self.changes, part) {
+            (Some(changes), "value") => changes.name(),
+            _ => format.name(),
+        };
         let advice = if name == "raw" {
             String::new()
         } else {
@@ -355,6 +365,26 @@ impl RecordLayout {
                 shown(bad.text),
             ),
             source: Some(Box::new(bad.error)),
+        }
+    }
+
+    /// The error of a record whose change event is not one, for `reason`.
+    pub(crate) fn bad_event(
+        &self,
+        record: &Record,
+        reason: &str,
+        topics: &[String],
+    ) -> EngineError {
+        let name = self.changes.as_ref().map_or("json", ChangeFormat::name);
+        EngineError::Execution {
+            message: format!(
+                "the value of the record at {} is not a {name} change event: {reason}. The \
+                 value is: {} (fix the record, or set '{name}.ignore-parse-errors' = 'true' to \
+                 skip and count bad records)",
+                place(&record.at, topics),
+                shown(&record.value),
+            ),
+            source: None,
         }
     }
 }

@@ -58,6 +58,15 @@ pub(crate) fn open(
         super::upsert::imply_key_fields(&mut given, &decl.primary_key, table)?;
     }
     let layout = RecordLayout::from_options(&mut given, schema, &decl.metadata)?;
+    if let Some(changes) = &layout.changes {
+        return Err(EngineError::NotSupported {
+            message: format!(
+                "{table} cannot be written: Eddy reads {} change events but does not write \
+                 them yet; write an updating result into an 'upsert-kafka' table",
+                changes.name()
+            ),
+        });
+    }
     if let Some(slot) = layout
         .metadata
         .iter()

@@ -7,12 +7,14 @@
 //! `properties.group.id`, the offsets of the records handed to the query are committed to the
 //! group (asynchronously), so that `group-offsets` resumes after them.
 
+use super::changes::{ChangeFormat, Changes, LatestByKey};
 use super::client::{self, PartitionRange, SourceConsumer};
 use super::options::KafkaOptions;
 use super::record::{Record, RecordAt};
 use super::records::RecordLayout;
 use crate::error::EngineError;
 use crate::stream::catalog::SourceFactory;
+use crate::stream::changelog_source;
 use crate::stream::source::{BatchSender, StreamSource};
 use crate::stream::source_report::SourceReport;
 use crate::stream::window;
@@ -45,11 +47,17 @@ pub(crate) struct KafkaFactory {
     pub(crate) options: Arc<KafkaOptions>,
     pub(crate) layout: Arc<RecordLayout>,
     pub(crate) skipped: Arc<AtomicU64>,
+    /// An upsert topic (`upsert-kafka`): each record is its key's latest row.
+    pub(crate) upsert: bool,
 }
 
 impl SourceFactory for KafkaFactory {
     fn describe(&self) -> Option<Result<RecordBatch, EngineError>> {
         Some(client::partition_offsets(&self.options, &self.table))
+    }
+
+    fn is_changelog(&self) -> bool {
+        self.upsert || self.layout.changes.is_some()
     }
 
     fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
@@ -96,12 +104,21 @@ impl SourceFactory for KafkaFactory {
                 (*part, time)
             })
             .collect();
+        let changes = match (&self.layout.changes, self.upsert) {
+            (_, true) => Some(ChangeReading::Upserts(LatestByKey::default())),
+            (Some(format), false) => Some(ChangeReading::Events(format.clone())),
+            (None, false) => None,
+        };
         Ok(Box::new(KafkaSource {
             event_time: self.event_time,
             idle_timeout: self.idle_timeout,
             times,
             table: self.table.clone(),
-            schema: self.layout.schema.clone(),
+            schema: match changes {
+                Some(_) => changelog_source::weighted_schema(&self.layout.schema),
+                None => self.layout.schema.clone(),
+            },
+            changes,
             commit: self.options.group.is_some(),
             bounded: ranges.iter().all(|r| r.stop.is_some()),
             consumer,
@@ -112,6 +129,14 @@ impl SourceFactory for KafkaFactory {
             skipped: self.skipped.clone(),
         }))
     }
+}
+
+/// How a table of changes reads its records (`changes.rs`).
+enum ChangeReading {
+    /// Each record a change event.
+    Events(ChangeFormat),
+    /// Each record its key's latest row.
+    Upserts(LatestByKey),
 }
 
 /// The event time one partition has shown.
@@ -130,7 +155,9 @@ struct Progress {
 
 struct KafkaSource {
     table: String,
+    /// The table's columns, and a weight after them when it is a table of changes.
     schema: SchemaRef,
+    changes: Option<ChangeReading>,
     commit: bool,
     bounded: bool,
     consumer: SourceConsumer,
@@ -292,7 +319,7 @@ impl KafkaSource {
         skipped: &mut u64,
     ) -> Result<RecordBatch, EngineError> {
         let Some(time_index) = self.event_time else {
-            return self.layout.decode(records, &self.topics, skipped);
+            return self.decode_refs(&records.iter().collect::<Vec<_>>(), skipped);
         };
         let mut parts: Vec<((usize, i32), Vec<&Record>)> = Vec::new();
         let mut index: HashMap<(usize, i32), usize> = HashMap::new();
@@ -306,7 +333,7 @@ impl KafkaSource {
         }
         let mut batches = Vec::with_capacity(parts.len());
         for (part, rows) in parts {
-            let batch = self.layout.decode_refs(&rows, &self.topics, skipped)?;
+            let batch = self.decode_refs(&rows, skipped)?;
             let latest =
                 datafusion::arrow::compute::max(&window::millis(batch.column(time_index))?);
             if let Some(time) = self.times.get_mut(&part) {
@@ -318,8 +345,51 @@ impl KafkaSource {
             batches.push(batch);
         }
         Ok(datafusion::arrow::compute::concat_batches(
-            &self.layout.schema,
+            &self.schema,
             &batches,
+        )?)
+    }
+
+    /// The rows of `records` (of one partition, say); for a table of changes, the rows that
+    /// came and went, weighted.
+    fn decode_refs(
+        &mut self,
+        records: &[&Record],
+        skipped: &mut u64,
+    ) -> Result<RecordBatch, EngineError> {
+        let Some(reading) = &mut self.changes else {
+            return self.layout.decode_refs(records, &self.topics, skipped);
+        };
+        let mut changes = Changes::default();
+        for record in records {
+            match reading {
+                ChangeReading::Upserts(latest) => latest.read((*record).clone(), &mut changes),
+                ChangeReading::Events(format) => {
+                    if let Err(reason) = format.read(record, &mut changes) {
+                        if !self.layout.ignores_errors() {
+                            return Err(self.layout.bad_event(record, &reason, &self.topics));
+                        }
+                        *skipped += 1;
+                    }
+                }
+            }
+        }
+        let came = self.layout.decode_refs(
+            &changes.came.iter().collect::<Vec<_>>(),
+            &self.topics,
+            skipped,
+        )?;
+        let went = self.layout.decode_refs(
+            &changes.went.iter().collect::<Vec<_>>(),
+            &self.topics,
+            skipped,
+        )?;
+        Ok(datafusion::arrow::compute::concat_batches(
+            &self.schema,
+            &[
+                changelog_source::weigh(&came, 1)?,
+                changelog_source::weigh(&went, -1)?,
+            ],
         )?)
     }
 

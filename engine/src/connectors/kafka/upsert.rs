@@ -2,20 +2,18 @@
 //! the table's `PRIMARY KEY (…) NOT ENFORCED` — Flink's connector for writing an updating
 //! result. An insert or update is a record of the key and its new row; a delete is a
 //! tombstone (the key with no value), which a compacted topic keeps until it drops the key.
+//! Read, the topic is an updating table: a record takes back the row its key had before
+//! (`changes.rs`).
 //!
 //! Options: those of the kafka connector, with `key.format` and `value.format` both required
 //! and no `key.fields` (the key is the primary key) nor `scan.startup.*` (the topic is read
 //! from its start).
 
-use super::super::connector::{Connector, CountedSource, Declaration, Declared};
+use super::super::connector::{Connector, Declaration, Declared};
 use super::super::{bad_option, ConnectorOptions};
 use super::options::KafkaOptions;
 use super::records::RecordLayout;
 use crate::error::EngineError;
-use crate::stream::catalog::SourceFactory;
-use crate::stream::source::StreamSource;
-use datafusion::execution::context::SessionContext;
-use std::sync::Arc;
 
 /// `'connector' = 'upsert-kafka'`.
 pub(crate) struct UpsertKafka;
@@ -43,16 +41,22 @@ impl Connector for UpsertKafka {
                 ));
             }
         }
-        KafkaOptions::read(options, true)?;
+        let kafka = KafkaOptions::read(options, true)?;
         imply_key_fields(options, declaration.primary_key, declaration.table)?;
-        RecordLayout::from_options(options, declaration.schema.clone(), declaration.metadata)?;
+        let layout =
+            RecordLayout::from_options(options, declaration.schema.clone(), declaration.metadata)?;
+        if let Some(changes) = &layout.changes {
+            return Err(bad_option(
+                "value.format",
+                &format!(
+                    "an upsert-kafka table's records are rows, not {} change events; read \
+                     those with a 'connector' = 'kafka' table",
+                    changes.name()
+                ),
+            ));
+        }
         options.finish("upsert-kafka")?;
-        Ok(Declared::Stream(CountedSource {
-            factory: Arc::new(NotReadYet {
-                table: declaration.table.to_string(),
-            }),
-            skipped: None,
-        }))
+        Ok(super::stream_table(declaration, kafka, layout, true))
     }
 }
 
@@ -79,23 +83,4 @@ pub(super) fn imply_key_fields(
     }
     options.imply("key.fields", primary_key.join(";"));
     Ok(())
-}
-
-/// Reading an upsert topic as an updating table is not there yet: a query over one fails
-/// when it starts, saying so.
-struct NotReadYet {
-    table: String,
-}
-
-impl SourceFactory for NotReadYet {
-    fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
-        Err(EngineError::NotSupported {
-            message: format!(
-                "reading the upsert-kafka table {} (the latest row of each key, as an updating \
-                 table) is not supported yet: INSERT INTO it, and read its topic's records as \
-                 they are with a 'connector' = 'kafka' table",
-                self.table
-            ),
-        })
-    }
 }
