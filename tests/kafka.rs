@@ -457,6 +457,48 @@ async fn avro_records_are_datums_of_the_schema_flink_derives() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbounded_pattern_reads_topics_made_while_it_runs() {
+    let first = broker().topic("found", 1);
+    broker().produce(&first, 0, &[(None, "{\"n\":1}")]);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE found (n BIGINT, t STRING METADATA FROM 'topic' VIRTUAL) WITH (
+                'connector' = 'kafka',
+                'topic-pattern' = 'found-[0-9]+',
+                'properties.bootstrap.servers' = '{}',
+                'scan.startup.mode' = 'earliest-offset',
+                'scan.topic-partition-discovery.interval' = '200 ms',
+                'format' = 'json'
+            )",
+            broker().bootstrap
+        ),
+    )
+    .await;
+    // A topic the pattern matches, made while the query runs, is read from its start.
+    let later = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(1500));
+        let topic = broker().topic("found", 2);
+        broker().produce(&topic, 1, &[(None, "{\"n\":2}")]);
+        topic
+    });
+    let run = ok(&mut client, "%sql --duration 5s\nSELECT n, t FROM found").await;
+    let second = later.join().expect("the topic is made");
+    let rows: Vec<String> = sorted_rows(&final_table(&run))
+        .iter()
+        .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![format!("| 1 | {first} |"), format!("| 2 | {second} |")],
+        "{}",
+        run.all_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_topic_or_broker_is_a_clear_error_within_seconds() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;

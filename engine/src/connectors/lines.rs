@@ -277,11 +277,14 @@ impl LineFormat {
         if records.is_empty() {
             return Ok(());
         }
-        let text = records.iter().fold(Vec::new(), |mut text, (_, record)| {
-            text.extend_from_slice(record);
-            text.push(b'\n');
-            text
-        });
+        let length = records.iter().map(|(_, record)| record.len() + 1).sum();
+        let text = records
+            .iter()
+            .fold(Vec::with_capacity(length), |mut text, (_, record)| {
+                text.extend_from_slice(record);
+                text.push(b'\n');
+                text
+            });
         match self.decode_all(&text, records.len()) {
             Ok(batch) => {
                 batches.push(batch);

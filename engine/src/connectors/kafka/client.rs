@@ -251,8 +251,8 @@ fn partition_ends(
     Ok(ends)
 }
 
-/// The topics a table reads and their partitions.
-fn topics(
+/// The topics a table reads and their partitions, now.
+pub(crate) fn topics(
     consumer: &SourceConsumer,
     options: &KafkaOptions,
     table: &str,

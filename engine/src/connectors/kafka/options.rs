@@ -23,8 +23,9 @@ const RESERVED_PROPERTIES: &[&str] = &[
 pub(crate) enum Topics {
     /// `'topic' = 'a'` or `'a;b'`.
     Named(Vec<String>),
-    /// `'topic-pattern'`: every topic whose whole name the pattern matches, when a query
-    /// starts (as Java's `Pattern.matches`).
+    /// `'topic-pattern'`: every topic whose whole name the pattern matches (as Java's
+    /// `Pattern.matches`), when a query starts and, for an unbounded query, as topics are
+    /// made (`scan.topic-partition-discovery.interval`).
     Pattern(Regex),
 }
 
@@ -84,6 +85,9 @@ pub(crate) struct KafkaOptions {
     /// `sink.delivery-guarantee`: whether each flush waits until the broker has every
     /// record (`at-least-once`, the default) or not (`none`).
     pub(crate) wait_for_delivery: bool,
+    /// `scan.topic-partition-discovery.interval`: how often an unbounded query looks for
+    /// new partitions (and, with `topic-pattern`, new topics); `None` (`'0'`): never.
+    pub(crate) discovery: Option<std::time::Duration>,
 }
 
 impl KafkaOptions {
@@ -176,6 +180,15 @@ impl KafkaOptions {
             startup(options, group.is_some(), client.get("auto.offset.reset"))?
         };
         let bounded = bounded(options)?;
+        let discovery_key = "scan.topic-partition-discovery.interval";
+        let discovery = match options.get(discovery_key) {
+            // Flink's default.
+            None => Some(std::time::Duration::from_secs(300)),
+            Some(text) if text.trim() == "0" => None,
+            Some(text) => {
+                Some(super::super::parse_duration(discovery_key, &text)?).filter(|d| !d.is_zero())
+            }
+        };
         let partitioner = match options
             .get("sink.partitioner")
             .map(|p| p.trim().to_ascii_lowercase())
@@ -222,6 +235,7 @@ impl KafkaOptions {
             bounded,
             partitioner,
             wait_for_delivery,
+            discovery,
         })
     }
 }

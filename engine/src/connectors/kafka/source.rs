@@ -109,24 +109,45 @@ impl SourceFactory for KafkaFactory {
             (Some(format), false) => Some(ChangeReading::Events(format.clone())),
             (None, false) => None,
         };
+        let schema = match changes {
+            Some(_) => changelog_source::weighted_schema(&self.layout.schema),
+            None => self.layout.schema.clone(),
+        };
+        let bounded = ranges.iter().all(|r| r.stop.is_some());
         Ok(Box::new(KafkaSource {
-            event_time: self.event_time,
-            idle_timeout: self.idle_timeout,
-            times,
-            table: self.table.clone(),
-            schema: match changes {
-                Some(_) => changelog_source::weighted_schema(&self.layout.schema),
-                None => self.layout.schema.clone(),
-            },
-            changes,
-            commit: self.options.group.is_some(),
-            bounded: ranges.iter().all(|r| r.stop.is_some()),
+            schema: schema.clone(),
+            bounded,
             consumer,
-            report,
-            topics,
-            partitions,
-            layout: self.layout.clone(),
-            skipped: self.skipped.clone(),
+            report: report.clone(),
+            polling: Polling {
+                table: self.table.clone(),
+                bounded,
+                report: report.clone(),
+                topics: topics.clone(),
+                partitions,
+                with_key: self.layout.key.is_some() || self.upsert,
+                with_headers: self.layout.reads_headers(),
+                discovery: match (bounded, self.options.discovery) {
+                    (false, Some(every)) => Some((self.options.clone(), every, Instant::now())),
+                    _ => None,
+                },
+                found: Vec::new(),
+                topics_changed: false,
+            },
+            decoding: Decoding {
+                table: self.table.clone(),
+                schema,
+                changes,
+                commit: self.options.group.is_some(),
+                topics,
+                layout: self.layout.clone(),
+                skipped: self.skipped.clone(),
+                report,
+                event_time: self.event_time,
+                idle_timeout: self.idle_timeout,
+                times,
+                done: Vec::new(),
+            },
         }))
     }
 }
@@ -154,23 +175,59 @@ struct Progress {
 }
 
 struct KafkaSource {
-    table: String,
     /// The table's columns, and a weight after them when it is a table of changes.
     schema: SchemaRef,
-    changes: Option<ChangeReading>,
-    commit: bool,
     bounded: bool,
     consumer: SourceConsumer,
     report: Arc<SourceReport>,
+    polling: Polling,
+    decoding: Decoding,
+}
+
+/// What the thread that polls the client needs and keeps.
+struct Polling {
+    table: String,
+    bounded: bool,
+    report: Arc<SourceReport>,
     topics: Vec<String>,
     partitions: HashMap<(usize, i32), Progress>,
+    with_key: bool,
+    with_headers: bool,
+    /// For an unbounded query: the options new partitions and topics are found by, how
+    /// often they are looked for, and when they were last.
+    discovery: Option<(Arc<KafkaOptions>, Duration, Instant)>,
+    /// The partitions found since the last chunk, and whether the topics changed.
+    found: Vec<(usize, i32)>,
+    topics_changed: bool,
+}
+
+/// What the thread that decodes records needs and keeps.
+struct Decoding {
+    table: String,
+    schema: SchemaRef,
+    changes: Option<ChangeReading>,
+    /// Commit the offsets of the records handed over (a group is set).
+    commit: bool,
+    topics: Vec<String>,
     layout: Arc<RecordLayout>,
     skipped: Arc<AtomicU64>,
+    report: Arc<SourceReport>,
     /// The event-time column (the WATERMARK's, when it is one of the record's columns),
     /// whose largest value is kept per partition in `times`.
     event_time: Option<usize>,
     idle_timeout: Option<Duration>,
     times: HashMap<(usize, i32), PartitionTime>,
+    /// The partitions read to their stop offset: they hold no time back.
+    done: Vec<(usize, i32)>,
+}
+
+/// Records handed from the polling thread to the decoding one, the partitions done by then,
+/// and those found since the last chunk (with the topics, when a new one was found).
+struct Chunk {
+    records: Vec<Record>,
+    done: Vec<(usize, i32)>,
+    found: Vec<(usize, i32)>,
+    topics: Option<Vec<String>>,
 }
 
 impl StreamSource for KafkaSource {
@@ -199,24 +256,59 @@ impl StreamSource for KafkaSource {
 }
 
 impl KafkaSource {
+    /// Reads until every partition is done (bounded reading) or the query stops wanting
+    /// rows, on two threads: this one polls the client (which hands each fetched record at
+    /// once), the other decodes what it polled and sends the rows, so that polling goes on
+    /// while a batch is decoded.
+    fn read(self, out: BatchSender) -> Result<(), EngineError> {
+        let KafkaSource {
+            consumer,
+            mut polling,
+            decoding,
+            ..
+        } = self;
+        let consumer = &consumer;
+        std::thread::scope(|scope| {
+            // One chunk decoding, one waiting: polling runs at most that far ahead.
+            let (chunks, received) = std::sync::mpsc::sync_channel::<Chunk>(1);
+            let decoder = scope.spawn(move || decoding.run(received, consumer, out));
+            let polled = polling.poll(consumer, chunks);
+            let decoded = decoder.join().map_err(|_| EngineError::Internal {
+                message: "the Kafka source's decoding thread stopped".into(),
+                source: None,
+            })?;
+            // The decoder's error is why polling stopped, if it stopped early.
+            decoded.and(polled)
+        })
+    }
+}
+
+impl Polling {
     fn all_done(&self) -> bool {
         self.bounded && self.partitions.values().all(|p| p.done)
     }
 
-    /// Reads until every partition is done (bounded reading) or the query stops wanting
-    /// rows, on a thread of its own: polling the client takes each fetched record at once,
-    /// and decoding is work for a thread, not for the async runtime.
-    fn read(mut self, out: BatchSender) -> Result<(), EngineError> {
+    fn done(&self) -> Vec<(usize, i32)> {
+        self.partitions
+            .iter()
+            .filter(|(_, progress)| progress.done)
+            .map(|(part, _)| *part)
+            .collect()
+    }
+
+    /// Polls the client, handing records to the decoding thread at least every 50 ms, or at
+    /// once when 8192 are waiting; returns when reading is done or the decoder has stopped.
+    fn poll(
+        &mut self,
+        consumer: &SourceConsumer,
+        chunks: std::sync::mpsc::SyncSender<Chunk>,
+    ) -> Result<(), EngineError> {
         let mut pending: Vec<Record> = Vec::new();
         let mut flushed_at = Instant::now();
-        let with_headers = self.layout.reads_headers();
         while !self.all_done() {
-            if out.is_closed() {
-                return Ok(());
-            }
             // Whether this round took a record (then the clock is read only every 256).
             let mut streaming = false;
-            match self.consumer.poll(POLL_WAIT) {
+            match consumer.poll(POLL_WAIT) {
                 Some(Ok(message)) => {
                     streaming = true;
                     self.report.clear_trouble();
@@ -235,13 +327,13 @@ impl KafkaSource {
                     if let Some(progress) = self.partitions.get_mut(&(at.topic, at.partition)) {
                         let stop = progress.range.stop.unwrap_or(i64::MAX);
                         if at.offset < stop {
-                            pending.push(record(&message, at, with_headers));
+                            pending.push(record(&message, at, self.with_key, self.with_headers));
                         }
                         progress.done |= at.offset + 1 >= stop;
                     }
                 }
                 // The end of a partition as it is now: done if that is past its stop.
-                Some(Err(KafkaError::PartitionEOF(_))) => self.note_positions(),
+                Some(Err(KafkaError::PartitionEOF(_))) => self.note_positions(consumer),
                 Some(Err(error @ KafkaError::MessageConsumptionFatal(_))) => {
                     return Err(self.read_error(error));
                 }
@@ -261,21 +353,91 @@ impl KafkaSource {
                 || ((!streaming || pending.len() % 256 == 0)
                     && flushed_at.elapsed() >= FLUSH_INTERVAL);
             if due {
-                // A partition may have gone quiet: it no longer holds time back.
-                self.publish_time_bound();
-                if !self.send(&mut pending, &out)? {
+                self.discover(consumer);
+                // Sent even without records: a partition may have gone quiet, and then no
+                // longer holds time back.
+                if chunks
+                    .send(self.chunk(std::mem::take(&mut pending)))
+                    .is_err()
+                {
                     return Ok(());
                 }
                 flushed_at = Instant::now();
             }
         }
-        self.send(&mut pending, &out)?;
+        let _ = chunks.send(self.chunk(pending));
         Ok(())
     }
 
+    fn chunk(&mut self, records: Vec<Record>) -> Chunk {
+        Chunk {
+            records,
+            done: self.done(),
+            found: std::mem::take(&mut self.found),
+            topics: std::mem::take(&mut self.topics_changed).then(|| self.topics.clone()),
+        }
+    }
+
+    /// Every `scan.topic-partition-discovery.interval`, reads the partitions of new
+    /// topics the pattern matches and new partitions of the topics read, from their
+    /// earliest offset (as Flink does). A broker that does not answer is asked again at the
+    /// next interval; the client reports it meanwhile.
+    fn discover(&mut self, consumer: &SourceConsumer) {
+        let Some((options, every, last)) = &mut self.discovery else {
+            return;
+        };
+        if last.elapsed() < *every {
+            return;
+        }
+        *last = Instant::now();
+        let Ok(now) = client::topics(consumer, options, &self.table) else {
+            return;
+        };
+        let mut assignment = TopicPartitionList::new();
+        let mut found = Vec::new();
+        for (topic, partitions) in now {
+            let index = match self.topics.iter().position(|t| *t == topic) {
+                Some(index) => index,
+                None => {
+                    self.topics.push(topic.clone());
+                    self.topics_changed = true;
+                    self.topics.len() - 1
+                }
+            };
+            for partition in partitions {
+                if self.partitions.contains_key(&(index, partition)) {
+                    continue;
+                }
+                if assignment
+                    .add_partition_offset(&topic, partition, Offset::Beginning)
+                    .is_err()
+                {
+                    continue;
+                }
+                found.push((
+                    (index, partition),
+                    PartitionRange {
+                        topic: topic.clone(),
+                        partition,
+                        start: 0,
+                        stop: None,
+                    },
+                ));
+            }
+        }
+        if found.is_empty() || consumer.incremental_assign(&assignment).is_err() {
+            return;
+        }
+        for (part, range) in found {
+            self.partitions
+                .insert(part, Progress { range, done: false });
+            self.found.push(part);
+        }
+    }
+
     /// Marks the partitions whose position has passed their stop offset as done.
-    fn note_positions(&mut self) {
-        let Ok(positions) = self.consumer.position() else {
+    fn note_positions(&mut self, consumer: &SourceConsumer) {
+        let Ok(positions) = consumer.position() else {
             return;
         };
         for element in positions.elements() {
@@ -291,20 +453,64 @@ impl KafkaSource {
         }
     }
 
-    /// Decodes and sends what is pending; `false` when the query no longer wants rows.
-    fn send(&mut self, pending: &mut Vec<Record>, out: &BatchSender) -> Result<bool, EngineError> {
-        if pending.is_empty() {
+    fn read_error(&self, error: KafkaError) -> EngineError {
+        EngineError::Io {
+            message: format!("table {}: reading its topics failed: {error}", self.table),
+            source: Some(Box::new(error)),
+        }
+    }
+}
+
+impl Decoding {
+    /// Decodes each chunk polled and sends its rows, until the chunks end or the query no
+    /// longer wants rows.
+    fn run(
+        mut self,
+        chunks: std::sync::mpsc::Receiver<Chunk>,
+        consumer: &SourceConsumer,
+        out: BatchSender,
+    ) -> Result<(), EngineError> {
+        for chunk in chunks {
+            self.done = chunk.done;
+            if let Some(topics) = chunk.topics {
+                self.topics = topics;
+            }
+            for part in chunk.found {
+                let time = PartitionTime {
+                    latest: None,
+                    last_row_at: Instant::now(),
+                };
+                self.times.entry(part).or_insert(time);
+            }
+            if !self.send(chunk.records, consumer, &out)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes and sends `records`; `false` when the query no longer wants rows.
+    fn send(
+        &mut self,
+        records: Vec<Record>,
+        consumer: &SourceConsumer,
+        out: &BatchSender,
+    ) -> Result<bool, EngineError> {
+        if out.is_closed() {
+            return Ok(false);
+        }
+        if records.is_empty() {
+            self.publish_time_bound();
             return Ok(true);
         }
         let mut skipped = 0;
-        let decoded = self.decode_by_partition(pending, &mut skipped);
+        let decoded = self.decode_by_partition(&records, &mut skipped);
         self.skipped.fetch_add(skipped, Ordering::Relaxed);
         let batch = decoded.map_err(|e| self.in_table(e))?;
         self.publish_time_bound();
         if self.commit {
-            self.commit_offsets(pending);
+            self.commit_offsets(&records, consumer);
         }
-        pending.clear();
         if batch.num_rows() > 0 && out.blocking_send(batch).is_err() {
             return Ok(false);
         }
@@ -402,7 +608,7 @@ impl KafkaSource {
         }
         let mut bound = i64::MAX;
         for (part, time) in &self.times {
-            let done = self.partitions.get(part).is_some_and(|p| p.done);
+            let done = self.done.contains(part);
             let idle = self
                 .idle_timeout
                 .is_some_and(|idle| time.last_row_at.elapsed() >= idle);
@@ -415,7 +621,7 @@ impl KafkaSource {
     }
 
     /// Commits, for each partition, the offset after the last record handed over.
-    fn commit_offsets(&self, records: &[Record]) {
+    fn commit_offsets(&self, records: &[Record], consumer: &SourceConsumer) {
         let mut last: HashMap<(usize, i32), i64> = HashMap::new();
         for record in records {
             let entry = last
@@ -430,14 +636,7 @@ impl KafkaSource {
             }
         }
         // A failed commit only means a later `group-offsets` start reads some records again.
-        let _ = self.consumer.commit(&list, CommitMode::Async);
-    }
-
-    fn read_error(&self, error: KafkaError) -> EngineError {
-        EngineError::Io {
-            message: format!("table {}: reading its topics failed: {error}", self.table),
-            source: Some(Box::new(error)),
-        }
+        let _ = consumer.commit(&list, CommitMode::Async);
     }
 
     fn in_table(&self, error: EngineError) -> EngineError {
@@ -452,7 +651,12 @@ impl KafkaSource {
 }
 
 /// What the query keeps of `message` until its batch is decoded.
-fn record(message: &BorrowedMessage<'_>, at: RecordAt, with_headers: bool) -> Record {
+fn record(
+    message: &BorrowedMessage<'_>,
+    at: RecordAt,
+    with_key: bool,
+    with_headers: bool,
+) -> Record {
     let (timestamp, timestamp_type) = match message.timestamp() {
         Timestamp::CreateTime(millis) => (Some(millis), "CreateTime"),
         Timestamp::LogAppendTime(millis) => (Some(millis), "LogAppendTime"),
@@ -467,7 +671,7 @@ fn record(message: &BorrowedMessage<'_>, at: RecordAt, with_headers: bool) -> Re
     };
     Record {
         at,
-        key: message.key().map(<[u8]>::to_vec),
+        key: message.key().filter(|_| with_key).map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
         timestamp,
         timestamp_type,
