@@ -454,3 +454,40 @@ async fn many_changes_over_several_micro_batches_fold_to_the_batch_answer() {
     let run = ok(&mut client, "SELECT * FROM kv").await;
     assert_eq!(sorted_rows(&final_table(&run)).len(), current.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rows_an_upsert_source_keeps_count_against_the_memory_limit() {
+    // 80 keys of 600 KB each: about 48 MB of latest rows, past a 32 MiB limit.
+    let topic = broker().topic("big-rows", 1);
+    let payload = "x".repeat(600_000);
+    let keys: Vec<String> = (0..80).map(|k| format!("{{\"id\":{k}}}")).collect();
+    let records: Vec<(Option<&str>, &str)> = keys
+        .iter()
+        .map(|key| (Some(key.as_str()), payload.as_str()))
+        .collect();
+    broker().produce(&topic, 0, &records);
+    let kernel = Kernel::start_with_env(&[("EDDY_MEMORY_LIMIT", "32MiB")]);
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &format!(
+            "CREATE TABLE big_rows (id INT, payload BYTES, PRIMARY KEY (id) NOT ENFORCED) WITH (
+                'connector' = 'upsert-kafka',
+                'topic' = '{topic}',
+                'properties.bootstrap.servers' = '{}',
+                'key.format' = 'json',
+                'value.format' = 'raw',
+                'value.fields-include' = 'EXCEPT_KEY',
+                'scan.bounded.mode' = 'latest-offset'
+            )",
+            broker().bootstrap
+        ),
+    )
+    .await;
+    let error = error_of(&mut client, "SELECT COUNT(*) AS keys FROM big_rows").await;
+    assert!(error.contains("past the memory limit"), "{error}");
+    assert!(
+        error.contains("the latest row of each key its upsert source keeps"),
+        "{error}"
+    );
+}

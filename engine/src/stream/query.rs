@@ -482,6 +482,7 @@ impl Planned {
             sessions: input.sessions,
             watermark: input.watermark,
             clock: EventClock::new(input.event_times).bounded_by(report.clone()),
+            source_report: report.clone(),
             watermark_now,
             view: input.view,
             sink: sink.map(|(_, sink)| sink),

@@ -75,6 +75,8 @@ pub(crate) enum Shape {
 }
 
 pub(crate) struct Runner {
+    /// What the source says of itself: here, the state it keeps (counted with the query's).
+    pub(crate) source_report: Option<Arc<super::source_report::SourceReport>>,
     pub(crate) state: SessionState,
     pub(crate) logical: LogicalPlan,
     pub(crate) schema: SchemaRef,
@@ -366,6 +368,12 @@ impl Runner {
                 self.sessions.as_ref().map_or(0, SessionBuffer::bytes),
             ),
             ("the result kept for display", progress.results.bytes()),
+            (
+                "the latest row of each key its upsert source keeps",
+                self.source_report
+                    .as_ref()
+                    .map_or(0, |report| report.state_bytes()),
+            ),
         ];
         let total: usize = parts.iter().map(|(_, bytes)| bytes).sum();
         self.stats

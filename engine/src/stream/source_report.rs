@@ -20,6 +20,9 @@ pub(crate) struct SourceReport {
     time_bound: AtomicI64,
     /// Whether the source keeps `time_bound` at all.
     bounds_time: std::sync::atomic::AtomicBool,
+    /// Bytes of state the source itself keeps (an upsert source's latest row of each key),
+    /// counted with the query's against the memory limit.
+    state_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for SourceReport {
@@ -30,6 +33,7 @@ impl Default for SourceReport {
             troubled: std::sync::atomic::AtomicBool::new(false),
             time_bound: AtomicI64::new(i64::MIN),
             bounds_time: std::sync::atomic::AtomicBool::new(false),
+            state_bytes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -67,6 +71,14 @@ impl SourceReport {
 
     pub(crate) fn trouble(&self) -> Option<String> {
         self.trouble.lock().ok().and_then(|t| t.clone())
+    }
+
+    pub(crate) fn set_state_bytes(&self, bytes: usize) {
+        self.state_bytes.store(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn state_bytes(&self) -> usize {
+        usize::try_from(self.state_bytes.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
     }
 
     /// Says the event time every moving part of the input has reached (see `time_bound`).

@@ -282,6 +282,8 @@ fn canal(
 #[derive(Default)]
 pub(crate) struct LatestByKey {
     latest: HashMap<Vec<u8>, Record>,
+    /// Bytes of the keys and records kept, roughly.
+    bytes: usize,
 }
 
 impl LatestByKey {
@@ -293,11 +295,31 @@ impl LatestByKey {
             true => self.latest.remove(&key),
             false => {
                 changes.came.push(record.clone());
-                self.latest.insert(key, record)
+                self.bytes += kept_bytes(&key, &record);
+                self.latest.insert(key.clone(), record)
             }
         };
+        if let Some(before) = &before {
+            self.bytes = self.bytes.saturating_sub(kept_bytes(&key, before));
+        }
         changes.went.extend(before);
     }
+
+    /// Bytes of the keys and records kept, roughly (what the memory limit counts).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// Bytes a kept record of `key` holds, roughly: its key twice (the map's and the record's),
+/// its value and headers, and what a map entry and a record cost besides.
+fn kept_bytes(key: &[u8], record: &Record) -> usize {
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.as_ref().map_or(0, Vec::len) + 48)
+        .sum();
+    2 * key.len() + record.value.len() + headers + 160
 }
 
 #[cfg(test)]

@@ -580,6 +580,9 @@ impl Decoding {
                 }
             }
         }
+        if let ChangeReading::Upserts(latest) = reading {
+            self.report.set_state_bytes(latest.bytes());
+        }
         let came = self.layout.decode_refs(
             &changes.came.iter().collect::<Vec<_>>(),
             &self.topics,
