@@ -421,6 +421,33 @@ async fn avro_records_are_datums_of_the_schema_flink_derives() {
         sorted_rows(&final_table(&batch))
     );
 
+    // Arrays, maps and rows are Avro arrays, maps and nested records.
+    let nested = broker().topic("avro-nested", 1);
+    ok(
+        &mut client,
+        &kafka_table(
+            "profiles",
+            "id INT, tags ARRAY<INT>, scores MAP<STRING, DOUBLE>, address ROW<street STRING, no INT>",
+            &nested,
+            &format!(",\n'format' = 'avro'{WHOLE_TOPIC}"),
+        ),
+    )
+    .await;
+    let rows = "SELECT 1 AS id, make_array(3, CAST(NULL AS INT)) AS tags,
+                       map(['x'], [0.5]) AS scores,
+                       named_struct('street', 'main', 'no', 7) AS address
+                UNION ALL
+                SELECT 2, CAST(NULL AS ARRAY<INT>), map(['y', 'z'], [1.0, 2.5]), NULL";
+    ok(&mut client, &format!("INSERT INTO profiles {rows}")).await;
+    let streamed = ok(&mut client, "SELECT * FROM profiles").await;
+    let batch = ok(&mut client, &format!("SELECT * FROM ({rows})")).await;
+    assert_eq!(
+        sorted_rows(&final_table(&streamed)),
+        sorted_rows(&final_table(&batch)),
+        "{}",
+        streamed.all_text()
+    );
+
     // A record of another schema fails the query, naming it and the schema the table reads.
     let bad = broker().topic("avro-bad", 1);
     broker().produce(

@@ -229,6 +229,7 @@ impl Catalog {
                             .as_ref()
                             .map(|ddl| ddl.flink.metadata.clone())
                             .unwrap_or_default(),
+                        declared: entry.stream.as_ref().map(|s| s.schema.clone()),
                     },
                 ))
             })

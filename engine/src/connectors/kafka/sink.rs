@@ -19,7 +19,7 @@ use crate::stream::sink::destination::{Sink, SinkDecl};
 use crate::stream::StreamUpdate;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -33,6 +33,44 @@ use std::time::{Duration, Instant};
 const DELIVERY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Opens the sink of Kafka table `table` (declared as `decl` says) for rows of `schema`.
+/// The written columns as the table declares them (their nullability, nested fields' too),
+/// where the query's column is of the declared type.
+fn as_declared(written: SchemaRef, declared: Option<&Schema>) -> SchemaRef {
+    let Some(declared) = declared else {
+        return written;
+    };
+    let fields: Vec<Arc<Field>> = written
+        .fields()
+        .iter()
+        .map(|field| match declared.field_with_name(field.name()) {
+            Ok(table) if same_but_nulls(table.data_type(), field.data_type()) => {
+                Arc::new(table.clone())
+            }
+            _ => field.clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        written.metadata().clone(),
+    ))
+}
+
+/// Whether two types are the same but for which of their nested values may be null.
+fn same_but_nulls(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::List(a), DataType::List(b)) | (DataType::Map(a, _), DataType::Map(b, _)) => {
+            same_but_nulls(a.data_type(), b.data_type())
+        }
+        (DataType::Struct(a), DataType::Struct(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b.iter())
+                    .all(|(a, b)| same_but_nulls(a.data_type(), b.data_type()))
+        }
+        (a, b) => a == b,
+    }
+}
+
 pub(crate) fn open(
     table: &str,
     decl: SinkDecl,
@@ -57,6 +95,7 @@ pub(crate) fn open(
     if upsert {
         super::upsert::imply_key_fields(&mut given, &decl.primary_key, table)?;
     }
+    let schema = as_declared(schema, decl.declared.as_deref());
     let layout = RecordLayout::from_options(&mut given, schema, &decl.metadata)?;
     if let Some(changes) = &layout.changes {
         return Err(EngineError::NotSupported {

@@ -17,6 +17,10 @@ pub(crate) struct SinkDecl {
     pub(crate) primary_key: Vec<String>,
     /// The metadata columns (a Kafka record's timestamp and headers are written).
     pub(crate) metadata: Vec<crate::sql::flink_syntax::MetadataColumn>,
+    /// The columns as declared, for a table that is also read (a Kafka table): a written
+    /// column is as nullable as declared, whatever the query that fills it says (Avro
+    /// writes a nullable column differently).
+    pub(crate) declared: Option<datafusion::arrow::datatypes::SchemaRef>,
 }
 
 /// A running query's destination.
