@@ -48,9 +48,9 @@ impl InputClock {
 #[derive(Debug)]
 pub(crate) struct EventClock {
     inputs: Vec<InputClock>,
-    /// What the source of a query over one stream says of its parts' event times (a Kafka
-    /// source's partitions): the input's time goes no further than that.
-    parts: Option<Arc<SourceReport>>,
+    /// What each input's source says of its parts' event times (a Kafka source's
+    /// partitions), by input: the input's time goes no further than that.
+    parts: Vec<Option<Arc<SourceReport>>>,
 }
 
 impl EventClock {
@@ -66,21 +66,24 @@ impl EventClock {
                     ended: false,
                 })
                 .collect(),
-            parts: None,
+            parts: Vec::new(),
         }
     }
 
-    /// Bounds the time of a query over one stream by what `report` says of its parts.
-    pub(crate) fn bounded_by(mut self, report: Option<Arc<SourceReport>>) -> Self {
-        if self.inputs.len() == 1 {
-            self.parts = report;
-        }
+    /// Bounds each input's time by what its source's report (`reports`, by input) says of
+    /// its parts.
+    pub(crate) fn bounded_by(mut self, reports: Vec<Option<Arc<SourceReport>>>) -> Self {
+        self.parts = reports;
         self
     }
 
     /// The largest event time `clock` has seen, as far as every part of its input has come.
     fn reached(&self, clock: &InputClock) -> Option<i64> {
-        let bound = self.parts.as_ref().and_then(|r| r.time_bound());
+        let bound = self
+            .parts
+            .get(clock.time.input)
+            .and_then(Option::as_ref)
+            .and_then(|r| r.time_bound());
         match (clock.max_time, bound) {
             // A part that has shown no row yet holds time back, as in Flink.
             (_, Some(i64::MIN)) => None,
@@ -217,7 +220,7 @@ mod tests {
             delay_ms: 0,
             idle_timeout: None,
         }])
-        .bounded_by(Some(report.clone()));
+        .bounded_by(vec![Some(report.clone())]);
         clock.observe(&[rows(0, &[5_000])]).expect("observed");
         // The source has not said: the input's own time.
         assert_eq!(clock.watermark(|t| t), Some(5_000));
@@ -229,6 +232,20 @@ mod tests {
         // Every part idle or done: nothing holds it back.
         report.set_time_bound(i64::MAX);
         assert_eq!(clock.watermark(|t| t), Some(5_000));
+    }
+
+    #[test]
+    fn each_input_is_held_back_by_its_own_sources_parts() {
+        let report = Arc::new(SourceReport::default());
+        let mut clock = two_inputs(None).bounded_by(vec![None, Some(report.clone())]);
+        clock
+            .observe(&[rows(0, &[9_000]), rows(1, &[8_000])])
+            .expect("observed");
+        // Input 1's slowest part is at 3,000: the watermark (the least input's) follows it.
+        report.set_time_bound(3_000);
+        assert_eq!(clock.watermark(|t| t), Some(2_980));
+        report.set_time_bound(i64::MAX);
+        assert_eq!(clock.watermark(|t| t), Some(7_980));
     }
 
     #[test]

@@ -105,6 +105,10 @@ impl StreamSource for MergedSource {
         self.sources.iter().find_map(|s| s.report())
     }
 
+    fn input_reports(&self) -> Vec<Option<Arc<crate::stream::source_report::SourceReport>>> {
+        self.sources.iter().map(|s| s.report()).collect()
+    }
+
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
         Box::pin(async move {
             let mut running = Vec::with_capacity(self.sources.len());

@@ -481,7 +481,7 @@ impl Planned {
             window: input.window,
             sessions: input.sessions,
             watermark: input.watermark,
-            clock: EventClock::new(input.event_times).bounded_by(report.clone()),
+            clock: EventClock::new(input.event_times).bounded_by(source.input_reports()),
             source_report: report.clone(),
             watermark_now,
             view: input.view,

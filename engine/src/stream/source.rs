@@ -33,4 +33,10 @@ pub(crate) trait StreamSource: Send + 'static {
     fn report(&self) -> Option<Arc<SourceReport>> {
         None
     }
+
+    /// What each input's source will say, by input: one for a source of one input; one per
+    /// merged source for a query over several streams (`merged_source.rs`).
+    fn input_reports(&self) -> Vec<Option<Arc<SourceReport>>> {
+        vec![self.report()]
+    }
 }
