@@ -605,6 +605,10 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         "%sql --max-rows 5000\nSELECT P.id AS person, A.id AS auction FROM person{s} P LEFT JOIN auction{s} A ON A.seller = P.id WHERE MOD(P.id, 10) = 0",
         "SELECT A.category, COUNT(*) AS pairs, COUNT(B.auction) AS bids FROM auction{s} A LEFT JOIN bid{s} B ON A.id = B.auction GROUP BY A.category",
         "SELECT COUNT(*) AS sellers_without_auctions FROM person{s} P WHERE NOT EXISTS (SELECT 1 FROM auction{s} A WHERE A.seller = P.id)",
+        // OVER aggregations: each bid of every fiftieth bidder with the bidder's bids in the
+        // second up to it and the highest and total so far (RANGE frames: rows of equal time
+        // are peers, so the answer does not depend on their order).
+        "%sql --max-rows 5000\nSELECT * FROM (SELECT auction, bidder, price, `dateTime`, COUNT(*) OVER (PARTITION BY bidder ORDER BY `dateTime` RANGE BETWEEN INTERVAL '1' SECOND PRECEDING AND CURRENT ROW) AS last_second, MAX(price) OVER (PARTITION BY bidder ORDER BY `dateTime`) AS highest, SUM(price) OVER (PARTITION BY bidder ORDER BY `dateTime`) AS total FROM bid{s}) WHERE MOD(bidder, 50) = 0",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

@@ -217,6 +217,16 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             ),
             UPDATING,
         ),
+        Shape::Over { time, .. } => line(
+            "Over",
+            format!(
+                "OVER (… ORDER BY {time} …): each row goes out once, with its aggregate over its \
+                 partition's rows up to it, when the watermark passes it (later rows are late); \
+                 state: the rows waiting for the watermark, and the rows each partition's window \
+                 still reaches"
+            ),
+            APPEND,
+        ),
         Shape::Changelog if stages.changelog_source => line(
             "Calc",
             "projections and filters over the changes' rows; no state; a row the source takes \

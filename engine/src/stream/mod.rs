@@ -20,6 +20,7 @@ mod keyed_rows;
 mod live_groups;
 mod merged_source;
 pub(crate) mod micro_batch;
+mod over_aggregate;
 pub(crate) mod query;
 mod retracting_aggregate;
 mod runner;

@@ -9,6 +9,7 @@ use super::event_clock::{EventClock, InputTime};
 use super::explain::JoinInputKind;
 use super::interval::interval_ms;
 use super::micro_batch::MicroBatchTable;
+use super::over_aggregate;
 use super::runner::{Runner, Shape};
 use super::session_window::{columns_read, SessionBuffer};
 use super::sink::{self, SinkDecl};
@@ -232,7 +233,9 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
             over_updating_join(&state, logical, updating, input.window.clone()).await?
         }
         (None, None) if input.changelog => over_changelog(&state, logical).await?,
-        (None, _) => over_stream(&state, logical, input.window.clone()).await?,
+        (None, _) => {
+            over_stream(&state, logical, input.window.clone(), event_time.as_deref()).await?
+        }
     };
     let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
     if let Some(sessions) = input.sessions.as_mut() {
@@ -281,6 +284,7 @@ async fn over_stream(
     state: &SessionState,
     logical: LogicalPlan,
     window: Option<WindowSpec>,
+    event_time: Option<&str>,
 ) -> Result<Staged, EngineError> {
     let (logical, feed) = updating_feed::split(logical)?;
     let feed = match feed {
@@ -296,7 +300,13 @@ async fn over_stream(
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(state, &logical).await?;
-    let shape = shape_of(&probe, window.as_ref(), &schema)?;
+    let lag_rows = over_aggregate::lag_rows(&logical)?;
+    let shape = shape_of(
+        &probe,
+        window.as_ref(),
+        &schema,
+        event_time.map(|t| (t, lag_rows)),
+    )?;
     Ok(Staged {
         logical,
         shape,
@@ -340,7 +350,7 @@ async fn over_updating_join(
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, window.as_ref(), &schema)?;
+            let shape = shape_of(&probe, window.as_ref(), &schema, None)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -383,7 +393,7 @@ async fn over_changelog(state: &SessionState, logical: LogicalPlan) -> Result<St
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, None, &schema)?;
+            let shape = shape_of(&probe, None, &schema, None)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -1180,9 +1190,28 @@ fn shape_of(
     probe: &Arc<dyn ExecutionPlan>,
     window: Option<&WindowSpec>,
     output: &SchemaRef,
+    event_time: Option<(&str, usize)>,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
-        if let Some(top) = top_n::find(probe)? {
+        let top_n = match top_n::find(probe) {
+            Ok(top_n) => top_n,
+            // A window function ordered by the event time, not kept to its first ranks: an
+            // OVER aggregation, if it is one Eddy runs.
+            Err(not_top_n) => {
+                let (time, lag_rows) = event_time.unwrap_or_default();
+                match over_aggregate::find(probe, event_time.map(|(t, _)| t), lag_rows)? {
+                    Some(over) => {
+                        check_per_batch(&over.lower, "below an OVER aggregation over a stream")?;
+                        return Ok(Shape::Over {
+                            time: time.to_string(),
+                            lag_rows,
+                        });
+                    }
+                    None => return Err(not_top_n),
+                }
+            }
+        };
+        if let Some(top) = top_n {
             check_per_batch(&top.lower, "below a Top-N over a stream")?;
             // Partitioned by its window, over a window table function's rows: each window
             // is ranked for good when the watermark closes it.

@@ -9,6 +9,7 @@ use super::changelog;
 use super::changelog_source;
 use super::event_clock::EventClock;
 use super::micro_batch::MicroBatchTable;
+use super::over_aggregate::{self, OverState};
 use super::session_window::SessionBuffer;
 use super::shown_result::ShownResult;
 use super::sink::Sink;
@@ -72,6 +73,10 @@ pub(crate) enum Shape {
     /// Rows that come and go (an outer or anti join of streams, with projections and filters
     /// over it): inserts and deletes, no state of its own.
     Changelog,
+    /// An OVER aggregation ordered by the event-time column `time`: each row goes out once,
+    /// with its aggregate, when the watermark passes it (`over_aggregate.rs`).
+    /// `lag_rows`: how many rows back its `LAG`s reach.
+    Over { time: String, lag_rows: usize },
 }
 
 pub(crate) struct Runner {
@@ -144,6 +149,9 @@ struct Progress {
     top_n: TopNState,
     /// The Top-N's plan, from the last tick that ran it.
     top_n_plan: Option<top_n::TopNPlan>,
+    /// An OVER aggregation's waiting and kept rows, and where it sits in the plan.
+    over: OverState,
+    over_plan: Option<over_aggregate::OverPlan>,
     /// A changelog result's rows that went and came since it was last shown.
     went: Vec<RecordBatch>,
     came: Vec<RecordBatch>,
@@ -170,7 +178,9 @@ impl Runner {
         let mut progress = Progress {
             aggregate: None,
             keyed: match &self.shape {
-                Shape::Stateless | Shape::TopN { .. } | Shape::Changelog => None,
+                Shape::Stateless | Shape::TopN { .. } | Shape::Changelog | Shape::Over { .. } => {
+                    None
+                }
                 Shape::Windowed { state_schema, .. } | Shape::Updating { state_schema, .. } => {
                     Some(KeyedState::new(state_schema.clone()))
                 }
@@ -180,6 +190,8 @@ impl Runner {
             previous: Vec::new(),
             top_n: TopNState::new(),
             top_n_plan: None,
+            over: OverState::default(),
+            over_plan: None,
             went: Vec::new(),
             came: Vec::new(),
             dirty: false,
@@ -363,6 +375,7 @@ impl Runner {
                 self.join.as_ref().map_or(0, StreamJoin::bytes),
             ),
             ("the Top-N's rows", progress.top_n.bytes()),
+            ("the rows the OVER aggregation keeps", progress.over.bytes()),
             (
                 "the rows of open session windows",
                 self.sessions.as_ref().map_or(0, SessionBuffer::bytes),
@@ -706,6 +719,16 @@ impl Runner {
         match &self.shape {
             // Its runs are weighted: `run_weighted` takes them.
             Shape::Changelog => {}
+            Shape::Over { time, lag_rows } => {
+                let found = over_aggregate::find(&plan, Some(time), *lag_rows)?
+                    .ok_or_else(|| missing("OVER aggregation"))?;
+                let rows = collect(found.lower.clone(), task.clone())
+                    .await
+                    .map_err(EngineError::from)?;
+                let late = progress.over.push(&found, rows)?;
+                self.stats.late_rows.fetch_add(late, Ordering::Relaxed);
+                progress.over_plan = Some(found);
+            }
             Shape::Stateless => {
                 let out = collect(plan, task.clone())
                     .await
@@ -832,6 +855,15 @@ impl Runner {
         let task = self.state.task_ctx();
         match &self.shape {
             Shape::Stateless => {}
+            Shape::Over { .. } => {
+                if let (Some(found), Some(w)) = (&progress.over_plan, effective) {
+                    let out = progress.over.take_ready(found, w, task.clone()).await?;
+                    self.stats
+                        .keys
+                        .store(progress.over.rows_kept() as u64, Ordering::Relaxed);
+                    self.emit_rows(out).await?;
+                }
+            }
             Shape::Changelog => {
                 let interval = Duration::from_millis(self.emit_interval.load(Ordering::Relaxed));
                 let due = ended || progress.last_snapshot.elapsed() >= interval;

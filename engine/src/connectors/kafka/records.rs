@@ -514,7 +514,7 @@ mod tests {
             ("key.fields", "nope")
         ])
         .contains("no column nope"));
-        assert!(hint(&[("format", "avro")]).contains("'json', 'csv' and 'raw'"));
+        assert!(hint(&[("format", "protobuf")]).contains("'json', 'csv', 'raw' and 'avro'"));
         assert!(hint(&[("format", "raw")]).contains("one STRING or BYTES column"));
         assert!(hint(&[("format", "json"), ("csv.field-delimiter", ";")]).contains("csv"));
     }
