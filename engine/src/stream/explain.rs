@@ -217,13 +217,24 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
             ),
             UPDATING,
         ),
-        Shape::Over { time, .. } => line(
+        Shape::Over {
+            time,
+            processing_time,
+            ..
+        } => line(
             "Over",
             format!(
                 "OVER (… ORDER BY {time} …): each row goes out once, with its aggregate over its \
-                 partition's rows up to it, when the watermark passes it (later rows are late); \
-                 state: the rows waiting for the watermark, and the rows each partition's window \
-                 still reaches"
+                 partition's rows up to it, {}; state: {}the rows each partition's window still \
+                 reaches",
+                match processing_time {
+                    true => "as it comes (processing time)",
+                    false => "when the watermark passes it (later rows are late)",
+                },
+                match processing_time {
+                    true => "",
+                    false => "the rows waiting for the watermark, and ",
+                }
             ),
             APPEND,
         ),

@@ -2,7 +2,8 @@
 //! rowtime ROWS|RANGE BETWEEN … PRECEDING AND CURRENT ROW)`, and `LAG`. Each row is emitted
 //! once, with its aggregate over the rows of its partition up to it in event time, when the
 //! watermark has passed it — so every row that comes before it has come (a later one is late
-//! and dropped, as in Flink). The result is append-only.
+//! and dropped, as in Flink). Ordered by a processing-time attribute (`PROCTIME()`), rows are
+//! taken as they come, each tick's at once. The result is append-only.
 //!
 //! Rows wait (`pending`) until the watermark passes them. Then the rows the watermark passed
 //! are run through DataFusion's own window operator together with the rows each partition
@@ -10,8 +11,8 @@
 //! N), the rows within the interval for `RANGE INTERVAL … PRECEDING`, all of them for
 //! `UNBOUNDED PRECEDING` (kept rows are counted against the memory limit). Rows are put in the
 //! window's order by partition, event time and arrival, so rows of equal time are taken in
-//! the order they came, as Flink does; the history's rows all have an earlier time than the
-//! rows ready, so only the latter's results are kept.
+//! the order they came, as Flink does; the window operator keeps its input's order, so the
+//! ready rows' results are picked out by position.
 
 use super::window::millis;
 use crate::error::EngineError;
@@ -284,10 +285,12 @@ fn range_millis(value: &ScalarValue) -> Option<i64> {
     }
 }
 
-/// Rows with their arrival numbers (the order rows of equal time are taken in).
+/// Rows with their arrival numbers (the order rows of equal time are taken in), and which
+/// of them the watermark has just passed (the rows whose results go out).
 struct Numbered {
     rows: RecordBatch,
     arrival: Int64Array,
+    ready: BooleanArray,
 }
 
 /// The rows waiting for the watermark, and those each partition keeps from before.
@@ -296,7 +299,8 @@ pub(crate) struct OverState {
     pending: Vec<Numbered>,
     history: Option<Numbered>,
     next_arrival: i64,
-    /// The watermark the last ready rows were taken at: rows at or before it are late.
+    /// The watermark the last ready rows were taken at: rows at or before it are late
+    /// (event time only: rows ordered by processing time are never late).
     taken_at: Option<i64>,
 }
 
@@ -307,10 +311,11 @@ impl OverState {
         &mut self,
         plan: &OverPlan,
         rows: Vec<RecordBatch>,
+        processing_time: bool,
     ) -> Result<u64, EngineError> {
         let mut late = 0;
         for batch in rows.into_iter().filter(|b| b.num_rows() > 0) {
-            let batch = match self.taken_at {
+            let batch = match self.taken_at.filter(|_| !processing_time) {
                 Some(w) => {
                     let times = millis(batch.column(plan.time_index))?;
                     let keep: BooleanArray = times
@@ -329,6 +334,7 @@ impl OverState {
             let arrival = Int64Array::from_iter_values(self.next_arrival..self.next_arrival + n);
             self.next_arrival += n;
             self.pending.push(Numbered {
+                ready: BooleanArray::from(vec![false; batch.num_rows()]),
                 rows: batch,
                 arrival,
             });
@@ -358,7 +364,9 @@ impl OverState {
                 continue;
             }
             let left = datafusion::arrow::compute::not(&passed)?;
-            ready.push(select(&part, &passed)?);
+            let mut taken = select(&part, &passed)?;
+            taken.ready = BooleanArray::from(vec![true; taken.rows.num_rows()]);
+            ready.push(taken);
             if left.true_count() > 0 {
                 waiting.push(select(&part, &left)?);
             }
@@ -367,8 +375,7 @@ impl OverState {
         if ready.is_empty() {
             return Ok(Vec::new());
         }
-        let before = self.taken_at;
-        self.taken_at = Some(before.map_or(w, |b| b.max(w)));
+        self.taken_at = Some(self.taken_at.map_or(w, |b| b.max(w)));
         // The partitions' rows from before, then the ready ones, in the window's order.
         let mut all: Vec<&Numbered> = self.history.iter().collect();
         all.extend(ready.iter());
@@ -387,24 +394,21 @@ impl OverState {
         )
         .await?;
         let windowed = concat_batches(&plan.window.schema(), &windowed)?;
-        // Only the ready rows' results: the history's rows are all earlier.
-        let times = millis(windowed.column(plan.time_index))?;
-        let fresh: BooleanArray = times
-            .iter()
-            .map(|t| {
-                Some(match (t, before) {
-                    (Some(t), Some(b)) => t > b,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                })
-            })
-            .collect();
-        let fresh = filter_record_batch(&windowed, &fresh)?;
+        // Only the ready rows' results: the window keeps its input's order.
+        if windowed.num_rows() != sorted.ready.len() {
+            return Err(EngineError::Internal {
+                message: "the OVER aggregation's window gave another number of rows than it \
+                          read"
+                    .into(),
+                source: None,
+            });
+        }
+        let fresh = filter_record_batch(&windowed, &sorted.ready)?;
         let window_schema = plan.window.schema();
         let above: Arc<dyn ExecutionPlan> =
             MemorySourceConfig::try_new_exec(&[vec![fresh]], window_schema, None)?;
         let out = collect(replace(&plan.root, &plan.window, above)?, task).await?;
-        self.history = Some(self.keep(plan, sorted, w)?);
+        self.history = Some(self.keep(plan, sorted)?);
         Ok(out)
     }
 
@@ -430,16 +434,22 @@ impl OverState {
         Ok(Numbered {
             rows: take_record_batch(&rows.rows, &order)?,
             arrival: longs(take(&rows.arrival, &order, None)?),
+            ready: take(&rows.ready, &order, None)?.as_boolean().clone(),
         })
     }
 
-    /// What each partition of `sorted` (in window order) keeps for rows after `w`.
-    fn keep(&self, plan: &OverPlan, sorted: Numbered, w: i64) -> Result<Numbered, EngineError> {
+    /// What each partition of `sorted` (in window order) keeps for the rows to come, whose
+    /// times are at least the latest time among these.
+    fn keep(&self, plan: &OverPlan, sorted: Numbered) -> Result<Numbered, EngineError> {
         let needs = plan.needs;
         if needs.all {
-            return Ok(sorted);
+            return Ok(Numbered {
+                ready: BooleanArray::from(vec![false; sorted.rows.num_rows()]),
+                ..sorted
+            });
         }
         let times = millis(sorted.rows.column(plan.time_index))?;
+        let latest = datafusion::arrow::compute::max(&times).unwrap_or(i64::MIN);
         let partition_values: Vec<ArrayRef> = plan
             .partition_columns
             .iter()
@@ -454,17 +464,19 @@ impl OverState {
             let last_rows = range.end.saturating_sub(needs.rows).max(range.start);
             for i in range {
                 let in_rows = i >= last_rows;
-                let in_range = needs
-                    .range_ms
-                    .is_some_and(|r| times.is_valid(i) && times.value(i) > w.saturating_sub(r));
+                let in_range = needs.range_ms.is_some_and(|r| {
+                    times.is_valid(i) && times.value(i) >= latest.saturating_sub(r)
+                });
                 if in_rows || in_range {
                     kept.push(i as u32);
                 }
             }
         }
         let indices = datafusion::arrow::array::UInt32Array::from(kept);
+        let rows = take_record_batch(&sorted.rows, &indices)?;
         Ok(Numbered {
-            rows: take_record_batch(&sorted.rows, &indices)?,
+            ready: BooleanArray::from(vec![false; rows.num_rows()]),
+            rows,
             arrival: longs(take(&sorted.arrival, &indices, None)?),
         })
     }
@@ -491,6 +503,9 @@ fn select(part: &Numbered, mask: &BooleanArray) -> Result<Numbered, EngineError>
     Ok(Numbered {
         rows: filter_record_batch(&part.rows, mask)?,
         arrival: longs(datafusion::arrow::compute::filter(&part.arrival, mask)?),
+        ready: datafusion::arrow::compute::filter(&part.ready, mask)?
+            .as_boolean()
+            .clone(),
     })
 }
 
@@ -500,9 +515,11 @@ fn join(schema: &SchemaRef, parts: &[&Numbered]) -> Result<Numbered, EngineError
         .map(|p| RecordBatch::try_new(schema.clone(), p.rows.columns().to_vec()))
         .collect::<Result<Vec<_>, _>>()?;
     let arrivals: Vec<&dyn Array> = parts.iter().map(|p| &p.arrival as &dyn Array).collect();
+    let ready: Vec<&dyn Array> = parts.iter().map(|p| &p.ready as &dyn Array).collect();
     Ok(Numbered {
         rows: concat_batches(schema, &rows)?,
         arrival: longs(concat(&arrivals)?),
+        ready: concat(&ready)?.as_boolean().clone(),
     })
 }
 

@@ -234,7 +234,14 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         }
         (None, None) if input.changelog => over_changelog(&state, logical).await?,
         (None, _) => {
-            over_stream(&state, logical, input.window.clone(), event_time.as_deref()).await?
+            // The time columns an OVER aggregation may be ordered by: the event time, and
+            // the processing-time attributes.
+            let times: Vec<(String, bool)> = event_time
+                .iter()
+                .map(|t| (t.clone(), false))
+                .chain(input.proctime.iter().map(|t| (t.clone(), true)))
+                .collect();
+            over_stream(&state, logical, input.window.clone(), &times).await?
         }
     };
     let schema: SchemaRef = Arc::new(staged.logical.schema().as_arrow().clone());
@@ -284,7 +291,7 @@ async fn over_stream(
     state: &SessionState,
     logical: LogicalPlan,
     window: Option<WindowSpec>,
-    event_time: Option<&str>,
+    times: &[(String, bool)],
 ) -> Result<Staged, EngineError> {
     let (logical, feed) = updating_feed::split(logical)?;
     let feed = match feed {
@@ -301,12 +308,7 @@ async fn over_stream(
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(state, &logical).await?;
     let lag_rows = over_aggregate::lag_rows(&logical)?;
-    let shape = shape_of(
-        &probe,
-        window.as_ref(),
-        &schema,
-        event_time.map(|t| (t, lag_rows)),
-    )?;
+    let shape = shape_of(&probe, window.as_ref(), &schema, times, lag_rows)?;
     Ok(Staged {
         logical,
         shape,
@@ -350,7 +352,7 @@ async fn over_updating_join(
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, window.as_ref(), &schema, None)?;
+            let shape = shape_of(&probe, window.as_ref(), &schema, &[], 0)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -393,7 +395,7 @@ async fn over_changelog(state: &SessionState, logical: LogicalPlan) -> Result<St
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, None, &schema, None)?;
+            let shape = shape_of(&probe, None, &schema, &[], 0)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -649,6 +651,9 @@ struct StreamInput {
     stream_side: Option<StreamSide>,
     /// The source sends changes, each row weighted (`changelog_source.rs`).
     changelog: bool,
+    /// The stream's processing-time attributes (`pt AS PROCTIME()`), which an OVER
+    /// aggregation may be ordered by.
+    proctime: Vec<String>,
 }
 
 async fn stream_input(
@@ -698,6 +703,7 @@ async fn stream_input(
             sides: Vec::new(),
             stream_side: None,
             changelog,
+            proctime: table.proctime.clone(),
         });
     };
     let (windowed, spec) = window_input(ctx, call, streams, watermark_now.clone()).await?;
@@ -765,6 +771,7 @@ async fn stream_input(
         sides,
         stream_side,
         changelog: false,
+        proctime: Vec::new(),
     })
 }
 
@@ -932,6 +939,7 @@ fn several_streams(
         sides: Vec::new(),
         stream_side: None,
         changelog: false,
+        proctime: Vec::new(),
     })
 }
 
@@ -1190,7 +1198,8 @@ fn shape_of(
     probe: &Arc<dyn ExecutionPlan>,
     window: Option<&WindowSpec>,
     output: &SchemaRef,
-    event_time: Option<(&str, usize)>,
+    times: &[(String, bool)],
+    lag_rows: usize,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
         let top_n = match top_n::find(probe) {
@@ -1198,17 +1207,17 @@ fn shape_of(
             // A window function ordered by the event time, not kept to its first ranks: an
             // OVER aggregation, if it is one Eddy runs.
             Err(not_top_n) => {
-                let (time, lag_rows) = event_time.unwrap_or_default();
-                match over_aggregate::find(probe, event_time.map(|(t, _)| t), lag_rows)? {
-                    Some(over) => {
+                for (time, processing_time) in times {
+                    if let Some(over) = over_aggregate::find(probe, Some(time), lag_rows)? {
                         check_per_batch(&over.lower, "below an OVER aggregation over a stream")?;
                         return Ok(Shape::Over {
-                            time: time.to_string(),
+                            time: time.clone(),
+                            processing_time: *processing_time,
                             lag_rows,
                         });
                     }
-                    None => return Err(not_top_n),
                 }
+                return Err(not_top_n);
             }
         };
         if let Some(top) = top_n {

@@ -73,10 +73,14 @@ pub(crate) enum Shape {
     /// Rows that come and go (an outer or anti join of streams, with projections and filters
     /// over it): inserts and deletes, no state of its own.
     Changelog,
-    /// An OVER aggregation ordered by the event-time column `time`: each row goes out once,
-    /// with its aggregate, when the watermark passes it (`over_aggregate.rs`).
-    /// `lag_rows`: how many rows back its `LAG`s reach.
-    Over { time: String, lag_rows: usize },
+    /// An OVER aggregation ordered by the time column `time`: each row goes out once, with
+    /// its aggregate, when the watermark passes it, or at once for a processing time
+    /// (`over_aggregate.rs`). `lag_rows`: how many rows back its `LAG`s reach.
+    Over {
+        time: String,
+        processing_time: bool,
+        lag_rows: usize,
+    },
 }
 
 pub(crate) struct Runner {
@@ -719,13 +723,17 @@ impl Runner {
         match &self.shape {
             // Its runs are weighted: `run_weighted` takes them.
             Shape::Changelog => {}
-            Shape::Over { time, lag_rows } => {
+            Shape::Over {
+                time,
+                processing_time,
+                lag_rows,
+            } => {
                 let found = over_aggregate::find(&plan, Some(time), *lag_rows)?
                     .ok_or_else(|| missing("OVER aggregation"))?;
                 let rows = collect(found.lower.clone(), task.clone())
                     .await
                     .map_err(EngineError::from)?;
-                let late = progress.over.push(&found, rows)?;
+                let late = progress.over.push(&found, rows, *processing_time)?;
                 self.stats.late_rows.fetch_add(late, Ordering::Relaxed);
                 progress.over_plan = Some(found);
             }
@@ -855,8 +863,15 @@ impl Runner {
         let task = self.state.task_ctx();
         match &self.shape {
             Shape::Stateless => {}
-            Shape::Over { .. } => {
-                if let (Some(found), Some(w)) = (&progress.over_plan, effective) {
+            Shape::Over {
+                processing_time, ..
+            } => {
+                // Rows ordered by processing time are taken as they come.
+                let w = match processing_time {
+                    true => Some(i64::MAX),
+                    false => effective,
+                };
+                if let (Some(found), Some(w)) = (&progress.over_plan, w) {
                     let out = progress.over.take_ready(found, w, task.clone()).await?;
                     self.stats
                         .keys
