@@ -609,6 +609,9 @@ async fn nexmark_queries_over_the_stream_equal_the_same_sql_over_its_events_in_f
         // second up to it and the highest and total so far (RANGE frames: rows of equal time
         // are peers, so the answer does not depend on their order).
         "%sql --max-rows 5000\nSELECT * FROM (SELECT auction, bidder, price, `dateTime`, COUNT(*) OVER (PARTITION BY bidder ORDER BY `dateTime` RANGE BETWEEN INTERVAL '1' SECOND PRECEDING AND CURRENT ROW) AS last_second, MAX(price) OVER (PARTITION BY bidder ORDER BY `dateTime`) AS highest, SUM(price) OVER (PARTITION BY bidder ORDER BY `dateTime`) AS total FROM bid{s}) WHERE MOD(bidder, 50) = 0",
+        // q23: bids by people who have also listed an item, with the person and the item (a
+        // join of three streams), summed up per seller.
+        "SELECT P.id AS seller, COUNT(*) AS pairs, SUM(B.price) AS total, MAX(A.id) AS last_auction FROM bid{s} B JOIN person{s} P ON B.bidder = P.id JOIN auction{s} A ON P.id = A.seller GROUP BY P.id",
         // q11: each bidder's sessions, in Flink's legacy group window syntax.
         "SELECT B.bidder, count(*) AS bid_count, SESSION_START(B.`dateTime`, INTERVAL '10' SECOND) AS starttime, SESSION_END(B.`dateTime`, INTERVAL '10' SECOND) AS endtime FROM bid{s} B GROUP BY B.bidder, SESSION(B.`dateTime`, INTERVAL '10' SECOND)",
     ] {

@@ -125,10 +125,16 @@ pub(crate) fn describe(stages: &Stages<'_>) -> String {
         line(
             "Join",
             format!(
-                "{} of two streams on equal keys; state: the rows of each side by key (for a \
+                "{} of {} streams on equal keys; state: the rows of each side by key (for a \
                  semi join, the outer rows that met none yet), {}; each tick's rows meet the \
                  other side's so far{}",
                 stages.join_kind,
+                // Each join of streams that is a side adds two sides and one stream.
+                match stages.join.len() / 2 + 1 {
+                    2 => "two".to_string(),
+                    3 => "three".to_string(),
+                    n => n.to_string(),
+                },
                 if stages.join_kind.contains("interval") {
                     "each dropped once the watermark passes the last event time a row to come \
                      could meet it at (rows behind the watermark are late)"

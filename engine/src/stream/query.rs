@@ -198,7 +198,7 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         None => check_one_scan(&query_plan, &relations)?,
         Some(join) => {
             check_one_scan(&logical, &relations)?;
-            for side in [&join.left, &join.right] {
+            for side in join.stream_sides() {
                 check_one_scan(&side.plan, &relations)?;
                 let probe = physical_plan(&state, &side.plan).await?;
                 check_per_batch(&probe, "on a side of a join of streams")?;
@@ -544,7 +544,7 @@ impl Planned {
             join: self
                 .join
                 .iter()
-                .flat_map(|j| [&j.left, &j.right])
+                .flat_map(|j| j.all_sides())
                 .map(|side| (side.name.as_str(), &side.plan))
                 .collect(),
             feed: self

@@ -805,24 +805,18 @@ impl Runner {
     ) -> Result<Vec<(Arc<dyn datafusion::physical_plan::ExecutionPlan>, i64)>, StepError> {
         let task = self.state.task_ctx();
         self.fill_slots(input)?;
+        let state = &self.state;
         let Some(join) = &mut self.join else {
             return Ok(Vec::new());
         };
-        let mut sides = Vec::with_capacity(2);
-        for side in [&join.left, &join.right] {
-            let plan = physical_plan(&self.state, &side.plan).await;
-            let rows = match plan {
-                Ok(plan) => collect(plan, task.clone()).await.map_err(EngineError::from),
-                Err(e) => Err(e),
-            };
-            sides.push(rows);
-        }
+        // Each side's new rows (a side that is a join of streams makes its pairs first).
+        let left = join.left.new_rows(state, task.clone()).await;
+        let right = join.right.new_rows(state, task.clone()).await;
         self.clear_slots();
         let Some(join) = &mut self.join else {
             return Ok(Vec::new());
         };
-        let right = sides.pop().unwrap_or(Ok(Vec::new()))?;
-        let left = sides.pop().unwrap_or(Ok(Vec::new()))?;
+        let (left, right) = (left?, right?);
         let runs = join.inputs(left, right)?;
         let mut plans = Vec::with_capacity(runs.len());
         for run in runs {

@@ -18,6 +18,7 @@
 use super::interval_join::{self, Expiry};
 use super::keyed_rows::KeyedRows;
 use super::micro_batch::MicroBatchTable;
+use super::tick_plan::physical_plan;
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
@@ -26,15 +27,25 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::provider_as_source;
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::collect;
+use futures::future::BoxFuture;
 use std::sync::Arc;
 
 /// One side of the join: its plan over the stream, the table the join reads it from, and
 /// its rows kept so far by key.
 pub(crate) struct JoinSide {
-    /// The name the query gives the side (`B` in `FROM bid B JOIN …`).
+    /// The name the query gives the side (`B` in `FROM bid B JOIN …`; the names of its
+    /// sides, for a side that is a join itself).
     pub(crate) name: String,
+    /// The side's plan: over the stream's micro-batch tables, or, when the side is an INNER
+    /// join of streams itself (`inner`), over that join's tables.
     pub(crate) plan: LogicalPlan,
+    /// A side that is an INNER join of streams (a join of three streams, Nexmark's q23): its
+    /// new rows each tick are the pairs that join makes, through `plan`.
+    pub(crate) inner: Option<Box<StreamJoin>>,
     pub(crate) table: Arc<MicroBatchTable>,
     key_columns: Vec<usize>,
     kept: Option<KeyedRows>,
@@ -120,10 +131,8 @@ pub(crate) fn split(
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
-    match joins {
-        0 => return Ok((plan, None)),
-        1 => {}
-        _ => return Err(not_supported("this one has more than one such join")),
+    if joins == 0 {
+        return Ok((plan, None));
     }
     // Above the join: rows mapped one by one, nothing else.
     let mut above_ok = true;
@@ -139,7 +148,7 @@ pub(crate) fn split(
                     if reads_stream(&join.left, relations)
                         && reads_stream(&join.right, relations) =>
                 {
-                    match join_sides(join, event_time) {
+                    match join_sides(join, relations, event_time) {
                         Ok((sides, replaced)) => {
                             found = Some(sides);
                             Ok(Transformed::new(replaced, true, TreeNodeRecursion::Jump))
@@ -179,9 +188,11 @@ pub(crate) fn split(
     Ok((rewritten, found))
 }
 
-/// The sides of a join of streams, and the join reading them from their tables.
+/// The sides of a join of streams, and the join reading them from their tables. A side that
+/// is an INNER join of streams itself is split the same way (`nested_side`).
 fn join_sides(
     join: &datafusion::logical_expr::logical_plan::Join,
+    relations: &[&str],
     event_time: Option<&str>,
 ) -> Result<(StreamJoin, LogicalPlan), EngineError> {
     let meeting = match join.join_type {
@@ -252,8 +263,16 @@ fn join_sides(
         left_keys.push(key_index(&join.left, l)?);
         right_keys.push(key_index(&join.right, r)?);
     }
-    let (left_scan, mut left) = side(&join.left, left_keys)?;
-    let (right_scan, mut right) = side(&join.right, right_keys)?;
+    let (left_scan, mut left) = side(&join.left, left_keys, relations, event_time)?;
+    let (right_scan, mut right) = side(&join.right, right_keys, relations, event_time)?;
+    let nested = left.inner.is_some() || right.inner.is_some();
+    if nested && meeting != Meeting::Inner {
+        return Err(not_supported(&format!(
+            "over a join of streams, another join of streams is run INNER only; this one is \
+             a {}",
+            join.join_type
+        )));
+    }
     // An INNER join bounding one side's event time by the other's: an interval join.
     if meeting == Meeting::Inner {
         if let Some((l, r)) =
@@ -282,7 +301,12 @@ fn join_sides(
 fn side(
     plan: &LogicalPlan,
     key_columns: Vec<usize>,
+    relations: &[&str],
+    event_time: Option<&str>,
 ) -> Result<(LogicalPlan, JoinSide), EngineError> {
+    if let Some((plan, inner)) = nested_side(plan, relations, event_time)? {
+        return nested_scan(plan, inner, key_columns);
+    }
     let schema = plan.schema();
     let mut qualifiers = schema.iter().map(|(q, _)| q.cloned());
     let qualifier = qualifiers.next().flatten();
@@ -308,6 +332,7 @@ fn side(
         JoinSide {
             name,
             plan: plan.clone(),
+            inner: None,
             table,
             key_columns,
             kept: None,
@@ -315,6 +340,108 @@ fn side(
         },
     ))
 }
+
+/// A side that is an INNER join of streams, under projections and filters: the side's plan
+/// over that join's tables, and the join. `None` for a side that joins no streams.
+fn nested_side(
+    plan: &LogicalPlan,
+    relations: &[&str],
+    event_time: Option<&str>,
+) -> Result<Option<(LogicalPlan, StreamJoin)>, EngineError> {
+    let mut joins = false;
+    plan.apply(|node| {
+        if let LogicalPlan::Join(join) = node {
+            joins |= reads_stream(&join.left, relations) && reads_stream(&join.right, relations);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    if !joins {
+        return Ok(None);
+    }
+    if !super::updating_feed::row_wise_over_join(plan) {
+        return Err(not_supported(
+            "a side of it joins streams under something else than projections and filters",
+        ));
+    }
+    let mut found: Option<StreamJoin> = None;
+    let mut error: Option<EngineError> = None;
+    let rewritten = plan
+        .clone()
+        .transform_down(|node| {
+            let LogicalPlan::Join(join) = &node else {
+                return Ok(Transformed::no(node));
+            };
+            match join_sides(join, relations, event_time) {
+                Ok((inner, replaced)) => {
+                    found = Some(inner);
+                    Ok(Transformed::new(replaced, true, TreeNodeRecursion::Jump))
+                }
+                Err(e) => {
+                    error = Some(e);
+                    Ok(Transformed::new(node, false, TreeNodeRecursion::Stop))
+                }
+            }
+        })?
+        .data;
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let Some(inner) = found else {
+        return Ok(None);
+    };
+    if inner.meeting != Meeting::Inner || inner.is_interval() {
+        return Err(not_supported(
+            "a join of streams as a side of another is run when it is a regular INNER join",
+        ));
+    }
+    Ok(Some((rewritten, inner)))
+}
+
+/// The scan the outer join reads a joined side through: a table of the side's columns,
+/// numbered, and a projection that gives them back their qualified names (a joined side's
+/// columns come from several tables).
+fn nested_scan(
+    plan: LogicalPlan,
+    inner: StreamJoin,
+    key_columns: Vec<usize>,
+) -> Result<(LogicalPlan, JoinSide), EngineError> {
+    let mut fields = Vec::with_capacity(plan.schema().fields().len());
+    let mut named = Vec::with_capacity(fields.capacity());
+    for (i, (qualifier, field)) in plan.schema().iter().enumerate() {
+        let number = format!("c{i}");
+        fields.push(field.as_ref().clone().with_name(&number));
+        named.push(
+            Expr::Column(datafusion::common::Column::new(Some(NESTED), number))
+                .alias_qualified(qualifier.cloned(), field.name()),
+        );
+    }
+    let table = Arc::new(MicroBatchTable::new(Arc::new(
+        datafusion::arrow::datatypes::Schema::new(fields),
+    )));
+    let scan = LogicalPlanBuilder::scan(
+        NESTED,
+        provider_as_source(table.clone() as Arc<dyn TableProvider>),
+        None,
+    )?
+    .project(named)?
+    .build()?;
+    let name = format!("({} ⋈ {})", inner.left.name, inner.right.name);
+    Ok((
+        scan,
+        JoinSide {
+            name,
+            plan,
+            inner: Some(Box::new(inner)),
+            table,
+            key_columns,
+            kept: None,
+            expiry: None,
+        },
+    ))
+}
+
+/// The name a joined side's table is scanned by.
+const NESTED: &str = "__eddy_joined";
 
 impl JoinSide {
     /// The kept rows this side's join keys in `rows` (rows of the other side, keyed by
@@ -364,6 +491,50 @@ impl JoinSide {
 
     pub(crate) fn rows_kept(&self) -> usize {
         self.kept.as_ref().map_or(0, KeyedRows::len)
+            + self.inner.as_ref().map_or(0, |inner| inner.rows_kept())
+    }
+
+    fn bytes(&self) -> usize {
+        self.kept.as_ref().map_or(0, KeyedRows::bytes)
+            + self.inner.as_ref().map_or(0, |inner| inner.bytes())
+    }
+
+    /// The side's new rows in a tick (the micro-batch tables filled): its plan's rows, or,
+    /// for a side that is a join of streams, the pairs that join makes of its sides' new rows
+    /// and kept rows, through the side's plan.
+    pub(crate) fn new_rows<'a>(
+        &'a mut self,
+        state: &'a SessionState,
+        task: Arc<TaskContext>,
+    ) -> BoxFuture<'a, Result<Vec<RecordBatch>, EngineError>> {
+        Box::pin(async move {
+            let Some(inner) = &mut self.inner else {
+                let plan = physical_plan(state, &self.plan).await?;
+                return Ok(collect(plan, task).await?);
+            };
+            let left = inner.left.new_rows(state, task.clone()).await?;
+            let right = inner.right.new_rows(state, task.clone()).await?;
+            let mut rows = Vec::new();
+            for run in inner.inputs(left, right)? {
+                let (left, right) = run.input;
+                // A plan reads its tables' rows when it is made.
+                inner.left.table.set(left);
+                inner.right.table.set(right);
+                let plan = physical_plan(state, &self.plan).await;
+                inner.left.table.set(Vec::new());
+                inner.right.table.set(Vec::new());
+                rows.extend(collect(plan?, task.clone()).await?);
+            }
+            Ok(rows)
+        })
+    }
+
+    /// The sides whose plans read the stream: this one, or the sides of its join.
+    pub(crate) fn stream_sides(&self) -> Vec<&JoinSide> {
+        match &self.inner {
+            None => vec![self],
+            Some(inner) => inner.stream_sides(),
+        }
     }
 }
 
@@ -543,12 +714,28 @@ impl StreamJoin {
         self.left.rows_kept() + self.right.rows_kept()
     }
 
-    /// Bytes the rows kept on both sides hold.
+    /// Bytes the rows kept on both sides hold (and in the joins that are sides).
     pub(crate) fn bytes(&self) -> usize {
-        [&self.left, &self.right]
-            .iter()
-            .map(|side| side.kept.as_ref().map_or(0, KeyedRows::bytes))
-            .sum()
+        self.left.bytes() + self.right.bytes()
+    }
+
+    /// Every side, each joined side followed by its own (for EXPLAIN).
+    pub(crate) fn all_sides(&self) -> Vec<&JoinSide> {
+        let mut sides = Vec::new();
+        for side in [&self.left, &self.right] {
+            sides.push(side);
+            if let Some(inner) = &side.inner {
+                sides.extend(inner.all_sides());
+            }
+        }
+        sides
+    }
+
+    /// The sides whose plans read the stream, through the joins that are sides.
+    pub(crate) fn stream_sides(&self) -> Vec<&JoinSide> {
+        let mut sides = self.left.stream_sides();
+        sides.extend(self.right.stream_sides());
+        sides
     }
 
     /// Drops the kept rows of either side that came before `written_before` (a state TTL):
@@ -566,6 +753,9 @@ impl StreamJoin {
         for side in [&mut self.left, &mut self.right] {
             if let Some(kept) = &mut side.kept {
                 dropped += kept.expire(written_before)?;
+            }
+            if let Some(inner) = &mut side.inner {
+                dropped += inner.expire(written_before)?;
             }
         }
         Ok(dropped)
