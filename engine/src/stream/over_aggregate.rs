@@ -14,6 +14,7 @@
 //! the order they came, as Flink does; the window operator keeps its input's order, so the
 //! ready rows' results are picked out by position.
 
+use super::tick_plan::replace_node;
 use super::window::millis;
 use crate::error::EngineError;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch};
@@ -22,8 +23,7 @@ use datafusion::arrow::compute::{
     take_record_batch, SortColumn, SortOptions,
 };
 use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -389,7 +389,7 @@ impl OverState {
         };
         let source: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
         let windowed = collect(
-            replace(&plan.window, &plan.window_input, source)?,
+            replace_node(&plan.window, &plan.window_input, source)?,
             task.clone(),
         )
         .await?;
@@ -407,7 +407,7 @@ impl OverState {
         let window_schema = plan.window.schema();
         let above: Arc<dyn ExecutionPlan> =
             MemorySourceConfig::try_new_exec(&[vec![fresh]], window_schema, None)?;
-        let out = collect(replace(&plan.root, &plan.window, above)?, task).await?;
+        let out = collect(replace_node(&plan.root, &plan.window, above)?, task).await?;
         self.history = Some(self.keep(plan, sorted)?);
         Ok(out)
     }
@@ -526,22 +526,4 @@ fn join(schema: &SchemaRef, parts: &[&Numbered]) -> Result<Numbered, EngineError
 /// Arrival numbers taken, filtered or joined (always longs).
 fn longs(array: ArrayRef) -> Int64Array {
     array.as_primitive::<Int64Type>().clone()
-}
-
-/// `plan` with `node` replaced by `source`.
-fn replace(
-    plan: &Arc<dyn ExecutionPlan>,
-    node: &Arc<dyn ExecutionPlan>,
-    source: Arc<dyn ExecutionPlan>,
-) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-    Ok(plan
-        .clone()
-        .transform_down(|n| {
-            Ok(if Arc::ptr_eq(&n, node) {
-                Transformed::yes(source.clone())
-            } else {
-                Transformed::no(n)
-            })
-        })?
-        .data)
 }

@@ -343,16 +343,28 @@ async fn over_updating_join(
     let probe = physical_plan(state, &over_join).await?;
     check_per_batch(&probe, "over an outer join of streams")?;
     let pairs_only = stream_join::pairs_only(&over_join, join)?;
-    let weighted = Some(WeightedInput {
+    let weighted = WeightedInput {
         row_wise: over_join,
         pairs_only: Some(pairs_only),
         table,
-    });
+    };
+    over_weighted(state, logical, outer, weighted, window.as_ref()).await
+}
+
+/// The stage of a query over weighted rows: the aggregate over them (`outer`), or, without
+/// one, the query itself, whose rows are a changelog.
+async fn over_weighted(
+    state: &SessionState,
+    logical: LogicalPlan,
+    outer: Option<LogicalPlan>,
+    weighted: WeightedInput,
+    window: Option<&WindowSpec>,
+) -> Result<Staged, EngineError> {
     let (logical, shape) = match outer {
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, window.as_ref(), &schema, &[], 0)?;
+            let shape = shape_of(&probe, window, &schema, &[], 0)?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -361,7 +373,7 @@ async fn over_updating_join(
         logical,
         shape,
         feed: None,
-        weighted,
+        weighted: Some(weighted),
         window_join: None,
     })
 }
@@ -386,27 +398,12 @@ async fn over_changelog(state: &SessionState, logical: LogicalPlan) -> Result<St
     }
     let probe = physical_plan(state, &row_wise).await?;
     check_per_batch(&probe, "over an updating table")?;
-    let weighted = Some(WeightedInput {
+    let weighted = WeightedInput {
         row_wise,
         pairs_only: None,
         table,
-    });
-    let (logical, shape) = match outer {
-        Some(outer) => {
-            let probe = physical_plan(state, &outer).await?;
-            let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, None, &schema, &[], 0)?;
-            (outer, shape)
-        }
-        None => (logical, Shape::Changelog),
     };
-    Ok(Staged {
-        logical,
-        shape,
-        feed: None,
-        weighted,
-        window_join: None,
-    })
+    over_weighted(state, logical, outer, weighted, None).await
 }
 
 impl Planned {

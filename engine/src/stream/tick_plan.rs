@@ -79,6 +79,25 @@ pub(crate) fn streaming_state(
     Ok(state)
 }
 
+/// `plan` with `node` (one of its nodes) replaced by `source`.
+pub(crate) fn replace_node(
+    plan: &Arc<dyn ExecutionPlan>,
+    node: &Arc<dyn ExecutionPlan>,
+    source: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    Ok(plan
+        .clone()
+        .transform_down(|n| {
+            Ok(if Arc::ptr_eq(&n, node) {
+                Transformed::yes(source.clone())
+            } else {
+                Transformed::no(n)
+            })
+        })?
+        .data)
+}
+
 pub(crate) async fn physical_plan(
     state: &SessionState,
     logical: &LogicalPlan,

@@ -17,7 +17,6 @@ use crate::error::EngineError;
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::execution::TaskContext;
@@ -431,14 +430,5 @@ fn replace(
 ) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
     let source: Arc<dyn ExecutionPlan> =
         MemorySourceConfig::try_new_exec(&[rows], schema.clone(), None)?;
-    Ok(plan
-        .clone()
-        .transform_down(|n| {
-            Ok(if Arc::ptr_eq(&n, node) {
-                Transformed::yes(source.clone())
-            } else {
-                Transformed::no(n)
-            })
-        })?
-        .data)
+    super::tick_plan::replace_node(plan, node, source)
 }
