@@ -2,6 +2,7 @@
 //! drives it. One test binary (each binary links DataFusion again).
 
 mod cached_tables;
+mod differential;
 mod flink_functions;
 mod kept_columns;
 mod printed;
