@@ -44,8 +44,10 @@ pub(crate) struct OverPlan {
     window: Arc<dyn ExecutionPlan>,
     /// Its input (a sort by partition and time), replaced by the rows in that order.
     window_input: Arc<dyn ExecutionPlan>,
-    /// The order the window operator wants its rows in.
+    /// The order the rows are given to the window operator in: by partition, then time.
     ordering: Option<LexOrdering>,
+    /// How the window orders its time column (ascending; where NULLs go).
+    time_options: SortOptions,
     /// What the window reads, per row: the part of the plan run over each tick's rows.
     pub(crate) lower: Arc<dyn ExecutionPlan>,
     /// The event-time column and the partition columns, in `lower`'s rows.
@@ -153,6 +155,7 @@ pub(crate) fn find(
         return Ok(None);
     };
     let mut needs = History::default();
+    let mut time_options = SortOptions::default();
     let mut partition_by: Option<Vec<usize>> = None;
     let mut time_index = None;
     for expr in exprs {
@@ -172,6 +175,7 @@ pub(crate) fn find(
             return Err(not_run(&format!("{time} must be in ascending order")));
         }
         time_index = Some(column.index());
+        time_options = sort.options;
         let partitions = expr
             .partition_by()
             .iter()
@@ -242,21 +246,36 @@ pub(crate) fn find(
             "only projections and filters may be over its result (each row is emitted once)",
         ));
     }
-    let (ordering, lower) = match window_input
+    let lower = match window_input
         .as_ref()
-        .downcast_ref::<datafusion::physical_plan::sorts::sort::SortExec>(
-    ) {
-        Some(sort) => (Some(sort.expr().clone()), sort.input().clone()),
-        None => (None, window_input.clone()),
+        .downcast_ref::<datafusion::physical_plan::sorts::sort::SortExec>()
+    {
+        Some(sort) => sort.input().clone(),
+        None => window_input.clone(),
     };
+    let partition_columns = partition_by.unwrap_or_default();
+    let time_index = time_index.unwrap_or(0);
+    // The order the rows are put in, declared in full: the plan's own sort may have left out
+    // a partition column a filter below made constant, which the window then cannot see.
+    let schema = lower.schema();
+    let ordering = LexOrdering::new(
+        partition_columns
+            .iter()
+            .map(|i| (*i, SortOptions::default()))
+            .chain(std::iter::once((time_index, time_options)))
+            .map(|(i, options)| {
+                PhysicalSortExpr::new(Arc::new(Column::new(schema.field(i).name(), i)), options)
+            }),
+    );
     Ok(Some(OverPlan {
         root: root.clone(),
         window,
         window_input,
         ordering,
+        time_options,
         lower,
-        time_index: time_index.unwrap_or(0),
-        partition_columns: partition_by.unwrap_or_default(),
+        time_index,
+        partition_columns,
         needs,
     }))
 }
@@ -424,7 +443,7 @@ impl OverState {
             .collect();
         columns.push(SortColumn {
             values: rows.rows.column(plan.time_index).clone(),
-            options: Some(SortOptions::default()),
+            options: Some(plan.time_options),
         });
         columns.push(SortColumn {
             values: Arc::new(rows.arrival.clone()),
