@@ -134,7 +134,14 @@ async fn debezium_changes_end_in_the_tables_final_rows() {
     );
     assert_eq!(streamed.len(), 1, "only 'home' is left: {streamed:?}");
 
-    // EXPLAIN says the source sends changes.
+    // An aggregate of the whole table too (no GROUP BY).
+    let query = "SELECT COUNT(*) AS n, SUM(price) AS total, AVG(price) AS mean FROM {t}";
+    assert_eq!(
+        rows_of(&mut client, &query.replace("{t}", "products")).await,
+        rows_of(&mut client, &query.replace("{t}", "products_now")).await
+    );
+
+        // EXPLAIN says the source sends changes.
     let run = ok(
         &mut client,
         "EXPLAIN SELECT category, COUNT(*) FROM products GROUP BY category",
