@@ -141,7 +141,7 @@ async fn debezium_changes_end_in_the_tables_final_rows() {
         rows_of(&mut client, &query.replace("{t}", "products_now")).await
     );
 
-        // EXPLAIN says the source sends changes.
+    // EXPLAIN says the source sends changes.
     let run = ok(
         &mut client,
         "EXPLAIN SELECT category, COUNT(*) FROM products GROUP BY category",

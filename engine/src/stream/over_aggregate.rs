@@ -324,8 +324,8 @@ pub(crate) struct OverState {
 }
 
 impl OverState {
-    /// Keeps a tick's rows until the watermark passes them; returns how many were late
-    /// (at or before a watermark whose rows have gone out).
+    /// Keeps a tick's rows until the watermark passes them; returns how many were late (at
+    /// or before a watermark whose rows have gone out, or without a time).
     pub(crate) fn push(
         &mut self,
         plan: &OverPlan,
@@ -334,17 +334,22 @@ impl OverState {
     ) -> Result<u64, EngineError> {
         let mut late = 0;
         for batch in rows.into_iter().filter(|b| b.num_rows() > 0) {
-            let batch = match self.taken_at.filter(|_| !processing_time) {
-                Some(w) => {
-                    let times = millis(batch.column(plan.time_index))?;
-                    let keep: BooleanArray = times
-                        .iter()
-                        .map(|t| Some(t.is_some_and(|t| t > w)))
-                        .collect();
+            // A row without a time has no place in the order, and is dropped as late.
+            let after = self
+                .taken_at
+                .filter(|_| !processing_time)
+                .unwrap_or(i64::MIN);
+            let times = millis(batch.column(plan.time_index))?;
+            let keep: BooleanArray = times
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| t > after)))
+                .collect();
+            let batch = match keep.true_count() == batch.num_rows() {
+                true => batch,
+                false => {
                     late += (batch.num_rows() - keep.true_count()) as u64;
                     filter_record_batch(&batch, &keep)?
                 }
-                None => batch,
             };
             if batch.num_rows() == 0 {
                 continue;
