@@ -24,6 +24,7 @@ mod over_aggregate;
 pub(crate) mod query;
 mod retracting_aggregate;
 mod runner;
+mod running_aggregates;
 mod session_window;
 mod shown_result;
 pub(crate) mod sink;

@@ -14,6 +14,7 @@
 //! the order they came, as Flink does; the window operator keeps its input's order, so the
 //! ready rows' results are picked out by position.
 
+use super::running_aggregates::RunningAggregates;
 use super::tick_plan::replace_node;
 use super::window::millis;
 use crate::error::EngineError;
@@ -54,6 +55,9 @@ pub(crate) struct OverPlan {
     time_index: usize,
     partition_columns: Vec<usize>,
     needs: History,
+    /// Every function is an aggregate from the partition's start: kept as accumulators
+    /// (`running_aggregates.rs`), not as rows.
+    running: bool,
 }
 
 /// What each partition must keep of its rows for the rows to come.
@@ -77,14 +81,21 @@ fn not_run(why: &str) -> EngineError {
     }
 }
 
-/// Finds an OVER aggregation in a plan without an aggregate, its rows ordered by `time` (the
-/// stream's event-time column): `None` if its window operator has no function ordered by
-/// time (then it may be a Top-N); an error naming what does not fit otherwise.
-/// How many rows back the query's `LAG`s reach (1 without an offset), read from its logical
-/// plan: the physical window function keeps its offset to itself.
-pub(crate) fn lag_rows(plan: &LogicalPlan) -> Result<usize, EngineError> {
+/// What the logical plan says of an OVER aggregation's functions that the physical plan
+/// keeps to itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OverFacts {
+    /// How many rows back the `LAG`s reach (1 without an offset).
+    pub(crate) lag_rows: usize,
+    /// Whether a function has a FILTER (then it is not kept as a running aggregate).
+    pub(crate) filtered: bool,
+}
+
+/// The facts of the OVER functions of `plan`.
+pub(crate) fn facts(plan: &LogicalPlan) -> Result<OverFacts, EngineError> {
     let mut most = 0usize;
     let mut bad = false;
+    let mut filtered = false;
     plan.apply(|node| {
         if let LogicalPlan::Window(window) = node {
             for expr in &window.window_expr {
@@ -95,6 +106,7 @@ pub(crate) fn lag_rows(plan: &LogicalPlan) -> Result<usize, EngineError> {
                 let Expr::WindowFunction(function) = expr else {
                     continue;
                 };
+                filtered |= function.params.filter.is_some();
                 if !function.fun.name().eq_ignore_ascii_case("lag") {
                     continue;
                 }
@@ -120,14 +132,20 @@ pub(crate) fn lag_rows(plan: &LogicalPlan) -> Result<usize, EngineError> {
         true => Err(not_run(
             "LAG's offset must be a number of rows back (a LAG with a negative one is a LEAD)",
         )),
-        false => Ok(most),
+        false => Ok(OverFacts {
+            lag_rows: most,
+            filtered,
+        }),
     }
 }
 
+/// Finds an OVER aggregation in a plan without an aggregate, its rows ordered by `time` (the
+/// stream's event-time column): `None` if its window operator has no function ordered by
+/// time (then it may be a Top-N); an error naming what does not fit otherwise.
 pub(crate) fn find(
     root: &Arc<dyn ExecutionPlan>,
     time: Option<&str>,
-    lag_rows: usize,
+    facts: OverFacts,
 ) -> Result<Option<OverPlan>, EngineError> {
     let Some(window) = window_operator(root) else {
         return Ok(None);
@@ -196,7 +214,7 @@ pub(crate) fn find(
                 return Err(not_run("LEAD needs rows that come later"));
             }
             if name.starts_with("lag") {
-                needs.rows = needs.rows.max(lag_rows);
+                needs.rows = needs.rows.max(facts.lag_rows);
                 continue;
             }
             if ["first_value", "last_value", "nth_value"]
@@ -267,6 +285,7 @@ pub(crate) fn find(
                 PhysicalSortExpr::new(Arc::new(Column::new(schema.field(i).name(), i)), options)
             }),
     );
+    let running = !facts.filtered && RunningAggregates::of(&window).is_some();
     Ok(Some(OverPlan {
         root: root.clone(),
         window,
@@ -277,6 +296,7 @@ pub(crate) fn find(
         time_index,
         partition_columns,
         needs,
+        running,
     }))
 }
 
@@ -321,6 +341,8 @@ pub(crate) struct OverState {
     /// The watermark the last ready rows were taken at: rows at or before it are late
     /// (event time only: rows ordered by processing time are never late).
     taken_at: Option<i64>,
+    /// The accumulators of aggregates from the partition's start, in place of history.
+    running: Option<RunningAggregates>,
 }
 
 impl OverState {
@@ -400,6 +422,33 @@ impl OverState {
             return Ok(Vec::new());
         }
         self.taken_at = Some(self.taken_at.map_or(w, |b| b.max(w)));
+        if plan.running {
+            let ready: Vec<&Numbered> = ready.iter().collect();
+            let sorted = self.in_window_order(plan, &join(&schema, &ready)?)?;
+            let running = match &mut self.running {
+                Some(running) => running,
+                None => self
+                    .running
+                    .insert(RunningAggregates::of(&plan.window).ok_or_else(|| {
+                        EngineError::Internal {
+                            message: "the OVER aggregation's functions are no longer running \
+                                  aggregates"
+                                .into(),
+                            source: None,
+                        }
+                    })?),
+            };
+            let window_schema = plan.window.schema();
+            let windowed = running.results(
+                &sorted.rows,
+                &plan.partition_columns,
+                plan.time_index,
+                &window_schema,
+            )?;
+            let above: Arc<dyn ExecutionPlan> =
+                MemorySourceConfig::try_new_exec(&[vec![windowed]], window_schema, None)?;
+            return Ok(collect(replace_node(&plan.root, &plan.window, above)?, task).await?);
+        }
         // The partitions' rows from before, then the ready ones, in the window's order.
         let mut all: Vec<&Numbered> = self.history.iter().collect();
         all.extend(ready.iter());
@@ -519,7 +568,8 @@ impl OverState {
             .iter()
             .chain(self.history.iter())
             .map(|p| p.rows.get_array_memory_size() + p.arrival.get_array_memory_size())
-            .sum()
+            .sum::<usize>()
+            + self.running.as_ref().map_or(0, RunningAggregates::bytes)
     }
 }
 

@@ -307,8 +307,8 @@ async fn over_stream(
     let schema: SchemaRef = Arc::new(logical.schema().as_arrow().clone());
     // The plan's shape, from a plan over no rows.
     let probe = physical_plan(state, &logical).await?;
-    let lag_rows = over_aggregate::lag_rows(&logical)?;
-    let shape = shape_of(&probe, window.as_ref(), &schema, times, lag_rows)?;
+    let facts = over_aggregate::facts(&logical)?;
+    let shape = shape_of(&probe, window.as_ref(), &schema, times, facts)?;
     Ok(Staged {
         logical,
         shape,
@@ -364,7 +364,7 @@ async fn over_weighted(
         Some(outer) => {
             let probe = physical_plan(state, &outer).await?;
             let schema = Arc::new(outer.schema().as_arrow().clone());
-            let shape = shape_of(&probe, window, &schema, &[], 0)?;
+            let shape = shape_of(&probe, window, &schema, &[], Default::default())?;
             (outer, shape)
         }
         None => (logical, Shape::Changelog),
@@ -1196,7 +1196,7 @@ fn shape_of(
     window: Option<&WindowSpec>,
     output: &SchemaRef,
     times: &[(String, bool)],
-    lag_rows: usize,
+    facts: over_aggregate::OverFacts,
 ) -> Result<Shape, EngineError> {
     let Some(found) = aggregate::find(probe)? else {
         let top_n = match top_n::find(probe) {
@@ -1205,12 +1205,12 @@ fn shape_of(
             // OVER aggregation, if it is one Eddy runs.
             Err(not_top_n) => {
                 for (time, processing_time) in times {
-                    if let Some(over) = over_aggregate::find(probe, Some(time), lag_rows)? {
+                    if let Some(over) = over_aggregate::find(probe, Some(time), facts)? {
                         check_per_batch(&over.lower, "below an OVER aggregation over a stream")?;
                         return Ok(Shape::Over {
                             time: time.clone(),
                             processing_time: *processing_time,
-                            lag_rows,
+                            facts,
                         });
                     }
                 }

@@ -75,11 +75,11 @@ pub(crate) enum Shape {
     Changelog,
     /// An OVER aggregation ordered by the time column `time`: each row goes out once, with
     /// its aggregate, when the watermark passes it, or at once for a processing time
-    /// (`over_aggregate.rs`). `lag_rows`: how many rows back its `LAG`s reach.
+    /// (`over_aggregate.rs`), with what the logical plan says of its functions.
     Over {
         time: String,
         processing_time: bool,
-        lag_rows: usize,
+        facts: over_aggregate::OverFacts,
     },
 }
 
@@ -726,9 +726,9 @@ impl Runner {
             Shape::Over {
                 time,
                 processing_time,
-                lag_rows,
+                facts,
             } => {
-                let found = over_aggregate::find(&plan, Some(time), *lag_rows)?
+                let found = over_aggregate::find(&plan, Some(time), *facts)?
                     .ok_or_else(|| missing("OVER aggregation"))?;
                 let rows = collect(found.lower.clone(), task.clone())
                     .await

@@ -221,6 +221,13 @@ const QUESTIONS: &[(&str, Option<&str>)] = &[
          PRECEDING AND CURRENT ROW)) WHERE id % 7 = 0",
         None,
     ),
+    // Running aggregates from each key's first row (rows of equal time are peers).
+    (
+        "SELECT * FROM (SELECT id, k, SUM(v) OVER (PARTITION BY k ORDER BY ts) AS running, \
+         MAX(v) OVER (PARTITION BY k ORDER BY ts) AS high, COUNT(*) OVER (PARTITION BY k \
+         ORDER BY ts) AS n FROM {t}) WHERE id % 5 = 0",
+        None,
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
