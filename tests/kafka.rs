@@ -366,6 +366,19 @@ async fn csv_and_raw_records_round_trip() {
     let table = final_table(&run);
     assert!(table.contains("| apple,1 "), "{table}");
     assert!(table.contains("| \"pear, ripe\",2 "), "{table}");
+
+    // Without a group or a startup mode (Flink's default is group-offsets) a table is
+    // written to all the same; reading it says why it cannot.
+    ok(
+        &mut client,
+        &kafka_table("written_only", "line STRING", &topic, ",\n'format' = 'raw'"),
+    )
+    .await;
+    ok(&mut client, "INSERT INTO written_only VALUES ('plum,3')").await;
+    let (error, _) = error_of(&mut client, "SELECT line FROM written_only").await;
+    assert!(error.contains("cannot be read as declared"), "{error}");
+    let run = ok(&mut client, "SELECT line FROM raw_lines").await;
+    assert!(final_table(&run).contains("| plum,3 "), "{}", run.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,7 +49,7 @@ def test_notebooks_exist() -> None:
 # The broker address kafka.ipynb uses by default (dev/kafka/broker's), and the topics it
 # asks the reader to make.
 KAFKA_DEFAULT = "127.0.0.1:9092"
-KAFKA_TOPICS = {"clicks": 2, "user-counts": 1}
+KAFKA_TOPICS = {"clicks": 2, "user-counts": 1, "products-cdc": 1}
 
 
 @pytest.fixture(scope="module")

@@ -339,6 +339,11 @@ fn start_offsets(
             })
             .collect()),
         Startup::Timestamp(millis) => by_time(consumer, options, table, ranges, *millis),
+        Startup::NeedsGroup(why) => Err(EngineError::Plan {
+            message: format!("table {table} cannot be read as declared"),
+            position: None,
+            hint: Some(why.clone()),
+        }),
         Startup::GroupOffsets => {
             let mut list = TopicPartitionList::new();
             for range in ranges {

@@ -37,6 +37,9 @@ pub(crate) enum Startup {
     /// The offsets committed by `properties.group.id`; partitions without one start where
     /// `properties.auto.offset.reset` says, or the query fails saying so.
     GroupOffsets,
+    /// `group-offsets` (Flink's default) without a group: a table only written to is fine; a
+    /// query reading it fails, saying why.
+    NeedsGroup(String),
     /// The first record at or after this time (milliseconds since the epoch).
     Timestamp(i64),
     /// Offsets by partition; partitions not named start at their earliest offset.
@@ -265,18 +268,19 @@ fn startup(
                     "'group-offsets' reads from the offsets committed by \
                      'properties.group.id': give a group"
                 };
-                return Err(bad_option("scan.startup.mode", why));
-            }
-            if let Some(reset) = reset {
-                if !matches!(reset.trim(), "earliest" | "latest" | "none") {
-                    return Err(bad_option(
-                        "properties.auto.offset.reset",
-                        "where a partition without a committed offset starts: 'earliest', \
-                         'latest' or 'none'",
-                    ));
+                Startup::NeedsGroup(why.to_string())
+            } else {
+                if let Some(reset) = reset {
+                    if !matches!(reset.trim(), "earliest" | "latest" | "none") {
+                        return Err(bad_option(
+                            "properties.auto.offset.reset",
+                            "where a partition without a committed offset starts: \
+                             'earliest', 'latest' or 'none'",
+                        ));
+                    }
                 }
+                Startup::GroupOffsets
             }
-            Startup::GroupOffsets
         }
         Some("timestamp") => Startup::Timestamp(timestamp(
             "scan.startup.timestamp-millis",
@@ -470,7 +474,10 @@ mod tests {
 
     #[test]
     fn startup_defaults_to_group_offsets_as_in_flink() {
-        let message = hint(read(&[("topic", "t")]));
+        // Without a group a table may still be written to; reading it says why it cannot.
+        let Startup::NeedsGroup(message) = read(&[("topic", "t")]).unwrap().startup else {
+            panic!("group-offsets without a group");
+        };
         assert!(message.contains("'group-offsets' by default"), "{message}");
         let grouped = read(&[("topic", "t"), ("properties.group.id", "g")]).unwrap();
         assert_eq!(grouped.startup, Startup::GroupOffsets);
