@@ -498,3 +498,93 @@ async fn the_rows_an_upsert_source_keeps_count_against_the_memory_limit() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_joined_with_a_table_of_changes_ends_as_the_join_with_its_final_rows() {
+    let products_topic = broker().topic("product-changes", 1);
+    broker().produce(&products_topic, 0, &debezium_events());
+    let orders_topic = broker().topic("orders", 2);
+    for (partition, orders) in [
+        (
+            0,
+            [
+                r#"{"id":1,"product_id":1,"qty":2}"#,
+                r#"{"id":2,"product_id":2,"qty":1}"#,
+                r#"{"id":3,"product_id":3,"qty":4}"#,
+            ],
+        ),
+        (
+            1,
+            [
+                r#"{"id":4,"product_id":2,"qty":3}"#,
+                r#"{"id":5,"product_id":4,"qty":1}"#,
+                r#"{"id":6,"product_id":9,"qty":5}"#,
+            ],
+        ),
+    ] {
+        let records: Vec<(Option<&str>, &str)> = orders.iter().map(|o| (None, *o)).collect();
+        broker().produce(&orders_topic, partition, &records);
+    }
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    ok(
+        &mut client,
+        &changes_table(
+            "products",
+            PRODUCT_COLUMNS,
+            &products_topic,
+            "'format' = 'debezium-json'",
+        ),
+    )
+    .await;
+    ok(
+        &mut client,
+        &changes_table(
+            "orders",
+            "id INT, product_id INT, qty INT",
+            &orders_topic,
+            "'format' = 'json'",
+        ),
+    )
+    .await;
+    ok(&mut client, PRODUCTS_AT_THE_END).await;
+    ok(
+        &mut client,
+        "CREATE VIEW orders_now AS SELECT * FROM (VALUES (1, 1, 2), (2, 2, 1), (3, 3, 4), \
+         (4, 2, 3), (5, 4, 1), (6, 9, 5)) AS t (id, product_id, qty)",
+    )
+    .await;
+    // A regular join with an updating table: its result follows the table's changes (the
+    // kettle's orders go with it, the lamp's follow its price), ending as the join of the
+    // orders with the table's final rows.
+    for query in [
+        "SELECT o.id, p.name, o.qty * p.price AS amount FROM {o} o JOIN {p} p ON o.product_id = p.id",
+        "SELECT p.category, COUNT(*) AS orders, SUM(o.qty) AS units FROM {o} o JOIN {p} p \
+         ON o.product_id = p.id GROUP BY p.category",
+    ] {
+        let streamed = rows_of(
+            &mut client,
+            &query.replace("{o}", "orders").replace("{p}", "products"),
+        )
+        .await;
+        let batch = rows_of(
+            &mut client,
+            &query.replace("{o}", "orders_now").replace("{p}", "products_now"),
+        )
+        .await;
+        assert_eq!(streamed, batch, "{query}");
+        assert!(!streamed.is_empty(), "{query}");
+    }
+    let error = error_of(
+        &mut client,
+        "SELECT o.id, p.name FROM orders o LEFT JOIN products p ON o.product_id = p.id",
+    )
+    .await;
+    assert!(error.contains("regular INNER join"), "{error}");
+    let error = error_of(
+        &mut client,
+        "SELECT id FROM orders UNION ALL SELECT id FROM products",
+    )
+    .await;
+    assert!(error.contains("UNION"), "{error}");
+}

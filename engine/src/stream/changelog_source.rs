@@ -76,6 +76,42 @@ pub(crate) fn runs(
     Ok((came, went))
 }
 
+/// The rows that came and went in a tick's `batches` of several inputs (tagged by input,
+/// `merged_source.rs`), `changelog` saying which inputs send changes: an append-only
+/// input's rows all came. Each batch keeps its input's tag; the weight is dropped.
+pub(crate) fn runs_by_input(
+    batches: Vec<RecordBatch>,
+    changelog: &[bool],
+) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>), EngineError> {
+    let mut came = Vec::new();
+    let mut went = Vec::new();
+    for batch in batches {
+        let input = super::merged_source::input_of(&batch);
+        if !changelog.get(input).copied().unwrap_or(false) {
+            came.push(batch);
+            continue;
+        }
+        let schema = batch.schema();
+        let Some(last) = batch
+            .num_columns()
+            .checked_sub(1)
+            .filter(|_| is_weighted(&schema))
+        else {
+            return Err(EngineError::Internal {
+                message: "a changelog source sent rows without their weight".into(),
+                source: None,
+            });
+        };
+        // The table's columns, the input's tag kept.
+        let fields: Vec<Arc<Field>> = schema.fields()[..last].to_vec();
+        let rows_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let (mut c, mut w) = runs(vec![batch], &rows_schema)?;
+        came.append(&mut c);
+        went.append(&mut w);
+    }
+    Ok((came, went))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

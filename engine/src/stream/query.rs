@@ -189,11 +189,27 @@ async fn plan(request: StreamRequest<'_>) -> Result<Planned, EngineError> {
         .as_ref()
         .filter(|w| !w.processing_time)
         .map(|w| w.column.clone());
-    let (logical, join) = stream_join::split(
+    let (logical, mut join) = stream_join::split(
         state.optimize(&query_plan)?,
         &relations,
         event_time.as_deref(),
     )?;
+    // An updating input among several streams: a join of them only.
+    if input.changelog_inputs.iter().any(|c| *c) {
+        match join.as_mut() {
+            Some(join) => join.over_updating_inputs()?,
+            None => {
+                return Err(EngineError::NotSupported {
+                    message: format!(
+                        "{} reads an updating table (debezium-json, canal-json, upsert-kafka) \
+                         beside another stream without joining them; a UNION with an updating \
+                         table is not run yet",
+                        input.stream
+                    ),
+                })
+            }
+        }
+    }
     match &join {
         None => check_one_scan(&query_plan, &relations)?,
         Some(join) => {
@@ -483,7 +499,8 @@ impl Planned {
             join,
             feed,
             weighted,
-            changelog_input: input.changelog,
+            changelog_input: input.changelog || input.changelog_inputs.iter().any(|c| *c),
+            changelog_inputs: input.changelog_inputs,
             window_join,
             state_ttl,
             memory_limit,
@@ -648,6 +665,8 @@ struct StreamInput {
     stream_side: Option<StreamSide>,
     /// The source sends changes, each row weighted (`changelog_source.rs`).
     changelog: bool,
+    /// For a query over several streams, which of its inputs send changes.
+    changelog_inputs: Vec<bool>,
     /// The stream's processing-time attributes (`pt AS PROCTIME()`), which an OVER
     /// aggregation may be ordered by.
     proctime: Vec<String>,
@@ -700,6 +719,7 @@ async fn stream_input(
             sides: Vec::new(),
             stream_side: None,
             changelog,
+            changelog_inputs: Vec::new(),
             proctime: table.proctime.clone(),
         });
     };
@@ -768,6 +788,7 @@ async fn stream_input(
         sides,
         stream_side,
         changelog: false,
+        changelog_inputs: Vec::new(),
         proctime: Vec::new(),
     })
 }
@@ -908,9 +929,8 @@ fn several_streams(
 ) -> Result<StreamInput, EngineError> {
     let tables: Vec<&crate::stream::catalog::StreamTable> =
         read.iter().map(|name| &streams.tables[name]).collect();
-    for (name, table) in read.iter().zip(&tables) {
-        refuse_changelog(name, table, "a join or union with another stream")?;
-    }
+    // An updating input is read by a join of streams only (the plan checks that).
+    let changelog_inputs: Vec<bool> = tables.iter().map(|t| t.factory.is_changelog()).collect();
     let sources = tables
         .iter()
         .map(|table| table.factory.open(ctx))
@@ -925,7 +945,10 @@ fn several_streams(
             .collect(),
         relation: read[0].clone(),
         relation_schema: first.schema.clone(),
-        source_schema: first.schema.clone(),
+        source_schema: match changelog_inputs.first() {
+            Some(true) => changelog_source::weighted_schema(&first.schema),
+            _ => first.schema.clone(),
+        },
         skipped: None,
         source: Box::new(super::merged_source::MergedSource::new(sources)),
         watermark: None,
@@ -936,6 +959,7 @@ fn several_streams(
         sides: Vec::new(),
         stream_side: None,
         changelog: false,
+        changelog_inputs,
         proctime: Vec::new(),
     })
 }
@@ -953,8 +977,8 @@ fn refuse_changelog(
     Err(EngineError::NotSupported {
         message: format!(
             "{name} is an updating table (its source sends changes: debezium-json, canal-json, \
-             upsert-kafka); over one Eddy runs projections, filters and one GROUP BY, not \
-             {what} yet"
+             upsert-kafka); over one Eddy runs projections, filters, one GROUP BY and INNER \
+             joins with other streams, not {what} yet"
         ),
     })
 }

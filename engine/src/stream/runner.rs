@@ -105,6 +105,8 @@ pub(crate) struct Runner {
     /// The source sends changes, each row weighted (`changelog_source.rs`): the query runs
     /// over the rows that came, then over those that went.
     pub(crate) changelog_input: bool,
+    /// For a join of several streams, which inputs send changes (`changelog_source.rs`).
+    pub(crate) changelog_inputs: Vec<bool>,
     /// A join of window aggregates: they fold the rows of their windows, and the query's plan
     /// runs over the rows of the windows the watermark closes.
     pub(crate) window_join: Option<WindowJoin>,
@@ -804,20 +806,28 @@ impl Runner {
         input: Vec<RecordBatch>,
     ) -> Result<Vec<(Arc<dyn datafusion::physical_plan::ExecutionPlan>, i64)>, StepError> {
         let task = self.state.task_ctx();
-        self.fill_slots(input)?;
-        let state = &self.state;
+        let runs = match self.changelog_inputs.iter().any(|c| *c) {
+            false => {
+                let (left, right) = self.side_rows(input, task.clone()).await?;
+                let Some(join) = &mut self.join else {
+                    return Ok(Vec::new());
+                };
+                join.inputs(left, right)?
+            }
+            // An updating input: each side's rows that came, then those that went.
+            true => {
+                let (came, went) = changelog_source::runs_by_input(input, &self.changelog_inputs)?;
+                let (left_came, right_came) = self.side_rows(came, task.clone()).await?;
+                let (left_went, right_went) = self.side_rows(went, task.clone()).await?;
+                let Some(join) = &mut self.join else {
+                    return Ok(Vec::new());
+                };
+                join.weighted_inputs(left_came, left_went, right_came, right_went)?
+            }
+        };
         let Some(join) = &mut self.join else {
             return Ok(Vec::new());
         };
-        // Each side's new rows (a side that is a join of streams makes its pairs first).
-        let left = join.left.new_rows(state, task.clone()).await;
-        let right = join.right.new_rows(state, task.clone()).await;
-        self.clear_slots();
-        let Some(join) = &mut self.join else {
-            return Ok(Vec::new());
-        };
-        let (left, right) = (left?, right?);
-        let runs = join.inputs(left, right)?;
         let mut plans = Vec::with_capacity(runs.len());
         for run in runs {
             let (left, right) = run.input;
@@ -837,6 +847,24 @@ impl Runner {
             .keys
             .store(join.rows_kept() as u64, Ordering::Relaxed);
         Ok(plans)
+    }
+
+    /// Each side's new rows from `input` (a side that is a join of streams makes its pairs
+    /// first).
+    async fn side_rows(
+        &mut self,
+        input: Vec<RecordBatch>,
+        task: Arc<datafusion::execution::TaskContext>,
+    ) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>), StepError> {
+        self.fill_slots(input)?;
+        let state = &self.state;
+        let Some(join) = &mut self.join else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let left = join.left.new_rows(state, task.clone()).await;
+        let right = join.right.new_rows(state, task).await;
+        self.clear_slots();
+        Ok((left?, right?))
     }
 
     fn clear_slots(&self) {

@@ -78,6 +78,8 @@ pub(crate) struct StreamJoin {
     /// The watermark an interval join last dropped kept rows at: until it moves, there is
     /// nothing more to drop (and no kept row to read).
     cleaned_at: Option<i64>,
+    /// An input is updating (a changelog source): rows come and go on either side.
+    updating_inputs: bool,
 }
 
 /// One run of the query over the join in a tick: the rows its tables hold, whether the join
@@ -291,6 +293,7 @@ fn join_sides(
             right,
             meeting,
             cleaned_at: None,
+            updating_inputs: false,
         },
         replaced,
     ))
@@ -479,6 +482,54 @@ impl JoinSide {
         Ok(vec![kept.take_all(keys.iter().map(|k| k.data()))?])
     }
 
+    /// Takes one kept row out for each of `rows` (rows that went: an updating input's
+    /// retractions); a row not kept (its insert came before the reading started) takes
+    /// nothing out.
+    fn retract(&mut self, rows: &RecordBatch) -> Result<(), EngineError> {
+        let Some(kept) = &mut self.kept else {
+            return Ok(());
+        };
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        let keys = kept.keys_of(rows)?;
+        let mut distinct = hashbrown::HashSet::new();
+        let taken = kept.take_all(
+            keys.iter()
+                .map(|k| k.data())
+                .filter(|k| distinct.insert(*k)),
+        )?;
+        // Whole rows compared, one kept row out per row that went.
+        let converter = RowConverter::new(
+            rows.schema()
+                .fields()
+                .iter()
+                .map(|f| SortField::new(f.data_type().clone()))
+                .collect(),
+        )?;
+        let gone = converter.convert_columns(rows.columns())?;
+        let had = converter.convert_columns(taken.columns())?;
+        let mut to_remove: hashbrown::HashMap<&[u8], usize> = hashbrown::HashMap::new();
+        for row in gone.iter() {
+            *to_remove.entry(row.data()).or_default() += 1;
+        }
+        let stay: BooleanArray = had
+            .iter()
+            .map(|row| match to_remove.get_mut(row.data()) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    Some(false)
+                }
+                _ => Some(true),
+            })
+            .collect();
+        let stay = filter_record_batch(&taken, &stay)?;
+        if stay.num_rows() > 0 {
+            kept.insert(stay)?;
+        }
+        Ok(())
+    }
+
     fn keep(&mut self, rows: &RecordBatch) -> Result<(), EngineError> {
         let kept = match &mut self.kept {
             Some(kept) => kept,
@@ -588,9 +639,62 @@ impl StreamJoin {
         }
     }
 
-    /// Whether the join's result is updating (an outer or anti join): its runs are weighted.
+    /// Whether the join's result is updating (an outer or anti join, or an INNER join of an
+    /// updating input): its runs are weighted.
     pub(crate) fn is_updating(&self) -> bool {
-        matches!(self.meeting, Meeting::Outer { .. } | Meeting::Anti)
+        self.updating_inputs || matches!(self.meeting, Meeting::Outer { .. } | Meeting::Anti)
+    }
+
+    /// Makes this join one of an updating input (a changelog source: rows come and go), if
+    /// it can be: an INNER join, not an interval join, of no join of streams.
+    pub(crate) fn over_updating_inputs(&mut self) -> Result<(), EngineError> {
+        let nested = self.left.inner.is_some() || self.right.inner.is_some();
+        if self.meeting != Meeting::Inner || self.is_interval() || nested {
+            return Err(not_supported(
+                "a join with an updating table (debezium-json, canal-json, upsert-kafka) is run \
+                 when it is a regular INNER join of two streams",
+            ));
+        }
+        self.updating_inputs = true;
+        Ok(())
+    }
+
+    /// The runs of an INNER join whose inputs come and go, for a tick's rows that came
+    /// (`*_came`) and went (`*_went`) on each side: the left side's changes against the right
+    /// rows kept before the tick, then the right side's changes against the left rows kept
+    /// after the left's changes (so a pair of two new rows counts once). Keeps the changes.
+    pub(crate) fn weighted_inputs(
+        &mut self,
+        left_came: Vec<RecordBatch>,
+        left_went: Vec<RecordBatch>,
+        right_came: Vec<RecordBatch>,
+        right_went: Vec<RecordBatch>,
+    ) -> Result<Vec<JoinRun>, EngineError> {
+        let left_schema = self.left.table.schema();
+        let right_schema = self.right.table.schema();
+        let left_came = concat_batches(&left_schema, &left_came)?;
+        let left_went = concat_batches(&left_schema, &left_went)?;
+        let right_came = concat_batches(&right_schema, &right_came)?;
+        let right_went = concat_batches(&right_schema, &right_went)?;
+        let run = |input: JoinInput, weight: i64| JoinRun {
+            input,
+            pairs_only: false,
+            weight,
+        };
+        let right_for_came = self.right.meeting(&left_came, &self.left.key_columns)?;
+        let right_for_went = self.right.meeting(&left_went, &self.left.key_columns)?;
+        self.left.keep(&left_came)?;
+        self.left.retract(&left_went)?;
+        let left_for_came = self.left.meeting(&right_came, &self.right.key_columns)?;
+        let left_for_went = self.left.meeting(&right_went, &self.right.key_columns)?;
+        self.right.keep(&right_came)?;
+        self.right.retract(&right_went)?;
+        Ok(vec![
+            run((vec![left_came], right_for_came), 1),
+            run((vec![left_went], right_for_went), -1),
+            run((left_for_came, vec![right_came]), 1),
+            run((left_for_went, vec![right_went]), -1),
+        ])
     }
 
     /// The runs of the query over the join for a tick's new rows of each side (`left`,
