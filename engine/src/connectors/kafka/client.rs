@@ -339,11 +339,7 @@ fn start_offsets(
             })
             .collect()),
         Startup::Timestamp(millis) => by_time(consumer, options, table, ranges, *millis),
-        Startup::NeedsGroup(why) => Err(EngineError::Plan {
-            message: format!("table {table} cannot be read as declared"),
-            position: None,
-            hint: Some(why.clone()),
-        }),
+        Startup::NeedsGroup(_) => options.readable(table).map(|()| Vec::new()),
         Startup::GroupOffsets => {
             let mut list = TopicPartitionList::new();
             for range in ranges {

@@ -94,6 +94,18 @@ pub(crate) struct KafkaOptions {
 }
 
 impl KafkaOptions {
+    /// Whether a query may read the table: not with `group-offsets` and no group.
+    pub(crate) fn readable(&self, table: &str) -> Result<(), EngineError> {
+        match &self.startup {
+            Startup::NeedsGroup(why) => Err(EngineError::Plan {
+                message: format!("table {table} cannot be read as declared"),
+                position: None,
+                hint: Some(why.clone()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads the connector's own options from `options` (leaving formats to the caller); an
     /// `upsert` table (`upsert-kafka`) is always read from its start, as in Flink.
     pub(crate) fn read(options: &mut ConnectorOptions, upsert: bool) -> Result<Self, EngineError> {

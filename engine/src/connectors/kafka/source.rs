@@ -61,6 +61,8 @@ impl SourceFactory for KafkaFactory {
     }
 
     fn open(&self, _ctx: &SessionContext) -> Result<Box<dyn StreamSource>, EngineError> {
+        // Before asking the brokers anything.
+        self.options.readable(&self.table)?;
         let report = Arc::new(SourceReport::default());
         let consumer = client::consumer(&self.options, &self.table, report.clone())?;
         let ranges = client::partition_ranges(&consumer, &self.options, &self.table)?;
