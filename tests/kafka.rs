@@ -9,7 +9,7 @@ use super::{final_status, final_table, ok, sorted_rows, CLICKS};
 use std::time::{Duration, Instant};
 
 /// `CREATE TABLE name (columns) WITH (kafka options for topic, and `extra`)`.
-fn kafka_table(name: &str, columns: &str, topic: &str, extra: &str) -> String {
+pub(super) fn kafka_table(name: &str, columns: &str, topic: &str, extra: &str) -> String {
     format!(
         "CREATE TABLE {name} ({columns}) WITH (
             'connector' = 'kafka',
@@ -21,11 +21,11 @@ fn kafka_table(name: &str, columns: &str, topic: &str, extra: &str) -> String {
 }
 
 /// Reads every record as a bounded query does: from the earliest offset to the end.
-const WHOLE_TOPIC: &str = ",
+pub(super) const WHOLE_TOPIC: &str = ",
     'scan.startup.mode' = 'earliest-offset',
     'scan.bounded.mode' = 'latest-offset'";
 
-async fn error_of(client: &mut Client, code: &str) -> (String, Duration) {
+pub(super) async fn error_of(client: &mut Client, code: &str) -> (String, Duration) {
     let started = Instant::now();
     let run = client.execute(code).await;
     let took = started.elapsed();

@@ -3,43 +3,20 @@
 //! of each key. Each streaming answer is checked against the same query over the table's
 //! final rows as a batch. Part of the `streaming` test binary.
 
+use super::kafka::{error_of, kafka_table, WHOLE_TOPIC};
 use super::kafka_broker::broker;
 use super::support::{Client, Kernel};
 use super::{final_status, final_table, ok, sorted_rows};
 
-/// A kafka table over `topic`, read whole (from its start to its end now).
+/// A kafka table over `topic`, read whole (from its start to its end now), in `format`.
 fn changes_table(name: &str, columns: &str, topic: &str, format: &str) -> String {
-    format!(
-        "CREATE TABLE {name} ({columns}) WITH (
-            'connector' = 'kafka',
-            'topic' = '{topic}',
-            'properties.bootstrap.servers' = '{}',
-            'scan.startup.mode' = 'earliest-offset',
-            'scan.bounded.mode' = 'latest-offset',
-            {format}
-        )",
-        broker().bootstrap
-    )
+    kafka_table(name, columns, topic, &format!("{WHOLE_TOPIC},\n{format}"))
 }
 
 /// The sorted rows `query` gives, in its final state.
 async fn rows_of(client: &mut Client, query: &str) -> Vec<String> {
     let run = ok(client, query).await;
     sorted_rows(&final_table(&run))
-}
-
-async fn error_of(client: &mut Client, code: &str) -> String {
-    let run = client.execute(code).await;
-    assert_eq!(
-        run.reply.content["status"],
-        "error",
-        "{code}: {}",
-        run.all_text()
-    );
-    run.reply.content["evalue"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// Debezium's events for a `products` table: four inserts (one a snapshot read), two
@@ -170,7 +147,8 @@ async fn debezium_changes_end_in_the_tables_final_rows() {
             TUMBLE(TABLE timed_products, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
          GROUP BY window_start, window_end",
     )
-    .await;
+    .await
+    .0;
     assert!(
         error.contains("updating table") && error.contains("window"),
         "{error}"
@@ -180,13 +158,15 @@ async fn debezium_changes_end_in_the_tables_final_rows() {
         "SELECT category, MAX(c) FROM (SELECT category, name, COUNT(*) AS c FROM products
          GROUP BY category, name) GROUP BY category",
     )
-    .await;
+    .await
+    .0;
     assert!(error.contains("another aggregate"), "{error}");
     let error = error_of(
         &mut client,
         "INSERT INTO products SELECT * FROM products_now",
     )
-    .await;
+    .await
+    .0;
     assert!(error.contains("does not write them yet"), "{error}");
 }
 
@@ -227,7 +207,7 @@ async fn a_bad_change_event_is_named_or_skipped_and_counted() {
         ),
     )
     .await;
-    let error = error_of(&mut client, "SELECT * FROM strict").await;
+    let error = error_of(&mut client, "SELECT * FROM strict").await.0;
     assert!(
         error.contains(&format!("topic {topic}, partition 0, offset 1")),
         "{error}"
@@ -491,7 +471,9 @@ async fn the_rows_an_upsert_source_keeps_count_against_the_memory_limit() {
         ),
     )
     .await;
-    let error = error_of(&mut client, "SELECT COUNT(*) AS keys FROM big_rows").await;
+    let error = error_of(&mut client, "SELECT COUNT(*) AS keys FROM big_rows")
+        .await
+        .0;
     assert!(error.contains("past the memory limit"), "{error}");
     assert!(
         error.contains("the latest row of each key its upsert source keeps"),
@@ -579,12 +561,14 @@ async fn a_stream_joined_with_a_table_of_changes_ends_as_the_join_with_its_final
         &mut client,
         "SELECT o.id, p.name FROM orders o LEFT JOIN products p ON o.product_id = p.id",
     )
-    .await;
+    .await
+    .0;
     assert!(error.contains("regular INNER join"), "{error}");
     let error = error_of(
         &mut client,
         "SELECT id FROM orders UNION ALL SELECT id FROM products",
     )
-    .await;
+    .await
+    .0;
     assert!(error.contains("UNION"), "{error}");
 }

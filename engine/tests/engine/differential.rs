@@ -5,8 +5,8 @@
 //! its appended rows) must be the result of the same question asked as a batch query of the
 //! same rows. This is the oracle for retractions, kept state and the watermark.
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::util::display::array_value_to_string;
+use crate::printed::texts;
+use datafusion::arrow::array::AsArray;
 use eddy_engine::{Engine, EngineConfig, StatementResult, StreamEnd, StreamUpdate};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -74,18 +74,6 @@ async fn declare(engine: &Engine, seed: u64) {
         let statement = engine.parse(&sql).unwrap().remove(0);
         engine.run(statement, 10).await.unwrap();
     }
-}
-
-/// Each row of `batch` as `a|b|c`.
-fn texts(batch: &RecordBatch, from: usize) -> Vec<String> {
-    (0..batch.num_rows())
-        .map(|row| {
-            (from..batch.num_columns())
-                .map(|c| array_value_to_string(batch.column(c), row).unwrap())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
 }
 
 /// The final rows of a continuous query: its appended rows, or its changelog applied from

@@ -4,9 +4,9 @@
 //! other micro-batches. Each updating result's changelog replayed from empty gives its last
 //! snapshot, and each result equals the answer computed from the stream's rows.
 
+use crate::printed::texts;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int32Type;
-use datafusion::arrow::util::display::array_value_to_string;
 use eddy_engine::{Engine, EngineConfig, StatementResult, StreamEnd, StreamUpdate};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -77,18 +77,6 @@ async fn run(engine: &Engine, sql: &str) -> Run {
     assert_eq!(query.finish().await.unwrap(), StreamEnd::Finished);
     out.last.sort();
     out
-}
-
-/// Each row of `batch` from column `from` on, as `a|b|c`.
-fn texts(batch: &RecordBatch, from: usize) -> Vec<String> {
-    (0..batch.num_rows())
-        .map(|row| {
-            (from..batch.num_columns())
-                .map(|c| array_value_to_string(batch.column(c), row).unwrap())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
 }
 
 /// The rows a changelog leaves when applied from empty; a retraction of a row not there

@@ -117,10 +117,7 @@ impl SourceFactory for KafkaFactory {
         };
         let bounded = ranges.iter().all(|r| r.stop.is_some());
         Ok(Box::new(KafkaSource {
-            schema: schema.clone(),
-            bounded,
             consumer,
-            report: report.clone(),
             polling: Polling {
                 table: self.table.clone(),
                 bounded,
@@ -177,11 +174,7 @@ struct Progress {
 }
 
 struct KafkaSource {
-    /// The table's columns, and a weight after them when it is a table of changes.
-    schema: SchemaRef,
-    bounded: bool,
     consumer: SourceConsumer,
-    report: Arc<SourceReport>,
     polling: Polling,
     decoding: Decoding,
 }
@@ -206,6 +199,7 @@ struct Polling {
 /// What the thread that decodes records needs and keeps.
 struct Decoding {
     table: String,
+    /// The table's columns, and a weight after them when it is a table of changes.
     schema: SchemaRef,
     changes: Option<ChangeReading>,
     /// Commit the offsets of the records handed over (a group is set).
@@ -234,11 +228,11 @@ struct Chunk {
 
 impl StreamSource for KafkaSource {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.decoding.schema.clone()
     }
 
     fn is_bounded(&self) -> bool {
-        self.bounded
+        self.polling.bounded
     }
 
     fn run(self: Box<Self>, out: BatchSender) -> BoxFuture<'static, Result<(), EngineError>> {
@@ -253,7 +247,7 @@ impl StreamSource for KafkaSource {
     }
 
     fn report(&self) -> Option<Arc<SourceReport>> {
-        Some(self.report.clone())
+        Some(self.polling.report.clone())
     }
 }
 

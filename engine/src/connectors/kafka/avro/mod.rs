@@ -142,6 +142,16 @@ mod tests {
     use datafusion::arrow::datatypes::{Field, Schema};
     use std::sync::Arc;
 
+    /// The rows of `records` (each a datum), decoded.
+    fn decoded(format: &AvroFormat, records: &[Vec<u8>]) -> RecordBatch {
+        let labelled: Vec<(usize, &[u8])> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, r.as_slice()))
+            .collect();
+        format.decode(&labelled).unwrap()
+    }
+
     fn format(fields: Vec<Field>) -> AvroFormat {
         AvroFormat::new(Arc::new(Schema::new(fields))).unwrap()
     }
@@ -177,12 +187,7 @@ mod tests {
         );
         // id -2 (zig-zag 3); name null; price -1.28: one byte 0x80; ts 1000 (zig-zag 2000).
         assert_eq!(records[1], [0x03, 0x00, 0x02, 0x02, 0x80, 0x02, 0xd0, 0x0f]);
-        let labelled: Vec<(usize, &[u8])> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, r.as_slice()))
-            .collect();
-        assert_eq!(format.decode(&labelled).unwrap(), batch);
+        assert_eq!(decoded(&format, &records), batch);
         assert!(format.schema_json().contains(
             r#"{"name":"price","type":["null",{"type":"bytes","logicalType":"decimal","precision":5,"scale":2}],"default":null}"#
         ));
@@ -240,12 +245,7 @@ mod tests {
         )
         .unwrap();
         let records = format.encode(&batch).unwrap();
-        let labelled: Vec<(usize, &[u8])> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, r.as_slice()))
-            .collect();
-        assert_eq!(format.decode(&labelled).unwrap(), batch);
+        assert_eq!(decoded(&format, &records), batch);
     }
 
     #[test]
@@ -351,12 +351,7 @@ mod tests {
         assert_eq!(records[0], first);
         // tags null, scores {}, address null.
         assert_eq!(records[1], [0x00, 0x00, 0x00]);
-        let labelled: Vec<(usize, &[u8])> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, r.as_slice()))
-            .collect();
-        assert_eq!(format.decode(&labelled).unwrap(), batch);
+        assert_eq!(decoded(&format, &records), batch);
         let schema = format.schema_json();
         assert!(
             schema.contains(r#"{"name":"address","type":["null",{"type":"record","name":"record_address","fields":[{"name":"street","type":["null","string"],"default":null},{"name":"no","type":"int"}]}],"default":null}"#),

@@ -223,34 +223,14 @@ impl Column {
                 values.push(Some(value));
             }
             Values::Array(items, offsets, valid) => {
-                let mut count = offsets.last().copied().unwrap_or(0);
-                loop {
-                    let block = datum.block()?;
-                    if block == 0 {
-                        break;
-                    }
-                    for _ in 0..block {
-                        items.read(datum)?;
-                    }
-                    count = add(count, block)?;
-                }
-                offsets.push(count);
+                read_blocks(datum, offsets, |datum| items.read(datum))?;
                 valid.push(true);
             }
             Values::Map(keys, values, offsets, valid) => {
-                let mut count = offsets.last().copied().unwrap_or(0);
-                loop {
-                    let block = datum.block()?;
-                    if block == 0 {
-                        break;
-                    }
-                    for _ in 0..block {
-                        keys.append_value(datum.string()?);
-                        values.read(datum)?;
-                    }
-                    count = add(count, block)?;
-                }
-                offsets.push(count);
+                read_blocks(datum, offsets, |datum| {
+                    keys.append_value(datum.string()?);
+                    values.read(datum)
+                })?;
                 valid.push(true);
             }
             Values::Record(fields, valid) => {
@@ -338,11 +318,29 @@ fn primitive(kind: Kind, data_type: &DataType, rows: usize) -> Values {
     }
 }
 
-fn add(count: i32, block: usize) -> Result<i32, String> {
-    i32::try_from(block)
-        .ok()
-        .and_then(|block| count.checked_add(block))
-        .ok_or_else(|| "more items than an array holds".to_string())
+/// Reads an array's or map's blocks of items (`item` reads one), and notes where its items
+/// end in `offsets`.
+fn read_blocks(
+    datum: &mut Datum<'_>,
+    offsets: &mut Vec<i32>,
+    mut item: impl FnMut(&mut Datum<'_>) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut count = offsets.last().copied().unwrap_or(0);
+    loop {
+        let block = datum.block()?;
+        if block == 0 {
+            break;
+        }
+        for _ in 0..block {
+            item(datum)?;
+        }
+        count = i32::try_from(block)
+            .ok()
+            .and_then(|block| count.checked_add(block))
+            .ok_or("more items than an array holds")?;
+    }
+    offsets.push(count);
+    Ok(())
 }
 
 fn nulls(valid: Vec<bool>) -> Option<NullBuffer> {
