@@ -19,7 +19,8 @@ memory after one untimed run) and the median reported:
   again       the strict tables asked each question twice, with Eddy keeping the columns a
               query decoded (%config keep_file_columns, on by default; off in the other
               modes, so that they time reading the files): the second time is answered from
-              memory. DuckDB reads its files both times.
+              memory. DuckDB reads its files both times. The five first asks, in order, are
+              a session as a user runs it (issue 19's target: ≤ 0.5× DuckDB's total).
   bad         the lenient tables again, the ratings read from a copy of its file with
               --bad-rows malformed rows spread through it (records with too few or too many
               fields; made once, beside the data): the results are the clean file's, and the
@@ -29,7 +30,8 @@ memory after one untimed run) and the median reported:
               DuckDB with `CREATE TABLE mem_x AS SELECT * FROM read_csv(...)`; then each query
               runs against the loaded tables, and so do three of them as a Flink user writes
               them (mubi_queries.FLINK_PHRASINGS: YEAR and MONTH, Q4 aggregating before its
-              join; both engines run the same text).
+              join; both engines run the same text). `SELECT 1` is timed in the same turns
+              (q0_select_1): the protocol's part of a round trip in those conditions.
 What is timed:
   Eddy        round trip: from execute_request sent until its execute_reply arrives (the
               results are a few rows; the result's IOPub messages are read afterwards,
@@ -76,6 +78,7 @@ sys.path.insert(0, str(REPO / "tests" / "python"))
 
 from mubi_queries import (  # noqa: E402
     DEFAULT_MIN_RATINGS,
+    Query,
     EDDY_COLUMNS,
     FLINK_PHRASINGS,
     QUERIES,
@@ -89,6 +92,14 @@ CSV_TOTAL_TARGET = 1.0
 MEMORY_QUERY_TARGET = 1.0
 # Issue 19's: a lenient table's query at most this many times the strict table's.
 LENIENT_TARGET = 1.1
+# And: the five questions asked once in one session over the files (Eddy keeping what it
+# decodes, DuckDB reading its files), at most this many times DuckDB's total.
+SESSION_TARGET = 0.5
+
+# Timed in memory in the same turns as the queries, so that their round trips sit beside the
+# protocol's own (a kernel woken by the next cell after the client ran DuckDB's query), which
+# DuckDB in process does not pay. Not a query of the issue: no target.
+TRIVIAL = {"q0_select_1": Query("q0_select_1", "A cell that reads nothing.", duckdb="SELECT 1", eddy="SELECT 1")}
 
 TABLE_NAME = re.compile(r"\b(" + "|".join(TABLE_FILES) + r")\b")
 
@@ -534,7 +545,7 @@ def main() -> int:
             print("\n== in memory: load")
             loads: dict[str, tuple[float | None, float | None]] = {}
             for table, path in paths.items():
-                if "csv" not in modes:
+                if not {"csv", "lenient", "bad"} & set(modes):  # those declared them
                     eddy.execute(eddy_table_ddl(table, str(path)))
                 warm(files)
                 if args.eddy_load == "cache":
@@ -562,7 +573,7 @@ def main() -> int:
                 lambda engine, sql: sql if engine == "eddy" and keep_names else prefixed("mem_", sql),
                 args.memory_repeat,
                 from_files=False,
-                queries={**QUERIES, **FLINK_PHRASINGS},
+                queries={**TRIVIAL, **QUERIES, **FLINK_PHRASINGS},
             )
         results["eddy_hwm"] = proc_status(eddy.pid, "VmHWM")
         results["eddy_rss_end"] = proc_status(eddy.pid, "VmRSS")
@@ -589,8 +600,19 @@ def main() -> int:
     if "lenient" in results:
         lenient = results["lenient"]
         rows = [(name, e, d, "") for name, (e, d, _) in lenient.items()]
-        rows.append(("total", total([e for e, _, _ in lenient.values()]), total([d for _, d, _ in lenient.values()]), ""))
-        print_table(f"From CSV, lenient tables ('csv.ignore-parse-errors'; median of {args.repeat})", rows)
+        rows.append(
+            (
+                "total",
+                total([e for e, _, _ in lenient.values()]),
+                total([d for _, d, _ in lenient.values()]),
+                str(CSV_TOTAL_TARGET),
+            )
+        )
+        print_table(
+            f"From CSV, lenient tables ('csv.ignore-parse-errors'; median of {args.repeat}; target: total ≤ "
+            f"{CSV_TOTAL_TARGET:.1f}× DuckDB)",
+            rows,
+        )
         against_strict(
             "lenient",
             f"Lenient against strict tables, both Eddy, timed in the same turns (target: each ≤ "
@@ -602,9 +624,12 @@ def main() -> int:
         again, firsts = results["again"], results["again_first"]
         rows = [(f"{name} (first)", firsts[name], again[name][1], "") for name in again]
         rows += [(f"{name} (again)", e, d, "") for name, (e, d, _) in again.items()]
-        rows.append(("total again", total([e for e, _, _ in again.values()]), total([d for _, d, _ in again.values()]), ""))
+        duck_total = total([d for _, d, _ in again.values()])
+        rows.append(("session: each asked once", total(list(firsts.values())), duck_total, str(SESSION_TARGET)))
+        rows.append(("total again", total([e for e, _, _ in again.values()]), duck_total, ""))
         print_table(
-            f"Each question asked again, Eddy keeping decoded columns, DuckDB reading its files (median of {args.repeat})",
+            f"Each question asked again, Eddy keeping decoded columns, DuckDB reading its files (median of "
+            f"{args.repeat}; target: the session's five first asks ≤ {SESSION_TARGET:.1f}× DuckDB's total)",
             rows,
         )
 
@@ -620,7 +645,7 @@ def main() -> int:
         mem, loads = results["memory"], results["loads"]
         rows = [(f"load {table}", e, d, "") for table, (e, d) in loads.items()]
         rows.append(("load total", total([e for e, _ in loads.values()]), total([d for _, d in loads.values()]), ""))
-        rows += [(name, e, d, str(MEMORY_QUERY_TARGET)) for name, (e, d, _) in mem.items()]
+        rows += [(name, e, d, "" if name in TRIVIAL else str(MEMORY_QUERY_TARGET)) for name, (e, d, _) in mem.items()]
         five = [mem[name] for name in QUERIES]
         rows.append(("query total (five)", total([e for e, _, _ in five]), total([d for _, d, _ in five]), ""))
         print_table(
@@ -634,7 +659,7 @@ def main() -> int:
             f"In memory, in the kernel (execute_input → execute_reply; median of {args.memory_repeat})",
             rows,
         )
-        verdicts = [ratio(e, d) for e, d, _ in mem.values()]
+        verdicts = [ratio(e, d) for name, (e, d, _) in mem.items() if name not in TRIVIAL]
         ok = all(r is not None and r <= MEMORY_QUERY_TARGET for r in verdicts)
         print(f"{'every query ≤ DuckDB':30} {'':>9} {'':>9} {'':>12}  {'':>7}  {'PASS' if ok else 'MISS'}")
 

@@ -134,10 +134,11 @@ impl TableProvider for RememberedTable {
         if limit.is_some() {
             return self.inner.scan(state, projection, filters, limit).await;
         }
-        let columns = self.memory.columns_to_read(self.id, &files, &wanted);
+        let width = self.schema().fields().len();
+        let read = self.memory.columns_to_read(self.id, &files, &wanted, width);
         let inner = self
             .inner
-            .scan(state, Some(&columns), filters, None)
+            .scan(state, Some(&read.columns), filters, None)
             .await?;
         // The files cut into byte ranges, one per core (what the optimizer does to a file
         // scan it sees; this one it does not).
@@ -152,10 +153,12 @@ impl TableProvider for RememberedTable {
             memory: self.memory.clone(),
             table: self.id,
             files,
-            columns,
+            columns: read.columns,
+            needed: read.needed,
             schema: inner.schema(),
             read: Mutex::new(vec![None; partitions]),
             bytes: AtomicUsize::new(0),
+            needed_bytes: AtomicUsize::new(0),
             abandoned: AtomicBool::new(false),
         };
         Ok(DataSourceExec::from_data_source(KeepingScan {
@@ -176,29 +179,39 @@ struct Keeping {
     files: Vec<FileStamp>,
     /// The table's columns read, in the order of the batches' columns.
     columns: Vec<usize>,
+    /// How many of `columns`, from the first, are kept if the rest, read ahead, do not fit.
+    needed: usize,
     schema: SchemaRef,
     /// Each partition's batches, once it has read to its end.
     read: Mutex<Vec<Option<Vec<RecordBatch>>>>,
+    /// The bytes of every column read, and of the needed ones.
     bytes: AtomicUsize,
-    /// Past the budget: nothing is kept.
+    needed_bytes: AtomicUsize,
+    /// The needed columns are past the budget: nothing is kept.
     abandoned: AtomicBool,
 }
 
 impl Keeping {
-    /// Notes a batch read; false once the batches read are more than can be kept.
+    /// Notes a batch read; false once the needed columns read are more than can be kept.
     fn count(&self, batch: &RecordBatch) -> bool {
         if self.abandoned.load(Ordering::Relaxed) {
             return false;
         }
         let size = batch.get_array_memory_size();
-        if self.bytes.fetch_add(size, Ordering::Relaxed) + size > self.memory.budget() {
+        self.bytes.fetch_add(size, Ordering::Relaxed);
+        let needed: usize = batch.columns()[..self.needed]
+            .iter()
+            .map(|column| column.get_array_memory_size())
+            .sum();
+        if self.needed_bytes.fetch_add(needed, Ordering::Relaxed) + needed > self.memory.budget() {
             self.abandoned.store(true, Ordering::Relaxed);
             return false;
         }
         true
     }
 
-    /// A partition read to its end: when it is the last, what was read is kept.
+    /// A partition read to its end: when it is the last, what was read is kept — every
+    /// column if they fit, else the needed ones.
     fn finished(&self, partition: usize, batches: Vec<RecordBatch>) {
         if self.abandoned.load(Ordering::Relaxed) {
             return;
@@ -216,13 +229,42 @@ impl Keeping {
         let partitions = read.len();
         let all: Vec<Vec<RecordBatch>> = read.iter_mut().filter_map(Option::take).collect();
         drop(read);
-        let rows = CachedRows::new(self.schema.clone(), balanced(all, partitions));
+        if self.needed < self.columns.len() {
+            let rows = CachedRows::new(self.schema.clone(), balanced(all.clone(), partitions));
+            let kept = self.memory.keep(
+                self.table,
+                self.files.clone(),
+                self.columns.clone(),
+                rows,
+                self.bytes.load(Ordering::Relaxed),
+            );
+            if kept {
+                return;
+            }
+        }
+        let needed: Vec<usize> = (0..self.needed).collect();
+        let Ok(schema) = self.schema.project(&needed) else {
+            return;
+        };
+        let Ok(projected) = all
+            .into_iter()
+            .map(|batches| {
+                batches
+                    .iter()
+                    .map(|batch| batch.project(&needed))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+        else {
+            return;
+        };
+        let rows = CachedRows::new(Arc::new(schema), balanced(projected, partitions));
         self.memory.keep(
             self.table,
             self.files.clone(),
-            self.columns.clone(),
+            self.columns[..self.needed].to_vec(),
             rows,
-            self.bytes.load(Ordering::Relaxed),
+            self.needed_bytes.load(Ordering::Relaxed),
         );
     }
 }
