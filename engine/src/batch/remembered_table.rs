@@ -159,6 +159,7 @@ impl TableProvider for RememberedTable {
             read: Mutex::new(vec![None; partitions]),
             bytes: AtomicUsize::new(0),
             needed_bytes: AtomicUsize::new(0),
+            whole: AtomicBool::new(true),
             abandoned: AtomicBool::new(false),
         };
         Ok(DataSourceExec::from_data_source(KeepingScan {
@@ -187,27 +188,56 @@ struct Keeping {
     /// The bytes of every column read, and of the needed ones.
     bytes: AtomicUsize,
     needed_bytes: AtomicUsize,
+    /// Every column is still to be kept: none was read ahead, or they fit so far.
+    whole: AtomicBool,
     /// The needed columns are past the budget: nothing is kept.
     abandoned: AtomicBool,
 }
 
+/// What becomes of a batch read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Collect {
+    /// Kept with every column read.
+    Whole,
+    /// Kept with the needed columns only: the ones read ahead did not fit.
+    Needed,
+    /// Nothing is kept.
+    Nothing,
+}
+
 impl Keeping {
-    /// Notes a batch read; false once the needed columns read are more than can be kept.
-    fn count(&self, batch: &RecordBatch) -> bool {
+    /// Counts a batch read, and says what is collected of it from now on.
+    fn count(&self, batch: &RecordBatch) -> Collect {
         if self.abandoned.load(Ordering::Relaxed) {
-            return false;
+            return Collect::Nothing;
         }
-        let size = batch.get_array_memory_size();
-        self.bytes.fetch_add(size, Ordering::Relaxed);
+        let budget = self.memory.budget();
         let needed: usize = batch.columns()[..self.needed]
             .iter()
             .map(|column| column.get_array_memory_size())
             .sum();
-        if self.needed_bytes.fetch_add(needed, Ordering::Relaxed) + needed > self.memory.budget() {
+        if self.needed_bytes.fetch_add(needed, Ordering::Relaxed) + needed > budget {
             self.abandoned.store(true, Ordering::Relaxed);
-            return false;
+            return Collect::Nothing;
         }
-        true
+        let size = batch.get_array_memory_size();
+        if self.bytes.fetch_add(size, Ordering::Relaxed) + size > budget {
+            self.whole.store(false, Ordering::Relaxed);
+        }
+        if self.whole.load(Ordering::Relaxed) {
+            Collect::Whole
+        } else {
+            Collect::Needed
+        }
+    }
+
+    /// `batch` with the needed columns only.
+    fn narrow(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if batch.num_columns() == self.needed {
+            return Ok(batch.clone());
+        }
+        let needed: Vec<usize> = (0..self.needed).collect();
+        Ok(batch.project(&needed)?)
     }
 
     /// A partition read to its end: when it is the last, what was read is kept — every
@@ -229,7 +259,7 @@ impl Keeping {
         let partitions = read.len();
         let all: Vec<Vec<RecordBatch>> = read.iter_mut().filter_map(Option::take).collect();
         drop(read);
-        if self.needed < self.columns.len() {
+        if self.whole.load(Ordering::Relaxed) {
             let rows = CachedRows::new(self.schema.clone(), balanced(all.clone(), partitions));
             let kept = self.memory.keep(
                 self.table,
@@ -238,27 +268,24 @@ impl Keeping {
                 rows,
                 self.bytes.load(Ordering::Relaxed),
             );
-            if kept {
+            if kept || self.needed == self.columns.len() {
                 return;
             }
         }
+        // Partitions that ended before the read-ahead columns went past the budget still
+        // hold them.
+        let Ok(narrowed) = all
+            .iter()
+            .map(|batches| batches.iter().map(|b| self.narrow(b)).collect())
+            .collect::<Result<Vec<Vec<RecordBatch>>>>()
+        else {
+            return;
+        };
         let needed: Vec<usize> = (0..self.needed).collect();
         let Ok(schema) = self.schema.project(&needed) else {
             return;
         };
-        let Ok(projected) = all
-            .into_iter()
-            .map(|batches| {
-                batches
-                    .iter()
-                    .map(|batch| batch.project(&needed))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-        else {
-            return;
-        };
-        let rows = CachedRows::new(Arc::new(schema), balanced(projected, partitions));
+        let rows = CachedRows::new(Arc::new(schema), balanced(narrowed, partitions));
         self.memory.keep(
             self.table,
             self.files.clone(),
@@ -289,6 +316,7 @@ impl DataSource for KeepingScan {
             keeping: self.keeping.clone(),
             partition,
             read: Some(Vec::new()),
+            narrowed: false,
             metrics: BaselineMetrics::new(&self.metrics, partition),
         }))
     }
@@ -354,8 +382,44 @@ struct KeepingStream {
     partition: usize,
     /// `None` once the batches are not to be kept.
     read: Option<Vec<RecordBatch>>,
+    /// The batches collected hold the needed columns only.
+    narrowed: bool,
     /// The rows read, for the progress line.
     metrics: BaselineMetrics,
+}
+
+impl KeepingStream {
+    /// Collects `batch` as the keeping says; once the columns read ahead no longer fit,
+    /// the batches collected before give them up too.
+    fn gather(&mut self, collect: Collect, batch: &RecordBatch) {
+        let Some(read) = self.read.as_mut() else {
+            return;
+        };
+        let kept = match collect {
+            Collect::Whole => Ok(batch.clone()),
+            Collect::Needed => {
+                if !self.narrowed {
+                    self.narrowed = true;
+                    match read.iter().map(|b| self.keeping.narrow(b)).collect() {
+                        Ok(narrowed) => *read = narrowed,
+                        Err(_) => {
+                            self.read = None;
+                            return;
+                        }
+                    }
+                }
+                self.keeping.narrow(batch)
+            }
+            Collect::Nothing => {
+                self.read = None;
+                return;
+            }
+        };
+        match kept {
+            Ok(kept) => read.push(kept),
+            Err(_) => self.read = None,
+        }
+    }
 }
 
 impl Stream for KeepingStream {
@@ -365,13 +429,8 @@ impl Stream for KeepingStream {
         match self.input.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(batch))) => {
                 self.metrics.record_output(batch.num_rows());
-                if self.keeping.count(&batch) {
-                    if let Some(read) = self.read.as_mut() {
-                        read.push(batch.clone());
-                    }
-                } else {
-                    self.read = None;
-                }
+                let collect = self.keeping.count(&batch);
+                self.gather(collect, &batch);
                 Poll::Ready(Some(batch.project(&self.output).map_err(Into::into)))
             }
             Poll::Ready(Some(Err(error))) => {
