@@ -44,6 +44,13 @@ pub(super) async fn error_of(client: &mut Client, code: &str) -> (String, Durati
     )
 }
 
+/// The error `code` fails with, checked to say `says`.
+pub(super) async fn refused(client: &mut Client, code: &str, says: &str) -> String {
+    let (error, _) = error_of(client, code).await;
+    assert!(error.contains(says), "{code}: {error}");
+    error
+}
+
 /// The values of `n` a bounded query over `table` reads, in order.
 async fn numbers(client: &mut Client, table: &str) -> Vec<i64> {
     let run = ok(client, &format!("SELECT n FROM {table}")).await;
@@ -686,7 +693,7 @@ async fn an_updating_result_kept_in_an_upsert_topic_compacts_to_the_batch_answer
     assert_eq!(compacted(&topic), Vec::<String>::new());
 
     // Flink's rules for the declaration, and reading such a table, are clear errors.
-    let (error, _) = error_of(
+    refused(
         &mut client,
         &format!(
             "CREATE TABLE no_key (user_id INT, clicks BIGINT) WITH (
@@ -695,9 +702,9 @@ async fn an_updating_result_kept_in_an_upsert_topic_compacts_to_the_batch_answer
                 'key.format' = 'json', 'value.format' = 'json')",
             broker().bootstrap
         ),
+        "no PRIMARY KEY",
     )
     .await;
-    assert!(error.contains("no PRIMARY KEY"), "{error}");
     // Read back, the upsert topic is the latest row of each key: the batch answer.
     let run = ok(
         &mut client,
@@ -724,12 +731,12 @@ async fn an_updating_result_kept_in_an_upsert_topic_compacts_to_the_batch_answer
         ),
     )
     .await;
-    let (error, _) = error_of(
+    refused(
         &mut client,
         "INSERT INTO appends_only SELECT user_id, COUNT(*) FROM clicks GROUP BY user_id",
+        "'upsert-kafka' table",
     )
     .await;
-    assert!(error.contains("'upsert-kafka' table"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -797,7 +804,7 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
         .expect("the fourth");
     assert!(fourth.ends_with("| 1 | 1 | true | 1 |"), "{fourth}");
 
-    let (error, _) = error_of(
+    refused(
         &mut client,
         &kafka_table(
             "unknown_key",
@@ -805,16 +812,16 @@ async fn metadata_columns_read_each_records_place_time_and_headers() {
             &topic,
             &format!(",\n'format' = 'json'{WHOLE_TOPIC}"),
         ),
+        "'leader-age'",
     )
     .await;
-    assert!(error.contains("'leader-age'"), "{error}");
-    let (error, _) = error_of(
+    refused(
         &mut client,
         "CREATE TABLE gen (n INT, ts TIMESTAMP(3) METADATA FROM 'timestamp')
          WITH ('connector' = 'datagen')",
+        "belongs to a Kafka table",
     )
     .await;
-    assert!(error.contains("belongs to a Kafka table"), "{error}");
 
     // Headers are written as well as read.
     let traced = broker().topic("traced", 1);

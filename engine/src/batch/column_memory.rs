@@ -190,22 +190,22 @@ impl ColumnMemory {
         width: usize,
     ) -> ColumnsToRead {
         let mut columns: Vec<usize> = wanted.to_vec();
+        let needed = wanted.len();
         let entries = self.entries();
         if let Some(entry) = entries.get(&table).filter(|e| e.files == files) {
             columns.extend(entry.columns.iter().filter(|c| !wanted.contains(c)));
+            let needed = columns.len();
+            return ColumnsToRead { columns, needed };
         }
-        let needed = columns.len();
-        if needed == wanted.len() {
-            let others: usize = entries
-                .iter()
-                .filter(|(id, _)| **id != table)
-                .map(|(_, e)| e.bytes)
-                .sum();
-            let file_bytes: u64 = files.iter().map(|f| f.size).sum();
-            let decoded = (file_bytes as f64 * DECODED_PER_FILE_BYTE) as usize;
-            if decoded.saturating_add(others) <= self.budget {
-                columns.extend((0..width).filter(|c| !wanted.contains(c)));
-            }
+        let others: usize = entries
+            .iter()
+            .filter(|(id, _)| **id != table)
+            .map(|(_, e)| e.bytes)
+            .sum();
+        let file_bytes: u64 = files.iter().map(|f| f.size).sum();
+        let decoded = (file_bytes as f64 * DECODED_PER_FILE_BYTE) as usize;
+        if decoded.saturating_add(others) <= self.budget {
+            columns.extend((0..width).filter(|c| !wanted.contains(c)));
         }
         ColumnsToRead { columns, needed }
     }
