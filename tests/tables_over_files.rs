@@ -3,6 +3,10 @@
 
 mod support;
 
+#[path = "support/ballista_cluster.rs"]
+mod ballista_cluster;
+mod cluster;
+
 use support::Kernel;
 
 const MOVIES_CSV: &str = "movie_id,movie_title,movie_release_year,movie_popularity\n\

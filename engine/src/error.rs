@@ -60,6 +60,13 @@ pub enum EngineError {
         position: Option<Position>,
         hint: Option<String>,
     },
+    /// A Ballista cluster (`%connect df://…`) could not be reached, or failed a job.
+    #[error("{message}")]
+    Cluster {
+        message: String,
+        #[source]
+        source: Option<Source>,
+    },
     /// Valid SQL that the engine does not (yet) do.
     #[error("{message}")]
     NotSupported { message: String },

@@ -9,8 +9,10 @@
 //! - `batch/`: cached tables, CSV error location, scan progress.
 //! - `connectors/`: one module per `'connector'`, behind one trait and a registry.
 //! - `stream/`: continuous queries, by micro-batches.
+//! - `cluster/`: batch queries on a Ballista cluster (`%connect df://…`).
 
 mod batch;
+mod cluster;
 mod config;
 mod connectors;
 mod error;
@@ -22,6 +24,7 @@ mod stream;
 pub use batch::column_memory::KeptColumns;
 pub use batch::inline_csv::{read_inline_csv, InlineCsv};
 pub use batch::progress::ScanProgress;
+pub use cluster::with_eddy_functions;
 pub use config::EngineConfig;
 pub use error::{EngineError, Position};
 pub use result::{RowSet, StatementResult};

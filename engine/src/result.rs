@@ -28,6 +28,9 @@ pub struct RowSet {
     /// Malformed CSV rows that reading skipped (tables with
     /// `'csv.ignore-parse-errors' = 'true'`); shown with the result, never hidden.
     pub skipped_rows: u64,
+    /// The Ballista cluster that ran the query (`df://HOST:PORT`); `None` when this
+    /// process did.
+    pub ran_on: Option<String>,
 }
 
 impl RowSet {

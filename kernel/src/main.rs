@@ -34,6 +34,18 @@ enum Command {
         #[arg(long, short = 'f')]
         connection_file: PathBuf,
     },
+    /// Run a Ballista cluster's scheduler or executor that knows Eddy's functions
+    /// (notebooks send it batch queries with %connect df://HOST:PORT).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// The scheduler: plans queries and hands their tasks to executors.
+    Scheduler(eddy_cluster::SchedulerArgs),
+    /// An executor: runs tasks, reading the tables' files itself.
+    Executor(eddy_cluster::ExecutorArgs),
 }
 
 #[derive(Args)]
@@ -63,6 +75,40 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Install(args) => install(args),
         Command::Kernel { connection_file } => run_kernel(&connection_file),
+        Command::Cluster(command) => run_cluster(command),
+    }
+}
+
+fn run_cluster(command: ClusterCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_name("eddy-cluster")
+        .thread_stack_size(eddy_engine::limits::STACK_SIZE)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("eddy cluster: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (name, ran) = match command {
+        ClusterCommand::Scheduler(args) => (
+            "scheduler",
+            runtime.block_on(eddy_cluster::run_scheduler(args)),
+        ),
+        ClusterCommand::Executor(args) => (
+            "executor",
+            runtime.block_on(eddy_cluster::run_executor(args)),
+        ),
+    };
+    runtime.shutdown_background();
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("eddy cluster {name}: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

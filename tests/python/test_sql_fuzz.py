@@ -6,7 +6,7 @@ expressions with arithmetic, comparisons, AND/OR/NOT, CASE, CASTs to Flink types
 time functions, NULLs, division by zero, huge and tiny numbers; subqueries, joins of small
 tables, VALUES and CTEs, GROUP BY/HAVING/ORDER BY/LIMIT, window functions, set operations),
 window TVFs over a bounded datagen stream, datagen tables with random options, magics with
-random options (`%sql --chart …`, `%table`, `%set`, `%config`, `%md`, `%jobs`, `%cancel`,
+random options (`%sql --chart …`, `%table`, `%set`, `%config`, `%md`, `%jobs`, `%cancel`, `%connect` to a port nothing listens on, `%disconnect`,
 unknown magics), nesting a few levels deep (well under the recursion limits), DDL, and byte
 garbage, unicode and mutated SQL; also `user_expressions` on some execute requests, and once an
 execute_request whose content frame is not UTF-8 (the kernel may drop it, but must live on).
@@ -580,7 +580,9 @@ def stream_cells(draw) -> str:
             return ddl
         line = draw(stream_option_line(allow_background=False, duration=st.just("3s")))
         return line + "\n" + ddl + ";\n" + draw(window_query(table="gen", key="k", value="v", text="s"))
-    return draw(st.sampled_from(["%jobs", "%cancel all", "%cancel 1", "%cancel 999", "%cancel x", "%cancel", "%table clicks", "DESCRIBE clicks", "SHOW TABLES"]))
+    return draw(st.sampled_from(["%jobs", "%cancel all", "%cancel 1", "%cancel 999", "%cancel x", "%cancel", "%table clicks", "DESCRIBE clicks", "SHOW TABLES",
+                                 # No cluster listens: connecting fails at once, and the session goes on.
+                                 "%connect", "%connect df://127.0.0.1:1", "%connect df://", "%connect flink://127.0.0.1:8083", "%disconnect"]))
 
 
 CHART_QUERY = "SELECT s AS k, SUM(x) AS v, b AS c, ts, i FROM t1 GROUP BY s, b, ts, i"

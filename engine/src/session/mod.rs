@@ -3,6 +3,7 @@
 //! the statements DataFusion does not plan are run by `ddl.rs`.
 
 mod catalog;
+mod connected;
 mod context;
 mod ddl;
 mod flink_settings;
@@ -60,6 +61,8 @@ pub struct Engine {
     state_ttl: Arc<std::sync::atomic::AtomicU64>,
     /// The columns of file tables that queries decoded, kept for the next question.
     column_memory: Arc<crate::batch::column_memory::ColumnMemory>,
+    /// The Ballista cluster batch queries run on (`%connect df://…`), if any.
+    cluster: Arc<std::sync::Mutex<Option<Arc<crate::cluster::Cluster>>>>,
 }
 
 /// What `%config` shows of the columns file tables keep in memory.
@@ -85,6 +88,7 @@ impl Engine {
             memory_limit,
             state_ttl: Arc::default(),
             column_memory,
+            cluster: Arc::default(),
         })
     }
 
@@ -125,6 +129,10 @@ impl Engine {
             for insert in &mut statement.set {
                 self.name_written_columns(&mut insert.parsed);
             }
+            self.refuse_on_cluster(
+                "A statement set",
+                "its INSERTs write through this kernel's connectors",
+            )?;
             return self.run_statement_set(statement.set).await;
         }
         self.name_written_columns(&mut statement.parsed);
@@ -168,6 +176,10 @@ impl Engine {
                     table_name, query, ..
                 } => {
                     let name = names::table_reference(table_name.clone())?;
+                    self.refuse_on_cluster(
+                        "CACHE TABLE",
+                        "it keeps a table's rows in this kernel's memory",
+                    )?;
                     return self.cache_table(name, query.is_some()).await;
                 }
                 SqlStatement::UNCache {
@@ -190,6 +202,9 @@ impl Engine {
         check_temporal_joins(&statement.flink, &streams)?;
         let is_insert = matches!(&statement.parsed,
             ParsedStatement::Statement(sql) if matches!(sql.as_ref(), SqlStatement::Insert(_)));
+        if is_insert {
+            self.refuse_on_cluster("INSERT", "it writes through this kernel's connectors")?;
+        }
         if is_insert && statement.flink.windows.is_empty() {
             let sinks = self.catalog.all_sink_decls();
             let target = insert_into_stream::batch_insert_target(
@@ -217,6 +232,10 @@ impl Engine {
                     .create_stream_view(statement, &mentioned, &streams)
                     .await;
             }
+            self.refuse_on_cluster(
+                "A query over streams",
+                "a Ballista cluster runs batch queries, and this one reads rows as they arrive",
+            )?;
             let sinks = self.catalog.all_sink_decls();
             // EXPLAIN plans the continuous query without starting it.
             let (explain, parsed) = match statement.parsed {
@@ -246,6 +265,12 @@ impl Engine {
             self.planning.give_back(planning);
             return Ok(StatementResult::Done { message: answer? });
         }
+        if makes_rows_here(&plan) {
+            self.refuse_on_cluster(
+                "CREATE TABLE … AS SELECT",
+                "its rows would be kept in this kernel's memory",
+            )?;
+        }
         if let Some(mut message) = done_message(&plan) {
             // Catalog and session changes are applied by the context, not by a statement's
             // view of it (which they make stale); there is nothing to stream.
@@ -264,6 +289,18 @@ impl Engine {
                 message.push_str(&format!(" {skipped} malformed CSV rows were skipped."));
             }
             return Ok(StatementResult::Done { message });
+        }
+        if let Some(cluster) = self.connected_cluster() {
+            if !crate::cluster::Cluster::answers_here(&plan) {
+                self.planning.give_back(planning);
+                if matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Copy(_)) {
+                    self.refuse_on_cluster("INSERT or COPY", "it writes files from this kernel")?;
+                }
+                let why_not = |table: &TableReference| self.why_not_on_cluster(table);
+                return Ok(StatementResult::Rows(
+                    cluster.run(plan, max_rows, &why_not).await?,
+                ));
+            }
         }
         let physical = state.create_physical_plan(&plan).await?;
         let task = planning.task.clone();
@@ -291,6 +328,7 @@ impl Engine {
             batches,
             total_rows,
             skipped_rows: self.catalog.skipped_total().saturating_sub(skipped_before),
+            ran_on: None,
         }))
     }
 
@@ -388,6 +426,7 @@ impl Engine {
             total_rows: batch.num_rows(),
             batches: vec![batch],
             skipped_rows: 0,
+            ran_on: None,
         }))
     }
 
@@ -472,6 +511,7 @@ fn explained(text: &str) -> Result<RowSet, EngineError> {
         batches: vec![batch],
         total_rows: 2,
         skipped_rows: 0,
+        ran_on: None,
     })
 }
 
@@ -516,6 +556,12 @@ fn flink_setting(
         }
         _ => None,
     }
+}
+
+/// Whether `plan` makes a table of a query's rows in memory (`CREATE TABLE … AS SELECT`).
+fn makes_rows_here(plan: &LogicalPlan) -> bool {
+    matches!(plan, LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create))
+        if !matches!(create.input.as_ref(), LogicalPlan::EmptyRelation(_)))
 }
 
 fn done_message(plan: &LogicalPlan) -> Option<String> {

@@ -289,6 +289,15 @@ fn calendar_groups(
     out
 }
 
+/// The functions the rule writes into plans, for a session that runs plans made elsewhere
+/// (a Ballista executor decodes them by name).
+pub(crate) fn floor_functions() -> Vec<ScalarUDF> {
+    [Unit::Day, Unit::Month, Unit::Year]
+        .into_iter()
+        .map(|unit| ScalarUDF::new_from_impl(TimeFloor::new(unit)))
+        .collect()
+}
+
 /// `eddy_time_floor_<unit>(t)`: a zone-less timestamp or a date, floored to the start of
 /// its day, month or year; same type in and out.
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -133,6 +133,7 @@ fn exception_name(error: &EngineError) -> &'static str {
         EngineError::ResourcesExhausted { .. } => "ResourcesExhausted",
         EngineError::Limit { .. } => "LimitExceeded",
         EngineError::NotSupported { .. } => "NotSupported",
+        EngineError::Cluster { .. } => "ClusterError",
         EngineError::Internal { .. } => "InternalError",
     }
 }

@@ -305,6 +305,7 @@ impl LiveView {
             batches: shown,
             total_rows: kept,
             skipped_rows: 0,
+            ran_on: None,
         };
         if let Some(options) = &self.chart {
             match chart_bundle(&rows, options) {

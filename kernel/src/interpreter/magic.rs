@@ -11,12 +11,14 @@ pub enum Magic {
     Config,
     Jobs,
     Cancel,
+    Connect,
+    Disconnect,
     ListMagics,
 }
 
 impl Magic {
     /// Every magic, in the order `%lsmagic` lists them.
-    pub const ALL: [Magic; 8] = [
+    pub const ALL: [Magic; 10] = [
         Magic::Sql,
         Magic::Table,
         Magic::Markdown,
@@ -24,6 +26,8 @@ impl Magic {
         Magic::Config,
         Magic::Jobs,
         Magic::Cancel,
+        Magic::Connect,
+        Magic::Disconnect,
         Magic::ListMagics,
     ];
 
@@ -37,6 +41,8 @@ impl Magic {
             Magic::Config => "%config",
             Magic::Jobs => "%jobs",
             Magic::Cancel => "%cancel",
+            Magic::Connect => "%connect",
+            Magic::Disconnect => "%disconnect",
             Magic::ListMagics => "%lsmagic",
         }
     }
@@ -59,6 +65,8 @@ impl Magic {
             Magic::Config => "%config [name=value]",
             Magic::Jobs => "%jobs",
             Magic::Cancel => "%cancel ID|all",
+            Magic::Connect => "%connect df://HOST:PORT",
+            Magic::Disconnect => "%disconnect",
             Magic::ListMagics => "%lsmagic",
         }
     }
@@ -78,6 +86,11 @@ impl Magic {
             }
             Magic::Jobs => "List the queries over streams started with %sql --background.",
             Magic::Cancel => "Stop background queries.",
+            Magic::Connect => {
+                "Run the batch queries that follow on a Ballista cluster (eddy cluster \
+                 scheduler); tables stay declared here and are read from their files there."
+            }
+            Magic::Disconnect => "Run queries in this kernel again.",
             Magic::ListMagics => "List the magics.",
         }
     }

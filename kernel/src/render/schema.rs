@@ -40,5 +40,6 @@ pub fn schema_rows(schema: &Schema) -> RowSet {
         batches,
         total_rows,
         skipped_rows: 0,
+        ran_on: None,
     }
 }

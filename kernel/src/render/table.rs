@@ -177,6 +177,13 @@ fn skipped_note(rows: &RowSet) -> Option<String> {
     })
 }
 
+/// Where a query ran, said under its result when that was not this kernel.
+fn ran_on_note(rows: &RowSet) -> Option<String> {
+    rows.ran_on
+        .as_ref()
+        .map(|cluster| format!("ran on the Ballista cluster at {cluster}"))
+}
+
 fn text_table(rows: &RowSet, shown: &Shown) -> String {
     let options = FormatOptions::default().with_null(NULL);
     let table = match &shown.batch {
@@ -187,7 +194,7 @@ fn text_table(rows: &RowSet, shown: &Shown) -> String {
         _ => pretty_format_batches_with_schema(rows.schema.clone(), &[]).map(|t| t.to_string()),
     };
     let mut text = table.unwrap_or_else(|error| format!("(rows cannot be shown: {error})"));
-    for note in [footer(rows, shown), skipped_note(rows)]
+    for note in [footer(rows, shown), skipped_note(rows), ran_on_note(rows)]
         .into_iter()
         .flatten()
     {
@@ -210,7 +217,10 @@ fn html_table(rows: &RowSet, shown: &Shown) -> String {
         n => format!("{n} rows"),
     });
     let _ = write!(html, "<p><small>{summary}</small></p>");
-    if let Some(note) = skipped_note(rows) {
+    for note in [skipped_note(rows), ran_on_note(rows)]
+        .into_iter()
+        .flatten()
+    {
         let _ = write!(
             html,
             "<p><small>{}</small></p>",
@@ -275,6 +285,7 @@ mod tests {
             batches: vec![batch],
             total_rows,
             skipped_rows: 0,
+            ran_on: None,
         }
     }
 
@@ -325,6 +336,7 @@ mod tests {
             batches: vec![batch],
             total_rows: 500,
             skipped_rows: 0,
+            ran_on: None,
         };
         let bundle = rows_bundle(&rows);
         let text = bundle["text/plain"].as_str().unwrap();

@@ -34,6 +34,7 @@ mod strings;
 mod temporal;
 mod time_zones;
 mod timestamp_units;
+mod unaliased;
 pub(crate) mod watermark;
 
 use datafusion::arrow::datatypes::DataType;
@@ -134,6 +135,27 @@ pub(crate) fn restore_flink_functions(state: &mut SessionState) -> Result<()> {
         state.register_udf(Arc::new(udf))?;
     }
     Ok(())
+}
+
+/// `state` with Flink's functions as the only ones named by their names, however often it is
+/// rebuilt: each DataFusion function with an alias a Flink function is named by
+/// (`to_char`'s `date_format`) is registered again without it (`unaliased.rs`).
+pub(crate) fn give_flink_names_to_flink_functions(state: &mut SessionState) -> Result<()> {
+    let flink: Vec<String> = flink_functions(state.config_options())
+        .iter()
+        .map(|udf| udf.name().to_string())
+        .collect();
+    let clashing: Vec<Arc<ScalarUDF>> = state
+        .scalar_functions()
+        .values()
+        .filter(|udf| !flink.iter().any(|name| name == udf.name()))
+        .filter(|udf| udf.aliases().iter().any(|alias| flink.contains(alias)))
+        .cloned()
+        .collect();
+    for udf in clashing {
+        state.register_udf(Arc::new(unaliased::without_aliases(udf, &flink)))?;
+    }
+    restore_flink_functions(state)
 }
 
 #[cfg(test)]

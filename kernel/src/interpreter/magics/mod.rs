@@ -3,6 +3,8 @@
 
 mod cancel;
 mod config;
+mod connect;
+mod disconnect;
 mod jobs;
 mod lsmagic;
 mod md;
@@ -32,6 +34,8 @@ pub(super) async fn run(
         Magic::Config => config::run(interpreter, &cell, out),
         Magic::Jobs => jobs::run(interpreter, out),
         Magic::Cancel => cancel::run(interpreter, &cell, out),
+        Magic::Connect => connect::run(interpreter, &cell, out, cancel).await,
+        Magic::Disconnect => disconnect::run(interpreter, out),
         Magic::ListMagics => lsmagic::run(out),
     }
 }

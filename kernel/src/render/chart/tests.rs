@@ -24,6 +24,7 @@ fn rowset(columns: Vec<(&str, ArrayRef)>) -> RowSet {
         batches: vec![batch],
         total_rows,
         skipped_rows: 0,
+        ran_on: None,
     }
 }
 
