@@ -4,7 +4,7 @@
 //! only this kernel can do is refused, saying why.
 
 use crate::ballista_cluster::Cluster;
-use crate::support::{Channel, Client, Kernel};
+use crate::support::{Channel, Client, Execution, Kernel};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -76,8 +76,7 @@ async fn declare_tables(client: &mut Client, dir: &std::path::Path) {
             ratings.display()
         ),
     ] {
-        let run = client.execute(&ddl).await;
-        assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+        ok(client, &ddl).await;
     }
 }
 
@@ -105,17 +104,32 @@ const QUESTIONS: [&str; 6] = [
 
 const RAN_ON: &str = "ran on the Ballista cluster at";
 
-async fn answer(client: &mut Client, sql: &str) -> String {
-    let run = client.execute(sql).await;
+/// Runs a cell that must succeed.
+async fn ok(client: &mut Client, code: &str) -> Execution {
+    let run = client.execute(code).await;
     assert_eq!(
         run.reply.content["status"], "ok",
-        "{sql}: {:?}",
+        "{code}: {:?}",
         run.reply.content
     );
-    run.text()
+    run
+}
+
+/// The result of a query that must succeed.
+async fn answer(client: &mut Client, sql: &str) -> String {
+    ok(client, sql).await.text()
 }
 
 /// The error a cell failed with, as the notebook shows it.
+fn error_of(run: &Execution) -> String {
+    format!(
+        "{}: {}",
+        run.reply.content["ename"].as_str().unwrap_or_default(),
+        run.reply.content["evalue"].as_str().unwrap_or_default()
+    )
+}
+
+/// The error of a cell that must fail.
 async fn refusal(client: &mut Client, code: &str) -> String {
     let run = client.execute(code).await;
     assert_eq!(
@@ -124,11 +138,7 @@ async fn refusal(client: &mut Client, code: &str) -> String {
         "{code} must fail: {}",
         run.text()
     );
-    format!(
-        "{}: {}",
-        run.reply.content["ename"].as_str().unwrap_or_default(),
-        run.reply.content["evalue"].as_str().unwrap_or_default()
-    )
+    error_of(&run)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,12 +155,7 @@ async fn a_notebook_connected_to_a_cluster_gets_the_embedded_engines_answers() {
         here.push(text);
     }
 
-    let connect = client.execute(&format!("%connect {}", cluster.url)).await;
-    assert_eq!(
-        connect.reply.content["status"], "ok",
-        "{:?}",
-        connect.reply.content
-    );
+    let connect = ok(&mut client, &format!("%connect {}", cluster.url)).await;
     assert!(
         connect.displayed().contains(&format!(
             "Connected to the Ballista cluster at {}",
@@ -212,12 +217,7 @@ async fn what_only_this_kernel_can_do_is_refused_on_a_cluster_saying_why() {
         ),
         "CACHE TABLE movies".to_string(),
     ] {
-        let run = client.execute(&setup).await;
-        assert_eq!(
-            run.reply.content["status"], "ok",
-            "{setup}: {:?}",
-            run.reply.content
-        );
+        ok(&mut client, &setup).await;
     }
 
     // A wrong address is said at once, by %connect.
@@ -242,12 +242,7 @@ async fn what_only_this_kernel_can_do_is_refused_on_a_cluster_saying_why() {
         "{error}"
     );
 
-    let connect = client.execute(&format!("%connect {}", cluster.url)).await;
-    assert_eq!(
-        connect.reply.content["status"], "ok",
-        "{:?}",
-        connect.reply.content
-    );
+    ok(&mut client, &format!("%connect {}", cluster.url)).await;
     for (code, says) in [
         (
             "SELECT COUNT(*) FROM movies",
@@ -285,18 +280,12 @@ async fn what_only_this_kernel_can_do_is_refused_on_a_cluster_saying_why() {
     let gone = kernel.dir.path().join("gone.csv");
     std::fs::write(&gone, "movie_id\n1\n").unwrap();
     client.execute("%disconnect").await;
-    let declare = client
-        .execute(&format!(
-            "CREATE TABLE gone (movie_id BIGINT) WITH ('connector' = 'filesystem', 'path' = \
-             '{}', 'format' = 'csv')",
-            gone.display()
-        ))
-        .await;
-    assert_eq!(
-        declare.reply.content["status"], "ok",
-        "{:?}",
-        declare.reply.content
+    let declare = format!(
+        "CREATE TABLE gone (movie_id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}', \
+         'format' = 'csv')",
+        gone.display()
     );
+    ok(&mut client, &declare).await;
     std::fs::remove_file(&gone).unwrap();
     client.execute(&format!("%connect {}", cluster.url)).await;
     let error = refusal(&mut client, "SELECT COUNT(*) FROM gone").await;
@@ -336,8 +325,7 @@ async fn declare_many_ratings(client: &mut Client, dir: &std::path::Path, files:
          'format' = 'csv')",
         ratings.display()
     );
-    let run = client.execute(&ddl).await;
-    assert_eq!(run.reply.content["status"], "ok", "{:?}", run.reply.content);
+    ok(client, &ddl).await;
 }
 
 /// A question that takes the cluster a while: every rating's time formatted, by user.
@@ -351,12 +339,7 @@ async fn an_interrupt_cancels_the_clusters_job() {
     let kernel = Kernel::start();
     let mut client = kernel.client().await;
     declare_many_ratings(&mut client, kernel.dir.path(), 4, 400_000).await;
-    let connect = client.execute(&format!("%connect {}", cluster.url)).await;
-    assert_eq!(
-        connect.reply.content["status"], "ok",
-        "{:?}",
-        connect.reply.content
-    );
+    ok(&mut client, &format!("%connect {}", cluster.url)).await;
 
     let started = Instant::now();
     let query = client.start_execute(SLOW_QUESTION).await;
@@ -401,12 +384,7 @@ async fn an_executor_killed_during_a_query_leaves_a_clear_answer() {
     let mut client = kernel.client().await;
     declare_many_ratings(&mut client, kernel.dir.path(), 4, 400_000).await;
     let expected = answer(&mut client, SLOW_QUESTION).await;
-    let connect = client.execute(&format!("%connect {}", cluster.url)).await;
-    assert_eq!(
-        connect.reply.content["status"], "ok",
-        "{:?}",
-        connect.reply.content
-    );
+    ok(&mut client, &format!("%connect {}", cluster.url)).await;
 
     let started = Instant::now();
     let query = client.start_execute(SLOW_QUESTION).await;
@@ -436,11 +414,7 @@ async fn an_executor_killed_during_a_query_leaves_a_clear_answer() {
         }
         // Or it failed the job: the error says the cluster failed it, and why.
         _ => {
-            let error = format!(
-                "{}: {}",
-                run.reply.content["ename"].as_str().unwrap_or_default(),
-                run.reply.content["evalue"].as_str().unwrap_or_default()
-            );
+            let error = error_of(&run);
             assert!(
                 error.starts_with("ClusterError: the cluster at df://") && error.contains("failed"),
                 "{error}\n{}",
