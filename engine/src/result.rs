@@ -39,3 +39,35 @@ impl RowSet {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 }
+
+/// A query's first rows as its batches arrive, and the count of all of them: what a
+/// [`RowSet`] holds, kept without holding the rest.
+#[derive(Default)]
+pub(crate) struct FirstRows {
+    batches: Vec<RecordBatch>,
+    kept: usize,
+    total: usize,
+}
+
+impl FirstRows {
+    /// Counts `batch`, keeping what of it fits in the first `max_rows` rows.
+    pub(crate) fn push(&mut self, batch: RecordBatch, max_rows: usize) {
+        self.total += batch.num_rows();
+        if self.kept < max_rows {
+            let take = batch.num_rows().min(max_rows - self.kept);
+            self.kept += take;
+            self.batches.push(batch.slice(0, take));
+        }
+    }
+
+    /// The rows of a query that read no malformed rows, as `ran_on` ran it.
+    pub(crate) fn into_rows(self, schema: SchemaRef, ran_on: Option<String>) -> RowSet {
+        RowSet {
+            schema,
+            batches: self.batches,
+            total_rows: self.total,
+            skipped_rows: 0,
+            ran_on,
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use super::job::JobWatch;
 use super::tables;
 use crate::error::EngineError;
-use crate::result::RowSet;
+use crate::result::{FirstRows, RowSet};
 use ballista_core::extension::SessionStateExt;
 use datafusion::common::TableReference;
 use datafusion::execution::context::SessionContext;
@@ -111,26 +111,12 @@ impl Cluster {
         let mut stream = datafusion::physical_plan::execute_stream(physical, self.ctx.task_ctx())
             .map_err(|error| self.failed(error))?;
         let schema = stream.schema();
-        let mut batches = Vec::new();
-        let mut kept = 0;
-        let mut total_rows = 0;
+        let mut rows = FirstRows::default();
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(|error| self.failed(error))?;
-            total_rows += batch.num_rows();
-            if kept < max_rows {
-                let take = batch.num_rows().min(max_rows - kept);
-                kept += take;
-                batches.push(batch.slice(0, take));
-            }
+            rows.push(batch.map_err(|error| self.failed(error))?, max_rows);
         }
         job.finished();
-        Ok(RowSet {
-            schema,
-            batches,
-            total_rows,
-            skipped_rows: 0,
-            ran_on: Some(self.url.clone()),
-        })
+        Ok(rows.into_rows(schema, Some(self.url.clone())))
     }
 
     /// An error of a query on the cluster: the engine's kind of error for what the

@@ -24,7 +24,7 @@ use crate::batch::progress::ScanProgress;
 use crate::config::EngineConfig;
 use crate::connectors::ConnectorOptions;
 use crate::error::EngineError;
-use crate::result::{RowSet, StatementResult};
+use crate::result::{FirstRows, RowSet, StatementResult};
 use crate::sql::completeness::{self, Completeness};
 use crate::sql::flink_syntax::FlinkParts;
 use crate::sql::{introspect, names};
@@ -308,28 +308,16 @@ impl Engine {
         progress.watch(physical.clone());
         let mut stream = datafusion::physical_plan::execute_stream(physical, task)?;
         let schema = stream.schema();
-        let mut batches = Vec::new();
-        let mut kept = 0;
-        let mut total_rows = 0;
+        let mut rows = FirstRows::default();
         while let Some(batch) = stream.next().await {
-            let batch = match batch {
-                Ok(batch) => batch,
+            match batch {
+                Ok(batch) => rows.push(batch, max_rows),
                 Err(error) => return Err(self.with_csv_location(error, &mentioned).await),
-            };
-            total_rows += batch.num_rows();
-            if kept < max_rows {
-                let take = batch.num_rows().min(max_rows - kept);
-                kept += take;
-                batches.push(batch.slice(0, take));
             }
         }
-        Ok(StatementResult::Rows(RowSet {
-            schema,
-            batches,
-            total_rows,
-            skipped_rows: self.catalog.skipped_total().saturating_sub(skipped_before),
-            ran_on: None,
-        }))
+        let mut rows = rows.into_rows(schema, None);
+        rows.skipped_rows = self.catalog.skipped_total().saturating_sub(skipped_before);
+        Ok(StatementResult::Rows(rows))
     }
 
     /// An error of a statement; a malformed CSV row also gets its file and line, found by
