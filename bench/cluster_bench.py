@@ -1,6 +1,8 @@
 """The price of distribution on one box: the MUBI demo's questions from CSV on Eddy's embedded
 engine and on a local Ballista cluster (`eddy cluster scheduler` and executors of the same
-binary, on 127.0.0.1), timed from a Jupyter client in one kernel session, with the ratio.
+binary, on 127.0.0.1), timed from a Jupyter client in one kernel session, with the ratio; then
+one streaming query, an updating GROUP BY over a bounded generated stream, on Eddy and on a
+local Flink cluster through its SQL Gateway (`dev/flink/cluster`), in events per second.
 
 Both read the files every time: the kernel keeps no decoded columns (`%config
 keep_file_columns=off`), since the cluster keeps none. Each answer on the cluster is checked
@@ -82,6 +84,77 @@ class Cluster:
             process.wait()
 
 
+class Flink:
+    """A Flink cluster and SQL Gateway run by dev/flink/cluster on free ports, stopped by
+    close() (the script stops Flink when its standard input closes)."""
+
+    def __init__(self, logs: pathlib.Path) -> None:
+        root = pathlib.Path(__file__).resolve().parent.parent
+        self.gateway = free_port()
+        self.log = open(logs / "flink-cluster.log", "wb")
+        self.process = subprocess.Popen(
+            [
+                str(root / "dev/flink/cluster"),
+                "--rest-port", str(free_port()),
+                "--gateway-port", str(self.gateway),
+                "--rpc-port", str(free_port()),
+                "--dir", str(logs / "flink"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+        )
+        # The script prints the gateway's URL once the TaskManager has joined.
+        line = self.process.stdout.readline().decode().strip()
+        if not line.startswith("http://"):
+            raise RuntimeError(f"dev/flink/cluster did not start; see {logs / 'flink-cluster.log'}")
+        self.url = f"flink://127.0.0.1:{self.gateway}"
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def stream_ddl(events: int) -> str:
+    """A bounded stream of generated events over 1,000 keys, as fast as they can be made;
+    the same DDL on Eddy and on Flink."""
+    return (
+        "CREATE TABLE events (k INT, v BIGINT) WITH ('connector' = 'datagen', "
+        f"'number-of-rows' = '{events}', 'rows-per-second' = '1000000000', "
+        "'fields.k.min' = '1', 'fields.k.max' = '1000', 'fields.v.min' = '0', 'fields.v.max' = '1000')"
+    )
+
+
+FLINK_SETTINGS = {
+    "table.exec.mini-batch.enabled": "true",
+    "table.exec.mini-batch.allow-latency": "2 s",
+    "table.exec.mini-batch.size": "50000",
+}
+
+STREAM_QUERY = "%sql --max-rows 1000\nSELECT k, COUNT(*) AS n, SUM(v) AS total FROM events GROUP BY k"
+
+
+def counted(text: str | None) -> int:
+    """The sum of the `n` column of a live display's final table: every event counted once."""
+    total = 0
+    for line in (text or "").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 3 and cells[1].isdigit():
+            total += int(cells[1])
+    return total
+
+
+def stream_line(eddy: Eddy, engine: str, events: int) -> tuple[float, bool]:
+    """Runs the streaming query over `events` events; (seconds, every event counted)."""
+    eddy.execute("DROP TABLE IF EXISTS events")
+    eddy.execute(stream_ddl(events))
+    seconds, text = eddy.execute(STREAM_QUERY)
+    finished = (text or "").startswith("finished after")
+    return seconds, finished and counted(text) == events
+
+
 def rows_of(text: str | None) -> str:
     """A result's table, without the line that says where it ran."""
     return (text or "").split(RAN_ON)[0].rstrip()
@@ -110,10 +183,15 @@ def main() -> int:
     parser.add_argument("--min-ratings", type=int, default=DEFAULT_MIN_RATINGS, help="Q4's HAVING bound (default: 50)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds a cell may take (default: 1800)")
     parser.add_argument("--kernel", default="eddy", help="kernelspec name of Eddy (default: eddy)")
+    parser.add_argument("--events", type=int, default=5_000_000, help="events of the streaming query (default: 5,000,000)")
+    parser.add_argument("--no-flink", action="store_true", help="leave out the streaming query on Flink")
+    parser.add_argument("--flink-only", action="store_true", help="only the streaming query on Eddy and Flink")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="eddy-cluster-bench.") as logs_dir:
         logs = pathlib.Path(logs_dir)
+        if args.flink_only:
+            return 1 if stream_on_flink(args, logs) else 0
         cluster = Cluster(args.eddy_bin, args.executors, args.tasks, logs)
         eddy = Eddy(args.kernel, args.timeout)
         failed = False
@@ -148,7 +226,40 @@ def main() -> int:
         if failed:
             print("the cluster's answers differ from the embedded engine's", file=sys.stderr)
             return 1
-    return 0
+        if not args.no_flink:
+            failed = stream_on_flink(args, logs)
+    return 1 if failed else 0
+
+
+def stream_on_flink(args, logs: pathlib.Path) -> bool:
+    """The streaming query on Eddy and on Flink; True when an answer is wrong."""
+    flink = Flink(logs)
+    eddy = Eddy(args.kernel, args.timeout)
+    try:
+        # A query of one event: what starting a query costs (on Flink, a job).
+        here_start, _ = stream_line(eddy, "eddy", 1)
+        here, here_ok = stream_line(eddy, "eddy", args.events)
+        eddy.execute(f"%connect {flink.url}")
+        # As the Nexmark benchmark runs Flink: an updating aggregate emits once per mini-batch
+        # and key, not once per event.
+        for key, value in FLINK_SETTINGS.items():
+            eddy.execute(f"SET '{key}' = '{value}'")
+        flink_start, _ = stream_line(eddy, "flink", 1)
+        there, there_ok = stream_line(eddy, "flink", args.events)
+    finally:
+        eddy.close()
+        flink.close()
+    print(
+        f"\nStreaming: SELECT k, COUNT(*), SUM(v) FROM events GROUP BY k over {args.events:,} generated "
+        f"events (1,000 keys), from a Jupyter client, until the final result; Flink 2.3 with "
+        f"parallelism 1 and mini-batches as the Nexmark benchmark sets them, through its SQL Gateway on "
+        f"this machine\n"
+    )
+    print(f"{'engine':<8} {'1 event s':>10} {'all s':>8} {'events/s':>12} {'counted':>8}")
+    for name, start, total, ok in (("eddy", here_start, here, here_ok), ("flink", flink_start, there, there_ok)):
+        print(f"{name:<8} {start:>10.2f} {total:>8.2f} {args.events / total:>12,.0f} {'yes' if ok else 'NO':>8}")
+    print(f"Flink/Eddy time: {there / here:.2f}x (the 1-event column is the price of starting a query)")
+    return not (here_ok and there_ok)
 
 
 if __name__ == "__main__":

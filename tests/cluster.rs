@@ -236,9 +236,9 @@ async fn what_only_this_kernel_can_do_is_refused_on_a_cluster_saying_why() {
         error.contains("is not a Ballista scheduler's address"),
         "{error}"
     );
-    let error = refusal(&mut client, "%connect flink://127.0.0.1:8083").await;
+    let error = refusal(&mut client, &format!("%connect flink://127.0.0.1:{port}")).await;
     assert!(
-        error.contains("Flink SQL Gateway is not supported yet"),
+        error.contains(&format!("no Flink SQL Gateway answers at 127.0.0.1:{port}")),
         "{error}"
     );
 

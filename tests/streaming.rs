@@ -8,6 +8,10 @@ mod kafka;
 #[path = "support/kafka_broker.rs"]
 mod kafka_broker;
 mod kafka_changes;
+// A real Flink cluster and SQL Gateway, for `flink.rs` only.
+mod flink;
+#[path = "support/flink_cluster.rs"]
+mod flink_cluster;
 
 use serde_json::json;
 use std::time::{Duration, Instant};

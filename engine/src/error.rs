@@ -67,6 +67,13 @@ pub enum EngineError {
         #[source]
         source: Option<Source>,
     },
+    /// A Flink SQL Gateway (`%connect flink://…`) could not be reached, or Flink refused or
+    /// failed a statement; the message is Flink's own.
+    #[error("{message}")]
+    Flink {
+        message: String,
+        hint: Option<String>,
+    },
     /// Valid SQL that the engine does not (yet) do.
     #[error("{message}")]
     NotSupported { message: String },
@@ -97,7 +104,9 @@ impl EngineError {
     /// A suggestion for the user, when one helps.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            EngineError::Plan { hint, .. } | EngineError::Limit { hint, .. } => hint.as_deref(),
+            EngineError::Plan { hint, .. }
+            | EngineError::Limit { hint, .. }
+            | EngineError::Flink { hint, .. } => hint.as_deref(),
             _ => None,
         }
     }

@@ -28,8 +28,8 @@ pub struct RowSet {
     /// Malformed CSV rows that reading skipped (tables with
     /// `'csv.ignore-parse-errors' = 'true'`); shown with the result, never hidden.
     pub skipped_rows: u64,
-    /// The Ballista cluster that ran the query (`df://HOST:PORT`); `None` when this
-    /// process did.
+    /// What ran the query when this process did not (`the Ballista cluster at
+    /// df://HOST:PORT`, `Flink at flink://HOST:PORT`).
     pub ran_on: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use crate::support::free_port;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,13 +20,6 @@ pub struct Cluster {
     scheduler: Child,
     executors: Vec<Option<Child>>,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn wait_listening(port: u16, what: &str, log: &std::path::Path) {

@@ -43,6 +43,22 @@ pub struct Transport {
     pub tcp: bool,
 }
 
+/// The repository's root (the kernel crate is one of its folders).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the kernel crate is in the repo")
+        .to_path_buf()
+}
+
+/// A port nothing listens on now, for a service a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// The binary under test: the one cargo built for the tests, or `EDDY_TEST_BIN` (dev/test
 /// runs some tests again against the release build).
 pub fn eddy_binary() -> PathBuf {

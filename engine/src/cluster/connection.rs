@@ -116,7 +116,10 @@ impl Cluster {
             rows.push(batch.map_err(|error| self.failed(error))?, max_rows);
         }
         job.finished();
-        Ok(rows.into_rows(schema, Some(self.url.clone())))
+        Ok(rows.into_rows(
+            schema,
+            Some(format!("the Ballista cluster at {}", self.url)),
+        ))
     }
 
     /// An error of a query on the cluster: the engine's kind of error for what the

@@ -1,46 +1,108 @@
-//! A session connected to a Ballista cluster (`%connect df://…`): its batch queries run
-//! there; what the cluster cannot do is refused here, saying why, never run here instead.
+//! A session connected elsewhere: to a Ballista cluster (`%connect df://…`), where its batch
+//! queries run while tables stay declared here, what the cluster cannot do being refused
+//! here, saying why, never run here instead; or to a Flink SQL Gateway
+//! (`%connect flink://…`), where every statement goes as written.
 
 use super::Engine;
 use crate::cluster::Cluster;
 use crate::error::EngineError;
+use crate::flink::FlinkGateway;
+use crate::result::StatementResult;
 use datafusion::common::TableReference;
 use std::sync::Arc;
 
 /// Where a refused statement can run: the session's own engine.
 const RUN_HERE: &str = "%disconnect to run it in this kernel";
 
+/// What a session is connected to.
+#[derive(Clone)]
+pub(super) enum Connection {
+    Ballista(Arc<Cluster>),
+    Flink(Arc<FlinkGateway>),
+}
+
+/// What `%connect` connected to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connected {
+    /// A Ballista scheduler (`df://HOST:PORT`): batch queries run there.
+    Ballista { url: String },
+    /// A Flink SQL Gateway (`flink://HOST:PORT`), and what it said it runs (`Apache Flink
+    /// 2.3.0`): every statement runs there.
+    Flink { url: String, product: String },
+}
+
 impl Engine {
-    /// Sends the batch queries that follow to the Ballista scheduler at `url`
-    /// (`df://HOST[:PORT]`), replacing a cluster connected before. Returns the address.
-    pub async fn connect(&self, url: &str) -> Result<String, EngineError> {
-        let cluster = Cluster::connect(url, self.ctx.copied_config()).await?;
-        let address = cluster.url().to_string();
-        *self.connected() = Some(Arc::new(cluster));
-        Ok(address)
+    /// Sends the statements that follow elsewhere: the batch queries to the Ballista
+    /// scheduler at `df://HOST[:PORT]`, or every statement to the Flink SQL Gateway at
+    /// `flink://HOST[:PORT]`; replaces a connection made before.
+    pub async fn connect(&self, url: &str) -> Result<Connected, EngineError> {
+        let (connection, connected) = if url.starts_with("flink://") {
+            let gateway = FlinkGateway::connect(url).await?;
+            let connected = Connected::Flink {
+                url: gateway.url().to_string(),
+                product: gateway.product().to_string(),
+            };
+            (Connection::Flink(Arc::new(gateway)), connected)
+        } else {
+            let cluster = Cluster::connect(url, self.ctx.copied_config()).await?;
+            let connected = Connected::Ballista {
+                url: cluster.url().to_string(),
+            };
+            (Connection::Ballista(Arc::new(cluster)), connected)
+        };
+        *self.connection() = Some(connection);
+        Ok(connected)
     }
 
-    /// Runs the queries that follow in this process again; returns the cluster's address
-    /// if one was connected.
-    pub fn disconnect(&self) -> Option<String> {
-        self.connected()
-            .take()
-            .map(|cluster| cluster.url().to_string())
+    /// Runs the statements that follow in this process again; returns what was connected.
+    pub fn disconnect(&self) -> Option<Connected> {
+        self.connection().take().map(|connection| match connection {
+            Connection::Ballista(cluster) => Connected::Ballista {
+                url: cluster.url().to_string(),
+            },
+            Connection::Flink(gateway) => Connected::Flink {
+                url: gateway.url().to_string(),
+                product: gateway.product().to_string(),
+            },
+        })
     }
 
-    /// The cluster queries run on (`df://HOST:PORT`), if the session is connected.
-    pub fn cluster(&self) -> Option<String> {
-        self.connected_cluster()
-            .map(|cluster| cluster.url().to_string())
+    /// Whether the session's statements go to a Flink SQL Gateway, as written (the kernel
+    /// then splits a cell at its semicolons and runs each with [`Self::run_on_flink`]).
+    pub fn on_flink(&self) -> bool {
+        matches!(*self.connection(), Some(Connection::Flink(_)))
+    }
+
+    /// Runs one statement, as written, on the Flink SQL Gateway the session is connected
+    /// to. A query's result comes as a running query, fed from Flink's job; dropping the
+    /// future before it returns cancels the statement there.
+    pub async fn run_on_flink(
+        &self,
+        statement: &str,
+        max_rows: usize,
+    ) -> Result<StatementResult, EngineError> {
+        let gateway = match self.connection().clone() {
+            Some(Connection::Flink(gateway)) => gateway,
+            _ => {
+                return Err(EngineError::Flink {
+                    message: "not connected to a Flink SQL Gateway".into(),
+                    hint: Some("%connect flink://HOST:PORT".into()),
+                })
+            }
+        };
+        gateway.run(statement, max_rows).await
     }
 
     pub(super) fn connected_cluster(&self) -> Option<Arc<Cluster>> {
-        self.connected().clone()
+        match self.connection().as_ref() {
+            Some(Connection::Ballista(cluster)) => Some(cluster.clone()),
+            _ => None,
+        }
     }
 
-    fn connected(&self) -> std::sync::MutexGuard<'_, Option<Arc<Cluster>>> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
         // Only ever replaced whole: a panic cannot leave it half-changed.
-        self.cluster
+        self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

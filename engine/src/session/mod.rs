@@ -17,6 +17,7 @@ mod stream_view;
 mod table_like;
 mod windowed_subqueries;
 
+pub use connected::Connected;
 pub use parse::{parse, Statement};
 
 use crate::batch::csv_locate;
@@ -61,8 +62,8 @@ pub struct Engine {
     state_ttl: Arc<std::sync::atomic::AtomicU64>,
     /// The columns of file tables that queries decoded, kept for the next question.
     column_memory: Arc<crate::batch::column_memory::ColumnMemory>,
-    /// The Ballista cluster batch queries run on (`%connect df://…`), if any.
-    cluster: Arc<std::sync::Mutex<Option<Arc<crate::cluster::Cluster>>>>,
+    /// Where statements run when not here (`%connect df://…`, `%connect flink://…`).
+    connection: Arc<std::sync::Mutex<Option<connected::Connection>>>,
 }
 
 /// What `%config` shows of the columns file tables keep in memory.
@@ -88,7 +89,7 @@ impl Engine {
             memory_limit,
             state_ttl: Arc::default(),
             column_memory,
-            cluster: Arc::default(),
+            connection: Arc::default(),
         })
     }
 

@@ -16,7 +16,7 @@ mod explain;
 mod interval;
 mod interval_join;
 mod kept_rows;
-mod keyed_rows;
+pub(crate) mod keyed_rows;
 mod live_groups;
 mod merged_source;
 pub(crate) mod micro_batch;
@@ -144,6 +144,9 @@ pub struct StreamFigures {
     pub source_lag: Option<u64>,
     /// What the source is riding out (a broker that went away), while it lasts.
     pub source_trouble: Option<String>,
+    /// Where the query runs when not in this process (`Flink job … at flink://…`); its
+    /// rows in are then the result's rows received.
+    pub ran_on: Option<String>,
 }
 
 /// How a query ended.
@@ -187,9 +190,62 @@ pub struct ContinuousQuery {
     /// A statement set's queries, whose figures are the set's (their updates and ends go
     /// through `updates` and `task`).
     parts: Vec<ContinuousQuery>,
+    /// Where the query runs when not in this process (a Flink job).
+    ran_on: Option<String>,
+}
+
+/// What a query run elsewhere (a Flink job whose result is fetched) reports through: the
+/// task that fetches its result feeds these, as a runner of this process would.
+pub(crate) struct RemoteFeed {
+    pub(crate) updates: mpsc::Sender<StreamUpdate>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) stats: Arc<StreamStats>,
+    pub(crate) emit_interval: Arc<AtomicU64>,
 }
 
 impl ContinuousQuery {
+    /// A query that runs elsewhere (`ran_on` says where), its result fed by the task `feed`
+    /// makes; the task sees the cancel and ends.
+    pub(crate) fn run_elsewhere<F, Fut>(
+        schema: SchemaRef,
+        kind: StreamKind,
+        ran_on: String,
+        feed: F,
+    ) -> ContinuousQuery
+    where
+        F: FnOnce(RemoteFeed) -> Fut,
+        Fut: std::future::Future<Output = Result<StreamEnd, EngineError>> + Send + 'static,
+    {
+        let (updates_tx, updates_rx) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(StreamStats {
+            watermark: AtomicI64::new(i64::MIN),
+            ..StreamStats::default()
+        });
+        let emit_interval = Arc::new(AtomicU64::new(500));
+        let task = tokio::spawn(feed(RemoteFeed {
+            updates: updates_tx,
+            cancel: cancel.clone(),
+            stats: stats.clone(),
+            emit_interval: emit_interval.clone(),
+        }));
+        ContinuousQuery {
+            schema,
+            kind,
+            bounded: false,
+            updates: updates_rx,
+            cancel,
+            stats,
+            started: Instant::now(),
+            emit_interval,
+            skipped: None,
+            report: None,
+            task: Some(task),
+            parts: Vec::new(),
+            ran_on: Some(ran_on),
+        }
+    }
+
     /// The schema of the result rows (of the sink's rows, for `INSERT INTO`).
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
@@ -247,6 +303,7 @@ impl ContinuousQuery {
             ),
             source_lag: self.report.as_ref().and_then(|r| r.lag()),
             source_trouble: self.report.as_ref().and_then(|r| r.trouble()),
+            ran_on: self.ran_on.clone(),
         }
     }
 

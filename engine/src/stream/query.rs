@@ -532,6 +532,7 @@ impl Planned {
             report,
             task: Some(task),
             parts: Vec::new(),
+            ran_on: None,
         })
     }
 }

@@ -112,6 +112,7 @@ pub(crate) fn combine(queries: Vec<(String, ContinuousQuery)>) -> ContinuousQuer
         report: None,
         task: Some(task),
         parts,
+        ran_on: None,
     }
 }
 
@@ -137,5 +138,6 @@ pub(super) fn figures(parts: &[ContinuousQuery], started: Instant) -> StreamFigu
             .unwrap_or_default(),
         source_lag: each.iter().filter_map(|f| f.source_lag).max(),
         source_trouble: each.iter().find_map(|f| f.source_trouble.clone()),
+        ran_on: None,
     }
 }

@@ -134,6 +134,7 @@ fn exception_name(error: &EngineError) -> &'static str {
         EngineError::Limit { .. } => "LimitExceeded",
         EngineError::NotSupported { .. } => "NotSupported",
         EngineError::Cluster { .. } => "ClusterError",
+        EngineError::Flink { .. } => "FlinkError",
         EngineError::Internal { .. } => "InternalError",
     }
 }

@@ -539,11 +539,19 @@ pub fn status_line(figures: &StreamFigures, state: &LiveState) -> String {
         LiveState::TimedOut => format!("stopped after its --duration of {seconds:.1} s"),
         LiveState::Failed(error) => format!("failed after {seconds:.1} s: {error}"),
     };
-    let mut line = format!(
-        "{head} · {} rows in ({}/s)",
-        thousands(figures.rows_in),
-        thousands(rate.round() as u64)
-    );
+    let mut line = match &figures.ran_on {
+        // Rows read are the job's to count; what arrives here is its result.
+        Some(elsewhere) => format!(
+            "{head} · {elsewhere} · {} result rows received ({}/s)",
+            thousands(figures.rows_in),
+            thousands(rate.round() as u64)
+        ),
+        None => format!(
+            "{head} · {} rows in ({}/s)",
+            thousands(figures.rows_in),
+            thousands(rate.round() as u64)
+        ),
+    };
     if let Some(watermark) = figures.watermark_ms {
         let shown = chrono::DateTime::from_timestamp_millis(watermark)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
@@ -647,6 +655,7 @@ mod tests {
             slowest_micro_batch: Duration::from_millis(25),
             source_lag: None,
             source_trouble: None,
+            ran_on: None,
         };
         let line = status_line(&figures, &LiveState::Running);
         assert_eq!(
@@ -664,6 +673,22 @@ mod tests {
         let line = status_line(&kafka, &LiveState::Running);
         assert!(
             line.contains(" · lag 12,500 records · source: Kafka: broker down; retrying · "),
+            "{line}"
+        );
+        let flink = StreamFigures {
+            ran_on: Some("Flink job 4c1e at flink://127.0.0.1:8083".into()),
+            watermark_ms: None,
+            late_rows: 0,
+            state_bytes: 0,
+            micro_batches: 0,
+            ..kafka
+        };
+        let line = status_line(&flink, &LiveState::Finished);
+        assert!(
+            line.starts_with(
+                "finished after 2.0 s · Flink job 4c1e at flink://127.0.0.1:8083 · 12,000 \
+                 result rows received (6,000/s)"
+            ),
             "{line}"
         );
     }

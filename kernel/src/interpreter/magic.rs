@@ -65,7 +65,7 @@ impl Magic {
             Magic::Config => "%config [name=value]",
             Magic::Jobs => "%jobs",
             Magic::Cancel => "%cancel ID|all",
-            Magic::Connect => "%connect df://HOST:PORT",
+            Magic::Connect => "%connect df://HOST:PORT | flink://HOST:PORT",
             Magic::Disconnect => "%disconnect",
             Magic::ListMagics => "%lsmagic",
         }
@@ -87,10 +87,11 @@ impl Magic {
             Magic::Jobs => "List the queries over streams started with %sql --background.",
             Magic::Cancel => "Stop background queries.",
             Magic::Connect => {
-                "Run the batch queries that follow on a Ballista cluster (eddy cluster \
-                 scheduler); tables stay declared here and are read from their files there."
+                "Run what follows elsewhere: %connect df://HOST:PORT sends the batch queries \
+                 to a Ballista cluster (eddy cluster scheduler; tables stay declared here), \
+                 %connect flink://HOST:PORT every statement to a Flink SQL Gateway."
             }
-            Magic::Disconnect => "Run queries in this kernel again.",
+            Magic::Disconnect => "Run statements in this kernel again.",
             Magic::ListMagics => "List the magics.",
         }
     }

@@ -181,7 +181,7 @@ fn skipped_note(rows: &RowSet) -> Option<String> {
 fn ran_on_note(rows: &RowSet) -> Option<String> {
     rows.ran_on
         .as_ref()
-        .map(|cluster| format!("ran on the Ballista cluster at {cluster}"))
+        .map(|engine| format!("ran on {engine}"))
 }
 
 fn text_table(rows: &RowSet, shown: &Shown) -> String {

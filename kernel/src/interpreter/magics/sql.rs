@@ -45,10 +45,20 @@ async fn run_sql(
     out: &Outputs<'_>,
     cancel: &CancellationToken,
 ) -> Result<(), CellError> {
-    let statements = interpreter
-        .engine
-        .parse(sql)
-        .map_err(|e| CellError::sql(e, sql, line_offset))?;
+    let statements = match interpreter.engine.on_flink() {
+        // Flink parses what it runs: the cell is only cut into statements here.
+        true => eddy_engine::split_statements(sql)
+            .into_iter()
+            .map(Work::Flink)
+            .collect::<Vec<_>>(),
+        false => interpreter
+            .engine
+            .parse(sql)
+            .map_err(|e| CellError::sql(e, sql, line_offset))?
+            .into_iter()
+            .map(|statement| Work::Here(Box::new(statement)))
+            .collect(),
+    };
     let count = statements.len();
     for (index, statement) in statements.into_iter().enumerate() {
         let engine = interpreter.engine.clone();
@@ -60,10 +70,19 @@ async fn run_sql(
         let scan = ScanProgress::default();
         let mut progress = ProgressLine::new(index, count, scan.clone());
         // Kept to name the statement should the engine panic while running it.
-        let running = statement.clone();
+        let running = statement.to_string();
         let result = interpreter
             .on_engine_with_progress(
-                async move { engine.run_observed(statement, max_rows, scan).await },
+                async move {
+                    match statement {
+                        Work::Here(statement) => {
+                            engine.run_observed(*statement, max_rows, scan).await
+                        }
+                        Work::Flink(statement) => {
+                            engine.run_on_flink(&statement.text, max_rows).await
+                        }
+                    }
+                },
                 cancel,
                 &mut progress,
                 out,
@@ -111,6 +130,23 @@ async fn run_sql(
         }
     }
     Ok(())
+}
+
+/// One statement of a cell, and where it runs.
+enum Work {
+    /// In this kernel, parsed by Eddy (boxed: a parsed statement is large).
+    Here(Box<eddy_engine::Statement>),
+    /// On the Flink SQL Gateway the session is connected to, as written.
+    Flink(eddy_engine::FlinkStatement),
+}
+
+impl std::fmt::Display for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Work::Here(statement) => statement.fmt(f),
+            Work::Flink(statement) => f.write_str(&statement.text),
+        }
+    }
 }
 
 /// Shows a continuous query live until it ends, is interrupted or its `--duration`
