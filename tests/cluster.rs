@@ -184,6 +184,16 @@ async fn a_notebook_connected_to_a_cluster_gets_the_embedded_engines_answers() {
     let described = answer(&mut client, "DESCRIBE ratings").await;
     assert!(described.contains("rating_timestamp_utc"), "{described}");
     assert!(!described.contains(RAN_ON), "{described}");
+    // EXPLAIN shows the stages the scheduler would run the query in.
+    let explained = answer(&mut client, "EXPLAIN SELECT COUNT(*) FROM ratings").await;
+    for part in [
+        "distributed_plan",
+        "ResolvedStage[stage_id=1",
+        "ShuffleWriterExec",
+        RAN_ON,
+    ] {
+        assert!(explained.contains(part), "{part}: {explained}");
+    }
 
     let disconnect = client.execute("%disconnect").await;
     assert!(
@@ -332,6 +342,38 @@ async fn declare_many_ratings(client: &mut Client, dir: &std::path::Path, files:
 const SLOW_QUESTION: &str = "SELECT user_id % 50 AS users, COUNT(DISTINCT \
     DATE_FORMAT(rating_timestamp_utc, 'yyyy-MM-dd HH:mm:ss')) AS moments, COUNT(*) AS n \
     FROM many_ratings GROUP BY 1 ORDER BY 1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_progress_line_follows_the_jobs_stages_and_tasks() {
+    let cluster = Cluster::start(2);
+    let kernel = Kernel::start();
+    let mut client = kernel.client().await;
+    declare_many_ratings(&mut client, kernel.dir.path(), 4, 400_000).await;
+    ok(&mut client, "%config progress_after_ms=0").await;
+    ok(&mut client, &format!("%connect {}", cluster.url)).await;
+    let run = ok(&mut client, SLOW_QUESTION).await;
+    let lines: Vec<&str> = run
+        .broadcasts
+        .iter()
+        .filter(|m| matches!(m.msg_type(), "display_data" | "update_display_data"))
+        .filter_map(|m| m.content["data"]["text/plain"].as_str())
+        .filter(|text| text.starts_with("running…"))
+        .collect();
+    // The job's stages and tasks as the scheduler reports them, while it runs.
+    let reported: Vec<&&str> = lines
+        .iter()
+        .filter(|line| line.contains(" on the cluster: ") && line.contains(" stages done · "))
+        .collect();
+    assert!(!reported.is_empty(), "{lines:#?}");
+    assert!(
+        reported
+            .iter()
+            .any(|line| line.contains(" running") && line.contains(" tasks done")),
+        "{reported:#?}"
+    );
+    // And the line gave way to the result.
+    assert!(run.text().contains(RAN_ON), "{}", run.text());
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_cancels_the_clusters_job() {

@@ -182,6 +182,32 @@ async fn what_flink_refuses_is_a_flink_error_and_the_session_goes_on() {
         vec!["| 1 | a |".to_string(), "| 2 | b |".to_string()]
     );
 
+    // The live display's modes and charts take Flink's results as they take Eddy's.
+    let counted = "SELECT s, COUNT(*) AS n FROM (VALUES ('a'), ('b'), ('a')) AS t (s) GROUP BY s";
+    let changes = ok(&mut client, &format!("%sql --mode changelog\n{counted}")).await;
+    let table = final_table(&changes);
+    for change in ["| +I | a ", "| -U | a ", "| +U | a "] {
+        assert!(table.contains(change), "{change}: {table}");
+    }
+    let chart = ok(
+        &mut client,
+        &format!("%sql --chart bar --x s --y n\n{counted}"),
+    )
+    .await;
+    let last = chart
+        .broadcasts
+        .iter()
+        .rev()
+        .find(|m| m.msg_type() == "update_display_data")
+        .expect("the chart's last state");
+    let spec = &last.content["data"]["application/vnd.vegalite.v4+json"];
+    assert_eq!(spec["mark"]["type"], "bar", "{spec}");
+    assert_eq!(
+        spec["data"]["values"].as_array().map(Vec::len),
+        Some(2),
+        "one bar per group: {spec}"
+    );
+
     let gone = ok(&mut client, "%disconnect").await;
     assert!(gone
         .displayed()

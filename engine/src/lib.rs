@@ -17,6 +17,7 @@ mod config;
 mod connectors;
 mod error;
 mod flink;
+mod rest;
 mod result;
 mod session;
 mod sql;

@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from conftest import KERNEL_NAME, NOTEBOOKS, generate_mubi
+from flink_cluster import flink_gateway
 from kafka_broker import kafka_broker
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -50,20 +51,28 @@ def test_notebooks_exist() -> None:
 # asks the reader to make.
 KAFKA_DEFAULT = "127.0.0.1:9092"
 KAFKA_TOPICS = {"clicks": 2, "user-counts": 1, "products-cdc": 1}
+# The SQL Gateway flink.ipynb connects to by default (dev/flink/cluster's).
+FLINK_DEFAULT = "flink://127.0.0.1:8083"
 
 
 @pytest.fixture(scope="module")
 def notebook_folder(mubi_gen_bin, tmp_path_factory) -> Iterator[pathlib.Path]:
     """A copy of notebooks/ with its own small data/mubi: the tests never read or write the
     data a user generated beside the real notebooks. kafka.ipynb gets a broker of its own,
-    its default address replaced by that broker's."""
+    flink.ipynb a Flink cluster and SQL Gateway, their default addresses replaced."""
     folder = tmp_path_factory.mktemp("notebooks")
-    with kafka_broker(tmp_path_factory.mktemp("kafka"), KAFKA_TOPICS) as bootstrap:
+    with (
+        kafka_broker(tmp_path_factory.mktemp("kafka"), KAFKA_TOPICS) as bootstrap,
+        flink_gateway(tmp_path_factory.mktemp("flink")) as gateway,
+    ):
         for notebook in NOTEBOOK_PATHS:
             text = notebook.read_text()
             if notebook.name == "kafka.ipynb":
                 assert KAFKA_DEFAULT in text, "kafka.ipynb no longer uses dev/kafka/broker's address"
                 text = text.replace(KAFKA_DEFAULT, bootstrap)
+            if notebook.name == "flink.ipynb":
+                assert FLINK_DEFAULT in text, "flink.ipynb no longer uses dev/flink/cluster's gateway"
+                text = text.replace(FLINK_DEFAULT, f"flink://{gateway}")
             (folder / notebook.name).write_text(text)
         generate_mubi(mubi_gen_bin, folder / "data" / "mubi", scale="0.002")
         yield folder

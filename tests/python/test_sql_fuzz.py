@@ -582,7 +582,7 @@ def stream_cells(draw) -> str:
         return line + "\n" + ddl + ";\n" + draw(window_query(table="gen", key="k", value="v", text="s"))
     return draw(st.sampled_from(["%jobs", "%cancel all", "%cancel 1", "%cancel 999", "%cancel x", "%cancel", "%table clicks", "DESCRIBE clicks", "SHOW TABLES",
                                  # No cluster listens: connecting fails at once, and the session goes on.
-                                 "%connect", "%connect df://127.0.0.1:1", "%connect df://", "%connect flink://127.0.0.1:8083", "%disconnect"]))
+                                 "%connect", "%connect df://127.0.0.1:1", "%connect df://", "%connect flink://127.0.0.1:1", "%disconnect"]))
 
 
 CHART_QUERY = "SELECT s AS k, SUM(x) AS v, b AS c, ts, i FROM t1 GROUP BY s, b, ts, i"

@@ -1,5 +1,6 @@
-//! How far a running batch query has got: the rows its scans have read so far, taken
-//! from DataFusion's live operator metrics, for the kernel's progress line.
+//! How far a running batch query has got, for the kernel's progress line: the rows its
+//! scans have read so far, taken from DataFusion's live operator metrics, or, for a query
+//! run as a cluster's job, the job's stages and tasks as the cluster reports them.
 
 use datafusion::physical_plan::ExecutionPlan;
 use std::sync::{Arc, Mutex};
@@ -8,9 +9,21 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Default)]
 pub struct ScanProgress {
     plan: Arc<Mutex<Option<Arc<dyn ExecutionPlan>>>>,
+    /// What the cluster running the query as a job last said of it.
+    job: Arc<Mutex<Option<String>>>,
 }
 
 impl ScanProgress {
+    pub(crate) fn report_job(&self, report: String) {
+        *self.job.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+    }
+
+    /// How far the query's job on a cluster has got (`job 3Xf…: 1 of 3 stages done · 4
+    /// tasks done, 2 running`), once the cluster has said.
+    pub fn job_report(&self) -> Option<String> {
+        self.job.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub(crate) fn watch(&self, plan: Arc<dyn ExecutionPlan>) {
         *self.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan);
     }

@@ -1,8 +1,11 @@
 //! A session's connection to a Ballista scheduler, and the queries it runs there.
 
 use super::job::JobWatch;
+use super::job_progress;
 use super::tables;
+use crate::batch::progress::ScanProgress;
 use crate::error::EngineError;
+use crate::rest::Rest;
 use crate::result::{FirstRows, RowSet};
 use ballista_core::extension::SessionStateExt;
 use datafusion::common::TableReference;
@@ -99,6 +102,7 @@ impl Cluster {
         plan: LogicalPlan,
         max_rows: usize,
         why_not: &(dyn Fn(&TableReference) -> String + Sync),
+        progress: &ScanProgress,
     ) -> Result<RowSet, EngineError> {
         let plan = tables::for_cluster(plan, why_not)?;
         let physical = self
@@ -112,8 +116,18 @@ impl Cluster {
             .map_err(|error| self.failed(error))?;
         let schema = stream.schema();
         let mut rows = FirstRows::default();
-        while let Some(batch) = stream.next().await {
-            rows.push(batch.map_err(|error| self.failed(error))?, max_rows);
+        let address = self.scheduler.trim_start_matches("http://");
+        let follow = job_progress::follow(Rest::new(address), job.ids(), progress.clone());
+        tokio::pin!(follow);
+        loop {
+            tokio::select! {
+                batch = stream.next() => match batch {
+                    Some(batch) => rows.push(batch.map_err(|error| self.failed(error))?, max_rows),
+                    None => break,
+                },
+                // Never ends: it reports until the rows are all in.
+                _ = &mut follow => {}
+            }
         }
         job.finished();
         Ok(rows.into_rows(

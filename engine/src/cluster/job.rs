@@ -33,6 +33,12 @@ impl JobWatch {
         self.query.as_ref()?.job_id().map(String::from)
     }
 
+    /// What gives the job's id once the scheduler has given one, apart from the watch.
+    pub(super) fn ids(&self) -> impl Fn() -> Option<String> + use<> {
+        let query = self.query.clone();
+        move || query.as_ref()?.job_id().map(String::from)
+    }
+
     /// The job ended (all its rows read, or failed on the cluster): nothing to cancel.
     pub(super) fn finished(mut self) {
         self.finished = true;

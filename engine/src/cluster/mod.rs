@@ -15,6 +15,7 @@
 mod connection;
 mod functions;
 mod job;
+mod job_progress;
 mod tables;
 
 pub(crate) use connection::Cluster;

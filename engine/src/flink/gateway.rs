@@ -1,9 +1,9 @@
 //! One session of a Flink SQL Gateway (its REST API, v3 or later): statements are submitted
 //! as operations, whose results are fetched page by page, and cancelled or closed.
 
-use super::rest::{CallError, Rest};
 use super::result_rows::{JsonColumn, JsonRow};
 use crate::error::EngineError;
+use crate::rest::{CallError, Rest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

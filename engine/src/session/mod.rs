@@ -299,7 +299,7 @@ impl Engine {
                 }
                 let why_not = |table: &TableReference| self.why_not_on_cluster(table);
                 return Ok(StatementResult::Rows(
-                    cluster.run(plan, max_rows, &why_not).await?,
+                    cluster.run(plan, max_rows, &why_not, &progress).await?,
                 ));
             }
         }

@@ -34,6 +34,9 @@ impl ProgressLine {
         if let Some(rows) = self.scan.rows_scanned().filter(|&rows| rows > 0) {
             text.push_str(&format!(" · {} rows read", super::live::thousands(rows)));
         }
+        if let Some(job) = self.scan.job_report() {
+            text.push_str(&format!(" · {job}"));
+        }
         if self.statements > 1 {
             text.push_str(&format!(
                 " (statement {} of {})",

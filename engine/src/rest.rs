@@ -1,5 +1,5 @@
-//! JSON over HTTP/1.1 to one REST endpoint (the SQL Gateway's), through hyper's pooled
-//! client, which Ballista's crates already build. Each call has a time limit: a gateway that
+//! JSON over HTTP/1.1 to one REST endpoint (a Flink SQL Gateway's, a Ballista scheduler's),
+//! through hyper's pooled client, which Ballista's crates already build. Each call has a time limit: a gateway that
 //! stops answering fails the call, it does not hang the cell.
 
 use bytes::Bytes;
@@ -16,7 +16,7 @@ const CALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// What went wrong with one call.
 #[derive(Debug)]
-pub(super) enum CallError {
+pub(crate) enum CallError {
     /// Nothing answered at the address, or the connection broke.
     Unreachable(String),
     /// The endpoint answered with an error status; `errors` is what its body said (Flink's
@@ -28,13 +28,13 @@ pub(super) enum CallError {
 
 /// A REST endpoint at `http://HOST:PORT`.
 #[derive(Clone)]
-pub(super) struct Rest {
+pub(crate) struct Rest {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Rest {
-    pub(super) fn new(host_port: &str) -> Self {
+    pub(crate) fn new(host_port: &str) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
@@ -44,15 +44,15 @@ impl Rest {
         }
     }
 
-    pub(super) async fn get(&self, path: &str) -> Result<Value, CallError> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, CallError> {
         self.call(Method::GET, path, None).await
     }
 
-    pub(super) async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<Value, CallError> {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    pub(super) async fn delete(&self, path: &str) -> Result<Value, CallError> {
+    pub(crate) async fn delete(&self, path: &str) -> Result<Value, CallError> {
         self.call(Method::DELETE, path, None).await
     }
 
