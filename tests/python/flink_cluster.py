@@ -6,31 +6,24 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-import socket
 import subprocess
 from collections.abc import Iterator
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import REPO, free_port, stop_process
 
 
 @contextlib.contextmanager
 def flink_gateway(directory: pathlib.Path) -> Iterator[str]:
     """Runs a Flink cluster with its conf and logs in `directory`; yields the gateway's
     address, HOST:PORT."""
-    gateway = _free_port()
+    gateway = free_port()
     log = (directory / "flink-cluster.log").open("wb")
     cluster = subprocess.Popen(
         [
             str(REPO / "dev" / "flink" / "cluster"),
-            "--rest-port", str(_free_port()),
+            "--rest-port", str(free_port()),
             "--gateway-port", str(gateway),
-            "--rpc-port", str(_free_port()),
+            "--rpc-port", str(free_port()),
             "--dir", str(directory / "flink"),
         ],
         stdin=subprocess.PIPE,
@@ -44,11 +37,6 @@ def flink_gateway(directory: pathlib.Path) -> Iterator[str]:
             raise RuntimeError(f"Flink did not start: {(directory / 'flink-cluster.log').read_text()}")
         yield f"127.0.0.1:{gateway}"
     finally:
-        if cluster.stdin:
-            cluster.stdin.close()
-        try:
-            cluster.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-            cluster.wait()
+        # The script stops Flink on SIGTERM (and waits for it) as on the end of its stdin.
+        stop_process(cluster, timeout=60)
         log.close()

@@ -11,20 +11,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import REPO, free_port, stop_process
 
 
 @contextlib.contextmanager
 def kafka_broker(directory: pathlib.Path, topics: dict[str, int]) -> Iterator[str]:
     """Runs a broker with its data in `directory` and `topics` (name: partitions) made;
     yields its bootstrap address."""
-    port, controller = _free_port(), _free_port()
+    port, controller = free_port(), free_port()
     log = (directory / "broker.log").open("w")
     broker = subprocess.Popen(
         [
@@ -58,10 +52,5 @@ def kafka_broker(directory: pathlib.Path, topics: dict[str, int]) -> Iterator[st
             )
         yield bootstrap
     finally:
-        broker.terminate()
-        try:
-            broker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            broker.wait()
+        stop_process(broker, timeout=30)
         log.close()

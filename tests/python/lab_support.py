@@ -16,7 +16,6 @@ import pathlib
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from conftest import KERNEL_NAME, REPO
+from conftest import KERNEL_NAME, REPO, free_port, stop_process
 
 CHROMIUM = os.environ.get("EDDY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,12 +54,6 @@ def artifacts_dir(group: str) -> pathlib.Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
@@ -96,18 +89,6 @@ def tail(path: pathlib.Path, lines: int = 40) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM, then SIGKILL after `timeout` s: the one process a test started."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=timeout)
 
 
 def write_notebook(path: pathlib.Path, sources: list[str]) -> pathlib.Path:
