@@ -4,7 +4,7 @@
 //! only this kernel can do is refused, saying why.
 
 use crate::ballista_cluster::Cluster;
-use crate::support::{Channel, Client, Execution, Kernel};
+use crate::support::{ok, Channel, Client, Execution, Kernel};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -103,17 +103,6 @@ const QUESTIONS: [&str; 6] = [
 ];
 
 const RAN_ON: &str = "ran on the Ballista cluster at";
-
-/// Runs a cell that must succeed.
-async fn ok(client: &mut Client, code: &str) -> Execution {
-    let run = client.execute(code).await;
-    assert_eq!(
-        run.reply.content["status"], "ok",
-        "{code}: {:?}",
-        run.reply.content
-    );
-    run
-}
 
 /// The result of a query that must succeed.
 async fn answer(client: &mut Client, sql: &str) -> String {

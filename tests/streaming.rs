@@ -15,7 +15,7 @@ mod flink_cluster;
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{Channel, Execution, Kernel};
+use support::{ok, Channel, Execution, Kernel};
 
 /// 600 clicks, one every 100 ms of event time from midnight: 60 seconds of events, made
 /// as fast as the query takes them, the same every run.
@@ -48,18 +48,6 @@ const TICKS: &str = "CREATE TABLE ticks (
     'fields.user_id.min' = '1',
     'fields.user_id.max' = '4'
 )";
-
-async fn ok(client: &mut support::Client, code: &str) -> Execution {
-    let run = client.execute(code).await;
-    assert_eq!(
-        run.reply.content["status"],
-        "ok",
-        "{code}\n{:?}\n{}",
-        run.reply.content,
-        run.all_text()
-    );
-    run
-}
 
 /// The table of a live display's last state, without its status line.
 fn final_table(run: &Execution) -> String {

@@ -59,6 +59,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Runs a cell that must succeed; its reply and outputs are in the failure's message.
+pub async fn ok(client: &mut Client, code: &str) -> Execution {
+    let run = client.execute(code).await;
+    assert_eq!(
+        run.reply.content["status"],
+        "ok",
+        "{code}\n{:?}\n{}",
+        run.reply.content,
+        run.all_text()
+    );
+    run
+}
+
 /// The binary under test: the one cargo built for the tests, or `EDDY_TEST_BIN` (dev/test
 /// runs some tests again against the release build).
 pub fn eddy_binary() -> PathBuf {

@@ -3,9 +3,9 @@
 //! query becomes a Flink job whose result is fed to the same live display Eddy's own
 //! continuous queries use.
 
-use super::gateway::{GatewaySession, Operation, Page};
+use super::gateway::{GatewaySession, Operation, Payload};
 use super::result_feed::{self, Started};
-use super::result_rows::RowDecoder;
+use super::result_rows::{JsonRow, RowDecoder};
 use crate::error::EngineError;
 use crate::result::{FirstRows, StatementResult};
 use crate::stream::{ContinuousQuery, StreamKind};
@@ -19,9 +19,6 @@ const DEFAULT_PORT: u16 = 8083;
 /// How often the session is said to be in use: well inside the gateway's default idle
 /// timeout (`sql-gateway.session.idle-timeout`, 10 minutes).
 const HEARTBEAT: Duration = Duration::from_secs(60);
-
-/// How long to wait before asking again for a result that is not ready.
-const POLL: Duration = Duration::from_millis(100);
 
 pub(crate) struct FlinkGateway {
     session: Arc<GatewaySession>,
@@ -73,129 +70,114 @@ impl FlinkGateway {
         // Asked first, so a query that cannot run fails here, before a job is started, and
         // the display knows whether the result only grows or also changes.
         let updating = match is_query(statement) {
-            true => Some(self.updates_rows(statement).await?),
-            false => None,
+            true => self.updates_rows(statement).await?,
+            // Rows of a statement Flink calls a query though it does not start like one:
+            // shown as a table kept current, which is right either way.
+            false => true,
         };
-        let operation = self.session.submit(statement).await?;
-        let mut pending = Pending {
-            session: self.session.clone(),
-            operation: Some(operation.clone()),
+        let (mut pending, first) = self.submit(statement).await?;
+        let done = || StatementResult::Done {
+            message: format!("{} done on Flink at {}", done_what(statement), self.url),
         };
-        let mut uri = self.session.first_page(&operation);
-        let mut rows = FirstRows::default();
-        let mut decoder: Option<RowDecoder> = None;
-        loop {
-            match self.session.fetch(&uri).await? {
-                Page::NotReady => tokio::time::sleep(POLL).await,
-                Page::End => break,
-                Page::Payload {
-                    columns,
-                    rows: page,
-                    is_query,
-                    content,
-                    job,
-                    next,
-                } => {
-                    if is_query {
-                        let decoder = RowDecoder::new(&columns);
-                        let schema = decoder.schema();
-                        let updating = updating.unwrap_or(true);
-                        let kind = match updating {
-                            true => StreamKind::Updating { key: Vec::new() },
-                            false => StreamKind::Append,
-                        };
-                        let ran_on = match &job {
-                            Some(job) => format!("Flink job {job} at {}", self.url),
-                            None => format!("Flink at {}", self.url),
-                        };
-                        let started = Started {
-                            decoder,
-                            first_rows: page,
-                            next,
-                            updating,
-                        };
-                        let session = self.session.clone();
-                        let operation = pending.hand_over();
-                        return Ok(StatementResult::Stream(ContinuousQuery::run_elsewhere(
-                            schema,
-                            kind,
-                            ran_on,
-                            move |feed| result_feed::run(session, operation, started, feed),
-                        )));
-                    }
-                    if !content {
-                        pending.close().await;
-                        return Ok(StatementResult::Done {
-                            message: format!("{} on Flink at {}", done(statement), self.url),
-                        });
-                    }
-                    let decoder = decoder.get_or_insert_with(|| RowDecoder::new(&columns));
-                    if !page.is_empty() {
-                        let (batch, _) = decoder.decode(&page)?;
-                        rows.push(batch, max_rows);
-                    }
-                    match next {
-                        Some(next) => uri = next,
-                        None => break,
-                    }
-                }
-            }
+        let Some(first) = first else {
+            pending.close().await;
+            return Ok(done());
+        };
+        if first.is_query {
+            let decoder = RowDecoder::new(&first.columns);
+            let schema = decoder.schema();
+            let kind = match updating {
+                true => StreamKind::Updating { key: Vec::new() },
+                false => StreamKind::Append,
+            };
+            let ran_on = match &first.job {
+                Some(job) => format!("Flink job {job} at {}", self.url),
+                None => format!("Flink at {}", self.url),
+            };
+            let started = Started {
+                decoder,
+                first_rows: first.rows,
+                next: first.next,
+                updating,
+            };
+            let session = self.session.clone();
+            let operation = pending.hand_over();
+            return Ok(StatementResult::Stream(ContinuousQuery::run_elsewhere(
+                schema,
+                kind,
+                ran_on,
+                move |feed| result_feed::run(session, operation, started, feed),
+            )));
         }
-        pending.close().await;
-        let schema = match &decoder {
-            Some(decoder) => decoder.schema(),
-            None => {
-                return Ok(StatementResult::Done {
-                    message: format!("{} on Flink at {}", done(statement), self.url),
-                })
+        if !first.content {
+            pending.close().await;
+            return Ok(done());
+        }
+        let decoder = RowDecoder::new(&first.columns);
+        let mut rows = FirstRows::default();
+        self.each_page(first, |page| {
+            if !page.is_empty() {
+                rows.push(decoder.decode(&page)?.0, max_rows);
             }
-        };
-        Ok(StatementResult::Rows(
-            rows.into_rows(schema, Some(format!("Flink at {}", self.url))),
-        ))
+            Ok(())
+        })
+        .await?;
+        pending.close().await;
+        Ok(StatementResult::Rows(rows.into_rows(
+            decoder.schema(),
+            Some(format!("Flink at {}", self.url)),
+        )))
     }
 
     /// Whether the query's result has updates or deletes, from the changelog mode Flink's
     /// planner gives the plan's root (`EXPLAIN CHANGELOG_MODE`).
     async fn updates_rows(&self, query: &str) -> Result<bool, EngineError> {
-        let explained = match self.run_explain(query).await? {
-            Some(text) => text,
-            // No plan to read: shown as a table kept current, which is right either way.
-            None => return Ok(true),
-        };
+        let (mut pending, first) = self
+            .submit(&format!("EXPLAIN CHANGELOG_MODE {query}"))
+            .await?;
+        let mut explained = String::new();
+        if let Some(first) = first {
+            self.each_page(first, |page| {
+                explained.extend(page.iter().filter_map(JsonRow::first_text));
+                Ok(())
+            })
+            .await?;
+        }
+        pending.close().await;
+        // No plan to read: shown as a table kept current, which is right either way.
         Ok(root_changelog_mode(&explained).is_none_or(|mode| mode != "[I]"))
     }
 
-    async fn run_explain(&self, query: &str) -> Result<Option<String>, EngineError> {
-        let operation = self
-            .session
-            .submit(&format!("EXPLAIN CHANGELOG_MODE {query}"))
-            .await?;
-        let mut pending = Pending {
+    /// Submits a statement and waits for the first page of its result (`None`: it has no
+    /// rows at all). The operation is the caller's to close or hand over.
+    async fn submit(&self, statement: &str) -> Result<(Pending, Option<Payload>), EngineError> {
+        let operation = self.session.submit(statement).await?;
+        let first = self.session.first_page(&operation);
+        let pending = Pending {
             session: self.session.clone(),
-            operation: Some(operation.clone()),
+            operation: Some(operation),
         };
-        let mut uri = self.session.first_page(&operation);
-        let mut text = String::new();
+        // Dropped with `pending` on an error or an interrupt: the operation is closed.
+        let first = self.session.payload(&first).await?;
+        Ok((pending, first))
+    }
+
+    /// Takes the rows of `page` and of every page after it, to the end of the result.
+    async fn each_page(
+        &self,
+        mut page: Payload,
+        mut take: impl FnMut(Vec<JsonRow>) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
         loop {
-            match self.session.fetch(&uri).await? {
-                Page::NotReady => tokio::time::sleep(POLL).await,
-                Page::End => break,
-                Page::Payload { rows, next, .. } => {
-                    for row in rows {
-                        if let Some(plan) = row.first_text() {
-                            text.push_str(&plan);
-                        }
-                    }
-                    match next {
-                        Some(next) => uri = next,
-                        None => break,
-                    }
-                }
+            take(std::mem::take(&mut page.rows))?;
+            let Some(next) = page.next.take() else {
+                return Ok(());
+            };
+            match self.session.payload(&next).await? {
+                Some(after) => page = after,
+                None => return Ok(()),
             }
         }
-        pending.close().await;
-        Ok((!text.is_empty()).then_some(text))
     }
 }
 
@@ -305,8 +287,8 @@ fn first_word(statement: &str) -> &str {
     &text[..end]
 }
 
-/// What a statement without rows did, said in its own words (`CREATE TABLE done`).
-fn done(statement: &str) -> String {
+/// What a statement without rows did, in its own words (`CREATE TABLE`, `SET`).
+fn done_what(statement: &str) -> String {
     let words: Vec<&str> = statement.split_whitespace().take(2).collect();
     let head = match words.first() {
         Some(w)
@@ -319,7 +301,7 @@ fn done(statement: &str) -> String {
         Some(w) => (*w).to_string(),
         None => String::new(),
     };
-    format!("{} done", head.to_ascii_uppercase())
+    head.to_ascii_uppercase()
 }
 
 /// The changelog mode of the root of the optimised plan in `EXPLAIN CHANGELOG_MODE`'s text

@@ -6,6 +6,7 @@ use crate::error::EngineError;
 use crate::rest::{CallError, Rest};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// The oldest REST API version that has what Eddy uses (results with their row kinds as
 /// JSON, `…/result/N?rowFormat=JSON`).
@@ -26,22 +27,28 @@ pub(super) struct GatewaySession {
 #[derive(Debug, Clone)]
 pub(super) struct Operation(String);
 
+/// How long to wait before asking again for a page that is not ready (or came back empty
+/// from a running query): the delay added to a row's way to the display.
+pub(super) const POLL: Duration = Duration::from_millis(100);
+
 /// One answer to a fetch.
 pub(super) enum Page {
     /// Nothing yet: ask again for the same page.
     NotReady,
-    /// Rows (maybe none), and where the next page is, if there is one.
-    Payload {
-        columns: Vec<JsonColumn>,
-        rows: Vec<JsonRow>,
-        is_query: bool,
-        /// False for a statement that only succeeded (DDL, SET): its one row says "OK".
-        content: bool,
-        job: Option<String>,
-        next: Option<String>,
-    },
+    Payload(Payload),
     /// The result has no more rows.
     End,
+}
+
+/// Rows of a result (maybe none), and where the next page is, if there is one.
+pub(super) struct Payload {
+    pub(super) columns: Vec<JsonColumn>,
+    pub(super) rows: Vec<JsonRow>,
+    pub(super) is_query: bool,
+    /// False for a statement that only succeeded (DDL, SET): its one row says "OK".
+    pub(super) content: bool,
+    pub(super) job: Option<String>,
+    pub(super) next: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -172,16 +179,27 @@ impl GatewaySession {
                     columns: Vec::new(),
                     data: Vec::new(),
                 });
-                Page::Payload {
+                Page::Payload(Payload {
                     columns: results.columns,
                     rows: results.data,
                     is_query: answer.is_query_result,
                     content: answer.result_kind.as_deref() != Some("SUCCESS"),
                     job: answer.job_id,
                     next: answer.next_result_uri,
-                }
+                })
             }
         })
+    }
+
+    /// The page at `uri` once it is ready; `None` at the end of the result.
+    pub(super) async fn payload(&self, uri: &str) -> Result<Option<Payload>, EngineError> {
+        loop {
+            match self.fetch(uri).await? {
+                Page::NotReady => tokio::time::sleep(POLL).await,
+                Page::Payload(payload) => return Ok(Some(payload)),
+                Page::End => return Ok(None),
+            }
+        }
     }
 
     /// Closes an operation: the gateway forgets it, and cancels its Flink job if that still

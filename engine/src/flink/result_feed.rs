@@ -3,21 +3,16 @@
 //! that led to it (`+I`, `-U`, `+U`, `-D`, applied to a multiset of rows, as Flink's own
 //! clients apply them).
 
-use super::gateway::{GatewaySession, Operation, Page};
+use super::gateway::{GatewaySession, Operation, Page, Payload, POLL};
 use super::result_rows::{JsonRow, RowDecoder, RowKind};
 use crate::error::EngineError;
 use crate::stream::keyed_rows::KeyedRows;
 use crate::stream::{changelog_schema, RemoteFeed, StreamEnd, StreamUpdate};
-use datafusion::arrow::array::BooleanArray;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, not};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How long to wait before asking again when a page came back empty: the gateway buffers
-/// rows as the job makes them, so this is the delay added to a row's way to the display.
-const POLL: Duration = Duration::from_millis(100);
 
 /// Where the result stands when its feed starts: the first page's rows, and the next page.
 pub(super) struct Started {
@@ -42,7 +37,7 @@ pub(super) async fn run(
         next,
         updating,
     } = started;
-    let mut result = FedResult::new(decoder, updating, &feed)?;
+    let mut result = FedResult::new(decoder, updating)?;
     let outcome = async {
         result.take(&first_rows)?;
         let mut next = next;
@@ -57,15 +52,15 @@ pub(super) async fn run(
                     true
                 }
                 Page::End => false,
-                Page::Payload {
+                Page::Payload(Payload {
                     rows, next: after, ..
-                } => {
+                }) => {
                     result.take(&rows)?;
                     next = after;
                     rows.is_empty()
                 }
             };
-            result.emit_if_due(&feed, next.is_none()).await;
+            result.emit_if_due(&feed, next.is_none()).await?;
             if wait {
                 tokio::select! {
                     _ = feed.cancel.cancelled() => return Ok(StreamEnd::Cancelled),
@@ -73,7 +68,7 @@ pub(super) async fn run(
                 }
             }
         }
-        result.emit_if_due(&feed, true).await;
+        result.emit_if_due(&feed, true).await?;
         Ok(StreamEnd::Finished)
     }
     .await;
@@ -93,11 +88,10 @@ struct FedResult {
     pending: Vec<RecordBatch>,
     pending_ops: Vec<&'static str>,
     last_emit: Instant,
-    emit_interval: Duration,
 }
 
 impl FedResult {
-    fn new(decoder: RowDecoder, updating: bool, feed: &RemoteFeed) -> Result<Self, EngineError> {
+    fn new(decoder: RowDecoder, updating: bool) -> Result<Self, EngineError> {
         let schema = decoder.schema();
         let current = match updating {
             true => Some(KeyedRows::new(
@@ -112,7 +106,6 @@ impl FedResult {
             pending: Vec::new(),
             pending_ops: Vec::new(),
             last_emit: Instant::now(),
-            emit_interval: Duration::from_millis(feed.emit_interval.load(Ordering::Relaxed)),
         })
     }
 
@@ -125,7 +118,7 @@ impl FedResult {
         if let Some(current) = &mut self.current {
             let retracts =
                 BooleanArray::from(kinds.iter().map(|k| k.retracts()).collect::<Vec<_>>());
-            let adds = BooleanArray::from(kinds.iter().map(|k| !k.retracts()).collect::<Vec<_>>());
+            let adds = not(&retracts)?;
             // A retraction takes out one row equal to it. Flink never retracts a row before
             // sending it, so putting a page's rows in before taking its retractions out
             // gives the multiset applying them one by one would.
@@ -147,20 +140,17 @@ impl FedResult {
     }
 
     /// Sends what was received since the last update, if the display's interval has passed
-    /// (or `now`).
-    async fn emit_if_due(&mut self, feed: &RemoteFeed, now: bool) {
-        self.emit_interval = Duration::from_millis(feed.emit_interval.load(Ordering::Relaxed));
-        if self.pending.is_empty() || (!now && self.last_emit.elapsed() < self.emit_interval) {
-            return;
+    /// (the display's refresh, which it may change while the query runs), or `now`.
+    async fn emit_if_due(&mut self, feed: &RemoteFeed, now: bool) -> Result<(), EngineError> {
+        let interval = Duration::from_millis(feed.emit_interval.load(Ordering::Relaxed));
+        if self.pending.is_empty() || (!now && self.last_emit.elapsed() < interval) {
+            return Ok(());
         }
         let received: usize = self.pending.iter().map(RecordBatch::num_rows).sum();
         feed.stats
             .rows_in
             .fetch_add(received as u64, Ordering::Relaxed);
-        let update = match self.update() {
-            Ok(update) => update,
-            Err(_) => return,
-        };
+        let update = self.update()?;
         if let Some(current) = &self.current {
             feed.stats
                 .rows_out
@@ -173,6 +163,7 @@ impl FedResult {
         self.last_emit = Instant::now();
         // A display that went away has stopped reading; the cancel follows.
         let _ = feed.updates.send(update).await;
+        Ok(())
     }
 
     fn update(&mut self) -> Result<StreamUpdate, EngineError> {

@@ -10,6 +10,7 @@ use datafusion::arrow::json::reader::ReaderBuilder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::fmt::Write;
 use std::sync::Arc;
 
 /// What a result row does to the result (Flink's `RowKind`).
@@ -132,7 +133,8 @@ impl RowDecoder {
                 if i > 0 {
                     text.push(',');
                 }
-                text.push_str(&format!("\"c{i}\":"));
+                // Writing to a String cannot fail.
+                let _ = write!(text, "\"c{i}\":");
                 if self.as_text[i] && value.get() != "null" {
                     let quoted = serde_json::to_string(value.get())
                         .map_err(|e| garbled(format!("a value ({e})")))?;

@@ -21,6 +21,21 @@ pub(super) enum Connection {
     Flink(Arc<FlinkGateway>),
 }
 
+impl Connection {
+    /// What the connection is to, as `%connect` and `%disconnect` say it.
+    fn described(&self) -> Connected {
+        match self {
+            Connection::Ballista(cluster) => Connected::Ballista {
+                url: cluster.url().to_string(),
+            },
+            Connection::Flink(gateway) => Connected::Flink {
+                url: gateway.url().to_string(),
+                product: gateway.product().to_string(),
+            },
+        }
+    }
+}
+
 /// What `%connect` connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connected {
@@ -36,35 +51,20 @@ impl Engine {
     /// scheduler at `df://HOST[:PORT]`, or every statement to the Flink SQL Gateway at
     /// `flink://HOST[:PORT]`; replaces a connection made before.
     pub async fn connect(&self, url: &str) -> Result<Connected, EngineError> {
-        let (connection, connected) = if url.starts_with("flink://") {
-            let gateway = FlinkGateway::connect(url).await?;
-            let connected = Connected::Flink {
-                url: gateway.url().to_string(),
-                product: gateway.product().to_string(),
-            };
-            (Connection::Flink(Arc::new(gateway)), connected)
+        let connection = if url.starts_with("flink://") {
+            Connection::Flink(Arc::new(FlinkGateway::connect(url).await?))
         } else {
             let cluster = Cluster::connect(url, self.ctx.copied_config()).await?;
-            let connected = Connected::Ballista {
-                url: cluster.url().to_string(),
-            };
-            (Connection::Ballista(Arc::new(cluster)), connected)
+            Connection::Ballista(Arc::new(cluster))
         };
+        let connected = connection.described();
         *self.connection() = Some(connection);
         Ok(connected)
     }
 
     /// Runs the statements that follow in this process again; returns what was connected.
     pub fn disconnect(&self) -> Option<Connected> {
-        self.connection().take().map(|connection| match connection {
-            Connection::Ballista(cluster) => Connected::Ballista {
-                url: cluster.url().to_string(),
-            },
-            Connection::Flink(gateway) => Connected::Flink {
-                url: gateway.url().to_string(),
-                product: gateway.product().to_string(),
-            },
-        })
+        self.connection().take().map(|c| c.described())
     }
 
     /// Whether the session's statements go to a Flink SQL Gateway, as written (the kernel

@@ -99,7 +99,7 @@ pub enum StreamUpdate {
 }
 
 /// Figures of a running query, updated as it runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StreamStats {
     pub(crate) rows_in: AtomicU64,
     pub(crate) late_rows: AtomicU64,
@@ -116,6 +116,26 @@ pub(crate) struct StreamStats {
     pub(crate) micro_batch_nanos: AtomicU64,
     pub(crate) slowest_micro_batch_nanos: AtomicU64,
 }
+
+impl Default for StreamStats {
+    /// No rows yet, and no watermark.
+    fn default() -> Self {
+        StreamStats {
+            rows_in: AtomicU64::default(),
+            late_rows: AtomicU64::default(),
+            rows_out: AtomicU64::default(),
+            watermark: AtomicI64::new(i64::MIN),
+            keys: AtomicU64::default(),
+            state_bytes: AtomicU64::default(),
+            micro_batches: AtomicU64::default(),
+            micro_batch_nanos: AtomicU64::default(),
+            slowest_micro_batch_nanos: AtomicU64::default(),
+        }
+    }
+}
+
+/// How often an updating query recomputes what it shows until the display says (ms).
+pub(crate) const DEFAULT_EMIT_INTERVAL_MS: u64 = 500;
 
 /// A copy of a query's figures at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,11 +238,8 @@ impl ContinuousQuery {
     {
         let (updates_tx, updates_rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
-        let stats = Arc::new(StreamStats {
-            watermark: AtomicI64::new(i64::MIN),
-            ..StreamStats::default()
-        });
-        let emit_interval = Arc::new(AtomicU64::new(500));
+        let stats = Arc::new(StreamStats::default());
+        let emit_interval = Arc::new(AtomicU64::new(DEFAULT_EMIT_INTERVAL_MS));
         let task = tokio::spawn(feed(RemoteFeed {
             updates: updates_tx,
             cancel: cancel.clone(),

@@ -483,11 +483,8 @@ impl Planned {
         let bounded = source.is_bounded();
         let report = source.report();
         let cancel = CancellationToken::new();
-        let stats = Arc::new(StreamStats {
-            watermark: AtomicI64::new(i64::MIN),
-            ..StreamStats::default()
-        });
-        let emit_interval = Arc::new(AtomicU64::new(500));
+        let stats = Arc::new(StreamStats::default());
+        let emit_interval = Arc::new(AtomicU64::new(super::DEFAULT_EMIT_INTERVAL_MS));
         let (updates_tx, updates_rx) = mpsc::channel(16);
         let runner = Runner {
             state,

@@ -107,7 +107,7 @@ pub(crate) fn combine(queries: Vec<(String, ContinuousQuery)>) -> ContinuousQuer
         cancel,
         stats: Arc::new(StreamStats::default()),
         started: Instant::now(),
-        emit_interval: Arc::new(AtomicU64::new(500)),
+        emit_interval: Arc::new(AtomicU64::new(super::DEFAULT_EMIT_INTERVAL_MS)),
         skipped: None,
         report: None,
         task: Some(task),
