@@ -219,13 +219,21 @@ async fn what_flink_refuses_is_a_flink_error_and_the_session_goes_on() {
         .contains("42"));
 }
 
-/// The state of each Flink job the JobManager knows, by its REST API.
+/// The state of each Flink job the JobManager knows, by its REST API (the whole HTTP
+/// answer: the JSON is in its body).
 fn job_states(rest: &str) -> String {
-    let out = std::process::Command::new("curl")
-        .args(["-s", &format!("http://{rest}/jobs/overview")])
-        .output()
-        .expect("curl runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(rest).expect("the JobManager listens");
+    write!(
+        stream,
+        "GET /jobs/overview HTTP/1.1\r\nHost: {rest}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("the request is sent");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the JobManager answers");
+    answer
 }
 
 /// Waits until the JobManager lists a job in `state` besides those in `before`.
